@@ -1,0 +1,228 @@
+"""Loading and validating run configs.
+
+Configs are Python files read with mmengine's ``Config`` (``_base_`` inheritance, ``--cfg-options
+a.b=c`` overrides). Top-level names starting with ``_`` are local helper variables and are ignored.
+After merging, the whole config is checked before anything runs: core keys against
+:data:`CORE_SCHEMA`, every component config against that component's schema, optimizers and
+schedulers against the torch signatures. Errors name the dotted key path, the file and line where
+the key is written, and the nearest valid key.
+"""
+from __future__ import annotations
+
+import ast
+import copy
+import re
+from pathlib import Path
+from typing import Any
+
+from vidssl.errors import ConfigError
+from vidssl.optim import validate_optimizer, validate_scheduler
+from vidssl.registry import Registry
+from vidssl.schema import validate
+
+
+def _component(kind: str) -> dict:
+    return {"x-component": kind, "type": "object"}
+
+
+STAGE_TYPES = ("train", "probe", "evaluate", "extract")
+
+#: keys every stage may set; ``stage_defaults`` supplies values shared by all stages
+STAGE_PROPERTIES: dict[str, dict] = {
+    "name": {"type": "string", "pattern": r"^[A-Za-z0-9_.-]+$"},
+    "type": {"enum": list(STAGE_TYPES)},
+    "method": _component("method"),
+    "dataset": _component("dataset"),
+    "val_dataset": _component("dataset"),
+    "evaluator": _component("evaluator"),
+    "extractor": _component("extractor"),
+    "optimizer": _component("optimizer"),
+    "scheduler": {"anyOf": [_component("scheduler"), {"type": "null"}]},
+    "epochs": {"type": "integer", "minimum": 0},
+    "batch_size": {"type": "integer", "minimum": 1},
+    "num_workers": {"type": "integer", "minimum": 0},
+    "init_from": {"type": ["string", "null"]},
+    "val_interval": {"type": "integer", "minimum": 0},
+    "clip_grad_norm": {"type": ["number", "null"], "exclusiveMinimum": 0},
+}
+
+STAGE_SCHEMA = {"type": "object", "properties": STAGE_PROPERTIES, "required": ["name", "type"],
+                "additionalProperties": False}
+
+CORE_SCHEMA = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["stages"],
+    "properties": {
+        "seed": {"type": "integer"},
+        "deterministic": {"type": "boolean"},
+        "device": {"enum": ["auto", "cpu", "cuda"]},
+        "work_dir": {"type": ["string", "null"]},
+        "backbone": _component("backbone"),
+        "stage_defaults": {"type": "object", "properties": {
+            k: v for k, v in STAGE_PROPERTIES.items() if k not in ("name", "type")},
+            "additionalProperties": False},
+        "stages": {"type": "array", "minItems": 1, "items": {"type": "object"}},
+        "custom_hooks": {"type": "array", "items": _component("hook")},
+        "checkpoint": {"type": "object", "additionalProperties": False, "properties": {
+            "interval_iters": {"type": "integer", "minimum": 0},
+            "best_metric": {"type": ["string", "null"]}}},
+        "log": {"type": "object", "additionalProperties": False, "properties": {
+            "interval": {"type": "integer", "minimum": 1},
+            "progress_bar": {"type": "boolean"},
+            "tensorboard": {"type": "boolean"}}},
+        "dist": {"type": "object", "additionalProperties": False, "properties": {
+            "backend": {"type": ["string", "null"]},
+            "broadcast_buffers": {"type": "boolean"},
+            "find_unused_parameters": {"type": "boolean"}}},
+    },
+}
+
+DEFAULTS: dict[str, Any] = {
+    "seed": 0, "deterministic": False, "device": "auto", "work_dir": None, "custom_hooks": [],
+    "stage_defaults": {},
+    "checkpoint": {"interval_iters": 0, "best_metric": "top1"},
+    "log": {"interval": 10, "progress_bar": True, "tensorboard": True},
+    "dist": {"backend": None, "broadcast_buffers": True, "find_unused_parameters": False},
+}
+STAGE_DEFAULTS: dict[str, Any] = {"epochs": 1, "batch_size": 8, "num_workers": 0,
+                                  "init_from": None, "val_interval": 0, "scheduler": None,
+                                  "clip_grad_norm": None}
+
+
+def load_config(path: str | Path, options: list[str] | None = None) -> dict[str, Any]:
+    """Read ``path`` (with ``_base_`` files) and apply ``key=value`` overrides.
+
+    Returns a plain dict with defaults filled in; it is not validated yet (see
+    :func:`validate_config`). The source file is kept under ``_source`` for error messages.
+    """
+    from mmengine.config import Config, DictAction
+
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}")
+    try:
+        cfg = Config.fromfile(str(path))
+    except Exception as exc:
+        raise ConfigError(f"cannot read config {path}: {type(exc).__name__}: {exc}") from exc
+    overrides = {}
+    for option in options or []:
+        if "=" not in option:
+            raise ConfigError(f"--cfg-options expects KEY=VALUE, got '{option}'")
+        key, value = option.split("=", 1)
+        overrides[key] = DictAction._parse_iterable(value)
+    try:
+        cfg.merge_from_dict(overrides)
+    except Exception as exc:
+        raise ConfigError(f"--cfg-options {' '.join(options or [])}: {exc}") from exc
+    plain = {k: v for k, v in cfg.to_dict().items() if not k.startswith("_")}
+    merged = _with_defaults(plain)
+    merged["_source"] = {"file": str(path),
+                         "overrides": sorted(re.sub(r"\.(\d+)(?=\.|$)", r"[\1]", k) for k in overrides)}
+    return merged
+
+
+def _with_defaults(cfg: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(DEFAULTS)
+    for key, value in cfg.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = {**out[key], **value}
+        else:
+            out[key] = value
+    return out
+
+
+def stage_configs(cfg: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each stage with ``stage_defaults`` and the built-in defaults filled in."""
+    return [{**STAGE_DEFAULTS, **cfg.get("stage_defaults", {}), **stage}
+            for stage in cfg["stages"]]
+
+
+def validate_config(cfg: dict[str, Any], registry: Registry) -> None:
+    """Validate the merged config, components included; raise :class:`ConfigError` with the key
+    path, where it is written, and what was expected."""
+    source = cfg.get("_source", {})
+    body = {k: v for k, v in cfg.items() if k != "_source"}
+
+    def resolve(kind: str, value: Any, path: list) -> None:
+        if kind == "optimizer":
+            validate_optimizer(value, path)
+        elif kind == "scheduler":
+            validate_scheduler(value, path)
+        else:
+            registry.validate(kind, value, path)
+
+    try:
+        validate(body, CORE_SCHEMA, resolve_component=resolve)
+        names: set[str] = set()
+        for i, stage in enumerate(body["stages"]):
+            validate(stage, STAGE_SCHEMA, ["stages", i], resolve_component=resolve)
+            if stage["name"] in names:
+                raise ConfigError(f"stages[{i}].name: stage name '{stage['name']}' is used twice")
+            names.add(stage["name"])
+        for i, stage in enumerate(stage_configs(body)):
+            _check_stage(stage, i, names, body)
+    except ConfigError as exc:
+        raise ConfigError(_with_location(str(exc), source)) from None
+
+
+def _check_stage(stage: dict, i: int, names: set[str], cfg: dict) -> None:
+    where = f"stages[{i}]"
+    needs = {"train": ("method", "dataset", "optimizer"), "probe": ("method", "dataset", "optimizer"),
+             "evaluate": ("method", "val_dataset", "evaluator"), "extract": ("extractor",)}
+    for key in needs[stage["type"]]:
+        if stage.get(key) is None:
+            raise ConfigError(f"{where}.{key}: required for a '{stage['type']}' stage")
+    if stage["type"] != "extract" and "backbone" not in cfg:
+        raise ConfigError("backbone: required key is missing (stages need a backbone)")
+    if stage.get("val_dataset") is not None and stage["type"] != "extract" \
+            and stage.get("evaluator") is None:
+        raise ConfigError(f"{where}.evaluator: required when val_dataset is set")
+    init = stage.get("init_from")
+    if init and init not in names and not init.endswith((".pt", ".pth", ".pth.tar")):
+        raise ConfigError(f"{where}.init_from: '{init}' is neither a stage name nor a checkpoint "
+                          f"file (.pt/.pth) (stages: {', '.join(sorted(names))})")
+
+
+def _with_location(message: str, source: dict) -> str:
+    """Append ``(file:line)`` where the offending key is written, if it can be found."""
+    path = message.split(":", 1)[0]
+    key = re.split(r"[.\[\]]", path.rstrip("]"))[-1] if path else ""
+    if any(path.startswith(o) or o.startswith(path) for o in source.get("overrides", [])):
+        return f"{message} (set by --cfg-options)"
+    if key and not key.isdigit() and source.get("file"):
+        found = locate_key(Path(source["file"]), key)
+        if found:
+            return f"{message} ({found[0]}:{found[1]})"
+    return message
+
+
+def locate_key(path: Path, key: str) -> tuple[str, int] | None:
+    """``(file, line)`` of the first place ``key`` is assigned in ``path`` or its ``_base_`` files."""
+    pattern = re.compile(rf"""(\b{re.escape(key)}\s*=(?!=)|['"]{re.escape(key)}['"]\s*:)""")
+    for file in _config_chain(path):
+        for number, line in enumerate(file.read_text().splitlines(), 1):
+            if pattern.search(line.split("#", 1)[0]):
+                return str(file), number
+    return None
+
+
+def _config_chain(path: Path) -> list[Path]:
+    """``path`` then its ``_base_`` files, depth first."""
+    chain = [path]
+    try:
+        tree = ast.parse(path.read_text())
+    except (OSError, SyntaxError):
+        return chain
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "_base_" for t in node.targets):
+            try:
+                bases = ast.literal_eval(node.value)
+            except ValueError:
+                continue
+            for base in [bases] if isinstance(bases, str) else bases:
+                base_path = (path.parent / base).resolve()
+                if base_path.is_file():
+                    chain += _config_chain(base_path)
+    return chain
+

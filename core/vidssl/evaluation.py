@@ -1,0 +1,71 @@
+"""What an evaluator or extractor is handed: the model, the data and the place of the run.
+
+Evaluators are components (kind ``evaluator``) with ``evaluate(context) -> dict[str, float]``;
+extractors (kind ``extractor``) have ``run(context) -> dict[str, float]``. Under torch.distributed
+each rank iterates its own shard of the dataset (every sample exactly once across ranks); an
+evaluator combines the ranks' outputs with :mod:`vidssl.distributed` and reports accuracies in
+percent.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from vidssl import distributed
+from vidssl.method import Method
+from vidssl.sampler import ResumableSampler
+
+if TYPE_CHECKING:
+    from vidssl.runner import Runner, Stage
+
+
+def to_device(batch: Any, device: torch.device) -> Any:
+    """Move every tensor in a (nested) batch to ``device``."""
+    if isinstance(batch, torch.Tensor):
+        return batch.to(device, non_blocking=True)
+    if isinstance(batch, dict):
+        return {k: to_device(v, device) for k, v in batch.items()}
+    if isinstance(batch, (list, tuple)):
+        return type(batch)(to_device(v, device) for v in batch)
+    return batch
+
+
+@dataclass
+class EvaluationContext:
+    """The trained method, a held-out dataset and run information for one evaluation pass."""
+
+    runner: Runner
+    stage: Stage
+    method: Method | None
+    dataset: Dataset | None
+    batch_size: int
+    num_workers: int
+
+    @property
+    def device(self) -> torch.device:
+        return self.runner.device
+
+    @property
+    def work_dir(self) -> Path:
+        return self.runner.work_dir
+
+    def loader(self) -> DataLoader:
+        """This rank's shard of :attr:`dataset`, in order, no shuffling, nothing dropped."""
+        sampler = ResumableSampler(len(self.dataset), shuffle=False, rank=distributed.rank(),
+                                   world_size=distributed.world_size())
+        return DataLoader(self.dataset, batch_size=self.batch_size, sampler=sampler,
+                          num_workers=self.num_workers, pin_memory=self.device.type == "cuda")
+
+    def batches(self) -> Iterator[dict[str, Any]]:
+        """Batches of this rank's shard on :attr:`device`, with the method in eval mode and
+        gradients off."""
+        if self.method is not None:
+            self.method.eval()
+        with torch.no_grad():
+            for batch in self.loader():
+                yield to_device(batch, self.device)

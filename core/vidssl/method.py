@@ -1,0 +1,44 @@
+"""Base class of training methods (supervised, linear probe, SSL objectives)."""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+
+class Method(nn.Module):
+    """A method owns a backbone and whatever heads, memory banks or queues it needs.
+
+    Subclasses implement :meth:`training_step`. Everything a method must carry across a resume
+    (memory banks, queues, key encoders, pointers) is kept as parameters or buffers, so it is part
+    of ``state_dict()`` and therefore of every checkpoint.
+
+    ``views`` names the views the method asks the dataset for (name → view spec understood by the
+    dataset: sampler and transform settings); a batch carries them as
+    ``batch["views"][name]`` of shape ``B×C×T×H×W``.
+    """
+
+    views: dict[str, dict[str, Any]] = {"clip": {}}
+    #: views asked of evaluation datasets (``predict`` and ``embed`` read ``"clip"``)
+    eval_views: dict[str, dict[str, Any]] = {"clip": {}}
+
+    def __init__(self, backbone: nn.Module) -> None:
+        super().__init__()
+        self.backbone = backbone
+
+    def forward(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
+        """Run :meth:`training_step` (``forward`` is what DistributedDataParallel wraps)."""
+        return self.training_step(batch)
+
+    def training_step(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
+        """Losses for one batch: a dict of 0-d tensors whose ``"loss"`` entry is optimised."""
+        raise NotImplementedError
+
+    def predict(self, batch: dict[str, Any]) -> torch.Tensor:
+        """Class scores ``B×num_classes`` for ``batch["views"]["clip"]`` (classifying methods)."""
+        raise NotImplementedError(f"{type(self).__name__} does not classify")
+
+    def embed(self, batch: dict[str, Any]) -> torch.Tensor:
+        """Backbone features ``B×feat_dim`` of ``batch["views"]["clip"]``."""
+        return self.backbone(batch["views"]["clip"])

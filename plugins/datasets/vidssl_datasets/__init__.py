@@ -1,0 +1,1 @@
+"""vidssl-datasets: video datasets, readers, clip sampling and augmentation for vidssl."""

@@ -1,0 +1,125 @@
+"""Views: how one clip is cut from a video and augmented.
+
+A dataset config sets the default view (``view=dict(clip_len=16, size=112, ...)``); a method asks
+for named views that override some of those fields (``{"query": {}, "key": {"same_time_as":
+"query"}}``). Every view becomes a ``3×T×H×W`` tensor (``N×3×T×H×W`` for ``num_clips`` > 1).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import torch
+
+from vidssl.errors import ConfigError
+from vidssl.schema import schema_from_signature, validate
+from vidssl_datasets import clip_sampler as cs
+from vidssl_datasets import clip_transforms as ct
+
+IMAGENET_MEAN = [0.485, 0.456, 0.406]
+IMAGENET_STD = [0.229, 0.224, 0.225]
+
+
+@dataclass(frozen=True)
+class ViewSpec:
+    """Sampling and augmentation of one view (sizes in pixels, strides in frames)."""
+
+    clip_len: int = 16
+    stride: int = 1
+    sampler: Literal["random", "center", "uniform"] = "random"
+    num_clips: int = 1
+    same_time_as: str | None = None
+    different_time_from: str | None = None
+    min_gap: int = 2
+    size: int = 112
+    resize: int | None = None
+    crop: Literal["random_resized", "multiscale", "center", "three"] = "center"
+    scale: tuple[float, float] = (0.5, 1.0)
+    scales: list[float] = field(default_factory=lambda: [1.0])
+    flip: float = 0.0
+    color_jitter: list[float] | None = None
+    grayscale: float = 0.0
+    reverse: float = 0.0
+    mean: list[float] = field(default_factory=lambda: list(IMAGENET_MEAN))
+    std: list[float] = field(default_factory=lambda: list(IMAGENET_STD))
+
+    @property
+    def span(self) -> int:
+        return (self.clip_len - 1) * self.stride + 1
+
+
+VIEW_SCHEMA = schema_from_signature(ViewSpec)
+
+
+def make_view_specs(default: dict, views: dict[str, dict], where: str) -> dict[str, ViewSpec]:
+    """Merge each requested view over the dataset's default view; check keys and references."""
+    validate(default, VIEW_SCHEMA, [where, "view"])
+    specs = {}
+    for name, overrides in views.items():
+        validate(overrides, VIEW_SCHEMA, [where, "views", name])
+        merged = {**default, **overrides}
+        if isinstance(merged.get("scale"), list):
+            merged["scale"] = tuple(merged["scale"])
+        specs[name] = ViewSpec(**merged)
+    for name, spec in specs.items():
+        for ref in (spec.same_time_as, spec.different_time_from):
+            if ref is not None and ref not in specs:
+                raise ConfigError(f"{where}.views.{name}: refers to view '{ref}', which is not "
+                                  f"requested (views: {', '.join(specs)})")
+    return specs
+
+
+def starts_for(specs: dict[str, ViewSpec], n: int, rng: np.random.Generator) -> dict[str, list[int]]:
+    """Clip start frames of every view of one video (views referring to others come after)."""
+    starts: dict[str, list[int]] = {}
+    pending = list(specs)
+    while pending:
+        name = pending.pop(0)
+        spec = specs[name]
+        ref = spec.same_time_as or spec.different_time_from
+        if ref is not None and ref not in starts:
+            pending.append(name)
+            continue
+        if spec.same_time_as:
+            starts[name] = starts[spec.same_time_as]
+        elif spec.different_time_from:
+            starts[name] = [cs.distant_start(n, spec.span, s, spec.min_gap, rng)
+                            for s in starts[spec.different_time_from]]
+        elif spec.sampler == "random":
+            starts[name] = [cs.random_start(n, spec.span, rng) for _ in range(spec.num_clips)]
+        elif spec.sampler == "center":
+            starts[name] = [cs.center_start(n, spec.span)] * spec.num_clips
+        else:
+            starts[name] = cs.uniform_starts(n, spec.span, spec.num_clips)
+    return starts
+
+
+def render_view(frames: np.ndarray, spec: ViewSpec, rng: np.random.Generator) -> torch.Tensor:
+    """Augment the ``T×H×W×3`` frames of one clip → ``3×T×size×size`` (``3×…`` per crop for
+    ``crop="three"``, stacked as ``3(crops)×3×T×size×size``)."""
+    if spec.resize:
+        frames = ct.resize_short(frames, spec.resize)
+    h, w = frames.shape[1:3]
+    if spec.crop == "random_resized":
+        boxes = [ct.random_resized_box(h, w, rng, spec.scale)]
+    elif spec.crop == "multiscale":
+        boxes = [ct.multiscale_box(h, w, rng, spec.scales)]
+    elif spec.crop == "center":
+        boxes = [ct.grid_box(h, w, min(h, w), 0.5)]
+    else:
+        boxes = [ct.grid_box(h, w, min(h, w), p) for p in (0.0, 0.5, 1.0)]
+    clips = []
+    for box in boxes:
+        clip = ct.to_tensor(ct.crop_resize(frames, box, spec.size))
+        if spec.flip and rng.random() < spec.flip:
+            clip = clip.flip(-1)
+        if spec.reverse and rng.random() < spec.reverse:
+            clip = clip.flip(1)
+        if spec.color_jitter:
+            clip = ct.color_jitter(clip, rng, *spec.color_jitter)
+        if spec.grayscale and rng.random() < spec.grayscale:
+            clip = ct.grayscale(clip)
+        clips.append(ct.normalize(clip, spec.mean, spec.std))
+    return clips[0] if len(clips) == 1 else torch.stack(clips)
+

@@ -1,0 +1,1 @@
+"""vidssl-idt: improved dense trajectories, Fisher vectors and clustering for vidssl."""

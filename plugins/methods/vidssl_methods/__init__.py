@@ -1,0 +1,1 @@
+"""vidssl-methods: training methods (supervised, linear probe, SSL objectives) and evaluators."""

@@ -1,0 +1,69 @@
+"""Shared test helpers: a tiny real config on a tiny synthetic_motion, and CLI runners."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+BIN = Path(sys.executable).parent
+
+#: a complete, real run that takes seconds: 10 classes × 4 training videos of 12 frames, 16 px
+TINY_CONFIG = """
+_data = dict(root={root!r}, size=16, frames=12, train_per_class=4, test_per_class=2)
+_view = dict(clip_len=8, size=16, crop='center')
+_train = dict(type='synthetic_motion', split='train', view=_view, **_data)
+_test = dict(type='synthetic_motion', split='test', view=_view, **_data)
+seed = 0
+backbone = dict(type='r3d', depth=10, width=0.125, stem_pool='1x3x3')
+log = dict(interval=1, tensorboard=False)
+stage_defaults = dict(batch_size=4, num_workers=0, evaluator=dict(type='classification'))
+stages = [
+    dict(name='probe_random', type='probe', dataset=_train, val_dataset=_test,
+         method=dict(type='linear_probe', num_classes=10),
+         optimizer=dict(type='Adam', lr=1e-2), epochs=1),
+    dict(name='supervised', type='train', dataset=_train, val_dataset=_test,
+         method=dict(type='supervised', num_classes=10, dropout=0.5),
+         optimizer=dict(type='SGD', lr=0.05, momentum=0.9, paramwise=dict(no_decay=['bn'])),
+         scheduler=dict(type='MultiStepLR', milestones=[1]), epochs=2),
+    dict(name='probe', type='probe', dataset=_train, val_dataset=_test,
+         method=dict(type='linear_probe', num_classes=10),
+         optimizer=dict(type='Adam', lr=1e-2), epochs=1),
+]
+"""
+
+
+@pytest.fixture(scope="session")
+def data_root(tmp_path_factory) -> Path:
+    """Where the tiny synthetic_motion is generated (once per session)."""
+    return tmp_path_factory.mktemp("data") / "synthetic_motion_tiny"
+
+
+@pytest.fixture
+def tiny_config(tmp_path, data_root) -> Path:
+    path = tmp_path / "tiny.py"
+    path.write_text(TINY_CONFIG.format(root=str(data_root)))
+    return path
+
+
+def run_cli(*args: str, env: dict | None = None, check: bool = False,
+            timeout: float = 600) -> subprocess.CompletedProcess:
+    """Run a vidssl command from this environment's bin directory."""
+    command = [str(BIN / args[0]), *args[1:]]
+    full_env = {**os.environ, **(env or {})}
+    result = subprocess.run(command, capture_output=True, text=True, env=full_env, timeout=timeout)
+    if check and result.returncode != 0:
+        raise AssertionError(f"{' '.join(command)} failed ({result.returncode}):\n{result.stderr}")
+    return result
+
+
+def requires_shared(path: str) -> Path:
+    """A file under ../shared, or skip the test saying what is missing."""
+    full = SHARED / path
+    if not full.exists():
+        pytest.skip(f"needs ../shared/{path} (the shared fixtures folder beside the repo)")
+    return full

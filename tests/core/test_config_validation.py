@@ -1,0 +1,84 @@
+"""A bad config fails before any work, naming the key path, where it is written, and what was
+expected."""
+from __future__ import annotations
+
+import pytest
+
+from conftest import run_cli
+from vidssl.config import load_config, validate_config
+from vidssl.errors import ConfigError
+from vidssl.plugin_manager import get_plugins
+
+
+def check(path, *options):
+    validate_config(load_config(path, list(options)), get_plugins().registry)
+
+
+def edit(path, old, new):
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new, 1))
+
+
+def test_valid_tiny_config_passes(tiny_config):
+    check(tiny_config)
+
+
+def test_misspelled_stage_key_names_path_line_and_nearest_key(tiny_config):
+    edit(tiny_config, "optimizer=dict(type='SGD'", "optimzer=dict(type='SGD'")
+    with pytest.raises(ConfigError) as info:
+        check(tiny_config)
+    message = str(info.value)
+    assert "stages[1].optimzer: unknown key 'optimzer'; did you mean 'optimizer'?" in message
+    line = next(i for i, text in enumerate(tiny_config.read_text().splitlines(), 1) if "optimzer" in text)
+    assert f"{tiny_config}:{line}" in message
+
+
+def test_misspelled_component_argument_is_caught_inside_nested_view(tiny_config):
+    edit(tiny_config, "_view = dict(clip_len=8", "_view = dict(clip_lenn=8")
+    with pytest.raises(ConfigError, match=r"stages\[0\]\.dataset\.view\.clip_lenn: unknown key "
+                                          r"'clip_lenn'; did you mean 'clip_len'\?"):
+        check(tiny_config)
+
+
+def test_wrong_type_says_what_was_expected(tiny_config):
+    with pytest.raises(ConfigError, match=r"stages\[1\]\.epochs: expected integer, got 'two' "
+                                          r"\(str\) \(set by --cfg-options\)"):
+        check(tiny_config, "stages.1.epochs=two")
+
+
+def test_unknown_component_lists_nearest_and_available(tiny_config):
+    edit(tiny_config, "type='supervised'", "type='supervisd'")
+    with pytest.raises(ConfigError, match=r"stages\[1\]\.method\.type: unknown method 'supervisd'; "
+                                          r"did you mean 'supervised'\? \(available methods: .*linear_probe"):
+        check(tiny_config)
+
+
+def test_torch_optimizer_arguments_are_checked(tiny_config):
+    edit(tiny_config, "momentum=0.9", "momentun=0.9")
+    with pytest.raises(ConfigError, match=r"stages\[1\]\.optimizer\.momentun: unknown key "
+                                          r"'momentun'; did you mean 'momentum'\?"):
+        check(tiny_config)
+
+
+def test_unknown_top_level_key_and_duplicate_stage_name(tiny_config):
+    with pytest.raises(ConfigError, match=r"^sed: unknown key 'sed'; did you mean 'seed'\?"):
+        check(tiny_config, "sed=1")
+    with pytest.raises(ConfigError, match=r"stages\[2\]\.name: stage name 'probe_random' is used twice"):
+        check(tiny_config, "stages.2.name=probe_random")
+
+
+def test_init_from_must_name_a_stage_or_a_file(tiny_config):
+    with pytest.raises(ConfigError, match=r"stages\[2\]\.init_from: 'pretrian' is neither a stage"):
+        check(tiny_config, "stages.2.init_from=pretrian")
+
+
+def test_cli_prints_one_line_without_traceback_unless_debug(tiny_config):
+    edit(tiny_config, "optimizer=dict(type='SGD'", "optimzer=dict(type='SGD'")
+    result = run_cli("vidssl-run", str(tiny_config), "--work-dir", str(tiny_config.parent / "wd"))
+    assert result.returncode == 2
+    assert "vidssl-run: error: stages[1].optimzer: unknown key" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tiny_config.parent / "wd").exists(), "nothing may be written for a bad config"
+    debug = run_cli("vidssl-run", str(tiny_config), "--debug")
+    assert "Traceback" in debug.stderr and "ConfigError" in debug.stderr

@@ -1,0 +1,81 @@
+"""Plugin discovery through real distributions: listing, duplicates, import failures, disabling,
+misspelled hooks. Each extra distribution is a real ``*.dist-info`` with an entry point, put on
+PYTHONPATH of a real ``vidssl-plugins`` process."""
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import vidssl
+from conftest import run_cli
+
+
+def make_distribution(where: Path, name: str, version: str, module: str, code: str) -> dict:
+    """Write a distribution ``name`` whose entry point loads ``module`` with ``code``; return the
+    environment that puts it on the path."""
+    (where / f"{module}.py").write_text(textwrap.dedent(code))
+    info = where / f"{name.replace('-', '_')}-{version}.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
+    (info / "entry_points.txt").write_text(f"[vidssl.plugins]\n{name} = {module}\n")
+    return {"PYTHONPATH": str(where)}
+
+
+def test_components_name_their_distribution_and_version():
+    assert vidssl.components("backbone")["r3d"] == ("vidssl-backbones", "0.1.0")
+    assert vidssl.components("dataset")["synthetic_motion"][0] == "vidssl-datasets"
+    listing = run_cli("vidssl-plugins", check=True).stdout
+    for line in ("backbone   r3d", "method     supervised", "dataset    synthetic_motion"):
+        assert line in listing
+    assert "vidssl-methods" in listing and "vidssl_register_methods" in listing
+
+
+def test_build_returns_bare_backbone():
+    backbone = vidssl.build("backbone", {"type": "r3d", "depth": 10, "width": 0.125})
+    assert type(backbone).__name__ == "ResNet3D" and backbone.feat_dim == 64
+    assert not hasattr(backbone, "fc")
+
+
+def test_duplicate_component_names_both_distributions(tmp_path):
+    env = make_distribution(tmp_path, "dup-plugin", "0.3", "dup_plugin", """
+        from vidssl import hookimpl
+        @hookimpl
+        def vidssl_register_backbones(register):
+            register("r3d", lambda: None)
+    """)
+    result = run_cli("vidssl-plugins", env=env)
+    assert result.returncode == 2
+    assert "backbone 'r3d' is registered twice" in result.stderr
+    assert "vidssl-backbones 0.1.0" in result.stderr and "dup-plugin 0.3" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_broken_plugin_names_distribution_and_exception_and_can_be_disabled(tmp_path):
+    env = make_distribution(tmp_path, "broken-plugin", "1.2", "broken_plugin",
+                            "import no_such_module_anywhere\n")
+    result = run_cli("vidssl-plugins", env=env)
+    assert result.returncode == 2
+    assert ("plugin 'broken-plugin' from distribution broken-plugin 1.2 failed to import: "
+            "ModuleNotFoundError: No module named 'no_such_module_anywhere'") in result.stderr
+    assert "VIDSSL_DISABLE_PLUGINS=broken-plugin" in result.stderr
+    assert "Traceback" not in result.stderr
+    disabled = run_cli("vidssl-plugins", env={**env, "VIDSSL_DISABLE_PLUGINS": "broken-plugin"},
+                       check=True)
+    assert "disabled: broken-plugin" in disabled.stdout
+
+
+def test_disabling_a_shipped_plugin_removes_its_components():
+    result = run_cli("vidssl-plugins", env={"VIDSSL_DISABLE_PLUGINS": "vidssl-methods"}, check=True)
+    assert "supervised" not in result.stdout and "r3d" in result.stdout
+
+
+def test_misspelled_hook_implementation_is_reported(tmp_path):
+    env = make_distribution(tmp_path, "typo-plugin", "0.1", "typo_plugin", """
+        from vidssl import hookimpl
+        @hookimpl
+        def vidssl_register_backbone(register):
+            pass
+    """)
+    result = run_cli("vidssl-plugins", env=env)
+    assert result.returncode == 2
+    assert "vidssl_register_backbone" in result.stderr and "unknown hook" in result.stderr

@@ -1,0 +1,75 @@
+"""The runner on a tiny real config: stages, results, work-dir contents, frozen probes,
+stage selection and init_from."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from conftest import run_cli
+from vidssl import checkpoint
+from vidssl.config import load_config
+from vidssl.runner import Runner
+
+
+@pytest.fixture
+def finished_run(tiny_config, tmp_path):
+    work = tmp_path / "run"
+    result = run_cli("vidssl-run", str(tiny_config), "--work-dir", str(work), check=True)
+    return work, result
+
+
+def test_results_and_work_dir_contents(finished_run):
+    work, result = finished_run
+    results = json.loads((work / "results.json").read_text())
+    assert list(results) == ["probe_random", "supervised", "probe"]
+    for metrics in results.values():
+        assert 0 <= metrics["top1"] <= 100 and 0 <= metrics["top5"] <= 100
+        assert {"mean_class_acc", "loss"} <= metrics.keys()
+    env = json.loads((work / "env.json").read_text())
+    assert env["seed"] == 0 and env["world_size"] == 1
+    assert {"vidssl", "torch", "vidssl-backbones", "vidssl-methods"} <= env["versions"].keys()
+    assert "git_commit" in env
+    assert "stages = [" in (work / "config.py").read_text()
+    records = [json.loads(line) for line in (work / "metrics.jsonl").read_text().splitlines()]
+    assert {r["event"] for r in records} == {"iter", "epoch", "eval", "stage"}
+    assert (work / "checkpoints" / "last.pt").is_file()
+    assert "probe_random" in result.stdout and "top1" in result.stdout
+
+
+def test_probe_keeps_the_backbone_frozen_and_in_eval_mode(finished_run):
+    work, _ = finished_run
+    after_supervised = checkpoint.load(work / "checkpoints" / "stage_supervised.pt")["backbone"]
+    after_probe = checkpoint.load(work / "checkpoints" / "stage_probe.pt")["backbone"]
+    for key, value in after_supervised.items():  # weights and BN running statistics alike
+        assert torch.equal(value, after_probe[key]), key
+    before = checkpoint.load(work / "checkpoints" / "stage_probe_random.pt")["backbone"]
+    assert any(not torch.equal(before[k], after_supervised[k]) for k in before), \
+        "the supervised stage must have changed the backbone"
+
+
+def test_stage_selection_starts_from_the_saved_backbone(finished_run, tiny_config):
+    work, _ = finished_run
+    reference = json.loads((work / "results.json").read_text())["probe"]
+    (work / "checkpoints" / "stage_probe.pt").unlink()
+    cfg = load_config(tiny_config)
+    results = Runner(cfg, work, only=["probe"]).run()
+    assert results["probe"] == pytest.approx(reference)
+
+
+def test_unknown_stage_selection_is_an_error(tiny_config, tmp_path):
+    result = run_cli("vidssl-run", str(tiny_config), "--work-dir", str(tmp_path / "w"),
+                     "--stages", "prob")
+    assert result.returncode == 2 and "--stages: no stage named prob" in result.stderr
+
+
+def test_init_from_loads_a_named_stage(finished_run, tiny_config):
+    work, _ = finished_run
+    cfg = load_config(tiny_config, ["stages.2.init_from=probe_random", "stages.2.name=probe_again"])
+    results = Runner(cfg, work, only=["probe_again"]).run()
+    assert set(results) == {"probe_random", "supervised", "probe", "probe_again"}, \
+        "a partial run keeps the other stages' results"
+    loaded = checkpoint.load(work / "checkpoints" / "stage_probe_again.pt")["backbone"]
+    initial = checkpoint.load(work / "checkpoints" / "stage_probe_random.pt")["backbone"]
+    assert all(torch.equal(loaded[k], initial[k]) for k in initial)
