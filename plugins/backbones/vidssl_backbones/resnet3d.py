@@ -30,33 +30,48 @@ def conv3x3x3(in_planes: int, out_planes: int, stride: int = 1, mid: int | None 
     return nn.Conv3d(in_planes, out_planes, 3, stride=stride, padding=1, bias=False)
 
 
-def mid_planes(in_planes: int, out_planes: int) -> int:
-    """Tran et al.'s rule: (2+1)D mid channels matching a full 3×3×3 conv's parameter count."""
-    return (3 * 3 * 3 * in_planes * out_planes) // (3 * 3 * in_planes + 3 * out_planes)
+def mid_planes(in_planes: int, out_planes: int, kernel: tuple[int, int, int] = (3, 3, 3)) -> int:
+    """Tran et al.'s rule: (2+1)D mid channels matching the parameters of a full ``kernel`` conv."""
+    kt, kh, kw = kernel
+    return (kt * kh * kw * in_planes * out_planes) // (kh * kw * in_planes + kt * out_planes)
+
+
+def factorised_conv(in_planes: int, out_planes: int, kernel: tuple[int, int, int] = (3, 3, 3),
+                    stride: tuple[int, int, int] = (1, 1, 1), mid: int | None = None) -> nn.Sequential:
+    """1×k×k spatial conv → BN → ReLU → k_t×1×1 temporal conv ("same" padding; ``mid`` defaults
+    to the parameter-matching rule)."""
+    kt, kh, kw = kernel
+    mid = mid or mid_planes(in_planes, out_planes, kernel)
+    return nn.Sequential(
+        nn.Conv3d(in_planes, mid, (1, kh, kw), stride=(1, stride[1], stride[2]),
+                  padding=(0, kh // 2, kw // 2), bias=False),
+        nn.BatchNorm3d(mid), nn.ReLU(inplace=True),
+        nn.Conv3d(mid, out_planes, (kt, 1, 1), stride=(stride[0], 1, 1), padding=(kt // 2, 0, 0),
+                  bias=False))
 
 
 def conv2plus1d(in_planes: int, out_planes: int, stride: int = 1, mid: int | None = None) -> nn.Module:
-    """1×3×3 spatial conv → BN → ReLU → 3×1×1 temporal conv (``mid`` defaults to the rule)."""
-    mid = mid or mid_planes(in_planes, out_planes)
-    return nn.Sequential(
-        nn.Conv3d(in_planes, mid, (1, 3, 3), stride=(1, stride, stride), padding=(0, 1, 1), bias=False),
-        nn.BatchNorm3d(mid), nn.ReLU(inplace=True),
-        nn.Conv3d(mid, out_planes, (3, 1, 1), stride=(stride, 1, 1), padding=(1, 0, 0), bias=False))
+    """The (2+1)D factorisation of a 3×3×3 conv."""
+    return factorised_conv(in_planes, out_planes, (3, 3, 3), (stride,) * 3, mid)
 
 
 class Shortcut(nn.Module):
-    """Type A: strided identity zero-padded to ``out_planes`` (no parameters);
-    type B: 1×1×1 strided conv + BN."""
+    """Type A: strided identity zero-padded to ``out_planes`` (no parameters); type B: 1×1×1
+    strided conv + BN; type ``factorised``: a (2+1)D 1×1×1 conv + BN (VTDL's R(2+1)D)."""
 
-    def __init__(self, in_planes: int, out_planes: int, stride: int, kind: str) -> None:
+    def __init__(self, in_planes: int, out_planes: int, stride: int | tuple[int, int, int],
+                 kind: str) -> None:
         super().__init__()
         self.kind, self.stride, self.extra = kind, stride, out_planes - in_planes
         if kind == "B":
             self.conv = nn.Conv3d(in_planes, out_planes, 1, stride=stride, bias=False)
+        elif kind == "factorised":
+            self.conv = factorised_conv(in_planes, out_planes, (1, 1, 1), (stride,) * 3)
+        if kind != "A":
             self.bn = nn.BatchNorm3d(out_planes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.kind == "B":
+        if self.kind != "A":
             return self.bn(self.conv(x))
         x = x[:, :, ::self.stride, ::self.stride, ::self.stride]
         return F.pad(x, (0, 0, 0, 0, 0, 0, 0, self.extra))
@@ -178,13 +193,25 @@ def r3d(depth: Literal[10, 18, 34, 50, 101, 152, 200] = 18, shortcut: Literal["A
     return ResNet3D(block, _R3D_LAYERS[depth], stem, stem_planes, conv3x3x3, shortcut, width)
 
 
-def r2plus1d(depth: Literal[18, 34] = 18, width: float = 1.0,
-             variant: Literal["vmz", "torchvision"] = "vmz") -> ResNet3D:
-    """R(2+1)D (Tran et al. 2018) with the VMZ stem (1×7×7 conv to 45 channels, 3×1×1 conv to
-    64). ``variant="torchvision"`` sizes both convs of a block with the first conv's mid-planes,
-    as torchvision's ``r2plus1d_18``."""
-    stem_mid, stem_planes = max(1, round(45 * width)), max(1, round(64 * width))
-    stem = nn.Sequential(*_conv_bn_relu(3, stem_mid, (1, 7, 7), (1, 2, 2), (0, 3, 3)),
-                         *_conv_bn_relu(stem_mid, stem_planes, (3, 1, 1), (1, 1, 1), (1, 0, 0)))
-    return ResNet3D(BasicBlock, _R3D_LAYERS[depth], stem, stem_planes, conv2plus1d, "B", width,
-                    shared_mid=variant == "torchvision")
+def r2plus1d(depth: Literal[10, 18, 34] = 18, width: float = 1.0,
+             variant: Literal["vmz", "torchvision", "irhum"] = "vmz") -> ResNet3D:
+    """R(2+1)D (Tran et al. 2018).
+
+    * ``vmz`` (seed 001): stem 1×7×7 conv to 45 channels then 3×1×1 conv to 64, 1×1×1 shortcuts,
+      every (2+1)D conv sized by the parameter-matching rule; depths 18 and 34;
+    * ``torchvision``: the same, but both convs of a block use the first conv's mid-planes, as
+      torchvision's ``r2plus1d_18``;
+    * ``irhum`` (VTDL, seed 002): a factorised 3×7×7 stem (83 mid channels for width 1) and
+      factorised 1×1×1 shortcuts; depth 10 is VTDL's pre-training net, 18 its fine-tuning net.
+    """
+    stem_planes = max(1, round(64 * width))
+    if variant == "irhum":
+        stem = nn.Sequential(factorised_conv(3, stem_planes, (3, 7, 7), (1, 2, 2)),
+                             nn.BatchNorm3d(stem_planes), nn.ReLU(inplace=True))
+    else:
+        stem_mid = max(1, round(45 * width))
+        stem = nn.Sequential(*_conv_bn_relu(3, stem_mid, (1, 7, 7), (1, 2, 2), (0, 3, 3)),
+                             *_conv_bn_relu(stem_mid, stem_planes, (3, 1, 1), (1, 1, 1), (1, 0, 0)))
+    shortcut = "factorised" if variant == "irhum" else "B"
+    return ResNet3D(BasicBlock, _R3D_LAYERS[depth], stem, stem_planes, conv2plus1d, shortcut,
+                    width, shared_mid=variant == "torchvision")

@@ -64,7 +64,7 @@ class SyntheticMotionConfig:
     test_per_class: int = 50     # held-out test videos per class (≥ 500 in total)
     seed: int = 0
     noise: float = 6.0           # pixel noise std (0–255 scale)
-    jitter: float = 0.6          # camera jitter std, pixels per frame (random walk)
+    jitter: float = 0.3          # camera jitter std, pixels per frame (random walk)
     distractors: int = 2         # static objects besides the moving one
 
 
@@ -125,7 +125,8 @@ def _texture(kind: int, side: int, rng: np.random.Generator) -> np.ndarray:
 def _background(kind: int, side: int, rng: np.random.Generator) -> np.ndarray:
     """side×side×3 float32 background of one family."""
     y, x = np.mgrid[0:side, 0:side].astype(np.float32) / side
-    a, b = rng.uniform(0, 200, 3), rng.uniform(0, 200, 3)
+    a = rng.uniform(20, 235, 3)
+    b = np.clip(a + rng.uniform(-70, 70, 3), 0, 255)  # low-contrast texture
     f = rng.uniform(2, 5)
     phase = rng.uniform(0, 2 * math.pi)
     if kind == 0:    # linear gradient
@@ -162,17 +163,17 @@ def _trajectory(label: int, frames: int, size: int, rng: np.random.Generator):
     direction = rng.uniform(0, 2 * math.pi)
     unit = np.array([math.cos(direction), math.sin(direction)])
     if pair == 0:
-        offset[:, 0] = t * rng.uniform(0.35, 0.55) * size
+        offset[:, 0] = t * rng.uniform(0.45, 0.6) * size
         offset[:, 1] = t * rng.uniform(-0.05, 0.05) * size
     elif pair == 1:
-        angle = angle + t * rng.uniform(120, 240)
+        angle = angle + t * rng.uniform(180, 300)
     elif pair == 2:
-        scale = rng.uniform(0.55, 0.7) * np.exp(t * math.log(rng.uniform(1.6, 2.4)))
+        scale = rng.uniform(0.5, 0.6) * np.exp(t * math.log(rng.uniform(2.0, 3.0)))
     elif pair == 3:
-        offset = (t ** 2)[:, None] * rng.uniform(0.35, 0.55) * size * unit
+        offset = (t ** 2)[:, None] * rng.uniform(0.45, 0.6) * size * unit
     else:
         cycles = rng.uniform(1.5, 2.5)
-        offset = (t * np.sin(2 * math.pi * cycles * t))[:, None] * rng.uniform(0.15, 0.22) * size * unit
+        offset = (t * np.sin(2 * math.pi * cycles * t))[:, None] * rng.uniform(0.2, 0.28) * size * unit
     return offset, angle, scale
 
 
@@ -184,7 +185,7 @@ def render_video(label: int, seed: int | list[int], cfg: SyntheticMotionConfig,
     size, margin = cfg.size, cfg.size // 4
     canvas = size + 2 * margin
     background = _background(int(rng.choice(backgrounds)), canvas, rng)
-    side = int(size * 0.45) | 1
+    side = int(size * 0.4) | 1
     sprite_mask = _shape_mask(int(rng.choice(shapes)), side, rng)
     sprite = _texture(int(rng.integers(N_TEXTURES)), side, rng)
     for _ in range(cfg.distractors):
