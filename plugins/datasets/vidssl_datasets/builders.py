@@ -1,18 +1,119 @@
-"""Dataset builders registered with vidssl (one per dataset name)."""
+"""Dataset builders registered with vidssl, one per dataset name.
+
+Every builder takes the views a method asks for (``views``, passed by the runner), the default
+``view``, where the videos are (``root``; video files or, with ``source="frames"``, frame
+folders named by ``frame_pattern``) and its annotation files. A missing root or annotation file
+stops the run with the command that prepares it.
+"""
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
-from torch.utils.data import Dataset
-from collections.abc import Callable
 
 from vidssl import distributed
 from vidssl.errors import DataError
+from vidssl_datasets import annotations as ann
 from vidssl_datasets import synthetic_motion as sm
-from vidssl_datasets.annotations import read_class_index, read_ucf101_list
 from vidssl_datasets.video_dataset import VideoDataset, VideoRecord
+
+Source = Literal["video", "frames"]
+OnError = Literal["skip", "raise"]
+
+
+def _require(path: Path, dataset: str, what: str) -> Path:
+    if not path.exists():
+        raise DataError(
+            f"{dataset}: {what} {path} does not exist. Download the official release, then "
+            f"extract frames with 'vidssl-prepare frames --videos <videos> --out <frames>' (or "
+            f"point root at the videos with source='video'); see the README, section Data")
+    return path
+
+
+def _dataset(records: list[VideoRecord], classes: list[str], views: dict, view: dict | None,
+             source: Source, frame_pattern: str, first_frame: int, backend: str, seed: int,
+             on_error: OnError, name: str) -> VideoDataset:
+    return VideoDataset(records, classes, views, view, source=source, backend=backend,
+                        frame_pattern=frame_pattern, first_frame=first_frame, seed=seed,
+                        on_error=on_error, name=name)
+
+
+def ucf101(views: dict[str, dict], root: str, annotation_dir: str, split: Literal[1, 2, 3] = 1,
+           subset: Literal["train", "test"] = "train", view: dict | None = None,
+           source: Source = "video", frame_pattern: str = "image_{:05d}.jpg", first_frame: int = 1,
+           backend: Literal["opencv", "pyav"] = "opencv", seed: int = 0,
+           on_error: OnError = "skip") -> VideoDataset:
+    """UCF101 from the official ``ucfTrainTestlist`` files; videos ``<root>/<class>/v_*.avi``
+    (or frame folders ``<root>/<class>/v_*/``)."""
+    ann_dir = _require(Path(annotation_dir), "ucf101", "annotation folder")
+    root_path = _require(Path(root), "ucf101", "dataset root")
+    classes = ann.read_class_index(ann_dir / "classInd.txt")
+    records = ann.read_ucf101_list(ann_dir / f"{subset}list0{split}.txt", classes, root_path,
+                                   strip_extension=source == "frames")
+    return _dataset(records, classes, views, view, source, frame_pattern, first_frame, backend,
+                    seed, on_error, f"ucf101[{subset}{split}]")
+
+
+def hmdb51(views: dict[str, dict], root: str, annotation_dir: str, split: Literal[1, 2, 3] = 1,
+           subset: Literal["train", "test"] = "train", view: dict | None = None,
+           source: Source = "video", frame_pattern: str = "image_{:05d}.jpg", first_frame: int = 1,
+           backend: Literal["opencv", "pyav"] = "opencv", seed: int = 0,
+           on_error: OnError = "skip") -> VideoDataset:
+    """HMDB51 from the official ``<class>_test_split<N>.txt`` files; videos
+    ``<root>/<class>/<name>.avi`` (or frame folders)."""
+    ann_dir = _require(Path(annotation_dir), "hmdb51", "annotation folder")
+    records, classes = ann.read_hmdb51(ann_dir, split, subset, _require(Path(root), "hmdb51",
+                                                                        "dataset root"),
+                                       strip_extension=source == "frames")
+    return _dataset(records, classes, views, view, source, frame_pattern, first_frame, backend,
+                    seed, on_error, f"hmdb51[{subset}{split}]")
+
+
+def kinetics400(views: dict[str, dict], root: str, annotation: str,
+                train_annotation: str | None = None, view: dict | None = None,
+                source: Source = "video", frame_pattern: str = "image_{:05d}.jpg",
+                first_frame: int = 1, backend: Literal["opencv", "pyav"] = "opencv",
+                seed: int = 0, on_error: OnError = "skip") -> VideoDataset:
+    """Kinetics-400 from the official CSV (``annotation``); videos
+    ``<root>/<label>/<ytid>_<start:06d>_<end:06d>.mp4``. For the validation split pass the
+    training CSV as ``train_annotation`` so class indices agree."""
+    root_path = _require(Path(root), "kinetics400", "dataset root")
+    classes = None
+    if train_annotation:
+        _, classes = ann.read_kinetics(Path(train_annotation), root_path)
+    records, classes = ann.read_kinetics(_require(Path(annotation), "kinetics400", "annotation"),
+                                         root_path, classes, "" if source == "frames" else ".mp4")
+    return _dataset(records, classes, views, view, source, frame_pattern, first_frame, backend,
+                    seed, on_error, "kinetics400")
+
+
+def something_v1(views: dict[str, dict], root: str, labels: str, annotation: str,
+                 view: dict | None = None, frame_pattern: str = "{:05d}.jpg",
+                 first_frame: int = 1, seed: int = 0, on_error: OnError = "skip") -> VideoDataset:
+    """Something-Something V1 (frame folders ``<root>/<id>/00001.jpg``; ``;``-separated CSVs)."""
+    records, classes = ann.read_something_v1(
+        _require(Path(labels), "something_v1", "labels file"),
+        _require(Path(annotation), "something_v1", "annotation"),
+        _require(Path(root), "something_v1", "frame root"))
+    return _dataset(records, classes, views, view, "frames", frame_pattern, first_frame,
+                    "opencv", seed, on_error, "something_v1")
+
+
+def video_list(views: dict[str, dict], root: str, annotation: str,
+               subset: Literal["training", "validation", "testing"] = "training",
+               classes: list[str] | None = None, view: dict | None = None,
+               source: Source = "frames", frame_pattern: str = "image_{:05d}.jpg",
+               first_frame: int = 1, backend: Literal["opencv", "pyav"] = "opencv", seed: int = 0,
+               on_error: OnError = "skip") -> VideoDataset:
+    """Any seed list: 3D-ResNets JSON (``subset`` picks its entries), VTDL ``path n_frames
+    label`` lists, MLFO ``path,n_frames[,label]`` CSVs."""
+    records, names = ann.read_video_list(_require(Path(annotation), "video_list", "annotation"),
+                                         _require(Path(root), "video_list", "dataset root"),
+                                         subset, classes)
+    return _dataset(records, names, views, view, source, frame_pattern, first_frame, backend,
+                    seed, on_error, f"video_list[{Path(annotation).name}]")
 
 
 class UnlabeledSyntheticMotion(VideoDataset):
@@ -37,7 +138,7 @@ def synthetic_motion(views: dict[str, dict], split: Literal["train", "test", "un
                      root: str = "data/synthetic_motion", view: dict | None = None,
                      unlabeled_size: int = 2000, seed: int = 0, size: int = 32, frames: int = 24,
                      train_per_class: int = 60, test_per_class: int = 50,
-                     on_error: Literal["skip", "raise"] = "skip") -> Dataset:
+                     on_error: OnError = "skip") -> VideoDataset:
     """The embedded motion dataset (see :mod:`vidssl_datasets.synthetic_motion`); generated under
     ``root`` on first use (by rank 0 under torch.distributed)."""
     cfg = sm.SyntheticMotionConfig(size=size, frames=frames, train_per_class=train_per_class,
@@ -47,19 +148,9 @@ def synthetic_motion(views: dict[str, dict], split: Literal["train", "test", "un
     if distributed.is_main():
         sm.generate(root, cfg)
     distributed.barrier()
-    return ucf101_style(Path(root), "trainlist01.txt" if split == "train" else "testlist01.txt",
-                        views, view, seed, on_error, sm.LABEL_SWAPS,
-                        f"synthetic_motion[{split}]")
-
-
-def ucf101_style(root: Path, list_file: str, views: dict[str, dict], view: dict | None, seed: int,
-                 on_error: str, label_swaps: dict | None, name: str,
-                 video_dir: str = "videos") -> VideoDataset:
-    """A dataset from UCF101-style ``classInd.txt`` + split list under ``root``."""
-    if not root.is_dir():
-        raise DataError(f"{name}: dataset root {root} does not exist; prepare it with "
-                        f"vidssl-prepare (see the README)")
-    classes = read_class_index(root / "classInd.txt")
-    records: list[VideoRecord] = read_ucf101_list(root / list_file, classes, root / video_dir)
+    root_path = Path(root)
+    classes = ann.read_class_index(root_path / "classInd.txt")
+    list_file = "trainlist01.txt" if split == "train" else "testlist01.txt"
+    records = ann.read_ucf101_list(root_path / list_file, classes, root_path / "videos")
     return VideoDataset(records, classes, views, view, seed=seed, on_error=on_error,
-                        label_swaps=label_swaps, name=name)
+                        label_swaps=sm.LABEL_SWAPS, name=f"synthetic_motion[{split}]")

@@ -2,8 +2,10 @@
 from vidssl import hookimpl
 from vidssl.schema import schema_from_signature
 
-from vidssl_datasets.builders import synthetic_motion
+from vidssl_datasets import builders
 from vidssl_datasets.view import VIEW_SCHEMA
+
+DATASETS = ("synthetic_motion", "ucf101", "hmdb51", "kinetics400", "something_v1", "video_list")
 
 
 def _schema(builder) -> dict:
@@ -15,4 +17,6 @@ def _schema(builder) -> dict:
 
 @hookimpl
 def vidssl_register_datasets(register):
-    register("synthetic_motion", synthetic_motion, _schema(synthetic_motion))
+    for name in DATASETS:
+        builder = getattr(builders, name)
+        register(name, builder, _schema(builder))

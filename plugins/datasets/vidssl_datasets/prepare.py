@@ -1,0 +1,143 @@
+"""``vidssl-prepare``: turn official dataset downloads into what the readers expect.
+
+    vidssl-prepare frames --videos UCF-101 --out ucf101_frames [--short-side 240] [--workers 2]
+    vidssl-prepare annotations ucf101 --annotation-dir ucfTrainTestlist --split 1 --out ucf101_01.json
+
+``frames`` extracts every video under ``--videos`` (keeping the folder structure, one folder per
+video named like the file without extension) as ``image_00001.jpg`` ... resized so the shorter
+side is ``--short-side`` pixels, and writes ``n_frames`` last; a video whose folder already has
+``n_frames`` is skipped, so an interrupted run resumes. Failures are listed at the end (exit 1).
+``annotations`` writes the 3D-ResNets JSON (``labels`` + ``database``) for a UCF101 or HMDB51
+split, which the ``video_list`` dataset reads.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import cv2
+
+from vidssl.cli import guarded
+from vidssl.errors import DataError
+from vidssl_datasets import annotations as ann
+from vidssl_datasets.clip_transforms import resize_short
+from vidssl_datasets.video_reader import read_video
+
+VIDEO_EXTENSIONS = (".avi", ".mp4", ".mkv", ".webm", ".mov")
+
+
+def extract_frames(video: Path, out: Path, short_side: int, backend: str = "opencv",
+                   pattern: str = "image_{:05d}.jpg") -> int:
+    """Write the frames of ``video`` into ``out`` (through a temporary folder renamed at the end)
+    and return how many were written."""
+    tmp = out.with_name(out.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    if backend == "ffmpeg":
+        ffmpeg = shutil.which("ffmpeg")
+        if ffmpeg is None:
+            raise DataError("backend 'ffmpeg' asked for, but no ffmpeg program is on PATH")
+        scale = f"scale='if(gt(iw,ih),-2,{short_side})':'if(gt(iw,ih),{short_side},-2)'"
+        result = subprocess.run([ffmpeg, "-loglevel", "error", "-i", str(video), "-vf", scale,
+                                 "-q:v", "2", str(tmp / pattern.replace("{:05d}", "%05d"))],
+                                capture_output=True, text=True)
+        if result.returncode != 0:
+            raise DataError(f"ffmpeg failed on {video}: {result.stderr.strip()[:300]}")
+        n = len(list(tmp.glob("*.jpg")))
+    else:
+        frames = resize_short(read_video(video), short_side)
+        for i, frame in enumerate(frames):
+            cv2.imwrite(str(tmp / pattern.format(i + 1)), cv2.cvtColor(frame, cv2.COLOR_RGB2BGR),
+                        [cv2.IMWRITE_JPEG_QUALITY, 95])
+        n = len(frames)
+    if n == 0:
+        raise DataError(f"no frame extracted from {video}")
+    (tmp / "n_frames").write_text(f"{n}\n")
+    shutil.rmtree(out, ignore_errors=True)
+    tmp.rename(out)
+    return n
+
+
+def _job(args: tuple[Path, Path, int, str]) -> tuple[Path, str | None]:
+    video, out, short_side, backend = args
+    try:
+        extract_frames(video, out, short_side, backend)
+        return video, None
+    except (DataError, OSError, cv2.error) as exc:
+        shutil.rmtree(out.with_name(out.name + ".partial"), ignore_errors=True)
+        return video, str(exc)
+
+
+def frames_command(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    videos_root, out_root = Path(args.videos), Path(args.out)
+    if not videos_root.is_dir():
+        raise DataError(f"--videos {videos_root} is not a folder")
+    videos = sorted(p for p in videos_root.rglob("*") if p.suffix.lower() in VIDEO_EXTENSIONS)
+    jobs = [(v, out_root / v.relative_to(videos_root).with_suffix(""), args.short_side, args.backend)
+            for v in videos]
+    todo = [j for j in jobs if not (j[1] / "n_frames").is_file()]
+    print(f"{len(videos)} videos, {len(videos) - len(todo)} already done, {len(todo)} to extract",
+          file=sys.stderr)
+    failures = []
+    with ProcessPoolExecutor(max_workers=args.workers) as pool:
+        for video, error in tqdm(pool.map(_job, todo, chunksize=4), total=len(todo),
+                                 file=sys.stderr, desc="frames"):
+            if error:
+                failures.append((video, error))
+    for video, error in failures:
+        print(f"failed: {video}: {error}", file=sys.stderr)
+    print(f"extracted {len(todo) - len(failures)}, failed {len(failures)}", file=sys.stderr)
+    return 1 if failures else 0
+
+
+def annotations_command(args: argparse.Namespace) -> int:
+    ann_dir = Path(args.annotation_dir)
+    database = {}
+    if args.dataset == "ucf101":
+        classes = ann.read_class_index(ann_dir / "classInd.txt")
+        subsets = {"training": ann.read_ucf101_list(ann_dir / f"trainlist0{args.split}.txt",
+                                                    classes, Path(), True),
+                   "validation": ann.read_ucf101_list(ann_dir / f"testlist0{args.split}.txt",
+                                                      classes, Path(), True)}
+    else:
+        train, classes = ann.read_hmdb51(ann_dir, args.split, "train", Path(), True)
+        subsets = {"training": train,
+                   "validation": ann.read_hmdb51(ann_dir, args.split, "test", Path(), True)[0]}
+    for subset, records in subsets.items():
+        for record in records:
+            database[Path(record.path).name] = {"subset": subset,
+                                                "annotations": {"label": classes[record.label]}}
+    Path(args.out).write_text(json.dumps({"labels": classes, "database": database}, indent=1))
+    print(f"wrote {args.out}: {len(classes)} classes, {len(database)} videos", file=sys.stderr)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="vidssl-prepare", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--debug", action="store_true")
+    commands = parser.add_subparsers(dest="command", required=True)
+    frames = commands.add_parser("frames", help="extract JPEG frames from every video of a folder")
+    frames.add_argument("--videos", required=True)
+    frames.add_argument("--out", required=True)
+    frames.add_argument("--short-side", type=int, default=240)
+    frames.add_argument("--workers", type=int, default=2)
+    frames.add_argument("--backend", choices=["opencv", "ffmpeg"], default="opencv")
+    notes = commands.add_parser("annotations", help="3D-ResNets JSON for a UCF101/HMDB51 split")
+    notes.add_argument("dataset", choices=["ucf101", "hmdb51"])
+    notes.add_argument("--annotation-dir", required=True)
+    notes.add_argument("--split", type=int, choices=[1, 2, 3], default=1)
+    notes.add_argument("--out", required=True)
+    args = parser.parse_args(argv)
+    command = frames_command if args.command == "frames" else annotations_command
+    return guarded("vidssl-prepare", lambda: command(args), args.debug)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
