@@ -7,8 +7,8 @@ stages = [
     dict(name='supervised', type='train',
          dataset={{_base_._train}}, val_dataset={{_base_._test}},
          method=dict(type='supervised', num_classes=10, dropout=0.5),
-         optimizer=dict(type='SGD', lr=0.1, momentum=0.9, weight_decay=5e-4, nesterov=True,
+         optimizer=dict(type='Adam', lr=1e-3, weight_decay=1e-5,
                         paramwise=dict(no_decay=['bn', 'bias'])),
          scheduler=dict(type='WarmupCosine', warmup_iters=50),
-         epochs=20, val_interval=5),
+         epochs=30, val_interval=10),
 ]

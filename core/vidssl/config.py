@@ -169,7 +169,7 @@ def validate_config(cfg: dict[str, Any], registry: Registry) -> None:
 def _check_stage(stage: dict, i: int, names: set[str], cfg: dict) -> None:
     where = f"stages[{i}]"
     needs = {"train": ("method", "dataset", "optimizer"), "probe": ("method", "dataset", "optimizer"),
-             "evaluate": ("method", "val_dataset", "evaluator"), "extract": ("extractor",)}
+             "evaluate": ("val_dataset", "evaluator"), "extract": ("extractor",)}
     for key in needs[stage["type"]]:
         if stage.get(key) is None:
             raise ConfigError(f"{where}.{key}: required for a '{stage['type']}' stage")

@@ -8,7 +8,7 @@ percent.
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,6 +35,17 @@ def to_device(batch: Any, device: torch.device) -> Any:
     return batch
 
 
+def per_video(fn: Callable[[torch.Tensor], torch.Tensor], clip: torch.Tensor,
+              softmax: bool = False) -> torch.Tensor:
+    """Apply ``fn`` (``N×C×T×H×W`` → ``N×D``) to a ``B×[clips×crops×]C×T×H×W`` view and average
+    the outputs of each video's clips and crops (after a softmax if ``softmax``) → ``B×D``."""
+    b, views = clip.shape[0], clip.shape[1:-4].numel()
+    out = fn(clip.reshape(b * views, *clip.shape[-4:]))
+    if softmax:
+        out = out.softmax(-1)
+    return out.view(b, views, -1).mean(1)
+
+
 @dataclass
 class EvaluationContext:
     """The trained method, a held-out dataset and run information for one evaluation pass."""
@@ -54,18 +65,29 @@ class EvaluationContext:
     def work_dir(self) -> Path:
         return self.runner.work_dir
 
-    def loader(self) -> DataLoader:
-        """This rank's shard of :attr:`dataset`, in order, no shuffling, nothing dropped."""
-        sampler = ResumableSampler(len(self.dataset), shuffle=False, rank=distributed.rank(),
+    def loader(self, dataset: Dataset | None = None) -> DataLoader:
+        """This rank's shard of ``dataset`` (default :attr:`dataset`), in order, no shuffling,
+        nothing dropped."""
+        dataset = self.dataset if dataset is None else dataset
+        sampler = ResumableSampler(len(dataset), shuffle=False, rank=distributed.rank(),
                                    world_size=distributed.world_size())
-        return DataLoader(self.dataset, batch_size=self.batch_size, sampler=sampler,
+        return DataLoader(dataset, batch_size=self.batch_size, sampler=sampler,
                           num_workers=self.num_workers, pin_memory=self.device.type == "cuda")
 
-    def batches(self) -> Iterator[dict[str, Any]]:
-        """Batches of this rank's shard on :attr:`device`, with the method in eval mode and
-        gradients off."""
+    def batches(self, dataset: Dataset | None = None) -> Iterator[dict[str, Any]]:
+        """Batches of this rank's shard of ``dataset`` on :attr:`device`, with the method in
+        eval mode and gradients off."""
         if self.method is not None:
             self.method.eval()
         with torch.no_grad():
-            for batch in self.loader():
+            for batch in self.loader(dataset):
                 yield to_device(batch, self.device)
+
+    def gather(self, rows: list[torch.Tensor], values: list[torch.Tensor]) -> Any:
+        """Concatenate per-batch ``values`` from every rank, ordered by dataset row."""
+        import numpy as np
+
+        local = (torch.cat(rows).cpu().numpy(), torch.cat(values).float().cpu().numpy())
+        parts = distributed.all_gather_objects(local)
+        order = np.concatenate([p[0] for p in parts]).argsort(kind="stable")
+        return np.concatenate([p[1] for p in parts])[order]

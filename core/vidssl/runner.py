@@ -143,6 +143,8 @@ class Runner:
             stage.method = self.plugins.registry.build(
                 "method", stage.cfg["method"], ["stages", stage.index, "method"],
                 backbone=self.backbone).to(self.device)
+        elif stage.type == "evaluate":  # evaluate the backbone's own features
+            stage.method = Method(self.backbone)
             if saved is not None and saved.get("method_type") == stage.cfg["method"]["type"]:
                 stage.method.load_state_dict(saved["method"])
 

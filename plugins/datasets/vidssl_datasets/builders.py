@@ -137,7 +137,7 @@ class UnlabeledSyntheticMotion(VideoDataset):
 def synthetic_motion(views: dict[str, dict], split: Literal["train", "test", "unlabeled"] = "train",
                      root: str = "data/synthetic_motion", view: dict | None = None,
                      unlabeled_size: int = 2000, seed: int = 0, size: int = 32, frames: int = 24,
-                     train_per_class: int = 60, test_per_class: int = 50,
+                     train_per_class: int = 200, test_per_class: int = 60,
                      on_error: OnError = "skip") -> VideoDataset:
     """The embedded motion dataset (see :mod:`vidssl_datasets.synthetic_motion`); generated under
     ``root`` on first use (by rank 0 under torch.distributed)."""

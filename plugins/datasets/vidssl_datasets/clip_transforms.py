@@ -24,6 +24,15 @@ def resize_short(frames: np.ndarray, size: int) -> np.ndarray:
     return np.stack([cv2.resize(f, shape, interpolation=cv2.INTER_LINEAR) for f in frames])
 
 
+def rotate(frames: np.ndarray, degrees: float) -> np.ndarray:
+    """Rotate every frame by ``degrees`` (counter-clockwise) about its centre, borders
+    replicated."""
+    h, w = frames.shape[1:3]
+    matrix = cv2.getRotationMatrix2D((w / 2, h / 2), degrees, 1.0)
+    return np.stack([cv2.warpAffine(f, matrix, (w, h), flags=cv2.INTER_LINEAR,
+                                    borderMode=cv2.BORDER_REPLICATE) for f in frames])
+
+
 def crop_resize(frames: np.ndarray, box: Box, size: int) -> np.ndarray:
     """Crop ``box`` from every frame and resize it to ``size×size``."""
     x, y, w, h = box

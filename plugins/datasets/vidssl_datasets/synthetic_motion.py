@@ -60,8 +60,8 @@ class SyntheticMotionConfig:
 
     size: int = 32               # frame side, pixels
     frames: int = 24             # frames per video
-    train_per_class: int = 60    # labelled training videos per class
-    test_per_class: int = 50     # held-out test videos per class (≥ 500 in total)
+    train_per_class: int = 200   # labelled training videos per class
+    test_per_class: int = 60     # held-out test videos per class (≥ 500 in total)
     seed: int = 0
     noise: float = 6.0           # pixel noise std (0–255 scale)
     jitter: float = 0.3          # camera jitter std, pixels per frame (random walk)
@@ -103,9 +103,19 @@ def _shape_mask(shape: int, side: int, rng: np.random.Generator) -> np.ndarray:
     return mask.astype(np.float32)
 
 
-def _texture(kind: int, side: int, rng: np.random.Generator) -> np.ndarray:
-    """side×side×3 float32 texture in two random colours (stripes, checks, rings or dots)."""
-    a, b = rng.uniform(30, 255, 3), rng.uniform(30, 255, 3)
+def _contrasting(background_mean: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A random colour whose brightness differs from ``background_mean``'s by at least 90."""
+    level = background_mean.mean()
+    target = rng.uniform(level + 90, 255) if level < 128 else rng.uniform(0, level - 90)
+    colour = rng.uniform(0, 255, 3)
+    return np.clip(colour - colour.mean() + target, 0, 255)
+
+
+def _texture(kind: int, side: int, rng: np.random.Generator, base: np.ndarray) -> np.ndarray:
+    """side×side×3 float32 texture in two colours around ``base`` (stripes, checks, rings or
+    dots)."""
+    a = base
+    b = np.clip(base + rng.uniform(-60, 60, 3), 0, 255)
     y, x = np.mgrid[0:side, 0:side].astype(np.float32)
     period = rng.uniform(3, 6)
     angle = rng.uniform(0, math.pi)
@@ -186,12 +196,14 @@ def render_video(label: int, seed: int | list[int], cfg: SyntheticMotionConfig,
     canvas = size + 2 * margin
     background = _background(int(rng.choice(backgrounds)), canvas, rng)
     side = int(size * 0.4) | 1
+    background_mean = background.mean((0, 1))
     sprite_mask = _shape_mask(int(rng.choice(shapes)), side, rng)
-    sprite = _texture(int(rng.integers(N_TEXTURES)), side, rng)
+    sprite = _texture(int(rng.integers(N_TEXTURES)), side, rng, _contrasting(background_mean, rng))
     for _ in range(cfg.distractors):
         d_side = int(size * rng.uniform(0.18, 0.28)) | 1
         mask = _shape_mask(int(rng.choice(shapes)), d_side, rng)[..., None]
-        tex = _texture(int(rng.integers(N_TEXTURES)), d_side, rng)
+        tex = _texture(int(rng.integers(N_TEXTURES)), d_side, rng,
+                       _contrasting(background_mean, rng))
         x, y = rng.integers(0, canvas - d_side, 2)
         region = background[y:y + d_side, x:x + d_side]
         region[:] = region * (1 - mask) + tex * mask

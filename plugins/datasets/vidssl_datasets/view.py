@@ -23,7 +23,9 @@ IMAGENET_STD = [0.229, 0.224, 0.225]
 
 @dataclass(frozen=True)
 class ViewSpec:
-    """Sampling and augmentation of one view (sizes in pixels, strides in frames)."""
+    """Sampling and augmentation of one view (sizes in pixels, strides in frames, ``rotation``
+    the largest clip-consistent rotation in degrees, probabilities for ``flip``, ``grayscale``
+    and ``reverse``, colour-jitter strengths as [brightness, contrast, saturation])."""
 
     clip_len: int = 16
     stride: int = 1
@@ -37,6 +39,7 @@ class ViewSpec:
     crop: Literal["random_resized", "multiscale", "center", "three"] = "center"
     scale: tuple[float, float] = (0.5, 1.0)
     scales: list[float] = field(default_factory=lambda: [1.0])
+    rotation: float = 0.0
     flip: float = 0.0
     color_jitter: list[float] | None = None
     grayscale: float = 0.0
@@ -109,6 +112,8 @@ def render_view(frames: np.ndarray, spec: ViewSpec, rng: np.random.Generator) ->
         boxes = [ct.grid_box(h, w, min(h, w), 0.5)]
     else:
         boxes = [ct.grid_box(h, w, min(h, w), p) for p in (0.0, 0.5, 1.0)]
+    if spec.rotation:
+        frames = ct.rotate(frames, rng.uniform(-spec.rotation, spec.rotation))
     clips = []
     for box in boxes:
         clip = ct.to_tensor(ct.crop_resize(frames, box, spec.size))

@@ -14,14 +14,28 @@ import torch.nn.functional as F
 from torch import nn
 
 from vidssl import Method
+from vidssl.errors import ConfigError
+
+
+def freeze_below(backbone: nn.Module, ft_begin_index: int) -> None:
+    """Seed 000's ``ft_begin_index``: stage 0 (the stem) and ``layer1 .. layer{index-1}`` get
+    ``requires_grad=False`` (their BatchNorm statistics still update in train mode)."""
+    names = ["stem"] + [f"layer{i}" for i in range(1, ft_begin_index)]
+    if ft_begin_index > 0 and not all(hasattr(backbone, n) for n in names):
+        raise ConfigError(f"ft_begin_index={ft_begin_index} needs a backbone with stages named "
+                          f"{', '.join(names)} ({type(backbone).__name__} has other names)")
+    for name in names[: ft_begin_index]:
+        for param in getattr(backbone, name).parameters():
+            param.requires_grad_(False)
 
 
 class Classifier(Method):
     """Backbone + classification head; ``normalize`` selects the linear-probe head."""
 
     def __init__(self, backbone: nn.Module, num_classes: int, dropout: float = 0.0,
-                 normalize: bool = False) -> None:
+                 normalize: bool = False, ft_begin_index: int = 0) -> None:
         super().__init__(backbone)
+        freeze_below(backbone, ft_begin_index)
         self.normalize = normalize
         dim = backbone.feat_dim
         self.bn = nn.BatchNorm1d(dim) if normalize else nn.Identity()
@@ -50,9 +64,11 @@ class Classifier(Method):
         return self.logits(batch["views"]["clip"])
 
 
-def supervised(backbone: nn.Module, num_classes: int, dropout: float = 0.5) -> Classifier:
-    """Backbone + dropout + linear classifier, trained with cross-entropy."""
-    return Classifier(backbone, num_classes, dropout=dropout)
+def supervised(backbone: nn.Module, num_classes: int, dropout: float = 0.5,
+               ft_begin_index: int = 0) -> Classifier:
+    """Backbone + dropout + linear classifier, trained with cross-entropy; stages below
+    ``ft_begin_index`` stay frozen (seed 000's fine-tuning)."""
+    return Classifier(backbone, num_classes, dropout=dropout, ft_begin_index=ft_begin_index)
 
 
 def linear_probe(backbone: nn.Module, num_classes: int) -> Classifier:

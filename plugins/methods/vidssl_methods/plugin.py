@@ -1,16 +1,29 @@
-"""Entry point of vidssl-methods: registers methods and evaluators."""
+"""Entry point of vidssl-methods: registers methods, evaluators and hooks."""
 from vidssl import hookimpl
+from vidssl.schema import schema_from_signature
 
 from vidssl_methods.classification_evaluator import ClassificationEvaluator
 from vidssl_methods.classifier import linear_probe, supervised
+from vidssl_methods.metrics_plot import MetricsPlot
+from vidssl_methods.retrieval_evaluator import RetrievalEvaluator
+from vidssl_methods.vtdl import VTDL
 
 
 @hookimpl
 def vidssl_register_methods(register):
     register("supervised", supervised)
     register("linear_probe", linear_probe)
+    register("vtdl", VTDL)
 
 
 @hookimpl
 def vidssl_register_evaluators(register):
     register("classification", ClassificationEvaluator)
+    schema = schema_from_signature(RetrievalEvaluator)
+    schema["properties"]["train_dataset"] = {"x-component": "dataset", "type": "object"}
+    register("retrieval", RetrievalEvaluator, schema)
+
+
+@hookimpl
+def vidssl_register_hooks(register):
+    register("metrics_plot", MetricsPlot)
