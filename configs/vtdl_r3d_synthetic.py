@@ -12,9 +12,9 @@ custom_hooks = [dict(type='metrics_plot')]
 stages = [
     {{_base_._probe_random}},
     dict(name='pretrain', type='train', dataset=_unlabeled,
-         method=dict(type='vtdl', queue_size=2048, temporal_negative=True, tca=True),
-         optimizer=dict(type='SGD', lr=0.03, momentum=0.9, weight_decay=1e-4,
-                        paramwise=dict(no_decay=['bn'])),
+         method=dict(type='vtdl', queue_size=2048, momentum=0.99, temporal_negative=True,
+                     tca=True),
+         optimizer=dict(type='Adam', lr=1e-3, weight_decay=1e-5, paramwise=dict(no_decay=['bn'])),
          scheduler=dict(type='WarmupCosine', warmup_iters=30),
          epochs=8),
     {{_base_._probe}},

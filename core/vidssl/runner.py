@@ -186,7 +186,7 @@ class Runner:
         if self.is_main:
             saved: dict[str, Any] = {"backbone": self.backbone.state_dict()
                                      if self.backbone is not None else {}, "metrics": metrics}
-            if stage.method is not None:
+            if stage.cfg.get("method") is not None:
                 saved |= {"method_type": stage.cfg["method"]["type"],
                           "method": stage.method.state_dict()}
             checkpoint.save_atomic(saved, self.stage_file(stage.name))

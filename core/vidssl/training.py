@@ -6,6 +6,7 @@ never from the global RNG; the global RNG state is saved with every checkpoint a
 """
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -95,13 +96,20 @@ def run_training(runner: Runner, stage: Stage, progress: dict[str, Any] | None) 
             detached = {k: v.detach() for k, v in losses.items()}
             for key, value in detached.items():
                 sums[key] = sums.get(key, 0.0) + value
+            if "skipped" in batch:  # unreadable videos the dataset passed over
+                sums["skipped_videos"] = sums.get("skipped_videos", 0) + int(batch["skipped"].sum())
             runner.hook.vidssl_iteration_end(runner=runner, stage=stage, epoch=epoch,
                                              iteration=iteration, losses=detached)
             done = iteration + 1
             if interval and done % interval == 0 and done < stage.iters_per_epoch:
                 runner.save_progress(stage, epoch, done, state())
         start_iter = 0
+        skipped = int(sums.pop("skipped_videos", 0))
         metrics = {k: float(v) / stage.iters_per_epoch for k, v in sums.items()}
+        if skipped:
+            metrics["skipped_videos"] = skipped
+            print(f"vidssl: stage '{stage.name}' epoch {epoch + 1}: {skipped} unreadable videos "
+                  f"were skipped (named above)", file=sys.stderr)
         metrics["lr"] = optimizer.param_groups[0]["lr"]
         validate = cfg["val_interval"] and (epoch + 1) % cfg["val_interval"] == 0
         if validate and cfg.get("val_dataset") is not None:

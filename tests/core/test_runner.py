@@ -73,3 +73,17 @@ def test_init_from_loads_a_named_stage(finished_run, tiny_config):
     loaded = checkpoint.load(work / "checkpoints" / "stage_probe_again.pt")["backbone"]
     initial = checkpoint.load(work / "checkpoints" / "stage_probe_random.pt")["backbone"]
     assert all(torch.equal(loaded[k], initial[k]) for k in initial)
+
+
+def test_evaluate_stage_without_method_uses_backbone_features(tiny_config, tmp_path):
+    config = tmp_path / "retrieval.py"
+    config.write_text("""
+_base_ = ['tiny.py']
+stages = [dict(name='retrieval', type='evaluate', val_dataset={{_base_._test}},
+               evaluator=dict(type='retrieval', train_dataset={{_base_._train}}, ks=[1, 5]))]
+""")
+    work = tmp_path / "run"
+    result = run_cli("vidssl-run", str(config), "--work-dir", str(work), check=True)
+    metrics = json.loads((work / "results.json").read_text())["retrieval"]
+    assert set(metrics) == {"R@1", "R@5"} and 0 <= metrics["R@1"] <= metrics["R@5"] <= 100
+    assert "R@5" in result.stdout

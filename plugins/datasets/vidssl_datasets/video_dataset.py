@@ -18,9 +18,8 @@ import torch
 from torch.utils.data import Dataset
 
 from vidssl.errors import ConfigError, DataError
-from vidssl_datasets.clip_sampler import clip_indices
 from vidssl_datasets.video_reader import count_frames, read_frames, read_video
-from vidssl_datasets.view import make_view_specs, render_view, starts_for
+from vidssl_datasets.view import frame_indices, make_view_specs, render_view
 
 #: label-changing transforms a dataset can declare: transform → {class index → class index}
 LabelSwaps = dict[str, dict[int, int]]
@@ -91,11 +90,10 @@ class VideoDataset(Dataset):
         """Views, label and index of video ``row``."""
         record = self.records[row]
         n, get = self._frame_source(record)
-        starts = starts_for(self.specs, n, rng)
+        indices = frame_indices(self.specs, n, rng)
         views = {}
         for name, spec in self.specs.items():
-            clips = [render_view(get(clip_indices(s, spec.clip_len, spec.stride, n)), spec, rng)
-                     for s in starts[name]]
+            clips = [render_view(get(ids), spec, rng) for ids in indices[name]]
             views[name] = clips[0] if len(clips) == 1 else torch.stack(clips)
         return {"views": views, "label": record.label, "index": row}
 

@@ -25,12 +25,20 @@ IMAGENET_STD = [0.229, 0.224, 0.225]
 class ViewSpec:
     """Sampling and augmentation of one view (sizes in pixels, strides in frames, ``rotation``
     the largest clip-consistent rotation in degrees, probabilities for ``flip``, ``grayscale``
-    and ``reverse``, colour-jitter strengths as [brightness, contrast, saturation])."""
+    and ``reverse``, colour-jitter strengths as [brightness, contrast, saturation]; colour jitter
+    and grayscale are drawn once per clip unless ``per_frame_color``).
+
+    MLFO's sampling: with ``part`` set, the view is one part of a ``2·clip_len``-frame span taken
+    at a random rate in ``[1, rate_max]`` (capped by the video length): its ``first`` or
+    ``second`` half, or every 2nd frame of it (``global``); views linked by ``same_time_as``
+    share the span."""
 
     clip_len: int = 16
     stride: int = 1
     sampler: Literal["random", "center", "uniform"] = "random"
     num_clips: int = 1
+    rate_max: float = 1.0
+    part: Literal["first", "second", "global"] | None = None
     same_time_as: str | None = None
     different_time_from: str | None = None
     min_gap: int = 2
@@ -43,6 +51,7 @@ class ViewSpec:
     flip: float = 0.0
     color_jitter: list[float] | None = None
     grayscale: float = 0.0
+    per_frame_color: bool = False
     reverse: float = 0.0
     mean: list[float] = field(default_factory=lambda: list(IMAGENET_MEAN))
     std: list[float] = field(default_factory=lambda: list(IMAGENET_STD))
@@ -73,29 +82,46 @@ def make_view_specs(default: dict, views: dict[str, dict], where: str) -> dict[s
     return specs
 
 
-def starts_for(specs: dict[str, ViewSpec], n: int, rng: np.random.Generator) -> dict[str, list[int]]:
-    """Clip start frames of every view of one video (views referring to others come after)."""
-    starts: dict[str, list[int]] = {}
+def frame_indices(specs: dict[str, ViewSpec], n: int,
+                  rng: np.random.Generator) -> dict[str, list[list[int]]]:
+    """0-based frame indices of every clip of every view of one ``n``-frame video (views that
+    refer to another view are placed after it)."""
+    spans: dict[str, list[tuple[int, float]]] = {}  # view → (start, rate) per clip
     pending = list(specs)
     while pending:
         name = pending.pop(0)
         spec = specs[name]
         ref = spec.same_time_as or spec.different_time_from
-        if ref is not None and ref not in starts:
+        if ref is not None and ref not in spans:
             pending.append(name)
             continue
+        length = 2 * spec.clip_len if spec.part else spec.span
         if spec.same_time_as:
-            starts[name] = starts[spec.same_time_as]
+            spans[name] = spans[spec.same_time_as]
         elif spec.different_time_from:
-            starts[name] = [cs.distant_start(n, spec.span, s, spec.min_gap, rng)
-                            for s in starts[spec.different_time_from]]
+            spans[name] = [(cs.distant_start(n, length, s, spec.min_gap, rng), rate)
+                           for s, rate in spans[spec.different_time_from]]
+        elif spec.part:
+            rate = rng.uniform(1.0, max(1.0, min(spec.rate_max, n / length)))
+            spans[name] = [(cs.random_start(n, int(np.ceil(length * rate)), rng), rate)]
         elif spec.sampler == "random":
-            starts[name] = [cs.random_start(n, spec.span, rng) for _ in range(spec.num_clips)]
+            spans[name] = [(cs.random_start(n, length, rng), 1.0) for _ in range(spec.num_clips)]
         elif spec.sampler == "center":
-            starts[name] = [cs.center_start(n, spec.span)] * spec.num_clips
+            spans[name] = [(cs.center_start(n, length), 1.0)] * spec.num_clips
         else:
-            starts[name] = cs.uniform_starts(n, spec.span, spec.num_clips)
-    return starts
+            spans[name] = [(s, 1.0) for s in cs.uniform_starts(n, length, spec.num_clips)]
+    indices = {}
+    for name, spec in specs.items():
+        if spec.part:
+            clips = []
+            for start, rate in spans[name]:
+                span = [min(n - 1, round(start + rate * i)) for i in range(2 * spec.clip_len)]
+                clips.append({"first": span[:spec.clip_len], "second": span[spec.clip_len:],
+                              "global": span[::2]}[spec.part])
+            indices[name] = clips
+        else:
+            indices[name] = [cs.clip_indices(s, spec.clip_len, spec.stride, n) for s, _ in spans[name]]
+    return indices
 
 
 def render_view(frames: np.ndarray, spec: ViewSpec, rng: np.random.Generator) -> torch.Tensor:
@@ -121,10 +147,17 @@ def render_view(frames: np.ndarray, spec: ViewSpec, rng: np.random.Generator) ->
             clip = clip.flip(-1)
         if spec.reverse and rng.random() < spec.reverse:
             clip = clip.flip(1)
-        if spec.color_jitter:
-            clip = ct.color_jitter(clip, rng, *spec.color_jitter)
-        if spec.grayscale and rng.random() < spec.grayscale:
-            clip = ct.grayscale(clip)
+        parts = clip.unbind(1) if spec.per_frame_color else [clip]
+        parts = [_color(part.unsqueeze(1) if spec.per_frame_color else part, spec, rng)
+                 for part in parts]
+        clip = torch.cat(parts, 1) if spec.per_frame_color else parts[0]
         clips.append(ct.normalize(clip, spec.mean, spec.std))
     return clips[0] if len(clips) == 1 else torch.stack(clips)
 
+
+def _color(clip: torch.Tensor, spec: ViewSpec, rng: np.random.Generator) -> torch.Tensor:
+    if spec.color_jitter:
+        clip = ct.color_jitter(clip, rng, *spec.color_jitter)
+    if spec.grayscale and rng.random() < spec.grayscale:
+        clip = ct.grayscale(clip)
+    return clip

@@ -4,8 +4,9 @@ Multi-clip × multi-crop testing: a view may hold several clips and crops per vi
 (``B×N×[3×]C×T×H×W``, from ``num_clips`` and ``crop="three"`` in the dataset's view); their
 logits (``average="logits"``) or softmax scores (``"softmax"``) are averaged per video. Reports
 ``top1``, ``top5`` and ``mean_class_acc`` in percent and the cross-entropy ``loss`` of the
-averaged scores; with ``report=True`` it also writes ``<stage>_per_class.tsv`` and
-``<stage>_confusion.png`` into the work dir.
+averaged scores; with ``report=True`` it also writes ``<stage>_per_class.tsv``,
+``<stage>_confusion.tsv`` (counts, rows = true class) and ``<stage>_confusion.png`` into the work
+dir.
 """
 from __future__ import annotations
 
@@ -73,6 +74,7 @@ def write_report(scores: np.ndarray, labels: np.ndarray, classes: list[str], wor
         total = confusion[c].sum()
         lines.append(f"{classes[c]}\t{total}\t{100 * confusion[c, c] / max(1, total):.2f}")
     (Path(work_dir) / f"{stage}_per_class.tsv").write_text("\n".join(lines) + "\n")
+    np.savetxt(Path(work_dir) / f"{stage}_confusion.tsv", confusion, fmt="%d", delimiter="\t")
     size = max(4, 0.35 * k)
     fig, ax = plt.subplots(figsize=(size + 1, size))
     image = ax.imshow(confusion / np.maximum(1, confusion.sum(1, keepdims=True)), cmap="Blues",
