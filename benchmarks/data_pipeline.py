@@ -21,7 +21,6 @@ import cv2
 import numpy as np
 import torch
 
-import vidssl
 from vidssl_datasets import synthetic_motion as sm
 from vidssl_datasets.prepare import extract_frames
 from vidssl_datasets.video_dataset import VideoDataset, VideoRecord

@@ -5,7 +5,7 @@ the same batch size and DataLoader settings; the runner's time runs from its sta
 stage end, so it includes its hooks, metric logging and per-epoch checkpoints. Runs are
 interleaved (hand, runner, hand, runner, ...) and the median of the per-pair ratios is printed.
 
-    python benchmarks/runner_overhead.py [--repeats 5] [--epochs 3]
+    python benchmarks/runner_overhead.py [--repeats 5] [--epochs 2]
 """
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from vidssl.plugin_manager import get_plugins
 from vidssl.registry import Component
 from vidssl.runner import Runner
 
-CLIPS, BATCH, SHAPE = 512, 16, (3, 8, 32, 32)
+CLIPS, BATCH, SHAPE = 256, 16, (3, 16, 64, 64)
 BACKBONE = {"type": "r3d", "depth": 10, "width": 0.25, "stem_pool": "1x3x3"}
 
 
@@ -80,7 +80,7 @@ def with_runner(config_path: str, epochs: int, timer: StageTimer) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=2)
     args = parser.parse_args()
     plugins = get_plugins()
     plugins.registry.add(Component("dataset", "in_memory_clips", InMemoryClips,

@@ -24,5 +24,5 @@ stages = [
          dataset={{_base_._train}}, val_dataset={{_base_._test}},
          method=dict(type='supervised', num_classes=10, dropout=0.5),
          optimizer=dict(type='Adam', lr=1e-3, weight_decay=1e-5),
-         scheduler=dict(type='WarmupCosine', warmup_iters=50), epochs=8),
+         scheduler=dict(type='WarmupCosine', warmup_iters=50), epochs=20),
 ]

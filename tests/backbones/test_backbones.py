@@ -6,12 +6,11 @@ import pytest
 import torch
 import torchvision
 
+import seed_layouts as seeds
 import vidssl
 from conftest import run_cli
 from vidssl.errors import CheckpointError
 from vidssl_backbones.checkpoint_import import load_into
-
-import seed_layouts as seeds
 
 PARAMS = [
     ({"type": "r3d", "depth": 18, "shortcut": "B"}, 33_203_904),

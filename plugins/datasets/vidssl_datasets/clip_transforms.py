@@ -34,11 +34,12 @@ def rotate(frames: np.ndarray, degrees: float) -> np.ndarray:
 
 
 def crop_resize(frames: np.ndarray, box: Box, size: int) -> np.ndarray:
-    """Crop ``box`` from every frame and resize it to ``size×size``."""
+    """Crop ``box`` from every frame and resize it to ``size×size`` (a view when no resize is
+    needed)."""
     x, y, w, h = box
     crop = frames[:, y:y + h, x:x + w]
     if (w, h) == (size, size):
-        return np.ascontiguousarray(crop)
+        return crop
     return np.stack([cv2.resize(f, (size, size), interpolation=cv2.INTER_LINEAR) for f in crop])
 
 
@@ -102,11 +103,12 @@ def grayscale(clip: torch.Tensor) -> torch.Tensor:
 
 def to_tensor(frames: np.ndarray) -> torch.Tensor:
     """``T×H×W×3`` uint8 → ``3×T×H×W`` float32 in [0, 1]."""
-    return torch.from_numpy(frames).permute(3, 0, 1, 2).float().div_(255)
+    clip = torch.from_numpy(frames).permute(3, 0, 1, 2)
+    return clip.to(torch.float32, memory_format=torch.contiguous_format).div_(255)
 
 
 def normalize(clip: torch.Tensor, mean: list[float], std: list[float]) -> torch.Tensor:
-    """Per-channel ``(x - mean) / std`` of a ``3×T×H×W`` clip."""
+    """Per-channel ``(x - mean) / std`` of a ``3×T×H×W`` clip, in place."""
     m = torch.tensor(mean, dtype=clip.dtype).view(3, 1, 1, 1)
     s = torch.tensor(std, dtype=clip.dtype).view(3, 1, 1, 1)
-    return (clip - m) / s
+    return clip.sub_(m).div_(s)

@@ -1,7 +1,6 @@
 """Entry point of vidssl-datasets: registers the dataset builders."""
 from vidssl import hookimpl
 from vidssl.schema import schema_from_signature
-
 from vidssl_datasets import builders
 from vidssl_datasets.view import VIEW_SCHEMA
 

@@ -1,7 +1,6 @@
 """Entry point of vidssl-methods: registers methods, evaluators and hooks."""
 from vidssl import hookimpl
 from vidssl.schema import schema_from_signature
-
 from vidssl_methods.classification_evaluator import ClassificationEvaluator
 from vidssl_methods.classifier import linear_probe, supervised
 from vidssl_methods.metrics_plot import MetricsPlot
