@@ -97,6 +97,12 @@ class VideoDataset(Dataset):
             views[name] = clips[0] if len(clips) == 1 else torch.stack(clips)
         return {"views": views, "label": record.label, "index": row}
 
+    def frames(self, row: int) -> np.ndarray:
+        """Every frame of video ``row`` → ``T×H×W×3`` uint8 RGB (no view, no augmentation);
+        raises :class:`DataError` naming the video if it cannot be read."""
+        n, get = self._frame_source(self.records[row])
+        return get(list(range(n)))
+
     def _frame_source(self, record: VideoRecord) -> tuple[int, Callable[[list[int]], np.ndarray]]:
         where = f" ({record.origin})" if record.origin else ""
         if self.source == "video":

@@ -1,2 +1,9 @@
-"""Entry point of vidssl-idt. The trajectory extractor, Fisher-vector encoder and clustering
-stages are not implemented yet (see the open IDT issue); the plugin registers nothing so far."""
+"""Entry point of vidssl-idt: registers the ``idt`` and ``idt_clusters`` extractors."""
+from vidssl import hookimpl
+from vidssl_idt.pipeline import IDTClusters, IDTExtractor
+
+
+@hookimpl
+def vidssl_register_extractors(register):
+    register("idt", IDTExtractor)
+    register("idt_clusters", IDTClusters)

@@ -1,0 +1,236 @@
+"""``vidssl-idt``: improved dense trajectories, Fisher vectors and clustering from the shell.
+
+    vidssl-idt extract VIDEO -o OUT[.txt|.gz|.npz] [--mode dt|idt] [--boxes FILE.bb]
+    vidssl-idt extract --list VIDEOS.txt -o DIR [--shard i/n] [--format npz|gz|txt]
+    vidssl-idt fit DIR -o model.npz [--k 256] [--pca 0.9] [--samples 500] [--per-descriptor]
+    vidssl-idt encode DIR --model model.npz -o OUT_DIR [--variant seed|improved] [--sketch 2000]
+    vidssl-idt cluster OUT_DIR --annotation LIST -o CLUSTER_DIR [--k 6000] [--num-c 3]
+
+``extract --list`` is sharded (``--shard i/n``, or by ``RANK``/``WORLD_SIZE`` under torchrun),
+resumable (videos whose output exists are skipped) and logs a failing video to
+``DIR/failed.txt`` without stopping. ``cluster`` matches annotation rows to feature files by
+video name and writes ``cluster_labels.npy`` (int64 ``[num_c, N]``) with the annotation file
+filtered to the videos that have features, in its own format, rows in the same order.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from vidssl.errors import VidsslError
+from vidssl_idt.trajectories import TrajectoryParams, extract_trajectories, read_boxes
+
+FORMATS = {"npz": ".npz", "gz": ".gz", "txt": ".txt"}
+
+
+def _params(args: argparse.Namespace) -> TrajectoryParams:
+    return TrajectoryParams(track_length=args.track_length, min_distance=args.min_distance,
+                            patch_size=args.patch_size, nxy_cells=args.nxy_cells,
+                            nt_cells=args.nt_cells, scale_num=args.scale_num)
+
+
+def _shard(text: str | None) -> tuple[int, int]:
+    if text is None:
+        return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
+    try:
+        index, count = (int(v) for v in text.split("/"))
+    except ValueError:
+        raise SystemExit(f"vidssl-idt: --shard expects i/n (e.g. 0/4), got '{text}'") from None
+    if not 0 <= index < count:
+        raise SystemExit(f"vidssl-idt: --shard {text}: need 0 ≤ i < n")
+    return index, count
+
+
+def _video_names(path: Path) -> list[tuple[str, str]]:
+    """(video path as written, line) for every row of a list: first field of a space/comma
+    separated line."""
+    rows = []
+    for line in path.read_text().splitlines():
+        if line.strip():
+            rows.append((line.replace(",", " ").split()[0], line))
+    return rows
+
+
+def extract(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from vidssl_datasets.video_reader import read_video
+    from vidssl_idt.trajectory_io import write_trajectories
+
+    params = _params(args)
+    boxes = read_boxes(args.boxes) if args.boxes else None
+    if args.list is None:
+        if args.video is None:
+            raise SystemExit("vidssl-idt extract: give a VIDEO or --list FILE")
+        write_trajectories(args.output, extract_trajectories(read_video(args.video), args.mode,
+                                                             params, boxes))
+        return 0
+    index, count = _shard(args.shard)
+    out = Path(args.output)
+    out.mkdir(parents=True, exist_ok=True)
+    root = Path(args.root) if args.root else Path(args.list).parent
+    videos = [name for name, _ in _video_names(Path(args.list))][index::count]
+    failed = 0
+    for name in tqdm(videos, desc=f"idt {index}/{count}", disable=not sys.stderr.isatty()):
+        target = out / (Path(name).stem + FORMATS[args.format])
+        if target.is_file():
+            continue
+        try:
+            rows = extract_trajectories(read_video(root / name), args.mode, params)
+        except Exception as exc:  # noqa: BLE001 (one bad video must not stop the batch)
+            failed += 1
+            message = f"{name}\t{type(exc).__name__}: {exc}"
+            print(f"vidssl-idt: failed: {message}", file=sys.stderr)
+            with open(out / "failed.txt", "a") as f:
+                f.write(message + "\n")
+            continue
+        write_trajectories(target, rows)
+    print(f"vidssl-idt: {len(videos) - failed} of {len(videos)} videos done in {out}"
+          + (f", {failed} failed (see {out / 'failed.txt'})" if failed else ""))
+    return 0
+
+
+def _descriptor_files(folder: str) -> list[Path]:
+    files = sorted(p for p in Path(folder).iterdir()
+                   if p.name.endswith((".npz", ".gz", ".txt")) and p.name != "failed.txt")
+    if not files:
+        raise SystemExit(f"vidssl-idt: no trajectory files (.npz/.gz/.txt) in {folder}")
+    return files
+
+
+def _stem(path: Path) -> str:
+    name = path.name
+    for suffix in (".npz", ".gz", ".txt", ".npy"):
+        name = name.removesuffix(suffix)
+    return name
+
+
+def fit(args: argparse.Namespace) -> int:
+    from vidssl_idt.fisher import fit_fisher_model, sample_descriptors
+    from vidssl_idt.trajectory_io import read_trajectories
+
+    videos = [read_trajectories(p) for p in _descriptor_files(args.descriptors)]
+    blocks = ("trajectory", "hog", "hof", "mbhx", "mbhy") if args.per_descriptor else ("all",)
+    pca = float(args.pca) if "." in args.pca else int(args.pca)
+    model = fit_fisher_model(sample_descriptors(videos, args.samples, args.seed), k=args.k,
+                             pca=pca, blocks=blocks, seed=args.seed)
+    model.save(args.output)
+    print(f"vidssl-idt: Fisher-vector model ({', '.join(blocks)}; {model.dim}-d) → {args.output}")
+    return 0
+
+
+def encode(args: argparse.Namespace) -> int:
+    from vidssl_idt.count_sketch import CountSketch
+    from vidssl_idt.fisher import FisherModel, fisher_vector
+    from vidssl_idt.trajectory_io import read_trajectories
+
+    model = FisherModel.load(args.model)
+    out = Path(args.output)
+    out.mkdir(parents=True, exist_ok=True)
+    sketch = None
+    for path in _descriptor_files(args.descriptors):
+        vector = fisher_vector(read_trajectories(path), model, args.variant, args.weights)
+        if args.sketch:
+            sketch = sketch or CountSketch(len(vector), args.sketch, args.seed)
+            vector = sketch(vector)
+        np.save(out / f"{_stem(path)}.npy", vector)
+    return 0
+
+
+def cluster(args: argparse.Namespace) -> int:
+    from vidssl_idt.clustering import kmeans_labels
+
+    features_dir, annotation = Path(args.features), Path(args.annotation)
+    out = Path(args.output)
+    out.mkdir(parents=True, exist_ok=True)
+    available = {p.stem: p for p in features_dir.glob("*.npy")}
+    if annotation.suffix == ".json":
+        data = json.loads(annotation.read_text())
+        kept, names = {}, []
+        for key, entry in data["database"].items():
+            if entry.get("subset") != "training":
+                kept[key] = entry
+            elif key in available:
+                kept[key] = entry
+                names.append(key)
+        filtered = json.dumps({**data, "database": kept})
+    else:
+        rows = [(Path(name).stem, line) for name, line in _video_names(annotation)]
+        rows = [(name, line) for name, line in rows if name in available]
+        names = [name for name, _ in rows]
+        filtered = "".join(line + "\n" for _, line in rows)
+    if not names:
+        raise SystemExit(f"vidssl-idt: no video of {annotation} has a feature file in "
+                         f"{features_dir}")
+    features = np.stack([np.load(available[name]).reshape(-1) for name in names])
+    labels = kmeans_labels(features, args.k, args.num_c, seed=args.seed)
+    np.save(out / "cluster_labels.npy", labels)
+    (out / annotation.name).write_text(filtered)
+    print(f"vidssl-idt: {args.num_c}×{args.k} clusters of {len(names)} videos → "
+          f"{out / 'cluster_labels.npy'}, filtered annotation {out / annotation.name}")
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="vidssl-idt", description=__doc__.split("\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    p = commands.add_parser("extract", help="trajectories + HOG/HOF/MBH of videos")
+    p.add_argument("video", nargs="?")
+    p.add_argument("--list", help="file with one video path per line (first field)")
+    p.add_argument("--root", help="videos of --list are relative to this (default: its folder)")
+    p.add_argument("-o", "--output", required=True)
+    p.add_argument("--mode", choices=["dt", "idt"], default="idt")
+    p.add_argument("--boxes", help="person boxes (.bb) left out of camera-motion estimation")
+    p.add_argument("--shard", help="i/n: process every n-th video from the i-th")
+    p.add_argument("--format", choices=sorted(FORMATS), default="npz")
+    defaults = TrajectoryParams()
+    for name in ("track_length", "min_distance", "patch_size", "nxy_cells", "nt_cells",
+                 "scale_num"):
+        p.add_argument(f"--{name.replace('_', '-')}", type=int, default=getattr(defaults, name))
+    p.set_defaults(run=extract)
+    p = commands.add_parser("fit", help="PCA + GMM on sampled descriptors")
+    p.add_argument("descriptors", help="folder of trajectory files")
+    p.add_argument("-o", "--output", required=True)
+    p.add_argument("--k", type=int, default=256)
+    p.add_argument("--pca", default="0.9", help="variance fraction (0.9) or dimensions (64)")
+    p.add_argument("--samples", type=int, default=500, help="rows sampled per video")
+    p.add_argument("--per-descriptor", action="store_true",
+                   help="one PCA + GMM per descriptor instead of the seed's single 426-d one")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(run=fit)
+    p = commands.add_parser("encode", help="per-video Fisher vectors (or count sketches)")
+    p.add_argument("descriptors", help="folder of trajectory files")
+    p.add_argument("--model", required=True)
+    p.add_argument("-o", "--output", required=True)
+    p.add_argument("--variant", choices=["seed", "improved"], default="seed")
+    p.add_argument("--weights", action="store_true", help="improved FV: add weight gradients")
+    p.add_argument("--sketch", type=int, default=0, help="count-sketch dimension (seed: 2000)")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(run=encode)
+    p = commands.add_parser("cluster", help="faiss k-means of per-video features")
+    p.add_argument("features", help="folder of <video>.npy features")
+    p.add_argument("--annotation", required=True, help="list / CSV / 3D-ResNets JSON")
+    p.add_argument("-o", "--output", required=True)
+    p.add_argument("--k", type=int, default=6000)
+    p.add_argument("--num-c", type=int, default=3)
+    p.add_argument("--seed", type=int, default=1234)
+    p.set_defaults(run=cluster)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except (OSError, ValueError, VidsslError) as exc:
+        print(f"vidssl-idt {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,119 @@
+"""The IDT prior of seed 000 end to end, as a config stage: trajectories of every video of a
+dataset → Fisher-vector model → per-video Fisher vectors → count sketch → ``num_c`` faiss
+k-means clusterings.
+
+Used as ``dict(type='extract', dataset=..., extractor=dict(type='idt_clusters', ...))``. Writes
+to ``<work_dir>/<out>/``: ``trajectories/<row>.npz`` (a rerun skips finished videos),
+``fisher_model.npz``, ``features.npy`` (float32 ``N×sketch_dim``, dataset order) and
+``cluster_labels.npy`` (int64 ``[num_c, N]``, dataset order), which ``local_aggregation``
+reads. Under torch.distributed each rank extracts its share of the videos; rank 0 fits,
+encodes and clusters.
+"""
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from vidssl import distributed
+from vidssl_idt.clustering import kmeans_labels
+from vidssl_idt.count_sketch import CountSketch
+from vidssl_idt.fisher import fisher_vector, fit_fisher_model, sample_descriptors
+from vidssl_idt.trajectories import N_COLUMNS, TrajectoryParams, extract_trajectories
+from vidssl_idt.trajectory_io import read_trajectories, write_trajectories
+
+
+def normalized_mutual_information(labels: np.ndarray, clusters: np.ndarray) -> float:
+    """NMI (arithmetic normalisation, in [0, 1]) between two labelings of the same items."""
+    from sklearn.metrics import normalized_mutual_info_score
+
+    return float(normalized_mutual_info_score(labels, clusters))
+
+
+class IDTExtractor:
+    """Extractor ``idt``: trajectories and descriptors of a video (``extract``), or of every video
+    of a stage's dataset into ``<work_dir>/<out>/trajectories/<row>.npz`` (``run``; finished
+    videos are skipped on a rerun, a video that fails is logged and gets no rows)."""
+
+    def __init__(self, mode: Literal["dt", "idt"] = "idt", trajectory: dict[str, Any] | None = None,
+                 out: str = "idt") -> None:
+        self.mode, self.params, self.out = mode, TrajectoryParams(**(trajectory or {})), out
+
+    def extract(self, video: str | Path | np.ndarray) -> np.ndarray:
+        """A video file or ``T×H×W×3`` uint8 RGB frames → float32 ``n×436`` trajectory rows."""
+        if not isinstance(video, np.ndarray):
+            from vidssl_datasets.video_reader import read_video
+
+            video = read_video(video)
+        return extract_trajectories(video, self.mode, self.params)
+
+    def run(self, context) -> dict[str, float]:
+        dataset = context.dataset
+        cache = Path(context.work_dir) / self.out / "trajectories"
+        cache.mkdir(parents=True, exist_ok=True)
+        started, failed = time.perf_counter(), 0
+        for row in range(distributed.rank(), len(dataset), distributed.world_size()):
+            path = cache / f"{row:07d}.npz"
+            if path.is_file():
+                continue
+            try:
+                rows = self.extract(dataset.frames(row))
+            except Exception as exc:  # noqa: BLE001 (one bad video must not stop the stage)
+                print(f"vidssl-idt: video {row} ({dataset.records[row].path}) failed: {exc}",
+                      file=sys.stderr)
+                failed += 1
+                continue
+            write_trajectories(path, rows)
+        failed = sum(distributed.all_gather_objects(failed))
+        distributed.barrier()
+        return {"videos": float(len(dataset)), "failed_videos": float(failed),
+                "extract_seconds": time.perf_counter() - started}
+
+    def load(self, context) -> list[np.ndarray]:
+        """The cached trajectories of every video of the dataset (empty for failed ones)."""
+        cache = Path(context.work_dir) / self.out / "trajectories"
+        return [read_trajectories(p) if p.is_file() else np.zeros((0, N_COLUMNS), np.float32)
+                for p in (cache / f"{row:07d}.npz" for row in range(len(context.dataset)))]
+
+
+class IDTClusters(IDTExtractor):
+    """Extractor ``idt_clusters``: :class:`IDTExtractor` over the dataset, then (rank 0) the
+    Fisher-vector model, per-video sketched Fisher vectors and ``num_c`` k-means clusterings."""
+
+    def __init__(self, mode: Literal["dt", "idt"] = "idt", trajectory: dict[str, Any] | None = None,
+                 samples_per_video: int = 500, pca: float = 0.9, gmm_components: int = 256,
+                 fv_variant: Literal["seed", "improved"] = "seed", sketch_dim: int = 2000,
+                 k: int = 6000, num_c: int = 3, seed: int = 1234, out: str = "idt") -> None:
+        super().__init__(mode, trajectory, out)
+        self.samples_per_video, self.pca, self.gmm_components = samples_per_video, pca, gmm_components
+        self.fv_variant, self.sketch_dim = fv_variant, sketch_dim
+        self.k, self.num_c, self.seed = k, num_c, seed
+
+    def run(self, context) -> dict[str, float]:
+        metrics = super().run(context)
+        if distributed.is_main():
+            started = time.perf_counter()
+            metrics |= self._cluster(context.dataset, self.load(context),
+                                     Path(context.work_dir) / self.out)
+            metrics["cluster_seconds"] = time.perf_counter() - started
+        return distributed.broadcast_object(metrics)
+
+    def _cluster(self, dataset, videos: list[np.ndarray], out: Path) -> dict[str, float]:
+        model = fit_fisher_model(sample_descriptors(videos, self.samples_per_video, self.seed),
+                                 k=self.gmm_components, pca=self.pca, seed=self.seed)
+        model.save(out / "fisher_model.npz")
+        vectors = np.stack([fisher_vector(v, model, self.fv_variant) for v in videos])
+        features = CountSketch(vectors.shape[1], self.sketch_dim, self.seed)(vectors)
+        np.save(out / "features.npy", features)
+        labels = kmeans_labels(features, self.k, self.num_c, seed=self.seed)
+        np.save(out / "cluster_labels.npy", labels)
+        metrics = {"trajectories_per_video": float(np.mean([len(v) for v in videos])),
+                   "videos_without_trajectories": float(sum(len(v) == 0 for v in videos))}
+        classes = np.array([r.label for r in dataset.records])
+        if (classes >= 0).all():
+            metrics["nmi"] = float(np.mean([normalized_mutual_information(classes, c)
+                                            for c in labels]))
+        return metrics

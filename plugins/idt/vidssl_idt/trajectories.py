@@ -1,0 +1,394 @@
+"""Dense trajectories (Wang et al., CVPR 2011 / IJCV 2013) and improved trajectories (Wang &
+Schmid, ICCV 2013) with OpenCV and numpy, following the LEAR release (``DenseTrack`` and
+``DenseTrackStab``, v1.2) step by step:
+
+* a spatial pyramid of up to 8 scales with factor √2 (as many as keep the short side ≥ the
+  32-pixel patch);
+* dense sampling every W = 5 pixels at cell centres whose minimal eigenvalue of the structure
+  tensor exceeds 0.001 × the frame's maximum, only in cells no live track occupies, re-sampled at
+  every frame;
+* Farneback flow per scale, coarse to fine (each scale starts from the coarser scale's flow,
+  polynomial expansion n = 7, σ = 1.5, window 10, 2 iterations); points move by the flow at
+  their rounded position and are dropped when they leave the frame;
+* a track of L = 15 frames is kept unless static (both coordinate standard deviations < √3),
+  erratic (either > 50) or with a sudden jump (largest step > 20 px and > 70 % of the length);
+* ``mode="idt"``: the camera motion is a RANSAC homography between consecutive frames from ORB
+  matches and flow matches (outside optional person boxes); HOF, MBH and the trajectory shape
+  use the flow recomputed against the warped frame, and tracks whose compensated displacement
+  never exceeds 1 px are dropped as camera motion.
+
+:func:`extract_trajectories` returns the original program's 436 columns per trajectory.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Literal
+
+import cv2
+import numpy as np
+
+from vidssl_idt.descriptors import (
+    BLOCK_BINS,
+    DescriptorGeometry,
+    frame_descriptors,
+    frame_histograms,
+    patch_corners,
+    pool_time,
+)
+
+Mode = Literal["dt", "idt"]
+#: column blocks of a trajectory row: name → (start, stop)
+COLUMNS = {"info": (0, 10), "trajectory": (10, 40), "hog": (40, 136), "hof": (136, 244),
+           "mbhx": (244, 340), "mbhy": (340, 436)}
+N_COLUMNS = 436
+MIN_VAR, MAX_VAR, MAX_DIS = math.sqrt(3), 50.0, 20.0
+
+
+@dataclass(frozen=True)
+class TrajectoryParams:
+    """The release's command-line parameters (defaults = the release's defaults)."""
+
+    track_length: int = 15        # L, frames
+    min_distance: int = 5         # W, sampling stride in pixels
+    patch_size: int = 32          # N, descriptor neighbourhood in pixels
+    nxy_cells: int = 2
+    nt_cells: int = 3
+    scale_num: int = 8
+    scale_stride: float = math.sqrt(2)
+    quality: float = 0.001
+    init_gap: int = 1             # re-sample every init_gap frames
+
+    @property
+    def geometry(self) -> DescriptorGeometry:
+        return DescriptorGeometry(self.patch_size, self.nxy_cells, self.nt_cells)
+
+
+def pyramid_sizes(width: int, height: int, params: TrajectoryParams
+                  ) -> tuple[list[float], list[tuple[int, int]]]:
+    """Scale factors and ``(width, height)`` of the pyramid levels for a frame size."""
+    side, levels = float(min(width, height)), 0
+    while side >= params.patch_size:
+        side /= params.scale_stride
+        levels += 1
+    levels = min(params.scale_num, max(levels, 1))
+    scales = [params.scale_stride ** i for i in range(levels)]
+    return scales, [(round(width / s), round(height / s)) for s in scales]
+
+
+@dataclass
+class _Cohort:
+    """Tracks of one scale that started at the same frame (so all have the same length):
+    points ``n×(L+1)×2``, camera-compensated displacements ``n×L×2``, per-frame descriptors
+    ``n×L×d`` and the index of the last point."""
+
+    points: np.ndarray
+    displacement: np.ndarray
+    descriptors: np.ndarray
+    index: int = 0
+
+    @classmethod
+    def start(cls, starts: np.ndarray, length: int, dim: int) -> _Cohort:
+        points = np.zeros((len(starts), length + 1, 2), np.float32)
+        points[:, 0] = starts
+        return cls(points, np.zeros((len(starts), length, 2), np.float32),
+                   np.zeros((len(starts), length, dim), np.float32))
+
+    def keep(self, mask: np.ndarray) -> None:
+        self.points, self.displacement = self.points[mask], self.displacement[mask]
+        self.descriptors = self.descriptors[mask]
+
+
+def dense_sample(grey: np.ndarray, occupied: np.ndarray, params: TrajectoryParams) -> np.ndarray:
+    """New track starts ``m×2`` (float32 pixels): centres of the W×W cells that hold none of the
+    ``occupied`` points and whose minimal eigenvalue exceeds ``quality`` × the image maximum."""
+    step = params.min_distance
+    eig = cv2.cornerMinEigenVal(grey, 3, ksize=3)
+    threshold = float(eig.max()) * params.quality
+    cols, rows = grey.shape[1] // step, grey.shape[0] // step
+    free = np.ones((rows, cols), bool)
+    if len(occupied):
+        cx, cy = np.floor(occupied[:, 0]).astype(np.int64), np.floor(occupied[:, 1]).astype(np.int64)
+        inside = (cx >= 0) & (cy >= 0) & (cx < cols * step) & (cy < rows * step)
+        free[cy[inside] // step, cx[inside] // step] = False
+    ys, xs = np.mgrid[0:rows, 0:cols] * step + step // 2
+    candidate = free & (eig[ys, xs] > threshold)
+    return np.stack([xs[candidate], ys[candidate]], axis=1).astype(np.float32)
+
+
+def _flow_pyramid(previous: list[np.ndarray], current: list[np.ndarray], scale_stride: float
+                  ) -> list[np.ndarray]:
+    """Farneback flow at every level, coarse to fine: each level starts from the coarser level's
+    flow (upsampled, × the scale stride), runs 2 iterations with a Gaussian-weighted window of 10
+    (polynomial expansion n = 7, σ = 1.5) and is median-filtered (5×5), as the release does."""
+    flows: list[np.ndarray] = [None] * len(previous)  # type: ignore[list-item]
+    for k in range(len(previous) - 1, -1, -1):
+        height, width = previous[k].shape
+        flags = cv2.OPTFLOW_FARNEBACK_GAUSSIAN
+        initial = None
+        if k < len(previous) - 1:
+            initial = cv2.resize(flows[k + 1], (width, height)) * scale_stride
+            flags |= cv2.OPTFLOW_USE_INITIAL_FLOW
+        flow = cv2.calcOpticalFlowFarneback(previous[k], current[k], initial, 0.5, 0, 10, 2, 7,
+                                            1.5, flags)
+        flows[k] = cv2.merge([cv2.medianBlur(np.ascontiguousarray(flow[..., c]), 5)
+                              for c in range(2)])
+    return flows
+
+
+def _flow_images(grey: np.ndarray, scales: list[float], sizes: list[tuple[int, int]]
+                 ) -> list[np.ndarray]:
+    """The frame at each level for flow estimation: Gaussian-smoothed (σ = (scale − 1)/2) and
+    resized from full resolution, as the release's polynomial-expansion pyramid."""
+    images = []
+    for scale, size in zip(scales, sizes):
+        sigma = (scale - 1) * 0.5
+        smoothed = grey if sigma <= 0 else cv2.GaussianBlur(
+            grey, (max(round(sigma * 5) | 1, 3),) * 2, sigma)
+        images.append(smoothed if size == (grey.shape[1], grey.shape[0])
+                      else cv2.resize(smoothed, size, interpolation=cv2.INTER_LINEAR))
+    return images
+
+
+def _grey_pyramid(grey: np.ndarray, sizes: list[tuple[int, int]]) -> list[np.ndarray]:
+    """Sampling/HOG pyramid: each level resized (bilinear) from the next finer one."""
+    levels = [grey]
+    for size in sizes[1:]:
+        levels.append(cv2.resize(levels[-1], size, interpolation=cv2.INTER_LINEAR))
+    return levels
+
+
+@dataclass
+class CameraMotion:
+    """Homography between consecutive frames from ORB matches and flow matches (improved
+    trajectories), ignoring points inside person boxes."""
+
+    orb: cv2.ORB = field(default_factory=lambda: cv2.ORB_create(nfeatures=1000))
+    matcher: cv2.BFMatcher = field(
+        default_factory=lambda: cv2.BFMatcher(cv2.NORM_HAMMING, crossCheck=True))
+
+    def homography(self, previous: np.ndarray, current: np.ndarray, flow: np.ndarray,
+                   boxes: np.ndarray) -> np.ndarray:
+        """3×3 homography mapping ``previous`` pixel positions to ``current`` ones (identity
+        when fewer than 50 reliable matches)."""
+        mask = np.full(previous.shape, 255, np.uint8)
+        for x1, y1, x2, y2 in boxes.astype(int):
+            mask[max(y1, 0):max(y2, 0), max(x1, 0):max(x2, 0)] = 0
+        src, dst = [], []
+        kp0, des0 = self.orb.detectAndCompute(previous, mask)
+        kp1, des1 = self.orb.detectAndCompute(current, None)
+        if des0 is not None and des1 is not None:
+            for m in self.matcher.match(des0, des1):
+                src.append(kp0[m.queryIdx].pt)
+                dst.append(kp1[m.trainIdx].pt)
+        corners = cv2.goodFeaturesToTrack(previous, 1000, 0.001, 3, mask=mask)
+        if corners is not None:
+            corners = corners.reshape(-1, 2)
+            ix = np.clip(np.rint(corners[:, 0]).astype(int), 0, flow.shape[1] - 1)
+            iy = np.clip(np.rint(corners[:, 1]).astype(int), 0, flow.shape[0] - 1)
+            src.extend(corners.tolist())
+            dst.extend((corners + flow[iy, ix]).tolist())
+        if len(src) < 50:
+            return np.eye(3)
+        h, inliers = cv2.findHomography(np.float32(src), np.float32(dst), cv2.RANSAC, 1.0)
+        if h is None or inliers.sum() < 50:
+            return np.eye(3)
+        return h
+
+
+def _warp_to_previous(grey: np.ndarray, previous: np.ndarray, homography: np.ndarray
+                      ) -> np.ndarray:
+    """The frame warped back onto the previous one by the inverse homography; pixels that map
+    outside the frame take the previous frame's values (so they show no motion)."""
+    inverse = np.linalg.inv(homography)
+    size = (grey.shape[1], grey.shape[0])
+    warped = cv2.warpPerspective(grey, inverse, size, flags=cv2.INTER_LINEAR)
+    covered = cv2.warpPerspective(np.full_like(grey, 255), inverse, size, flags=cv2.INTER_NEAREST)
+    return np.where(covered > 0, warped, previous)
+
+
+def read_boxes(path: str) -> dict[int, np.ndarray]:
+    """Person boxes of the original release's ``.bb`` files: per line ``frame x1 y1 x2 y2 score``
+    followed by more ``x1 y1 x2 y2 score`` groups → frame → ``k×4`` array."""
+    boxes: dict[int, np.ndarray] = {}
+    with open(path) as f:
+        for number, line in enumerate(f, 1):
+            values = line.split()
+            if not values:
+                continue
+            if (len(values) - 1) % 5:
+                raise ValueError(f"{path}:{number}: expected 'frame x1 y1 x2 y2 score ...', "
+                                 f"got {len(values)} fields")
+            groups = np.array(values[1:], np.float32).reshape(-1, 5)
+            boxes[int(values[0])] = groups[:, :4]
+    return boxes
+
+
+def _valid(traj: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The release's pruning of ``n×(L+1)×2`` trajectories (original-resolution pixels):
+    keep-mask, mean ``n×2``, standard deviation ``n×2`` and length ``n``."""
+    mean = traj.mean(1)
+    std = np.sqrt(((traj - mean[:, None]) ** 2).mean(1))
+    steps = np.linalg.norm(np.diff(traj, axis=1), axis=2)
+    length = steps.sum(1)
+    largest = steps.max(1)
+    keep = ~((std[:, 0] < MIN_VAR) & (std[:, 1] < MIN_VAR))
+    keep &= ~((std[:, 0] > MAX_VAR) | (std[:, 1] > MAX_VAR))
+    keep &= ~((largest > MAX_DIS) & (largest > 0.7 * length))
+    return keep, mean, std, length
+
+
+@dataclass
+class _FrameAnalysis:
+    """Everything per frame that does not depend on the tracks (computed ahead in a worker
+    thread): the sampling pyramid, the tracking flow from the previous frame per level, the
+    descriptor flow (camera-compensated in ``idt`` mode) and the integral histograms of HOG (on
+    the previous frame) and HOF/MBH (on the descriptor flow)."""
+
+    pyramid: list[np.ndarray]
+    flow_images: list[np.ndarray]
+    flows: list[np.ndarray] | None = None
+    descriptor_flows: list[np.ndarray] | None = None
+    integrals: list[np.ndarray] | None = None
+
+
+def _analyse(frame: np.ndarray, previous: _FrameAnalysis | None, scales: list[float],
+             sizes: list[tuple[int, int]], params: TrajectoryParams,
+             camera: CameraMotion | None, boxes: np.ndarray) -> _FrameAnalysis:
+    grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+    result = _FrameAnalysis(_grey_pyramid(grey, sizes), _flow_images(grey, scales, sizes))
+    if previous is None:
+        return result
+    result.flows = _flow_pyramid(previous.flow_images, result.flow_images, params.scale_stride)
+    result.descriptor_flows = result.flows
+    if camera is not None:
+        h = camera.homography(previous.pyramid[0], grey, result.flows[0], boxes)
+        warped = _warp_to_previous(grey, previous.pyramid[0], h)
+        result.descriptor_flows = _flow_pyramid(
+            previous.flow_images, _flow_images(warped, scales, sizes), params.scale_stride)
+    result.integrals = [cv2.integral(frame_histograms(g, f), sdepth=cv2.CV_32F)
+                        for g, f in zip(previous.pyramid, result.descriptor_flows)]
+    return result
+
+
+def extract_trajectories(frames: Iterable[np.ndarray], mode: Mode = "dt",
+                         params: TrajectoryParams = TrajectoryParams(),
+                         boxes: dict[int, np.ndarray] | None = None,
+                         n_frames: int | None = None) -> np.ndarray:
+    """Trajectories of a video given as ``H×W×3`` uint8 RGB frames → ``n×436`` float32 rows in the
+    release's column order (frame, mean x/y, std x/y, length, scale, x/y/t position, trajectory
+    30, HOG 96, HOF 108, MBHx 96, MBHy 96). ``boxes`` (frame → ``k×4`` person boxes, ``idt``
+    mode) are left out of the camera-motion estimate. ``n_frames`` (the video's length)
+    normalises the t position; by default the number of frames read."""
+    camera = CameraMotion() if mode == "idt" else None
+    no_boxes = np.zeros((0, 4), np.float32)
+    frames = iter(frames)
+    first = next(frames, None)
+    if first is None:
+        return np.zeros((0, N_COLUMNS), np.float32)
+    height, width = first.shape[:2]
+    scales, sizes = pyramid_sizes(width, height, params)
+    dim = 33 * params.nxy_cells ** 2
+    cohorts: list[list[_Cohort]] = [[] for _ in scales]
+    rows: list[np.ndarray] = []
+
+    def sample(analysis: _FrameAnalysis) -> None:
+        for s, level in enumerate(analysis.pyramid):
+            occupied = [c.points[:, c.index] for c in cohorts[s]]
+            starts = dense_sample(level, np.concatenate(occupied) if occupied
+                                  else np.zeros((0, 2), np.float32), params)
+            if len(starts):
+                cohorts[s].append(_Cohort.start(starts, params.track_length, dim))
+
+    analysis = _analyse(first, None, scales, sizes, params, camera, no_boxes)
+    sample(analysis)
+    t = 0
+    with ThreadPoolExecutor(1) as worker:
+        # the analysis of frame t + 1 (flow, histograms) runs while frame t is tracked
+        future = None
+        frame = next(frames, None)
+        if frame is not None:
+            future = worker.submit(_analyse, frame, analysis, scales, sizes, params, camera,
+                                   (boxes or {}).get(0, no_boxes))
+        while future is not None:
+            t += 1
+            analysis = future.result()
+            frame = next(frames, None)
+            future = None if frame is None else worker.submit(
+                _analyse, frame, analysis, scales, sizes, params, camera,
+                (boxes or {}).get(t, no_boxes))
+            for s, scale in enumerate(scales):
+                rows.extend(_advance(cohorts[s], analysis, s, scale, (width, height), t, params,
+                                     camera is not None))
+            if t % params.init_gap == 0:
+                sample(analysis)
+    if not rows:
+        return np.zeros((0, N_COLUMNS), np.float32)
+    out = np.concatenate(rows).astype(np.float32)
+    length = params.track_length
+    out[:, 9] = np.clip((out[:, 0] - length / 2.0) / float(n_frames or t + 1), 0, 0.999)
+    return out
+
+
+def _advance(cohorts: list[_Cohort], analysis: _FrameAnalysis, level: int, scale: float,
+             frame_size: tuple[int, int], t: int, params: TrajectoryParams,
+             camera_compensated: bool) -> list[np.ndarray]:
+    """Move one scale's tracks by the flow into frame ``t``, append their descriptors (measured at
+    the previous points) and return the rows of the tracks that reached length L (removing
+    them, and every track that left the frame, from ``cohorts``)."""
+    if not cohorts:
+        return []
+    flow, descriptor_flow = analysis.flows[level], analysis.descriptor_flows[level]
+    height, width = flow.shape[:2]
+    sizes = [len(c.points) for c in cohorts]
+    prev = np.concatenate([c.points[:, c.index] for c in cohorts])
+    ix = np.clip(np.rint(prev[:, 0]).astype(np.int64), 0, width - 1)
+    iy = np.clip(np.rint(prev[:, 1]).astype(np.int64), 0, height - 1)
+    moved = prev + flow[iy, ix]
+    x, y = patch_corners(prev, width, height, params.geometry)
+    descriptors = frame_descriptors(analysis.integrals[level], x, y, params.geometry)
+    displacement = descriptor_flow[iy, ix]
+    inside = (moved[:, 0] > 0) & (moved[:, 0] < width) & (moved[:, 1] > 0) & (moved[:, 1] < height)
+    rows, survivors, start = [], [], 0
+    for cohort, n in zip(cohorts, sizes):
+        part = slice(start, start + n)
+        start += n
+        cohort.descriptors[:, cohort.index] = descriptors[part]
+        cohort.displacement[:, cohort.index] = displacement[part]
+        cohort.index += 1
+        cohort.points[:, cohort.index] = moved[part]
+        if not inside[part].all():
+            cohort.keep(inside[part])
+        if cohort.index >= params.track_length:
+            rows.append(_finish(cohort, scale, frame_size, t, params, camera_compensated))
+        elif len(cohort.points):
+            survivors.append(cohort)
+    cohorts[:] = survivors
+    return rows
+
+
+def _finish(cohort: _Cohort, scale: float, frame_size: tuple[int, int], t: int,
+            params: TrajectoryParams, camera_compensated: bool) -> np.ndarray:
+    """Rows (436 columns) of the tracks of a complete cohort that pass the release's pruning."""
+    traj = cohort.points.astype(np.float64) * scale
+    keep, mean, std, track_length = _valid(traj)
+    if camera_compensated:
+        shape = cohort.displacement.astype(np.float64) * scale
+        magnitude = np.linalg.norm(shape, axis=2)
+        keep &= magnitude.max(1) > 1
+        shape = shape / np.maximum(magnitude.sum(1), 1e-12)[:, None, None]
+    else:
+        shape = np.diff(traj, axis=1) / np.maximum(track_length, 1e-12)[:, None, None]
+    n = len(mean)
+    info = np.column_stack([np.full(n, t), mean, std, track_length, np.full(n, scale),
+                            np.clip(mean[:, 0] / frame_size[0], 0, 0.999),
+                            np.clip(mean[:, 1] / frame_size[1], 0, 0.999), np.zeros(n)])
+    blocks = [info, shape.reshape(n, -1)]
+    start = 0
+    for bins in BLOCK_BINS.values():
+        dim = bins * params.nxy_cells ** 2
+        blocks.append(pool_time(cohort.descriptors[:, :, start:start + dim], params.nt_cells))
+        start += dim
+    return np.concatenate(blocks, axis=1)[keep]

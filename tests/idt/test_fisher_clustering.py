@@ -1,0 +1,167 @@
+"""Fisher vectors, count sketch, faiss k-means and the vidssl-idt command line."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from sklearn.metrics import normalized_mutual_info_score
+
+from tests.conftest import run_cli
+from vidssl_idt.clustering import kmeans_labels
+from vidssl_idt.count_sketch import CountSketch
+from vidssl_idt.fisher import FisherModel, _BlockModel, fisher_vector, fit_fisher_model
+from vidssl_idt.trajectories import N_COLUMNS
+
+
+def _toy_model() -> FisherModel:
+    """Identity PCA on a 2-d descriptor placed at columns 10:12, two Gaussians."""
+    block = _BlockModel(pca_mean=np.zeros(426), pca_components=np.eye(2, 426),
+                        weights=np.array([0.5, 0.5]), means=np.array([[0.0, 0.0], [40.0, 40.0]]),
+                        variances=np.array([[1.0, 1.0], [2.0, 2.0]]))
+    return FisherModel({"all": block})
+
+
+def _rows(points: np.ndarray) -> np.ndarray:
+    rows = np.zeros((len(points), N_COLUMNS), np.float32)
+    rows[:, 10:12] = points
+    return rows
+
+
+def test_seed_fisher_vector_matches_its_formula():
+    model = _toy_model()
+    x = np.array([[0.5, -0.5], [20.0, 21.0], [19.0, 20.0]])
+    block = model.blocks["all"]
+    gamma = block.posteriors(x)
+    np.testing.assert_allclose(gamma.sum(1), 1)
+    # independent computation, one descriptor at a time
+    g_mu, g_sigma = np.zeros((2, 2)), np.zeros((2, 2))
+    for n in range(3):
+        for k in range(2):
+            g_mu[k] += gamma[n, k] * (x[n] - block.means[k]) / 3
+            g_sigma[k] += gamma[n, k] * (block.variances[k] - (x[n] - block.means[k]) ** 2) / 3
+    raw = np.concatenate([g_mu.ravel(), g_sigma.ravel()])
+    expected = np.sign(raw) * np.sqrt(np.abs(raw))
+    expected /= np.linalg.norm(expected)
+    np.testing.assert_allclose(fisher_vector(_rows(x), model), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_improved_fisher_vector_scaling_and_weights():
+    model = _toy_model()
+    x = np.array([[0.0, 0.0], [40.0, 40.0]])  # each exactly at one mean
+    fv = fisher_vector(_rows(x), model, "improved", weights=True)
+    assert fv.shape == (2 + 2 * 2 * 2,)
+    assert np.linalg.norm(fv) == pytest.approx(1, abs=1e-6)
+    np.testing.assert_allclose(fv[2:6], 0, atol=1e-3)        # mean gradients vanish at the means
+    assert np.count_nonzero(fisher_vector(_rows(x[:0]), model)) == 0
+
+
+def test_fit_keeps_variance_fraction_and_saves(tmp_path):
+    rng = np.random.default_rng(0)
+    rows = np.zeros((600, N_COLUMNS), np.float32)
+    rows[:, 10:436] = rng.normal(size=(600, 3)) @ rng.normal(size=(3, 426))  # rank 3
+    rows[:, 10:436] += 0.01 * rng.normal(size=(600, 426))
+    model = fit_fisher_model(rows, k=4, pca=0.9, n_init=1, max_iter=20)
+    assert model.blocks["all"].means.shape[1] <= 3
+    model.save(tmp_path / "m.npz")
+    loaded = FisherModel.load(tmp_path / "m.npz")
+    np.testing.assert_allclose(fisher_vector(rows[:50], loaded), fisher_vector(rows[:50], model))
+    per_block = fit_fisher_model(rows, k=2, pca=2, n_init=1, max_iter=10,
+                                 blocks=("trajectory", "hog", "hof", "mbhx", "mbhy"))
+    assert fisher_vector(rows[:10], per_block).shape == (5 * 2 * 2 * 2,)
+
+
+def test_count_sketch_balanced_and_linear():
+    sketch = CountSketch(10_000, 2000, seed=3)
+    assert np.bincount(sketch.bucket, minlength=2000).tolist() == [5] * 2000
+    assert sketch.sign.sum() == 0
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=10_000), rng.normal(size=10_000)
+    np.testing.assert_allclose(sketch(a + 2 * b), sketch(a) + 2 * sketch(b), rtol=1e-4,
+                               atol=1e-4)
+    one = np.zeros(10_000)
+    one[17] = 1
+    assert sketch(one)[sketch.bucket[17]] == sketch.sign[17]
+    with pytest.raises(ValueError, match="built for 10000-d"):
+        sketch(np.zeros(5))
+
+
+def test_kmeans_recovers_separated_groups_with_distinct_seeds():
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.normal(size=(40, 8)) + 20 * i for i in range(4)]).astype(np.float32)
+    labels = kmeans_labels(x, k=4, num_c=3)
+    assert labels.shape == (3, 160) and labels.dtype == np.int64
+    truth = np.repeat(np.arange(4), 40)
+    scores = [normalized_mutual_info_score(truth, run) for run in labels]
+    assert min(scores) > 0.75 and max(scores) == pytest.approx(1)  # one init each: local minima
+    noisy = kmeans_labels(rng.normal(size=(200, 4)).astype(np.float32), k=10, num_c=2)
+    assert not np.array_equal(noisy[0], noisy[1])   # seeds 1234 and 1235 differ
+    with pytest.raises(ValueError, match="1 ≤ k ≤ N"):
+        kmeans_labels(x, k=500)
+
+
+def _write_video(path, frames):
+    import cv2
+
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 25,
+                             (frames.shape[2], frames.shape[1]))
+    for frame in frames:
+        writer.write(frame[..., ::-1])
+    writer.release()
+
+
+def test_cli_extract_list_is_resumable_and_survives_a_broken_video(tmp_path):
+    from tests.idt.test_trajectories import _panning_video
+
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    _write_video(videos / "pan.avi", _panning_video(frames=20))
+    _write_video(videos / "square.avi", _panning_video(frames=20, square=True))
+    (videos / "broken.avi").write_bytes(b"not a video at all")
+    listing = tmp_path / "list.txt"
+    listing.write_text("pan.avi 20 0\nbroken.avi 20 1\nsquare.avi 20 1\n")
+    out = tmp_path / "idt"
+    result = run_cli("vidssl-idt", "extract", "--list", str(listing), "--root", str(videos),
+                     "-o", str(out), "--mode", "dt")
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in out.glob("*.npz")) == ["pan.npz", "square.npz"]
+    assert "broken.avi" in (out / "failed.txt").read_text()
+    assert "2 of 3 videos done" in result.stdout
+    stamp = (out / "pan.npz").stat().st_mtime_ns
+    run_cli("vidssl-idt", "extract", "--list", str(listing), "--root", str(videos), "-o",
+            str(out), "--shard", "0/2", check=True)
+    assert (out / "pan.npz").stat().st_mtime_ns == stamp   # finished videos are skipped
+
+    model = tmp_path / "model.npz"
+    run_cli("vidssl-idt", "fit", str(out), "-o", str(model), "--k", "2", "--pca", "4",
+            "--samples", "50", check=True)
+    features = tmp_path / "fv"
+    run_cli("vidssl-idt", "encode", str(out), "--model", str(model), "-o", str(features),
+            "--sketch", "16", check=True)
+    assert np.load(features / "pan.npy").shape == (16,)
+    clusters = tmp_path / "clusters"
+    result = run_cli("vidssl-idt", "cluster", str(features), "--annotation", str(listing),
+                     "-o", str(clusters), "--k", "2", "--num-c", "2", check=True)
+    labels = np.load(clusters / "cluster_labels.npy")
+    assert labels.shape == (2, 2) and labels.dtype == np.int64
+    # the filtered list keeps the format and order, without the video that has no features
+    assert (clusters / "list.txt").read_text() == "pan.avi 20 0\nsquare.avi 20 1\n"
+
+
+def test_cli_cluster_filters_3d_resnets_json(tmp_path):
+    features = tmp_path / "fv"
+    features.mkdir()
+    for i, name in enumerate(["a", "c"]):
+        np.save(features / f"{name}.npy", np.full(4, float(i), np.float32))
+    annotation = tmp_path / "ann.json"
+    database = {"a": {"subset": "training"}, "b": {"subset": "training"},
+                "c": {"subset": "training"}, "t": {"subset": "validation"}}
+    annotation.write_text(json.dumps({"labels": ["x"], "database": database}))
+    run_cli("vidssl-idt", "cluster", str(features), "--annotation", str(annotation), "-o",
+            str(tmp_path / "out"), "--k", "2", "--num-c", "1", check=True)
+    kept = json.loads((tmp_path / "out" / "ann.json").read_text())["database"]
+    assert list(kept) == ["a", "c", "t"]
+    assert np.load(tmp_path / "out" / "cluster_labels.npy").shape == (1, 2)
+    bad = run_cli("vidssl-idt", "extract", str(tmp_path / "missing.avi"), "-o",
+                  str(tmp_path / "x.npz"))
+    assert bad.returncode == 1 and "missing.avi" in bad.stderr

@@ -1,0 +1,156 @@
+"""Dense / improved trajectories against the original program's output and on controlled videos."""
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+import pytest
+
+from tests.conftest import requires_shared
+from vidssl_datasets.video_reader import read_video
+from vidssl_idt.descriptors import DescriptorGeometry, frame_descriptors, frame_histograms, pool_time
+from vidssl_idt.trajectories import (
+    COLUMNS,
+    N_COLUMNS,
+    TrajectoryParams,
+    extract_trajectories,
+    pyramid_sizes,
+    read_boxes,
+)
+from vidssl_idt.trajectory_io import read_trajectories, write_trajectories
+
+
+@pytest.fixture(scope="module")
+def kth():
+    """The KTH clip and the original DenseTrack output for it."""
+    video = read_video(requires_shared("fixtures/idt/person01_boxing_d1_uncomp.avi"))
+    reference = read_trajectories(requires_shared("fixtures/idt/person01_boxing_d1.gz"))
+    return video, reference
+
+
+@pytest.fixture(scope="module")
+def kth_dt(kth):
+    return extract_trajectories(kth[0], mode="dt")
+
+
+def test_dt_matches_original_program_count_and_descriptor_statistics(kth, kth_dt):
+    _, reference = kth
+    assert reference.shape == (2001, N_COLUMNS)
+    assert abs(len(kth_dt) - len(reference)) <= 0.05 * len(reference), len(kth_dt)
+    for block in ("trajectory", "hog", "hof", "mbhx", "mbhy"):
+        lo, hi = COLUMNS[block]
+        ours, theirs = np.abs(kth_dt[:, lo:hi]).mean(), np.abs(reference[:, lo:hi]).mean()
+        assert abs(ours - theirs) <= 0.05 * theirs, (block, ours, theirs)
+    # same scales and same frame range; mean track length and position close
+    assert set(np.round(kth_dt[:, 6], 3)) == set(np.round(reference[:, 6], 3))
+    assert kth_dt[:, 0].min() == reference[:, 0].min() == 15
+    for column in (1, 2, 5):  # mean x, mean y, length
+        assert kth_dt[:, column].mean() == pytest.approx(reference[:, column].mean(), rel=0.1)
+
+
+def test_rows_follow_the_release_layout(kth_dt):
+    video_length = 360
+    frames, positions = kth_dt[:, 0], kth_dt[:, 7:10]
+    assert (positions >= 0).all() and (positions <= 0.999).all()
+    np.testing.assert_allclose(kth_dt[:, 9], np.clip((frames - 7.5) / video_length, 0, 0.999),
+                               atol=1e-6)
+    # trajectory shape: 15 displacements normalised by the summed step length
+    shape = kth_dt[:, 10:40].reshape(-1, 15, 2)
+    np.testing.assert_allclose(np.linalg.norm(shape, axis=2).sum(1), 1, atol=1e-4)
+    # pruning rules: not static, not erratic
+    std = kth_dt[:, 3:5]
+    assert ((std[:, 0] >= math.sqrt(3)) | (std[:, 1] >= math.sqrt(3))).all()
+    assert (std <= 50).all()
+
+
+def test_pyramid_keeps_levels_larger_than_the_patch():
+    scales, sizes = pyramid_sizes(160, 120, TrajectoryParams())
+    assert len(scales) == 4 and sizes[1] == (113, 85)
+    assert len(pyramid_sizes(640, 480, TrajectoryParams())[0]) == 8
+    assert len(pyramid_sizes(20, 20, TrajectoryParams())[0]) == 1
+
+
+def _panning_video(frames: int = 24, shift: float = 2.0, square: bool = False) -> np.ndarray:
+    """A textured scene seen by a camera panning right by ``shift`` px/frame (optionally with a
+    square moving down independently)."""
+    rng = np.random.default_rng(0)
+    scene = cv2.GaussianBlur(rng.uniform(0, 255, (140, 260)).astype(np.float32), (0, 0), 2.0)
+    scene = cv2.normalize(scene, None, 0, 255, cv2.NORM_MINMAX)
+    video = []
+    for t in range(frames):
+        x = int(round(20 + t * shift))
+        frame = scene[10:130, x:x + 160].copy()
+        if square:
+            y = 20 + 3 * t
+            frame[y:y + 24, 60:84] = 255 - frame[y:y + 24, 60:84]
+        video.append(np.repeat(frame[..., None], 3, axis=2).astype(np.uint8))
+    return np.stack(video)
+
+
+def test_idt_removes_camera_motion_that_dt_keeps():
+    video = _panning_video()
+    dt = extract_trajectories(video, mode="dt")
+    idt = extract_trajectories(video, mode="idt")
+    assert len(dt) > 100           # the pan moves every textured point by 30 px over 15 frames
+    assert len(idt) < 0.05 * len(dt)
+    # dt: the tracks follow the pan (leftwards in the image)
+    assert np.median(dt[:, 10:40].reshape(-1, 15, 2)[:, :, 0]) < 0
+
+
+def test_idt_keeps_independent_motion_and_reads_person_boxes(tmp_path):
+    video = _panning_video(square=True)
+    idt = extract_trajectories(video, mode="idt")
+    assert len(idt) > 50
+    # about half the kept tracks ride the square down, the rest sit on its occlusion edges
+    moving_down = idt[:, 10:40].reshape(-1, 15, 2)[:, :, 1].sum(1) > 0.5
+    assert moving_down.mean() > 0.4
+    boxes = tmp_path / "video.bb"
+    boxes.write_text("".join(f"{t} 55 {15 + 3 * t} 90 {50 + 3 * t} 0.9\n" for t in range(24)))
+    parsed = read_boxes(str(boxes))
+    assert parsed[2].tolist() == [[55, 21, 90, 56]]
+    with_boxes = extract_trajectories(video, mode="idt", boxes=parsed)
+    assert abs(len(with_boxes) - len(idt)) <= 0.5 * len(idt)
+    (tmp_path / "bad.bb").write_text("3 1 2 3\n")
+    with pytest.raises(ValueError, match=r"bad.bb:1"):
+        read_boxes(str(tmp_path / "bad.bb"))
+
+
+def test_histograms_split_magnitude_between_neighbouring_bins():
+    flow = np.zeros((40, 40, 2), np.float32)
+    flow[..., 0] = 2.0 * math.cos(math.radians(22.5))   # 22.5°: halfway between bins 0 and 1
+    flow[..., 1] = 2.0 * math.sin(math.radians(22.5))
+    hist = frame_histograms(np.zeros((40, 40), np.uint8), flow)
+    hog, hof, mbhx, mbhy = hist[..., :8], hist[..., 8:17], hist[..., 17:25], hist[..., 25:]
+    assert hog.sum() == 0 and mbhx.sum() == 0 and mbhy.sum() == 0   # constant image and flow
+    np.testing.assert_allclose(hof[5, 5], [1, 1, 0, 0, 0, 0, 0, 0, 0], atol=1e-3)
+    small = frame_histograms(np.zeros((40, 40), np.uint8), flow * 0.1)   # |f| = 0.2 ≤ 0.4
+    np.testing.assert_allclose(small[5, 5, 8:17], [0] * 8 + [1])
+
+
+def test_descriptors_are_l1_normalised_square_roots():
+    integral = cv2.integral(np.ones((40, 40, 33), np.float32), sdepth=cv2.CV_32F)
+    geometry = DescriptorGeometry()
+    d = frame_descriptors(integral, np.array([0, 8]), np.array([0, 4]), geometry)
+    assert d.shape == (2, 132)
+    # equal cells: every value sqrt(1 / (4 cells × bins))
+    np.testing.assert_allclose(d[:, :32], math.sqrt(1 / 32), rtol=1e-5)
+    np.testing.assert_allclose(d[:, 32:68], math.sqrt(1 / 36), rtol=1e-5)
+    pooled = pool_time(np.arange(15, dtype=np.float32).reshape(1, 15, 1), 3)
+    np.testing.assert_allclose(pooled, [[2, 7, 12]])
+
+
+@pytest.mark.parametrize("suffix", [".gz", ".txt", ".npz"])
+def test_trajectory_files_round_trip(tmp_path, kth_dt, suffix):
+    path = tmp_path / f"out{suffix}"
+    write_trajectories(path, kth_dt[:50])
+    back = read_trajectories(path)
+    np.testing.assert_allclose(back, kth_dt[:50], atol=1e-5)
+    assert not list(tmp_path.glob("*.partial"))
+
+
+def test_malformed_trajectory_line_names_file_and_line(tmp_path):
+    path = tmp_path / "bad.txt"
+    path.write_text("\t".join(["1"] * 436) + "\n" + "1\t2\t3\n")
+    with pytest.raises(ValueError, match=r"bad.txt:2: expected 436 columns, got 3"):
+        read_trajectories(path)
