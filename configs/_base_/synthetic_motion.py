@@ -19,3 +19,4 @@ _probe_random = dict(
     optimizer=dict(type='Adam', lr=1e-2, weight_decay=1e-4),
     epochs=5)
 _probe = dict(_probe_random, name='probe')
+_probe_ir = dict(_probe_random, name='probe_ir')  # seed 000: the probe after instance recognition

@@ -42,6 +42,7 @@ STAGE_PROPERTIES: dict[str, dict] = {
     "batch_size": {"type": "integer", "minimum": 1},
     "num_workers": {"type": "integer", "minimum": 0},
     "init_from": {"type": ["string", "null"]},
+    "init_method": {"type": "boolean"},
     "val_interval": {"type": "integer", "minimum": 0},
     "clip_grad_norm": {"type": ["number", "null"], "exclusiveMinimum": 0},
 }
@@ -86,7 +87,7 @@ DEFAULTS: dict[str, Any] = {
     "dist": {"backend": None, "broadcast_buffers": True, "find_unused_parameters": False},
 }
 STAGE_DEFAULTS: dict[str, Any] = {"epochs": 1, "batch_size": 8, "num_workers": 0,
-                                  "init_from": None, "val_interval": 0, "scheduler": None,
+                                  "init_from": None, "init_method": False, "val_interval": 0, "scheduler": None,
                                   "clip_grad_norm": None}
 
 

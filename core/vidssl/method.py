@@ -1,6 +1,7 @@
 """Base class of training methods (supervised, linear probe, SSL objectives)."""
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -26,6 +27,16 @@ class Method(nn.Module):
     def __init__(self, backbone: nn.Module) -> None:
         super().__init__()
         self.backbone = backbone
+
+    def prepare(self, dataset: Any, work_dir: Path) -> None:
+        """Called once the stage's training dataset is built, before any state is restored
+        (``init_method``, a resumed checkpoint) and before the optimizer is made: size
+        per-sample state here (a memory bank of ``len(dataset)`` rows), read files a previous
+        stage left under ``work_dir``. Default: nothing."""
+
+    def start_epoch(self, epoch: int) -> None:
+        """Called at the start of every training epoch (0-based), but not when a resumed run
+        continues in the middle of one. Default: nothing."""
 
     def forward(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
         """Run :meth:`training_step` (``forward`` is what DistributedDataParallel wraps)."""

@@ -47,6 +47,8 @@ class Stage:
     cfg: dict[str, Any]
     method: Method | None = None
     iters_per_epoch: int = 0
+    #: the method state of ``init_from`` to carry over (``init_method``), applied after prepare()
+    init_method_state: dict[str, Any] | None = None
 
     @property
     def trains(self) -> bool:
@@ -147,6 +149,11 @@ class Runner:
             stage.method = Method(self.backbone)
             if saved is not None and saved.get("method_type") == stage.cfg["method"]["type"]:
                 stage.method.load_state_dict(saved["method"])
+        if saved is not None and stage.cfg["init_method"]:
+            if "method" not in saved:
+                raise CheckpointError(f"stage '{stage.name}': init_method is set but "
+                                      f"init_from '{source}' saved no method state")
+            stage.init_method_state = saved["method"]
 
     def _run_evaluation(self, stage: Stage) -> dict[str, float]:
         """An ``evaluate`` or ``extract`` stage."""

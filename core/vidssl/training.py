@@ -15,7 +15,7 @@ from torch.utils.data import DataLoader
 
 from vidssl import distributed
 from vidssl.checkpoint import set_rng_state
-from vidssl.errors import DataError
+from vidssl.errors import CheckpointError, DataError
 from vidssl.evaluation import to_device
 from vidssl.optim import build_optimizer, build_scheduler, steps_per_iteration
 from vidssl.sampler import ResumableSampler
@@ -33,6 +33,10 @@ def run_training(runner: Runner, stage: Stage, progress: dict[str, Any] | None) 
         for param in method.backbone.parameters():
             param.requires_grad_(False)
     dataset = runner.build_component("dataset", stage, "dataset", views=method.views)
+    method.prepare(dataset, runner.work_dir)
+    if stage.init_method_state is not None:
+        carry_over(method, stage.init_method_state, stage.name)
+        stage.init_method_state = None
     sampler = ResumableSampler(len(dataset), shuffle=True, seed=seed, rank=distributed.rank(),
                                world_size=distributed.world_size(), drop_last=True)
     batch_size = cfg["batch_size"]
@@ -83,6 +87,7 @@ def run_training(runner: Runner, stage: Stage, progress: dict[str, Any] | None) 
                             pin_memory=runner.device.type == "cuda")
         if start_iter == 0:
             sums = {}
+            method.start_epoch(epoch)
         runner.hook.vidssl_epoch_start(runner=runner, stage=stage, epoch=epoch)
         for iteration, batch in enumerate(loader, start=start_iter):
             losses = model(to_device(batch, runner.device))
@@ -128,6 +133,26 @@ def run_training(runner: Runner, stage: Stage, progress: dict[str, Any] | None) 
     if cfg.get("val_dataset") is not None:
         return _evaluate(runner, stage)
     return metrics
+
+
+def carry_over(method: torch.nn.Module, saved: dict[str, torch.Tensor], stage: str) -> None:
+    """Load the entries of another method's state dict that this method has with the same
+    name and shape (heads, memory bank); the backbone comes from ``init_from`` anyway. Prints
+    what was taken; an entry with the same name but another shape is an error."""
+    own = method.state_dict()
+    taken = []
+    for key, value in saved.items():
+        if key in own and not key.startswith("backbone."):
+            if own[key].shape != value.shape:
+                raise CheckpointError(f"stage '{stage}': init_method: '{key}' has shape "
+                                      f"{list(value.shape)} in init_from, {list(own[key].shape)} "
+                                      f"here")
+            own[key] = value
+            taken.append(key)
+    method.load_state_dict(own)
+    if distributed.is_main():
+        print(f"vidssl: stage '{stage}' takes {len(taken)} method entries from init_from: "
+              f"{', '.join(taken) or 'none'}", file=sys.stderr)
 
 
 def _evaluate(runner: Runner, stage: Stage) -> dict[str, float]:

@@ -41,7 +41,22 @@ def iteration_records(work_dir):
     return [json.loads(line) for line in path.read_text().splitlines() if '"event": "iter"' in line]
 
 
-def test_sigkill_mid_epoch_then_resume_equals_uninterrupted_run(tiny_config, tmp_path):
+#: the tiny config with local aggregation (memory bank, k-means labels recomputed every epoch)
+#: in place of the supervised stage
+LOCAL_AGGREGATION = ("dict(name='supervised', type='train', dataset=_train,",
+                     "method=dict(type='local_aggregation', clusters='bank', k=4, num_c=2, "
+                     "background_k=16),")
+
+
+@pytest.mark.parametrize("method", ["supervised", "local_aggregation"])
+def test_sigkill_mid_epoch_then_resume_equals_uninterrupted_run(tiny_config, tmp_path, method):
+    if method == "local_aggregation":
+        text = tiny_config.read_text()
+        text = text.replace("dict(name='supervised', type='train', dataset=_train, val_dataset=_test,",
+                            LOCAL_AGGREGATION[0])
+        text = text.replace("method=dict(type='supervised', num_classes=10, dropout=0.5),",
+                            LOCAL_AGGREGATION[1])
+        tiny_config.write_text(text)
     reference = tmp_path / "reference"
     run_cli("vidssl-run", str(tiny_config), "--work-dir", str(reference), "--cfg-options",
             *OPTIONS, check=True)
@@ -71,6 +86,8 @@ def test_sigkill_mid_epoch_then_resume_equals_uninterrupted_run(tiny_config, tmp
     assert "[probe_random]" not in resumed.stderr, "a finished stage must not run again"
     for stage in ("supervised", "probe"):
         assert_same_tensors(state_of(reference, stage), state_of(crashed, stage), f"{stage}: ")
+    if method == "local_aggregation":   # the bank and the labels were compared above
+        assert {"bank.memory", "cluster_labels"} <= set(state_of(crashed, "supervised")["method"])
     assert json.loads((reference / "results.json").read_text()) == \
         json.loads((crashed / "results.json").read_text())
 

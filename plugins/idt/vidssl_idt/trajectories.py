@@ -44,7 +44,6 @@ Mode = Literal["dt", "idt"]
 COLUMNS = {"info": (0, 10), "trajectory": (10, 40), "hog": (40, 136), "hof": (136, 244),
            "mbhx": (244, 340), "mbhy": (340, 436)}
 N_COLUMNS = 436
-MIN_VAR, MAX_VAR, MAX_DIS = math.sqrt(3), 50.0, 20.0
 
 
 @dataclass(frozen=True)
@@ -60,6 +59,9 @@ class TrajectoryParams:
     scale_stride: float = math.sqrt(2)
     quality: float = 0.001
     init_gap: int = 1             # re-sample every init_gap frames
+    min_var: float = math.sqrt(3)  # static: both coordinate std below this (pixels)
+    max_var: float = 50.0          # erratic: either coordinate std above this
+    max_dis: float = 20.0          # sudden jump: a step above this and above 70 % of the length
 
     @property
     def geometry(self) -> DescriptorGeometry:
@@ -226,7 +228,8 @@ def read_boxes(path: str) -> dict[int, np.ndarray]:
     return boxes
 
 
-def _valid(traj: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _valid(traj: np.ndarray, params: TrajectoryParams
+           ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The release's pruning of ``n×(L+1)×2`` trajectories (original-resolution pixels):
     keep-mask, mean ``n×2``, standard deviation ``n×2`` and length ``n``."""
     mean = traj.mean(1)
@@ -234,9 +237,9 @@ def _valid(traj: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nda
     steps = np.linalg.norm(np.diff(traj, axis=1), axis=2)
     length = steps.sum(1)
     largest = steps.max(1)
-    keep = ~((std[:, 0] < MIN_VAR) & (std[:, 1] < MIN_VAR))
-    keep &= ~((std[:, 0] > MAX_VAR) | (std[:, 1] > MAX_VAR))
-    keep &= ~((largest > MAX_DIS) & (largest > 0.7 * length))
+    keep = ~((std[:, 0] < params.min_var) & (std[:, 1] < params.min_var))
+    keep &= ~((std[:, 0] > params.max_var) | (std[:, 1] > params.max_var))
+    keep &= ~((largest > params.max_dis) & (largest > 0.7 * length))
     return keep, mean, std, length
 
 
@@ -361,9 +364,11 @@ def _advance(cohorts: list[_Cohort], analysis: _FrameAnalysis, level: int, scale
         cohort.points[:, cohort.index] = moved[part]
         if not inside[part].all():
             cohort.keep(inside[part])
+        if not len(cohort.points):
+            continue
         if cohort.index >= params.track_length:
             rows.append(_finish(cohort, scale, frame_size, t, params, camera_compensated))
-        elif len(cohort.points):
+        else:
             survivors.append(cohort)
     cohorts[:] = survivors
     return rows
@@ -373,7 +378,7 @@ def _finish(cohort: _Cohort, scale: float, frame_size: tuple[int, int], t: int,
             params: TrajectoryParams, camera_compensated: bool) -> np.ndarray:
     """Rows (436 columns) of the tracks of a complete cohort that pass the release's pruning."""
     traj = cohort.points.astype(np.float64) * scale
-    keep, mean, std, track_length = _valid(traj)
+    keep, mean, std, track_length = _valid(traj, params)
     if camera_compensated:
         shape = cohort.displacement.astype(np.float64) * scale
         magnitude = np.linalg.norm(shape, axis=2)

@@ -3,6 +3,8 @@ from vidssl import hookimpl
 from vidssl.schema import schema_from_signature
 from vidssl_methods.classification_evaluator import ClassificationEvaluator
 from vidssl_methods.classifier import linear_probe, supervised
+from vidssl_methods.instance_recognition import InstanceRecognition
+from vidssl_methods.local_aggregation import LocalAggregation
 from vidssl_methods.metrics_plot import MetricsPlot
 from vidssl_methods.retrieval_evaluator import RetrievalEvaluator
 from vidssl_methods.vtdl import VTDL
@@ -13,6 +15,8 @@ def vidssl_register_methods(register):
     register("supervised", supervised)
     register("linear_probe", linear_probe)
     register("vtdl", VTDL)
+    register("instance_recognition", InstanceRecognition)
+    register("local_aggregation", LocalAggregation)
 
 
 @hookimpl
