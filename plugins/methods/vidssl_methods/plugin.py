@@ -6,6 +6,7 @@ from vidssl_methods.classifier import linear_probe, supervised
 from vidssl_methods.instance_recognition import InstanceRecognition
 from vidssl_methods.local_aggregation import LocalAggregation
 from vidssl_methods.metrics_plot import MetricsPlot
+from vidssl_methods.mlfo import MLFO
 from vidssl_methods.retrieval_evaluator import RetrievalEvaluator
 from vidssl_methods.vtdl import VTDL
 
@@ -17,6 +18,7 @@ def vidssl_register_methods(register):
     register("vtdl", VTDL)
     register("instance_recognition", InstanceRecognition)
     register("local_aggregation", LocalAggregation)
+    register("mlfo", MLFO)
 
 
 @hookimpl

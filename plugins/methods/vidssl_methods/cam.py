@@ -1,0 +1,153 @@
+"""``vidssl-cam``: where a frozen backbone sees the arrow of time (MLFO's temporal-cue CAM, seed
+003).
+
+    vidssl-cam CONFIG --checkpoint CKPT --video PATH --out DIR [--head HEAD.pt] [--epochs 50]
+
+A bias-free linear layer on the globally pooled last stage map of the frozen backbone is trained
+to tell normal (0) from time-reversed (1) clips of the config's first training dataset (or loaded
+with ``--head``; saved as ``DIR/cam_head.pt``). It is then applied at every position of the
+video's last stage map, upsampled (trilinear) to the clip, min–max normalised, coloured with JET
+and blended 50/50 with the frames: ``DIR/normal_XX.png`` (class-0 map on the clip),
+``DIR/reversed_XX.png`` (class-1 map on the reversed clip) and ``DIR/contact_sheet.png``.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from vidssl import checkpoint, get_plugins
+from vidssl.config import load_config, stage_configs
+from vidssl.errors import VidsslError
+
+
+def last_map(backbone: nn.Module, clip: torch.Tensor) -> torch.Tensor:
+    """The backbone's last stage map ``B×C×T'×H'×W'``."""
+    return next(reversed(backbone.forward_features(clip).values()))
+
+
+def train_head(backbone: nn.Module, loader, epochs: int, device: torch.device) -> nn.Linear:
+    """Bias-free Linear(C→2) on pooled last-stage features, normal (0) vs reversed (1) clips;
+    Adam lr 1e-3, weight decay 1e-3, lr ×0.1 at 60 % of the epochs."""
+    channels = last_map(backbone, next(iter(loader))["views"]["clip"][:1].to(device)).shape[1]
+    head = nn.Linear(channels, 2, bias=False).to(device)
+    optimizer = torch.optim.Adam(head.parameters(), lr=1e-3, weight_decay=1e-3)
+    scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, [max(1, int(0.6 * epochs))])
+    for epoch in range(epochs):
+        correct = total = 0
+        for batch in loader:
+            clip = batch["views"]["clip"].to(device)
+            both = torch.cat([clip, clip.flip(2)])
+            labels = torch.cat([torch.zeros(len(clip)), torch.ones(len(clip))]).long().to(device)
+            with torch.no_grad():
+                features = last_map(backbone, both).mean((2, 3, 4))
+            logits = head(features)
+            loss = F.cross_entropy(logits, labels)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            correct += int((logits.argmax(1) == labels).sum())
+            total += len(labels)
+        scheduler.step()
+        print(f"vidssl-cam: head epoch {epoch + 1}/{epochs}: normal-vs-reversed accuracy "
+              f"{100 * correct / total:.1f}%", file=sys.stderr)
+    return head
+
+
+def cam(backbone: nn.Module, head: nn.Linear, clip: torch.Tensor, channel: int) -> np.ndarray:
+    """``T×H×W`` class activation map in [0, 1] of class ``channel`` for a ``1×3×T×H×W`` clip."""
+    feature = last_map(backbone, clip)
+    maps = torch.einsum("kc,bcthw->bkthw", head.weight, feature)
+    maps = F.interpolate(maps, size=clip.shape[2:], mode="trilinear", align_corners=False)
+    m = maps[0, channel]
+    return ((m - m.min()) / (m.max() - m.min() + 1e-12)).cpu().numpy()
+
+
+def overlay(frames: np.ndarray, heat: np.ndarray) -> np.ndarray:
+    """50/50 blend of ``T×H×W×3`` uint8 RGB frames with the JET-coloured ``T×H×W`` map."""
+    out = []
+    for frame, h in zip(frames, heat):
+        colour = cv2.applyColorMap((h * 255).astype(np.uint8), cv2.COLORMAP_JET)[..., ::-1]
+        out.append(cv2.addWeighted(frame, 0.5, colour, 0.5, 0))
+    return np.stack(out)
+
+
+def _clip_of(video_path: str, clip_len: int, size: int, mean, std) -> tuple[np.ndarray, torch.Tensor]:
+    from vidssl_datasets.video_reader import read_video
+
+    video = read_video(video_path)
+    start = max(0, (len(video) - clip_len) // 2)
+    ids = [min(start + i, len(video) - 1) for i in range(clip_len)]
+    frames = np.stack([cv2.resize(video[i], (size, size), interpolation=cv2.INTER_AREA)
+                       for i in ids])
+    x = torch.from_numpy(frames).float().div(255).permute(3, 0, 1, 2)
+    x = (x - torch.tensor(mean)[:, None, None, None]) / torch.tensor(std)[:, None, None, None]
+    return frames, x.unsqueeze(0)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="vidssl-cam", description=__doc__.split("\n")[0])
+    parser.add_argument("config")
+    parser.add_argument("--checkpoint", required=True, help="a vidssl stage checkpoint (.pt)")
+    parser.add_argument("--video", required=True)
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--head", help="a trained cam_head.pt to use instead of training one")
+    parser.add_argument("--epochs", type=int, default=50)
+    parser.add_argument("--clip-len", type=int, default=16)
+    parser.add_argument("--size", type=int, default=112)
+    parser.add_argument("--batch-size", type=int, default=32)
+    args = parser.parse_args(argv)
+    try:
+        return run(args)
+    except (VidsslError, OSError, KeyError) as exc:
+        print(f"vidssl-cam: error: {exc}", file=sys.stderr)
+        return 1
+
+
+def run(args: argparse.Namespace) -> int:
+    cfg = load_config(args.config)
+    registry = get_plugins().registry
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    backbone = registry.build("backbone", cfg["backbone"], ["backbone"]).to(device).eval()
+    saved = checkpoint.load(args.checkpoint, device)
+    backbone.load_state_dict(saved["backbone"] if "backbone" in saved else saved)
+    for p in backbone.parameters():
+        p.requires_grad_(False)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    view = dict(clip_len=args.clip_len, size=args.size, crop="random_resized", scale=(0.5, 1.0))
+    if args.head:
+        weight = torch.load(args.head, map_location=device, weights_only=True)
+        head = nn.Linear(weight.shape[1], 2, bias=False).to(device)
+        head.weight.data.copy_(weight)
+    else:
+        stage = next(s for s in stage_configs(cfg) if s.get("dataset"))
+        dataset = registry.build("dataset", {**stage["dataset"], "view": view},
+                                 ["stages", "dataset"], views={"clip": {}})
+        loader = torch.utils.data.DataLoader(dataset, batch_size=args.batch_size, shuffle=True,
+                                             drop_last=len(dataset) > args.batch_size)
+        head = train_head(backbone, loader, args.epochs, device)
+        torch.save(head.weight.detach().cpu(), out / "cam_head.pt")
+    from vidssl_datasets.view import IMAGENET_MEAN, IMAGENET_STD  # the views' normalisation
+
+    frames, clip = _clip_of(args.video, args.clip_len, args.size, IMAGENET_MEAN, IMAGENET_STD)
+    with torch.no_grad():
+        normal = overlay(frames, cam(backbone, head, clip.to(device), 0))
+        reverse = overlay(frames[::-1].copy(), cam(backbone, head, clip.flip(2).to(device), 1))
+    for name, images in (("normal", normal), ("reversed", reverse)):
+        for t, image in enumerate(images):
+            cv2.imwrite(str(out / f"{name}_{t:02d}.png"), image[..., ::-1])
+    sheet = np.concatenate([np.concatenate(list(normal), 1), np.concatenate(list(reverse), 1)], 0)
+    cv2.imwrite(str(out / "contact_sheet.png"), sheet[..., ::-1])
+    print(f"vidssl-cam: {2 * len(frames)} overlays and contact_sheet.png in {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,38 @@
+"""vidssl-cam: a real head training on the tiny synthetic data, overlays for a synthetic and the
+real KTH video."""
+from __future__ import annotations
+
+import cv2
+import torch
+
+import vidssl
+from conftest import SHARED, run_cli
+from vidssl_datasets import synthetic_motion as sm
+
+
+def test_cam_writes_overlays_for_synthetic_and_real_video(tiny_config, data_root, tmp_path):
+    sm.generate(data_root, sm.SyntheticMotionConfig(size=16, frames=12, train_per_class=4,
+                                                    test_per_class=2))
+    backbone = vidssl.build("backbone", dict(type="r3d", depth=10, width=0.125,
+                                             stem_pool="1x3x3"))
+    ckpt = tmp_path / "backbone.pt"
+    torch.save({"backbone": backbone.state_dict()}, ckpt)
+    video = next((data_root / "videos").rglob("*.avi"))
+    out = tmp_path / "cam"
+    result = run_cli("vidssl-cam", str(tiny_config), "--checkpoint", str(ckpt), "--video",
+                     str(video), "--out", str(out), "--epochs", "2", "--clip-len", "8",
+                     "--size", "16", "--batch-size", "8", check=True)
+    assert "normal-vs-reversed accuracy" in result.stderr
+    for name in ("normal_00.png", "reversed_07.png", "contact_sheet.png", "cam_head.pt"):
+        assert (out / name).is_file(), name
+    sheet = cv2.imread(str(out / "contact_sheet.png"))
+    assert sheet.shape == (2 * 16, 8 * 16, 3)
+    kth = SHARED / "fixtures/idt/person01_boxing_d1_uncomp.avi"
+    if kth.is_file():   # a real video, with the head just trained
+        run_cli("vidssl-cam", str(tiny_config), "--checkpoint", str(ckpt), "--video", str(kth),
+                "--out", str(tmp_path / "kth"), "--head", str(out / "cam_head.pt"),
+                "--clip-len", "8", "--size", "48", check=True)
+        assert cv2.imread(str(tmp_path / "kth" / "contact_sheet.png")).shape == (96, 384, 3)
+    bad = run_cli("vidssl-cam", str(tiny_config), "--checkpoint", str(tmp_path / "none.pt"),
+                  "--video", str(video), "--out", str(out))
+    assert bad.returncode == 1 and "none.pt" in bad.stderr
