@@ -16,7 +16,8 @@ import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-PLAIN = ["stages.1.dataset.view.rotation=0", "stages.1.dataset.view.color_jitter=[0,0,0]",
+PLAIN = ["stages.1.dataset.view.crop=center", "stages.1.dataset.view.rotation=0",
+         "stages.1.dataset.view.color_jitter=[0,0,0]",
          "stages.1.dataset.view.grayscale=0"]
 ROWS = {
     "baseline (MoCo)": PLAIN + ["stages.1.method.temporal_negative=False", "stages.1.method.tca=False"],

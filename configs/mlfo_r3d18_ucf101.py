@@ -1,24 +1,15 @@
-# MLFO (seed 003) pre-training on UCF101 split 1 (K 200, 300 epochs, lr decay at 200, graph from epoch 50), then the CoCLR-style
-# linear probe, fine-tuning (backbone at lr/10) and retrieval on UCF101 split 1. Without the
-# datasets it stops at once with the preparation hint.
-_base_ = ['_base_/mlfo_recipe.py', '_base_/ucf101.py']
-_ucf = dict(type='ucf101', root={{_base_._ucf_root}}, annotation_dir={{_base_._ucf_lists}})
+# MLFO (seed 003) pre-training on UCF101 split 1 (K 200, 300 epochs, lr decay at 200, graph
+# from epoch 50),
+# then the CoCLR-style linear probe, fine-tuning (backbone at lr/10) and retrieval on UCF101
+# split 1. Without the datasets it stops at once with the preparation hint.
+_base_ = ['_base_/mlfo_recipe.py']
 stages = [
-    dict(name='pretrain', type='train', epochs=300, dataset=dict(_ucf, subset='train', view={{_base_._pretrain_view}}),
+    dict(name='pretrain', type='train', epochs=300,
+         dataset={{_base_._ucf_pretrain_data}},
          method=dict(type='mlfo', num_prototypes=200, split=50),
          optimizer={{_base_._pretrain_optimizer}},
          scheduler=dict(type='MultiStepLR', milestones=[200], gamma=0.1)),
-    dict(name='probe', type='probe', epochs=100, dataset=dict(_ucf, subset='train', view={{_base_._train_view}}),
-         val_dataset=dict(_ucf, subset='test', view={{_base_._test_view}}),
-         method=dict(type='linear_probe', num_classes=101),
-         optimizer={{_base_._eval_optimizer}}, scheduler={{_base_._eval_scheduler}}),
-    dict(name='finetune', type='train', init_from='pretrain', epochs=100,
-         dataset=dict(_ucf, subset='train', view={{_base_._train_view}}),
-         val_dataset=dict(_ucf, subset='test', view={{_base_._test_view}}),
-         method=dict(type='supervised', num_classes=101, dropout=0.9),
-         optimizer={{_base_._finetune_optimizer}},
-         scheduler={{_base_._eval_scheduler}}),
-    dict(name='retrieval', type='evaluate', init_from='pretrain',
-         val_dataset=dict(_ucf, subset='test', view={{_base_._test_view}}),
-         evaluator=dict(type='retrieval', train_dataset=dict(_ucf, subset='train', view={{_base_._test_view}}))),
+    {{_base_._probe_ucf}},
+    {{_base_._finetune_ucf}},
+    {{_base_._retrieval_ucf}},
 ]

@@ -1,3 +1,4 @@
+_base_ = ['ucf101.py']
 # MLFO (seed 003) recipe: R3D-18 with MLFO's 1x3x3 stem pool; pre-training views = halves of a
 # 32-frame span at a random rate in [1, 3] and the every-2nd-frame global clip, 112x112, random
 # sized crop (area 0.5-1), flip p 0.5, per-frame grayscale p 0.5 and colour jitter 0.5; Adam lr
@@ -17,3 +18,21 @@ stage_defaults = dict(batch_size=64, num_workers=8,
                       evaluator=dict(type='classification', average='softmax'))
 _finetune_optimizer = dict(type='Adam', lr=1e-3, weight_decay=1e-3,
                            paramwise=dict(lr_mult={'backbone.': 0.1}))
+
+# downstream stages on UCF101 split 1 (after a stage named 'pretrain')
+_ucf = dict(type='ucf101', root={{_base_._ucf_root}}, annotation_dir={{_base_._ucf_lists}})
+_probe_ucf = dict(name='probe', type='probe', epochs=100,
+                  dataset=dict(_ucf, subset='train', view=_train_view),
+                  val_dataset=dict(_ucf, subset='test', view=_test_view),
+                  method=dict(type='linear_probe', num_classes=101),
+                  optimizer=_eval_optimizer, scheduler=_eval_scheduler)
+_finetune_ucf = dict(name='finetune', type='train', init_from='pretrain', epochs=100,
+                     dataset=dict(_ucf, subset='train', view=_train_view),
+                     val_dataset=dict(_ucf, subset='test', view=_test_view),
+                     method=dict(type='supervised', num_classes=101, dropout=0.9),
+                     optimizer=_finetune_optimizer, scheduler=_eval_scheduler)
+_retrieval_ucf = dict(name='retrieval', type='evaluate', init_from='pretrain',
+                      val_dataset=dict(_ucf, subset='test', view=_test_view),
+                      evaluator=dict(type='retrieval',
+                                     train_dataset=dict(_ucf, subset='train', view=_test_view)))
+_ucf_pretrain_data = dict(_ucf, subset='train', view=_pretrain_view)
