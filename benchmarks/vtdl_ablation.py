@@ -31,7 +31,7 @@ def run(options: list[str], stages: str) -> dict:
     with tempfile.TemporaryDirectory() as work:
         subprocess.run([str(Path(sys.executable).parent / "vidssl-run"),
                         str(REPO / "configs" / "vtdl_r3d_synthetic.py"), "--work-dir", work,
-                        "--stages", stages, "--cfg-options", *options],
+                        "--stages", stages, *(["--cfg-options", *options] if options else [])],
                        check=True, capture_output=True)
         return json.loads((Path(work) / "results.json").read_text())
 

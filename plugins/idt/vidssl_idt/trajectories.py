@@ -8,16 +8,20 @@ Schmid, ICCV 2013) with OpenCV and numpy, following the LEAR release (``DenseTra
   tensor exceeds 0.001 × the frame's maximum, only in cells no live track occupies, re-sampled at
   every frame;
 * Farneback flow per scale, coarse to fine (each scale starts from the coarser scale's flow,
-  polynomial expansion n = 7, σ = 1.5, window 10, 2 iterations); points move by the flow at
-  their rounded position and are dropped when they leave the frame;
+  polynomial expansion n = 7, σ = 1.5, Gaussian window 10, 2 iterations, then a 5×5 median
+  filter); points move by the flow at their rounded position and are dropped when they leave
+  the frame;
 * a track of L = 15 frames is kept unless static (both coordinate standard deviations < √3),
   erratic (either > 50) or with a sudden jump (largest step > 20 px and > 70 % of the length);
 * ``mode="idt"``: the camera motion is a RANSAC homography between consecutive frames from ORB
-  matches and flow matches (outside optional person boxes); HOF, MBH and the trajectory shape
-  use the flow recomputed against the warped frame, and tracks whose compensated displacement
-  never exceeds 1 px are dropped as camera motion.
+  matches (the release uses SURF, which opencv-python does not ship) and flow matches (outside
+  optional person boxes); HOF, MBH and the trajectory shape use the flow recomputed against the
+  warped frame, and tracks whose compensated displacement never exceeds 1 px are dropped as
+  camera motion.
 
-:func:`extract_trajectories` returns the original program's 436 columns per trajectory.
+:func:`extract_trajectories` returns the original program's 436 columns per trajectory. Tracks
+that started on the same frame move together as one array (a cohort); the flow and histograms
+of frame t + 1 are computed in a worker thread while frame t is tracked.
 """
 from __future__ import annotations
 
@@ -174,7 +178,7 @@ class CameraMotion:
     def homography(self, previous: np.ndarray, current: np.ndarray, flow: np.ndarray,
                    boxes: np.ndarray) -> np.ndarray:
         """3×3 homography mapping ``previous`` pixel positions to ``current`` ones (identity
-        when fewer than 50 reliable matches)."""
+        unless more than 50 matches and more than 25 RANSAC inliers, as the release)."""
         mask = np.full(previous.shape, 255, np.uint8)
         for x1, y1, x2, y2 in boxes.astype(int):
             mask[max(y1, 0):max(y2, 0), max(x1, 0):max(x2, 0)] = 0
@@ -192,10 +196,10 @@ class CameraMotion:
             iy = np.clip(np.rint(corners[:, 1]).astype(int), 0, flow.shape[0] - 1)
             src.extend(corners.tolist())
             dst.extend((corners + flow[iy, ix]).tolist())
-        if len(src) < 50:
+        if len(src) <= 50:
             return np.eye(3)
         h, inliers = cv2.findHomography(np.float32(src), np.float32(dst), cv2.RANSAC, 1.0)
-        if h is None or inliers.sum() < 50:
+        if h is None or inliers.sum() <= 25:
             return np.eye(3)
         return h
 
