@@ -132,6 +132,14 @@ def test_cli_extract_list_is_resumable_and_survives_a_broken_video(tmp_path):
             str(out), "--shard", "0/2", check=True)
     assert (out / "pan.npz").stat().st_mtime_ns == stamp   # finished videos are skipped
 
+    boxes = tmp_path / "boxes"
+    boxes.mkdir()
+    (boxes / "square.bb").write_text("".join(f"{t} 55 {15 + 3 * t} 90 {50 + 3 * t} 0.9\n"
+                                             for t in range(20)))
+    run_cli("vidssl-idt", "extract", "--list", str(listing), "--root", str(videos), "-o",
+            str(tmp_path / "improved"), "--boxes-dir", str(boxes), "--format", "gz", check=True)
+    assert sorted(p.name for p in (tmp_path / "improved").glob("*.gz")) == ["pan.gz", "square.gz"]
+
     model = tmp_path / "model.npz"
     run_cli("vidssl-idt", "fit", str(out), "-o", str(model), "--k", "2", "--pca", "4",
             "--samples", "50", check=True)

@@ -1,7 +1,7 @@
 """``vidssl-idt``: improved dense trajectories, Fisher vectors and clustering from the shell.
 
     vidssl-idt extract VIDEO -o OUT[.txt|.gz|.npz] [--mode dt|idt] [--boxes FILE.bb]
-    vidssl-idt extract --list VIDEOS.txt -o DIR [--shard i/n] [--format npz|gz|txt]
+    vidssl-idt extract --list VIDEOS.txt -o DIR [--shard i/n] [--format npz|gz|txt] [--boxes-dir D]
     vidssl-idt fit DIR -o model.npz [--k 256] [--pca 0.9] [--samples 500] [--per-descriptor]
     vidssl-idt encode DIR --model model.npz -o OUT_DIR [--variant seed|improved] [--sketch 2000]
     vidssl-idt cluster OUT_DIR --annotation LIST -o CLUSTER_DIR [--k 6000] [--num-c 3]
@@ -80,8 +80,11 @@ def extract(args: argparse.Namespace) -> int:
         target = out / (Path(name).stem + FORMATS[args.format])
         if target.is_file():
             continue
+        video_boxes = None
+        if args.boxes_dir and (Path(args.boxes_dir) / f"{Path(name).stem}.bb").is_file():
+            video_boxes = read_boxes(str(Path(args.boxes_dir) / f"{Path(name).stem}.bb"))
         try:
-            rows = extract_trajectories(read_video(root / name), args.mode, params)
+            rows = extract_trajectories(read_video(root / name), args.mode, params, video_boxes)
         except Exception as exc:  # noqa: BLE001 (one bad video must not stop the batch)
             failed += 1
             message = f"{name}\t{type(exc).__name__}: {exc}"
@@ -186,6 +189,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True)
     p.add_argument("--mode", choices=["dt", "idt"], default="idt")
     p.add_argument("--boxes", help="person boxes (.bb) left out of camera-motion estimation")
+    p.add_argument("--boxes-dir", help="with --list: <video name>.bb box files (the seed's -H)")
     p.add_argument("--shard", help="i/n: process every n-th video from the i-th")
     p.add_argument("--format", choices=sorted(FORMATS), default="npz")
     defaults = TrajectoryParams()
