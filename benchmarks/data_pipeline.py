@@ -7,7 +7,7 @@ extracted JPEG frames. The baseline decodes each video with cv2 (or reads its 16
 cv2.imread) and resizes the clip's frames to 112², single process; the ratio compares equal work.
 The last line is ``ratio: X`` for 2 workers reading video files.
 
-    python benchmarks/data_pipeline.py [--videos 48] [--repeats 3]
+    python benchmarks/data_pipeline.py [--videos 96] [--repeats 5]
 """
 from __future__ import annotations
 
@@ -68,8 +68,8 @@ def pipeline(paths: list[Path], source: str, workers: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--videos", type=int, default=48)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--videos", type=int, default=96)
+    parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     torch.set_num_threads(1)
     with tempfile.TemporaryDirectory() as tmp:

@@ -141,17 +141,22 @@ def render_view(frames: np.ndarray, spec: ViewSpec, rng: np.random.Generator) ->
     if spec.rotation:
         frames = ct.rotate(frames, rng.uniform(-spec.rotation, spec.rotation))
     clips = []
+    colour = bool(spec.color_jitter) or spec.grayscale > 0
     for box in boxes:
-        clip = ct.to_tensor(ct.crop_resize(frames, box, spec.size))
+        cropped = ct.crop_resize(frames, box, spec.size)
+        # without colour augmentation the conversion normalises in the same pass
+        clip = ct.to_tensor(cropped) if colour else ct.to_tensor(cropped, spec.mean, spec.std)
         if spec.flip and rng.random() < spec.flip:
             clip = clip.flip(-1)
         if spec.reverse and rng.random() < spec.reverse:
             clip = clip.flip(1)
-        parts = clip.unbind(1) if spec.per_frame_color else [clip]
-        parts = [_color(part.unsqueeze(1) if spec.per_frame_color else part, spec, rng)
-                 for part in parts]
-        clip = torch.cat(parts, 1) if spec.per_frame_color else parts[0]
-        clips.append(ct.normalize(clip, spec.mean, spec.std))
+        if colour:
+            parts = clip.unbind(1) if spec.per_frame_color else [clip]
+            parts = [_color(part.unsqueeze(1) if spec.per_frame_color else part, spec, rng)
+                     for part in parts]
+            clip = torch.cat(parts, 1) if spec.per_frame_color else parts[0]
+            clip = ct.normalize(clip, spec.mean, spec.std)
+        clips.append(clip)
     return clips[0] if len(clips) == 1 else torch.stack(clips)
 
 
