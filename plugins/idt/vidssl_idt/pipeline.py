@@ -14,7 +14,7 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -24,6 +24,10 @@ from vidssl_idt.count_sketch import CountSketch
 from vidssl_idt.fisher import fisher_vector, fit_fisher_model, sample_descriptors
 from vidssl_idt.trajectories import N_COLUMNS, TrajectoryParams, extract_trajectories
 from vidssl_idt.trajectory_io import read_trajectories, write_trajectories
+
+if TYPE_CHECKING:
+    from vidssl.evaluation import EvaluationContext
+    from vidssl_datasets.video_dataset import VideoDataset
 
 
 def normalized_mutual_information(labels: np.ndarray, clusters: np.ndarray) -> float:
@@ -50,7 +54,7 @@ class IDTExtractor:
             video = read_video(video)
         return extract_trajectories(video, self.mode, self.params)
 
-    def run(self, context) -> dict[str, float]:
+    def run(self, context: EvaluationContext) -> dict[str, float]:
         dataset = context.dataset
         cache = Path(context.work_dir) / self.out / "trajectories"
         cache.mkdir(parents=True, exist_ok=True)
@@ -72,7 +76,7 @@ class IDTExtractor:
         return {"videos": float(len(dataset)), "failed_videos": float(failed),
                 "extract_seconds": time.perf_counter() - started}
 
-    def load(self, context) -> list[np.ndarray]:
+    def load(self, context: EvaluationContext) -> list[np.ndarray]:
         """The cached trajectories of every video of the dataset (empty for failed ones)."""
         cache = Path(context.work_dir) / self.out / "trajectories"
         return [read_trajectories(p) if p.is_file() else np.zeros((0, N_COLUMNS), np.float32)
@@ -92,7 +96,7 @@ class IDTClusters(IDTExtractor):
         self.fv_variant, self.sketch_dim = fv_variant, sketch_dim
         self.k, self.num_c, self.seed = k, num_c, seed
 
-    def run(self, context) -> dict[str, float]:
+    def run(self, context: EvaluationContext) -> dict[str, float]:
         metrics = super().run(context)
         if distributed.is_main():
             started = time.perf_counter()
@@ -101,7 +105,8 @@ class IDTClusters(IDTExtractor):
             metrics["cluster_seconds"] = time.perf_counter() - started
         return distributed.broadcast_object(metrics)
 
-    def _cluster(self, dataset, videos: list[np.ndarray], out: Path) -> dict[str, float]:
+    def _cluster(self, dataset: VideoDataset, videos: list[np.ndarray], out: Path
+                 ) -> dict[str, float]:
         model = fit_fisher_model(sample_descriptors(videos, self.samples_per_video, self.seed),
                                  k=self.gmm_components, pca=self.pca, seed=self.seed)
         model.save(out / "fisher_model.npz")
