@@ -87,8 +87,8 @@ DEFAULTS: dict[str, Any] = {
     "dist": {"backend": None, "broadcast_buffers": True, "find_unused_parameters": False},
 }
 STAGE_DEFAULTS: dict[str, Any] = {"epochs": 1, "batch_size": 8, "num_workers": 0,
-                                  "init_from": None, "init_method": False, "val_interval": 0, "scheduler": None,
-                                  "clip_grad_norm": None}
+                                  "init_from": None, "init_method": False, "val_interval": 0,
+                                  "scheduler": None, "clip_grad_norm": None}
 
 
 def load_config(path: str | Path, options: list[str] | None = None) -> dict[str, Any]:

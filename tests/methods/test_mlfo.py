@@ -73,7 +73,7 @@ def test_timestamp_loss_is_low_when_steps_match_and_high_when_shuffled():
     assert float(good) < 0.05 < float(bad)
 
 
-def test_motion_excitation_is_identity_for_a_still_video_and_has_the_seed_parameters():
+def test_motion_excitation_leaves_the_last_step_alone_and_has_the_seed_parameters():
     block = MotionExcitation(128)
     assert sum(p.numel() for p in block.parameters()) == 2392
     assert sum(p.numel() for p in MotionExcitation(256).parameters()) == 8880

@@ -60,7 +60,7 @@ def extract(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from vidssl_datasets.video_reader import read_video
-    from vidssl_idt.trajectory_io import write_trajectories
+    from vidssl_idt.trajectory_io import extract_missing, write_trajectories
 
     params = _params(args)
     boxes = read_boxes(args.boxes) if args.boxes else None
@@ -75,24 +75,19 @@ def extract(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     root = Path(args.root) if args.root else Path(args.list).parent
     videos = [name for name, _ in _video_names(Path(args.list))][index::count]
-    failed = 0
-    for name in tqdm(videos, desc=f"idt {index}/{count}", disable=not sys.stderr.isatty()):
-        target = out / (Path(name).stem + FORMATS[args.format])
-        if target.is_file():
-            continue
-        video_boxes = None
-        if args.boxes_dir and (Path(args.boxes_dir) / f"{Path(name).stem}.bb").is_file():
-            video_boxes = read_boxes(str(Path(args.boxes_dir) / f"{Path(name).stem}.bb"))
-        try:
-            rows = extract_trajectories(read_video(root / name), args.mode, params, video_boxes)
-        except Exception as exc:  # noqa: BLE001 (one bad video must not stop the batch)
-            failed += 1
-            message = f"{name}\t{type(exc).__name__}: {exc}"
-            print(f"vidssl-idt: failed: {message}", file=sys.stderr)
-            with open(out / "failed.txt", "a") as f:
-                f.write(message + "\n")
-            continue
-        write_trajectories(target, rows)
+
+    def boxes_of(name: str) -> dict[int, np.ndarray] | None:
+        if not args.boxes_dir:
+            return None
+        path = Path(args.boxes_dir) / f"{Path(name).stem}.bb"
+        return read_boxes(str(path)) if path.is_file() else None
+
+    jobs = ((name, out / (Path(name).stem + FORMATS[args.format]),
+             lambda name=name: extract_trajectories(read_video(root / name), args.mode, params,
+                                                    boxes_of(name)))
+            for name in videos)
+    failed = extract_missing(tqdm(jobs, total=len(videos), desc=f"idt {index}/{count}",
+                                  disable=not sys.stderr.isatty()), out / "failed.txt")
     print(f"vidssl-idt: {len(videos) - failed} of {len(videos)} videos done in {out}"
           + (f", {failed} failed (see {out / 'failed.txt'})" if failed else ""))
     return 0

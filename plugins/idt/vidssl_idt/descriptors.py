@@ -66,11 +66,14 @@ def frame_histograms(grey: np.ndarray, flow: np.ndarray) -> np.ndarray:
                 cv2.Sobel(image, cv2.CV_32F, 0, 1, ksize=1))
 
     fx, fy = np.ascontiguousarray(flow[..., 0]), np.ascontiguousarray(flow[..., 1])
+    fields = {"hog": gradient(grey.astype(np.float32)), "hof": (fx, fy), "mbhx": gradient(fx),
+              "mbhy": gradient(fy)}
     hist = np.zeros((*grey.shape, sum(BLOCK_BINS.values())), np.float32)
-    _add_orientations(hist, 0, *gradient(grey.astype(np.float32)), 8)
-    _add_orientations(hist, 8, fx, fy, 8, zero_bin=True)
-    _add_orientations(hist, 17, *gradient(fx), 8)
-    _add_orientations(hist, 25, *gradient(fy), 8)
+    channel = 0
+    for name, bins in BLOCK_BINS.items():
+        zero_bin = name == "hof"
+        _add_orientations(hist, channel, *fields[name], bins - zero_bin, zero_bin)
+        channel += bins
     return hist
 
 

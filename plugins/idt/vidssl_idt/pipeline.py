@@ -11,30 +11,23 @@ encodes and clusters.
 """
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
+from sklearn.metrics import normalized_mutual_info_score
 
 from vidssl import distributed
 from vidssl_idt.clustering import kmeans_labels
 from vidssl_idt.count_sketch import CountSketch
 from vidssl_idt.fisher import fisher_vector, fit_fisher_model, sample_descriptors
 from vidssl_idt.trajectories import N_COLUMNS, TrajectoryParams, extract_trajectories
-from vidssl_idt.trajectory_io import read_trajectories, write_trajectories
+from vidssl_idt.trajectory_io import extract_missing, read_trajectories
 
 if TYPE_CHECKING:
     from vidssl.evaluation import EvaluationContext
     from vidssl_datasets.video_dataset import VideoDataset
-
-
-def normalized_mutual_information(labels: np.ndarray, clusters: np.ndarray) -> float:
-    """NMI (arithmetic normalisation, in [0, 1]) between two labelings of the same items."""
-    from sklearn.metrics import normalized_mutual_info_score
-
-    return float(normalized_mutual_info_score(labels, clusters))
 
 
 class IDTExtractor:
@@ -58,19 +51,11 @@ class IDTExtractor:
         dataset = context.dataset
         cache = Path(context.work_dir) / self.out / "trajectories"
         cache.mkdir(parents=True, exist_ok=True)
-        started, failed = time.perf_counter(), 0
-        for row in range(distributed.rank(), len(dataset), distributed.world_size()):
-            path = cache / f"{row:07d}.npz"
-            if path.is_file():
-                continue
-            try:
-                rows = self.extract(dataset.frames(row))
-            except Exception as exc:  # noqa: BLE001 (one bad video must not stop the stage)
-                print(f"vidssl-idt: video {row} ({dataset.records[row].path}) failed: {exc}",
-                      file=sys.stderr)
-                failed += 1
-                continue
-            write_trajectories(path, rows)
+        started = time.perf_counter()
+        rows = range(distributed.rank(), len(dataset), distributed.world_size())
+        failed = extract_missing(
+            (f"video {row} ({dataset.records[row].path})", cache / f"{row:07d}.npz",
+             lambda row=row: self.extract(dataset.frames(row))) for row in rows)
         failed = sum(distributed.all_gather_objects(failed))
         distributed.barrier()
         return {"videos": float(len(dataset)), "failed_videos": float(failed),
@@ -119,6 +104,6 @@ class IDTClusters(IDTExtractor):
                    "videos_without_trajectories": float(sum(len(v) == 0 for v in videos))}
         classes = np.array([r.label for r in dataset.records])
         if (classes >= 0).all():
-            metrics["nmi"] = float(np.mean([normalized_mutual_information(classes, c)
+            metrics["nmi"] = float(np.mean([normalized_mutual_info_score(classes, c)
                                             for c in labels]))
         return metrics

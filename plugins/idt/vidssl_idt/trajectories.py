@@ -297,7 +297,7 @@ def extract_trajectories(frames: Iterable[np.ndarray], mode: Mode = "dt",
         return np.zeros((0, N_COLUMNS), np.float32)
     height, width = first.shape[:2]
     scales, sizes = pyramid_sizes(width, height, params)
-    dim = 33 * params.nxy_cells ** 2
+    dim = sum(BLOCK_BINS.values()) * params.nxy_cells ** 2   # per-frame HOG|HOF|MBHx|MBHy
     cohorts: list[list[_Cohort]] = [[] for _ in scales]
     rows: list[np.ndarray] = []
 

@@ -78,17 +78,20 @@ def overlay(frames: np.ndarray, heat: np.ndarray) -> np.ndarray:
     return np.stack(out)
 
 
-def _clip_of(video_path: str, clip_len: int, size: int, mean, std) -> tuple[np.ndarray, torch.Tensor]:
+def _clip_of(video_path: str, clip_len: int, size: int) -> tuple[np.ndarray, torch.Tensor]:
+    """The centred ``clip_len`` frames of a video resized to ``size²`` (uint8 ``T×H×W×3``) and
+    as a ``1×3×T×H×W`` batch normalised as the datasets' views are."""
+    from vidssl_datasets import clip_transforms as ct
+    from vidssl_datasets.clip_sampler import center_start
     from vidssl_datasets.video_reader import read_video
+    from vidssl_datasets.view import IMAGENET_MEAN, IMAGENET_STD
 
     video = read_video(video_path)
-    start = max(0, (len(video) - clip_len) // 2)
+    start = center_start(len(video), clip_len)
     ids = [min(start + i, len(video) - 1) for i in range(clip_len)]
     frames = np.stack([cv2.resize(video[i], (size, size), interpolation=cv2.INTER_AREA)
                        for i in ids])
-    x = torch.from_numpy(frames).float().div(255).permute(3, 0, 1, 2)
-    x = (x - torch.tensor(mean)[:, None, None, None]) / torch.tensor(std)[:, None, None, None]
-    return frames, x.unsqueeze(0)
+    return frames, ct.to_tensor(frames, IMAGENET_MEAN, IMAGENET_STD).unsqueeze(0)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -134,9 +137,7 @@ def run(args: argparse.Namespace) -> int:
                                              drop_last=len(dataset) > args.batch_size)
         head = train_head(backbone, loader, args.epochs, device)
         torch.save(head.weight.detach().cpu(), out / "cam_head.pt")
-    from vidssl_datasets.view import IMAGENET_MEAN, IMAGENET_STD  # the views' normalisation
-
-    frames, clip = _clip_of(args.video, args.clip_len, args.size, IMAGENET_MEAN, IMAGENET_STD)
+    frames, clip = _clip_of(args.video, args.clip_len, args.size)
     with torch.no_grad():
         normal = overlay(frames, cam(backbone, head, clip.to(device), 0))
         reverse = overlay(frames[::-1].copy(), cam(backbone, head, clip.flip(2).to(device), 1))

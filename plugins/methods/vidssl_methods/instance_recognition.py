@@ -68,7 +68,7 @@ class InstanceRecognition(EmbeddingMethod):
 
     def training_step(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
         v, indices = self.embed_batch(batch)
-        similarity = v @ self.bank.memory.clone().t()   # B×N (clone: the bank is updated below)
+        similarity = v @ self.bank.memory.t()                       # B×N
         noise_rows = torch.randint(len(self.bank), (v.shape[0], self.num_noise), device=v.device)
         positive = similarity.gather(1, indices[:, None])[:, 0]
         noise = similarity.gather(1, noise_rows)

@@ -87,7 +87,7 @@ class LocalAggregation(EmbeddingMethod):
 
     def training_step(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
         v, indices = self.embed_batch(batch)
-        similarity = v @ self.bank.memory.clone().t()   # clone: the bank is updated below
+        similarity = v @ self.bank.memory.t()
         loss = local_aggregation_loss(similarity, indices, self.cluster_labels,
                                       self.background_k, self.temperature)
         self.bank.update(indices, v, self.momentum)

@@ -40,4 +40,5 @@ class MemoryBank(nn.Module):
         indices = distributed.all_gather(indices)
         embeddings = distributed.all_gather(embeddings.detach())
         mixed = momentum * self.memory[indices] + (1 - momentum) * embeddings
-        self.memory[indices] = F.normalize(mixed, dim=1)
+        # out of place: a bank read earlier in the step (saved for backward) keeps its values
+        self.memory = self.memory.index_put((indices,), F.normalize(mixed, dim=1))

@@ -248,7 +248,7 @@ class MLFO(Method):
         pool = everything
         if epoch >= self.queue_epoch:
             pool = torch.cat([self.queue, everything])[-max(len(self.queue), n):]
-            self.queue.copy_(torch.cat([self.queue, everything])[-len(self.queue):])
+            self.queue.copy_(pool[-len(self.queue):])
         codes = torch.stack([sinkhorn(pool[:, j], self.epsilon, self.sinkhorn_iterations)[-n:]
                              for j in range(2)], 1)
         b = scores.shape[0]
