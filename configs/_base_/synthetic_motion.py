@@ -20,3 +20,14 @@ _probe_random = dict(
     epochs=5)
 _probe = dict(_probe_random, name='probe')
 _probe_ir = dict(_probe_random, name='probe_ir')  # seed 000: the probe after instance recognition
+
+# The self-supervised demos read residual frames (frame differences, Tao et al. 2020): 9 frames,
+# every 2nd, give 8 differences, and the static appearance of a video (unrelated to its class
+# here) cancels. On RGB clips no SSL method leaves the random-init probe within the CPU budget
+# (README, "Residual frames"). Every stage of such a demo, random-init probe included, reads them.
+_residual = dict(clip_len=9, residual=True)
+_train_res = dict(_train, view=dict(_view_train, **_residual))
+_test_res = dict(_test, view=dict(_view_test, **_residual))
+_probe_random_res = dict(_probe_random, dataset=_train_res, val_dataset=_test_res)
+_probe_res = dict(_probe_random_res, name='probe')
+_probe_ir_res = dict(_probe_random_res, name='probe_ir')

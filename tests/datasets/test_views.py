@@ -62,3 +62,18 @@ def test_clip_consistent_versus_per_frame_colour():
     rotated = render_view(np.random.default_rng(2).integers(0, 255, (2, 20, 20, 3), dtype=np.uint8),
                           ViewSpec(clip_len=2, size=20, rotation=10.0), np.random.default_rng(3))
     assert rotated.shape == (3, 2, 20, 20)
+
+
+def test_residual_view_is_the_difference_of_normalised_frames():
+    rng = np.random.default_rng(4)
+    still = np.repeat(rng.integers(0, 255, (1, 20, 20, 3), dtype=np.uint8), 5, axis=0)
+    moving = still.copy()
+    moving[:, 5:10, 5:10] = (np.arange(5) * 40)[:, None, None, None]  # a patch brightening by 40
+    std = [0.2, 0.25, 0.5]
+    view = ViewSpec(clip_len=5, size=20, residual=True, mean=[0.5] * 3, std=std)
+    static = render_view(still, view, np.random.default_rng(0))
+    assert static.shape == (3, 4, 20, 20) and static.abs().max() == 0, "static content cancels"
+    diff = render_view(moving, view, np.random.default_rng(0))
+    expected = torch.tensor(40 / 255) / torch.tensor(std)
+    assert torch.allclose(diff[:, :, 5:10, 5:10], expected.view(3, 1, 1, 1).expand(3, 4, 5, 5))
+    assert diff[:, :, :5].abs().max() == 0

@@ -3,14 +3,29 @@ real KTH video."""
 from __future__ import annotations
 
 import cv2
+import pytest
 import torch
 
 import vidssl
 from conftest import SHARED, run_cli
 from vidssl_datasets import synthetic_motion as sm
+from vidssl_methods.cam import reverse
 
 
-def test_cam_writes_overlays_for_synthetic_and_real_video(tiny_config, data_root, tmp_path):
+def test_reversing_a_residual_clip_gives_the_residual_of_the_reversed_frames():
+    frames = torch.randn(2, 3, 6, 4, 4)
+    residual = frames[:, :, 1:] - frames[:, :, :-1]
+    backwards = frames.flip(2)
+    assert torch.allclose(reverse(residual, True), backwards[:, :, 1:] - backwards[:, :, :-1])
+    assert torch.equal(reverse(frames, False), backwards)
+
+
+@pytest.mark.parametrize("residual", [False, True])
+def test_cam_writes_overlays_for_synthetic_and_real_video(tiny_config, data_root, tmp_path,
+                                                          residual):
+    if residual:  # a config whose datasets read frame differences: the tool follows it
+        text = tiny_config.read_text()
+        tiny_config.write_text(text.replace("crop='center')", "crop='center', residual=True)"))
     sm.generate(data_root, sm.SyntheticMotionConfig(size=16, frames=12, train_per_class=4,
                                                     test_per_class=2))
     backbone = vidssl.build("backbone", dict(type="r3d", depth=10, width=0.125,

@@ -26,7 +26,10 @@ class ViewSpec:
     """Sampling and augmentation of one view (sizes in pixels, strides in frames, ``rotation``
     the largest clip-consistent rotation in degrees, probabilities for ``flip``, ``grayscale``
     and ``reverse``, colour-jitter strengths as [brightness, contrast, saturation]; colour jitter
-    and grayscale are drawn once per clip unless ``per_frame_color``).
+    and grayscale are drawn once per clip unless ``per_frame_color``). With ``residual`` the
+    view is the clip's frame differences ``x_{t+1} − x_t`` after normalisation (residual frames,
+    Tao et al. 2020): static content cancels, and a ``clip_len``-frame clip gives
+    ``clip_len − 1`` time steps.
 
     MLFO's sampling: with ``part`` set, the view is one part of a ``2·clip_len``-frame span taken
     at a random rate in ``[1, rate_max]`` (capped by the video length): its ``first`` or
@@ -53,6 +56,7 @@ class ViewSpec:
     grayscale: float = 0.0
     per_frame_color: bool = False
     reverse: float = 0.0
+    residual: bool = False
     mean: list[float] = field(default_factory=lambda: list(IMAGENET_MEAN))
     std: list[float] = field(default_factory=lambda: list(IMAGENET_STD))
 
@@ -156,6 +160,8 @@ def render_view(frames: np.ndarray, spec: ViewSpec, rng: np.random.Generator) ->
                      for part in parts]
             clip = torch.cat(parts, 1) if spec.per_frame_color else parts[0]
             clip = ct.normalize(clip, spec.mean, spec.std)
+        if spec.residual:
+            clip = clip[:, 1:] - clip[:, :-1]
         clips.append(clip)
     return clips[0] if len(clips) == 1 else torch.stack(clips)
 

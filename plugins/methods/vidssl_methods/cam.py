@@ -9,6 +9,8 @@ with ``--head``; saved as ``DIR/cam_head.pt``). It is then applied at every posi
 video's last stage map, upsampled (trilinear) to the clip, min–max normalised, coloured with JET
 and blended 50/50 with the frames: ``DIR/normal_XX.png`` (class-0 map on the clip),
 ``DIR/reversed_XX.png`` (class-1 map on the reversed clip) and ``DIR/contact_sheet.png``.
+When the config's datasets read residual frames (``view.residual``), so does the tool: the clip
+is ``--clip-len`` frame differences, each shown on the later of its two frames.
 """
 from __future__ import annotations
 
@@ -32,7 +34,13 @@ def last_map(backbone: nn.Module, clip: torch.Tensor) -> torch.Tensor:
     return next(reversed(backbone.forward_features(clip).values()))
 
 
-def train_head(backbone: nn.Module, loader, epochs: int, device: torch.device) -> nn.Linear:
+def reverse(clip: torch.Tensor, residual: bool) -> torch.Tensor:
+    """A ``B×3×T×H×W`` clip played backwards (frame differences also change sign)."""
+    return -clip.flip(2) if residual else clip.flip(2)
+
+
+def train_head(backbone: nn.Module, loader, epochs: int, device: torch.device,
+               residual: bool = False) -> nn.Linear:
     """Bias-free Linear(C→2) on pooled last-stage features, normal (0) vs reversed (1) clips;
     Adam lr 1e-3, weight decay 1e-3, lr ×0.1 at 60 % of the epochs."""
     channels = last_map(backbone, next(iter(loader))["views"]["clip"][:1].to(device)).shape[1]
@@ -43,7 +51,7 @@ def train_head(backbone: nn.Module, loader, epochs: int, device: torch.device) -
         correct = total = 0
         for batch in loader:
             clip = batch["views"]["clip"].to(device)
-            both = torch.cat([clip, clip.flip(2)])
+            both = torch.cat([clip, reverse(clip, residual)])
             labels = torch.cat([torch.zeros(len(clip)), torch.ones(len(clip))]).long().to(device)
             with torch.no_grad():
                 features = last_map(backbone, both).mean((2, 3, 4))
@@ -78,20 +86,26 @@ def overlay(frames: np.ndarray, heat: np.ndarray) -> np.ndarray:
     return np.stack(out)
 
 
-def _clip_of(video_path: str, clip_len: int, size: int) -> tuple[np.ndarray, torch.Tensor]:
+def _clip_of(video_path: str, clip_len: int, size: int,
+             residual: bool) -> tuple[np.ndarray, torch.Tensor]:
     """The centred ``clip_len`` frames of a video resized to ``size²`` (uint8 ``T×H×W×3``) and
-    as a ``1×3×T×H×W`` batch normalised as the datasets' views are."""
+    as a ``1×3×T×H×W`` batch normalised as the datasets' views are (with ``residual``: one
+    frame more is read, and the batch holds the ``clip_len`` differences)."""
     from vidssl_datasets import clip_transforms as ct
     from vidssl_datasets.clip_sampler import center_start
     from vidssl_datasets.video_reader import read_video
     from vidssl_datasets.view import IMAGENET_MEAN, IMAGENET_STD
 
     video = read_video(video_path)
-    start = center_start(len(video), clip_len)
-    ids = [min(start + i, len(video) - 1) for i in range(clip_len)]
+    length = clip_len + residual
+    start = center_start(len(video), length)
+    ids = [min(start + i, len(video) - 1) for i in range(length)]
     frames = np.stack([cv2.resize(video[i], (size, size), interpolation=cv2.INTER_AREA)
                        for i in ids])
-    return frames, ct.to_tensor(frames, IMAGENET_MEAN, IMAGENET_STD).unsqueeze(0)
+    clip = ct.to_tensor(frames, IMAGENET_MEAN, IMAGENET_STD).unsqueeze(0)
+    if residual:
+        return frames[1:], clip[:, :, 1:] - clip[:, :, :-1]
+    return frames, clip
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -124,27 +138,31 @@ def run(args: argparse.Namespace) -> int:
         p.requires_grad_(False)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    view = dict(clip_len=args.clip_len, size=args.size, crop="random_resized", scale=(0.5, 1.0))
+    source = next(s for s in stage_configs(cfg) if s.get("dataset"))["dataset"]
+    residual = bool(source.get("view", {}).get("residual", False))
+    view = dict(clip_len=args.clip_len + residual, size=args.size, crop="random_resized",
+                scale=(0.5, 1.0), residual=residual)
     if args.head:
         weight = torch.load(args.head, map_location=device, weights_only=True)
         head = nn.Linear(weight.shape[1], 2, bias=False).to(device)
         head.weight.data.copy_(weight)
     else:
-        stage = next(s for s in stage_configs(cfg) if s.get("dataset"))
-        dataset = registry.build("dataset", {**stage["dataset"], "view": view},
+        dataset = registry.build("dataset", {**source, "view": view},
                                  ["stages", "dataset"], views={"clip": {}})
         loader = torch.utils.data.DataLoader(dataset, batch_size=args.batch_size, shuffle=True,
                                              drop_last=len(dataset) > args.batch_size)
-        head = train_head(backbone, loader, args.epochs, device)
+        head = train_head(backbone, loader, args.epochs, device, residual)
         torch.save(head.weight.detach().cpu(), out / "cam_head.pt")
-    frames, clip = _clip_of(args.video, args.clip_len, args.size)
+    frames, clip = _clip_of(args.video, args.clip_len, args.size, residual)
     with torch.no_grad():
         normal = overlay(frames, cam(backbone, head, clip.to(device), 0))
-        reverse = overlay(frames[::-1].copy(), cam(backbone, head, clip.flip(2).to(device), 1))
-    for name, images in (("normal", normal), ("reversed", reverse)):
+        backwards = overlay(frames[::-1].copy(),
+                            cam(backbone, head, reverse(clip, residual).to(device), 1))
+    for name, images in (("normal", normal), ("reversed", backwards)):
         for t, image in enumerate(images):
             cv2.imwrite(str(out / f"{name}_{t:02d}.png"), image[..., ::-1])
-    sheet = np.concatenate([np.concatenate(list(normal), 1), np.concatenate(list(reverse), 1)], 0)
+    sheet = np.concatenate([np.concatenate(list(normal), 1), np.concatenate(list(backwards), 1)],
+                           0)
     cv2.imwrite(str(out / "contact_sheet.png"), sheet[..., ::-1])
     print(f"vidssl-cam: {2 * len(frames)} overlays and contact_sheet.png in {out}")
     return 0
