@@ -90,7 +90,7 @@ def _clip_of(video_path: str, clip_len: int, size: int,
              residual: bool) -> tuple[np.ndarray, torch.Tensor]:
     """The centred ``clip_len`` frames of a video resized to ``size²`` (uint8 ``T×H×W×3``) and
     as a ``1×3×T×H×W`` batch normalised as the datasets' views are (with ``residual``: one
-    frame more is read, and the batch holds the ``clip_len`` differences)."""
+    frame more, and the batch holds the ``clip_len`` differences)."""
     from vidssl_datasets import clip_transforms as ct
     from vidssl_datasets.clip_sampler import center_start
     from vidssl_datasets.video_reader import read_video
@@ -104,7 +104,7 @@ def _clip_of(video_path: str, clip_len: int, size: int,
                        for i in ids])
     clip = ct.to_tensor(frames, IMAGENET_MEAN, IMAGENET_STD).unsqueeze(0)
     if residual:
-        return frames[1:], clip[:, :, 1:] - clip[:, :, :-1]
+        clip = clip[:, :, 1:] - clip[:, :, :-1]
     return frames, clip
 
 
@@ -155,8 +155,10 @@ def run(args: argparse.Namespace) -> int:
         torch.save(head.weight.detach().cpu(), out / "cam_head.pt")
     frames, clip = _clip_of(args.video, args.clip_len, args.size, residual)
     with torch.no_grad():
-        normal = overlay(frames, cam(backbone, head, clip.to(device), 0))
-        backwards = overlay(frames[::-1].copy(),
+        # with residual frames, each difference is shown on the later frame of its pair
+        steps = clip.shape[2]
+        normal = overlay(frames[-steps:], cam(backbone, head, clip.to(device), 0))
+        backwards = overlay(frames[:steps][::-1].copy(),
                             cam(backbone, head, reverse(clip, residual).to(device), 1))
     for name, images in (("normal", normal), ("reversed", backwards)):
         for t, image in enumerate(images):
@@ -164,7 +166,7 @@ def run(args: argparse.Namespace) -> int:
     sheet = np.concatenate([np.concatenate(list(normal), 1), np.concatenate(list(backwards), 1)],
                            0)
     cv2.imwrite(str(out / "contact_sheet.png"), sheet[..., ::-1])
-    print(f"vidssl-cam: {2 * len(frames)} overlays and contact_sheet.png in {out}")
+    print(f"vidssl-cam: {2 * len(normal)} overlays and contact_sheet.png in {out}")
     return 0
 
 
