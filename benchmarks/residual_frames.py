@@ -11,24 +11,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
-import sys
-import tempfile
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from config_run import config_run
+
 RESIDUAL = [f"stages.1.{split}.view.{key}" for split in ("dataset", "val_dataset")
             for key in ("residual=True", "clip_len=9")]
 
 
 def supervised_top1(epochs: int, options: list[str]) -> float:
-    with tempfile.TemporaryDirectory() as work:
-        subprocess.run([str(Path(sys.executable).parent / "vidssl-run"),
-                        str(REPO / "configs" / "supervised_r3d_synthetic.py"), "--work-dir", work,
-                        "--stages", "supervised", "--cfg-options", f"stages.1.epochs={epochs}",
-                        f"stages.1.val_interval={epochs}", *options],
-                       check=True, capture_output=True)
-        return json.loads((Path(work) / "results.json").read_text())["supervised"]["top1"]
+    with config_run("supervised_r3d_synthetic.py", "--stages", "supervised", "--cfg-options",
+                    f"stages.1.epochs={epochs}", f"stages.1.val_interval={epochs}",
+                    *options) as work:
+        return json.loads((work / "results.json").read_text())["supervised"]["top1"]
 
 
 def main() -> None:

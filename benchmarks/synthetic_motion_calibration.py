@@ -15,17 +15,12 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import subprocess
-import sys
-import tempfile
-from pathlib import Path
 
 import numpy as np
+from config_run import config_run
 from sklearn.linear_model import LogisticRegression
 
 import vidssl
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 def clips(split: str) -> tuple[np.ndarray, np.ndarray]:
@@ -68,13 +63,9 @@ def run_seed(seed: int, minutes: float) -> dict[str, dict[str, float]]:
     """probe_random and supervised of configs/supervised_r3d_synthetic.py with this seed, the
     supervised stage given ``minutes`` of training (epochs from the measured epoch time)."""
     epochs = max(1, round(minutes * 60 / 10))  # ~10 s per epoch of 2000 clips on 2 cores
-    with tempfile.TemporaryDirectory() as work:
-        subprocess.run([str(Path(sys.executable).parent / "vidssl-run"),
-                        str(REPO / "configs" / "supervised_r3d_synthetic.py"), "--work-dir", work,
-                        "--cfg-options", f"seed={seed}", f"stages.1.epochs={epochs}",
-                        "stage_defaults.evaluator.report=True"],
-                       check=True, capture_output=True)
-        return {stage: confusion_metrics(np.loadtxt(Path(work) / f"{stage}_confusion.tsv",
+    with config_run("supervised_r3d_synthetic.py", "--cfg-options", f"seed={seed}",
+                    f"stages.1.epochs={epochs}", "stage_defaults.evaluator.report=True") as work:
+        return {stage: confusion_metrics(np.loadtxt(work / f"{stage}_confusion.tsv",
                                                     delimiter="\t"))
                 for stage in ("probe_random", "supervised")}
 

@@ -10,12 +10,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
-import sys
-import tempfile
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from config_run import config_run
+
 PLAIN = ["stages.1.dataset.view.crop=center", "stages.1.dataset.view.rotation=0",
          "stages.1.dataset.view.color_jitter=[0,0,0]",
          "stages.1.dataset.view.grayscale=0"]
@@ -28,12 +25,9 @@ ROWS = {
 
 
 def run(options: list[str], stages: str) -> dict:
-    with tempfile.TemporaryDirectory() as work:
-        subprocess.run([str(Path(sys.executable).parent / "vidssl-run"),
-                        str(REPO / "configs" / "vtdl_r3d_synthetic.py"), "--work-dir", work,
-                        "--stages", stages, *(["--cfg-options", *options] if options else [])],
-                       check=True, capture_output=True)
-        return json.loads((Path(work) / "results.json").read_text())
+    with config_run("vtdl_r3d_synthetic.py", "--stages", stages,
+                    *(["--cfg-options", *options] if options else [])) as work:
+        return json.loads((work / "results.json").read_text())
 
 
 def main() -> None:

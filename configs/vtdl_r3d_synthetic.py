@@ -6,8 +6,7 @@ _base_ = ['_base_/synthetic_motion.py']
 
 # "BA": rotation ±10°, random resized crop and colour jitter, clip-consistent
 _ssl_view = dict(clip_len=9, stride=2, residual=True, size=32, crop='random_resized',
-                 scale=(0.5, 1.0),
-                 rotation=10.0, color_jitter=[0.4, 0.4, 0.4], grayscale=0.2)
+                 scale=(0.5, 1.0), rotation=10.0, color_jitter=[0.4, 0.4, 0.4], grayscale=0.2)
 _unlabeled = dict(type='synthetic_motion', split='unlabeled', view=_ssl_view, unlabeled_size=2000)
 
 custom_hooks = [dict(type='metrics_plot')]

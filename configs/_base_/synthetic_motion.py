@@ -11,15 +11,13 @@ _unlabeled = dict(type='synthetic_motion', split='unlabeled', view=_view_train)
 backbone = dict(type='r3d', depth=18, width=0.25, stem_pool='1x3x3')
 stage_defaults = dict(batch_size=32, num_workers=2, evaluator=dict(type='classification'))
 
-# linear probes on frozen features (CoCLR protocol): on the random-init backbone, and after
-# whatever the child config trains in between
+# linear probe on frozen features (CoCLR protocol) of the random-init backbone; the residual-frame
+# variants below add the probes after whatever a child config trains in between
 _probe_random = dict(
     name='probe_random', type='probe', dataset=_train, val_dataset=_test,
     method=dict(type='linear_probe', num_classes=10),
     optimizer=dict(type='Adam', lr=1e-2, weight_decay=1e-4),
     epochs=5)
-_probe = dict(_probe_random, name='probe')
-_probe_ir = dict(_probe_random, name='probe_ir')  # seed 000: the probe after instance recognition
 
 # The self-supervised demos read residual frames (frame differences, Tao et al. 2020): 9 frames,
 # every 2nd, give 8 differences, and the static appearance of a video (unrelated to its class
@@ -30,4 +28,4 @@ _train_res = dict(_train, view=dict(_view_train, **_residual))
 _test_res = dict(_test, view=dict(_view_test, **_residual))
 _probe_random_res = dict(_probe_random, dataset=_train_res, val_dataset=_test_res)
 _probe_res = dict(_probe_random_res, name='probe')
-_probe_ir_res = dict(_probe_random_res, name='probe_ir')
+_probe_ir_res = dict(_probe_random_res, name='probe_ir')  # seed 000: after instance recognition

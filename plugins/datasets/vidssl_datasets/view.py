@@ -161,7 +161,7 @@ def render_view(frames: np.ndarray, spec: ViewSpec, rng: np.random.Generator) ->
             clip = torch.cat(parts, 1) if spec.per_frame_color else parts[0]
             clip = ct.normalize(clip, spec.mean, spec.std)
         if spec.residual:
-            clip = clip[:, 1:] - clip[:, :-1]
+            clip = clip.diff(dim=1)
         clips.append(clip)
     return clips[0] if len(clips) == 1 else torch.stack(clips)
 

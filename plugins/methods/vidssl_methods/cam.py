@@ -104,7 +104,7 @@ def _clip_of(video_path: str, clip_len: int, size: int,
                        for i in ids])
     clip = ct.to_tensor(frames, IMAGENET_MEAN, IMAGENET_STD).unsqueeze(0)
     if residual:
-        clip = clip[:, :, 1:] - clip[:, :, :-1]
+        clip = clip.diff(dim=2)
     return frames, clip
 
 

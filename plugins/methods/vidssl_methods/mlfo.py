@@ -64,6 +64,12 @@ def temporal_head(channels: int, dim: int = 128) -> nn.Sequential:
                          nn.Conv1d(channels, dim, 1))
 
 
+def clip_vector(head: nn.Module, sequence: torch.Tensor) -> torch.Tensor:
+    """``B×C×T`` level sequence → unit ``B×dim`` clip vector: the head per step, then the
+    temporal mean."""
+    return F.normalize(head(sequence).mean(2), dim=1)
+
+
 def sinkhorn(scores: torch.Tensor, epsilon: float = 0.05, iterations: int = 3) -> torch.Tensor:
     """Sinkhorn-Knopp codes of ``N×K`` scores → ``N×K``, each row a distribution over the K
     prototypes; the prototypes' total mass approaches N/K each with more iterations."""
@@ -197,14 +203,13 @@ class MLFO(Method):
         vectors = {}
         for level in LEVELS:
             normal = [c[level][:b] for c in clips[:2]]
-            z = [distributed.all_gather_with_grad(
-                F.normalize(self.project[level](x).mean(2), dim=1)) for x in normal]
+            z = [distributed.all_gather_with_grad(clip_vector(self.project[level], x))
+                 for x in normal]
             vectors[level] = z
             if level == "high":
                 losses["instance"] = pair_contrast(z[0], z[1], local, self.temperature)
             else:
-                flipped = [F.normalize(self.project[level](c[level][b:]).mean(2), dim=1)
-                           for c in clips[:2]]
+                flipped = [clip_vector(self.project[level], c[level][b:]) for c in clips[:2]]
                 losses[f"motion_{level}"] = pair_contrast(
                     z[0], z[1], local, self.temperature, torch.stack(flipped, 1))
             fine = [self.fine[level](c[level][:b]) for c in clips]
@@ -231,8 +236,8 @@ class MLFO(Method):
                                         clusters, self.temperature, self.threshold)[local]
             graph = 0
             for level in LEVELS:
-                e = [distributed.all_gather_with_grad(F.normalize(
-                    self.graph[level](c[level][:b]).mean(2), dim=1)) for c in clips[:2]]
+                e = [distributed.all_gather_with_grad(clip_vector(self.graph[level], c[level][:b]))
+                     for c in clips[:2]]
                 log_p_graph = F.log_softmax(e[0][local] @ e[1].t() / self.temperature, dim=1)
                 graph = graph + self.level_weights[level] * -(targets * log_p_graph).mean()
             losses["graph"] = graph
