@@ -23,7 +23,8 @@ import torch
 
 from vidssl_datasets import synthetic_motion as sm
 from vidssl_datasets.prepare import extract_frames
-from vidssl_datasets.video_dataset import VideoDataset, VideoRecord
+from vidssl_datasets.video_dataset import VideoDataset
+from vidssl_datasets.video_source import ReaderSpec, VideoRecord
 
 VIEW = dict(clip_len=16, stride=1, size=112, resize=112, sampler="random", crop="center")
 
@@ -59,7 +60,7 @@ def raw_cv2(paths: list[Path], frames: bool) -> float:
 
 def pipeline(paths: list[Path], source: str, workers: int) -> float:
     dataset = VideoDataset([VideoRecord(str(p), 0) for p in paths], ["x"], {"clip": {}}, VIEW,
-                           source=source)
+                           ReaderSpec(source=source))
     loader = torch.utils.data.DataLoader(dataset, batch_size=8, num_workers=workers)
     start = time.perf_counter()
     n = sum(len(batch["label"]) for batch in loader)

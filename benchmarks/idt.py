@@ -19,9 +19,9 @@ import cv2
 import numpy as np
 from sklearn.metrics import normalized_mutual_info_score
 
+from vidssl.kmeans import kmeans_labels
 from vidssl_datasets import synthetic_motion as sm
 from vidssl_datasets.video_reader import read_video
-from vidssl_idt.clustering import kmeans_labels
 from vidssl_idt.count_sketch import CountSketch
 from vidssl_idt.fisher import fisher_vector, fit_fisher_model, sample_descriptors
 from vidssl_idt.trajectories import extract_trajectories

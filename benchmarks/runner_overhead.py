@@ -28,7 +28,10 @@ BACKBONE = {"type": "r3d", "depth": 10, "width": 0.25, "stem_pool": "1x3x3"}
 
 
 class InMemoryClips(Dataset):
-    """Fixed random clips and labels held in memory (no decoding, no augmentation)."""
+    """Fixed random clips and labels held in memory (no decoding, no augmentation); a
+    :class:`vidssl.protocols.ClipDataset`."""
+
+    classes = [str(c) for c in range(10)]
 
     def __init__(self, views=None) -> None:
         generator = torch.Generator().manual_seed(0)
@@ -39,7 +42,20 @@ class InMemoryClips(Dataset):
         return CLIPS
 
     def __getitem__(self, i: int) -> dict:
-        return {"views": {"clip": self.clips[i]}, "label": self.labels[i], "index": i}
+        return {"views": {"clip": self.clips[i]}, "label": self.labels[i], "index": i,
+                "skipped": 0}
+
+    def set_epoch(self, epoch: int) -> None:
+        pass
+
+    def video_name(self, row: int) -> str:
+        return f"clip{row}"
+
+    def label(self, row: int) -> int:
+        return int(self.labels[row])
+
+    def frames(self, row: int):
+        return (self.clips[row].permute(1, 2, 3, 0).clamp(-2, 2) * 60 + 128).byte().numpy()
 
 
 class StageTimer:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -67,3 +68,14 @@ def requires_shared(path: str) -> Path:
     if not full.exists():
         pytest.skip(f"needs ../shared/{path} (the shared fixtures folder beside the repo)")
     return full
+
+
+def make_distribution(where: Path, name: str, version: str, module: str, code: str) -> dict:
+    """Write a distribution ``name`` whose entry point loads ``module`` with ``code``; return the
+    environment that puts it on the path."""
+    (where / f"{module}.py").write_text(textwrap.dedent(code))
+    info = where / f"{name.replace('-', '_')}-{version}.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
+    (info / "entry_points.txt").write_text(f"[vidssl.plugins]\n{name} = {module}\n")
+    return {"PYTHONPATH": str(where)}

@@ -59,6 +59,21 @@ def load(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str
     return obj
 
 
+def backbone_state(saved: dict[str, Any], path: str | Path) -> dict[str, torch.Tensor]:
+    """The backbone weights in any vidssl checkpoint ``saved`` (read from ``path``): a stage file's
+    ``backbone`` entry, or the ``backbone.*`` entries of the method state in a ``last.pt`` /
+    ``best.pt``. Raises :class:`CheckpointError` listing what the file holds instead."""
+    if isinstance(saved.get("backbone"), dict) and saved["backbone"]:
+        return saved["backbone"]
+    method = saved.get("progress", {}).get("method", {}) if isinstance(saved.get("progress"), dict) \
+        else {}
+    state = {k[len("backbone."):]: v for k, v in method.items() if k.startswith("backbone.")}
+    if not state:
+        raise CheckpointError(f"checkpoint {path} has no backbone weights (entries: "
+                              f"{', '.join(sorted(saved)) or 'none'})")
+    return state
+
+
 def rng_state() -> dict[str, Any]:
     """Python, numpy, torch (and CUDA) RNG states as tensors and plain containers."""
     kind, keys, pos, has_gauss, gauss = np.random.get_state()

@@ -11,6 +11,8 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
+from vidssl.errors import ConfigError
+
 
 def world_size() -> int:
     return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
@@ -28,7 +30,8 @@ def setup(device: str = "auto", backend: str | None = None) -> torch.device:
     """Initialise the process group if launched by torchrun; return this process's device."""
     use_cuda = torch.cuda.is_available() if device == "auto" else device == "cuda"
     if use_cuda and not torch.cuda.is_available():
-        raise RuntimeError("device='cuda' was asked for but CUDA is not available")
+        raise ConfigError("device='cuda' was asked for but CUDA is not available (set "
+                          "device='auto' or 'cpu')")
     local_rank = int(os.environ.get("LOCAL_RANK", 0))
     if int(os.environ.get("WORLD_SIZE", 1)) > 1 and not dist.is_initialized():
         if use_cuda:

@@ -21,7 +21,8 @@ from vidssl.method import Method
 from vidssl.sampler import ResumableSampler
 
 if TYPE_CHECKING:
-    from vidssl.runner import Runner, Stage
+    from vidssl.run_context import RunContext
+    from vidssl.stage import Stage
 
 
 def to_device(batch: Any, device: torch.device) -> Any:
@@ -50,7 +51,7 @@ def per_video(fn: Callable[[torch.Tensor], torch.Tensor], clip: torch.Tensor,
 class EvaluationContext:
     """The trained method, a held-out dataset and run information for one evaluation pass."""
 
-    runner: Runner
+    run: RunContext
     stage: Stage
     method: Method | None
     dataset: Dataset | None
@@ -59,11 +60,15 @@ class EvaluationContext:
 
     @property
     def device(self) -> torch.device:
-        return self.runner.device
+        return self.run.device
 
     @property
     def work_dir(self) -> Path:
-        return self.runner.work_dir
+        return self.run.work_dir
+
+    @property
+    def is_main(self) -> bool:
+        return self.run.is_main
 
     def loader(self, dataset: Dataset | None = None) -> DataLoader:
         """This rank's shard of ``dataset`` (default :attr:`dataset`), in order, no shuffling,
@@ -91,3 +96,15 @@ class EvaluationContext:
         parts = distributed.all_gather_objects(local)
         order = np.concatenate([p[0] for p in parts]).argsort(kind="stable")
         return np.concatenate([p[1] for p in parts])[order]
+
+    def video_features(self, dataset: Dataset | None = None) -> tuple[Any, Any]:
+        """``method.embed`` features of every video of ``dataset`` (default :attr:`dataset`),
+        averaged over its clips and crops, and its labels: (float32 ``N×D``, int64 ``N``) in
+        dataset order, on every rank."""
+        rows, features, labels = [], [], []
+        for batch in self.batches(dataset):
+            embed = lambda clip: self.method.embed({**batch, "views": {"clip": clip}})  # noqa: E731
+            features.append(per_video(embed, batch["views"]["clip"]))
+            rows.append(batch["index"])
+            labels.append(batch["label"])
+        return self.gather(rows, features), self.gather(rows, labels).astype("int64")

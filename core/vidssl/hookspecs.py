@@ -11,6 +11,15 @@ Two families:
   distribution, and adds named components with ``register(name, builder, schema=None)``;
 * lifecycle hooks are called by the runner. Installed plugin modules receive them for every run;
   components of kind ``hook`` receive them only in runs whose config lists them in ``custom_hooks``.
+
+Every lifecycle hook receives ``run``, the :class:`~vidssl.run_context.RunContext`: ``run.cfg``
+(the merged config), ``run.work_dir``, ``run.device``, ``run.is_main`` (rank 0: the only process
+that should write files), ``run.world_size``, ``run.results`` (stage name → metrics so far) and
+``run.resume``. Stage hooks also receive the :class:`~vidssl.stage.Stage`: ``stage.name``,
+``stage.type``, ``stage.index``, ``stage.cfg`` (its keys with defaults filled in),
+``stage.method`` and, for training stages, ``stage.iters_per_epoch``. Hooks are called on every
+rank. A hook keeps state across ``--resume`` by adding entries in
+:func:`vidssl_checkpoint_save` and reading them back in :func:`vidssl_checkpoint_load`.
 """
 from __future__ import annotations
 
@@ -20,7 +29,8 @@ import pluggy
 
 if TYPE_CHECKING:
     from vidssl.registry import Registrar
-    from vidssl.runner import Runner, Stage
+    from vidssl.run_context import RunContext
+    from vidssl.stage import Stage
 
 hookspec = pluggy.HookspecMarker("vidssl")
 
@@ -33,8 +43,9 @@ hookspec = pluggy.HookspecMarker("vidssl")
 def vidssl_register_backbones(register: Registrar) -> None:
     """Add backbones: builders returning an ``nn.Module`` without a head.
 
-    A backbone maps ``B×3×T×H×W`` clips to ``B×feat_dim`` pooled features, has a ``feat_dim``
-    attribute and a ``forward_features(x)`` returning an ordered dict of named stage maps.
+    A backbone maps ``B×3×T×H×W`` clips to ``B×feat_dim`` pooled features and has the
+    attributes of :class:`vidssl.protocols.Backbone`: ``feat_dim``, ``forward_features(x)``
+    (an ordered dict of named stage maps) and ``feature_info`` (their channels and strides).
     """
 
 
@@ -46,26 +57,33 @@ def vidssl_register_methods(register: Registrar) -> None:
 
 @hookspec
 def vidssl_register_datasets(register: Registrar) -> None:
-    """Add datasets: builders called as ``builder(views=..., **cfg)`` returning a
-    ``torch.utils.data.Dataset`` whose items are ``{"views": {name: C×T×H×W}, "label": int,
-    "index": int}``."""
+    """Add datasets: builders called as ``builder(views=..., **cfg)`` (``views``: the view specs
+    the stage's method asks for, name → dict) returning a dataset with the attributes of
+    :class:`vidssl.protocols.ClipDataset`."""
 
 
 @hookspec
 def vidssl_register_transforms(register: Registrar) -> None:
-    """Add clip transforms: builders returning a callable ``clip -> clip`` on ``C×T×H×W``
-    tensors (or on frame arrays, as the transform documents)."""
+    """Add clip transforms and temporal samplers that a dataset view can name
+    (``view=dict(transforms=[dict(type=NAME, ...)], sampler=dict(type=NAME, ...))``):
+
+    * a clip transform is a callable ``(clip, rng) -> clip`` on a normalised ``3×T×H×W`` float
+      tensor, ``rng`` a ``numpy.random.Generator`` seeded per (seed, epoch, video);
+    * a sampler has ``starts(n, span, num_clips, rng) -> list[int]``: the first frame of each of
+      ``num_clips`` clips of ``span`` frames in an ``n``-frame video.
+    """
 
 
 @hookspec
 def vidssl_register_evaluators(register: Registrar) -> None:
     """Add evaluators: builders returning an object with ``evaluate(context) -> dict[str, float]``
-    (see :class:`vidssl.evaluator.EvaluationContext`)."""
+    (``context``: a :class:`vidssl.evaluation.EvaluationContext`; accuracies in percent)."""
 
 
 @hookspec
 def vidssl_register_extractors(register: Registrar) -> None:
-    """Add extractors: builders returning an object with ``run(context) -> dict[str, float]``,
+    """Add extractors: builders returning an object with ``run(context) -> dict[str, float]``
+    (``context``: a :class:`vidssl.evaluation.EvaluationContext` over the stage's ``dataset``),
     usable as an ``extract`` stage (features, descriptors, cluster labels written to the work dir)."""
 
 
@@ -77,60 +95,67 @@ def vidssl_register_hooks(register: Registrar) -> None:
 
 
 # --------------------------------------------------------------------------------------------
-# Lifecycle (called by the runner, on every rank; ``runner.is_main`` tells rank 0)
+# Lifecycle (called on every rank; see the module docstring for what ``run`` and ``stage`` offer)
 # --------------------------------------------------------------------------------------------
 
 @hookspec
-def vidssl_run_start(runner: Runner) -> None:
-    """Called once the config is validated and the work dir exists, before the first stage."""
+def vidssl_run_start(run: RunContext) -> None:
+    """Called once the config is validated, the work dir exists and a resumed run's checkpoint
+    is loaded, before the first stage."""
 
 
 @hookspec
-def vidssl_run_end(runner: Runner, results: dict[str, dict[str, float]]) -> None:
+def vidssl_run_end(run: RunContext, results: dict[str, dict[str, float]]) -> None:
     """Called after the last stage with ``results`` (stage name → metrics) as written to
     ``results.json``."""
 
 
 @hookspec
-def vidssl_stage_start(runner: Runner, stage: Stage) -> None:
-    """Called when a stage starts (or resumes), after its components are built."""
+def vidssl_stage_start(run: RunContext, stage: Stage) -> None:
+    """Called when a stage starts (or resumes), after its components are built: ``stage.method``,
+    and for training stages ``stage.dataset``, ``stage.optimizer`` and ``stage.iters_per_epoch``."""
 
 
 @hookspec
-def vidssl_stage_end(runner: Runner, stage: Stage, metrics: dict[str, float]) -> None:
-    """Called when a stage finishes, with the final metrics it reports."""
+def vidssl_stage_end(run: RunContext, stage: Stage, metrics: dict[str, float]) -> None:
+    """Called when a stage finishes and its results are written, with its final ``metrics``."""
 
 
 @hookspec
-def vidssl_epoch_start(runner: Runner, stage: Stage, epoch: int) -> None:
+def vidssl_epoch_start(run: RunContext, stage: Stage, epoch: int) -> None:
     """Called before each training epoch (0-based ``epoch``)."""
 
 
 @hookspec
-def vidssl_epoch_end(runner: Runner, stage: Stage, epoch: int,
+def vidssl_epoch_end(run: RunContext, stage: Stage, epoch: int,
                      metrics: dict[str, float]) -> None:
-    """Called after each training epoch with its mean losses, learning rate and any
-    validation metrics."""
+    """Called after each training epoch (0-based ``epoch``) with its mean losses, ``lr``,
+    ``skipped_videos`` when some were skipped and, on validation epochs, ``val_*`` metrics; the
+    epoch's checkpoint is written after this hook."""
 
 
 @hookspec
-def vidssl_iteration_end(runner: Runner, stage: Stage, epoch: int, iteration: int,
+def vidssl_iteration_end(run: RunContext, stage: Stage, epoch: int, iteration: int,
                          losses: dict[str, Any]) -> None:
-    """Called after each optimizer step. ``losses`` maps names to detached 0-d tensors;
-    ``iteration`` counts steps inside the epoch from 0."""
+    """Called after each optimizer step. ``losses`` maps names to detached 0-d tensors (the
+    method's ``training_step`` output); ``iteration`` counts steps inside the epoch from 0."""
 
 
 @hookspec
-def vidssl_evaluation_end(runner: Runner, stage: Stage, metrics: dict[str, float]) -> None:
-    """Called after an evaluation pass with its metrics (accuracies in percent)."""
+def vidssl_evaluation_end(run: RunContext, stage: Stage, metrics: dict[str, float]) -> None:
+    """Called after every evaluation pass (validation epochs, the final evaluation of a training
+    stage, an ``evaluate`` stage) with its metrics (accuracies in percent)."""
 
 
 @hookspec
-def vidssl_checkpoint_save(runner: Runner, checkpoint: dict[str, Any]) -> None:
-    """Called before a checkpoint is written; implementations may add entries (tensors and
-    plain containers only, so the file loads with ``weights_only=True``)."""
+def vidssl_checkpoint_save(run: RunContext, checkpoint: dict[str, Any]) -> None:
+    """Called on rank 0 before ``last.pt`` is written (every epoch, every
+    ``checkpoint.interval_iters`` and at each stage end); implementations may add entries under
+    their own key (tensors and plain containers only, so the file loads with
+    ``weights_only=True``)."""
 
 
 @hookspec
-def vidssl_checkpoint_load(runner: Runner, checkpoint: dict[str, Any]) -> None:
-    """Called after a checkpoint was loaded for ``--resume``, with its full content."""
+def vidssl_checkpoint_load(run: RunContext, checkpoint: dict[str, Any]) -> None:
+    """Called when ``--resume`` loaded ``last.pt``, with its full content, before any stage runs
+    (``custom_hooks`` receive it too)."""

@@ -35,7 +35,7 @@ class MetricsLog:
                     self.writer.add_scalar(prefix + key, value, step)
 
     @hookimpl
-    def vidssl_run_start(self, runner) -> None:
+    def vidssl_run_start(self, run) -> None:
         if self.tensorboard:
             from torch.utils.tensorboard import SummaryWriter
 

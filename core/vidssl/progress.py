@@ -15,13 +15,13 @@ class ProgressBar:
         self.clips, self.started = 0, 0.0
 
     @hookimpl
-    def vidssl_epoch_start(self, runner, stage, epoch) -> None:
+    def vidssl_epoch_start(self, run, stage, epoch) -> None:
         from tqdm import tqdm
 
         self.bar = tqdm(total=stage.iters_per_epoch, file=sys.stderr, dynamic_ncols=True,
                         desc=f"{stage.name} {epoch + 1}/{stage.cfg['epochs']}", leave=False,
                         mininterval=1.0, disable=not sys.stderr.isatty())
-        self.clips_per_iter = stage.cfg["batch_size"] * runner.world_size
+        self.clips_per_iter = stage.cfg["batch_size"] * run.world_size
         self.clips, self.started = 0, time.perf_counter()
 
     @hookimpl

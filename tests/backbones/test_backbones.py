@@ -10,6 +10,7 @@ import seed_layouts as seeds
 import vidssl
 from conftest import run_cli
 from vidssl.errors import CheckpointError
+from vidssl.protocols import Backbone, check
 from vidssl_backbones.checkpoint_import import load_into
 
 PARAMS = [
@@ -51,6 +52,13 @@ def test_forward_contract_for_every_backbone(name):
         high = list(maps.values())[-1]
         assert torch.allclose(high.mean((2, 3, 4)), features, atol=1e-5), \
             "forward = global average of the last stage map"
+        # feature_info describes the maps without running the model
+        info = model.feature_info
+        assert [(f.name, f.channels) for f in info] == [(k, m.shape[1]) for k, m in maps.items()]
+        for f, m in zip(info, maps.values()):
+            for size, out, stride in zip(shape, m.shape[2:], f.stride):
+                assert size // stride <= out <= max(1, -(-size // stride)), (f, tuple(m.shape))
+    check(model, Backbone, name)
 
 
 @pytest.mark.parametrize("ours,theirs", [("r3d", torchvision.models.video.r3d_18),

@@ -3,22 +3,8 @@ misspelled hooks. Each extra distribution is a real ``*.dist-info`` with an entr
 PYTHONPATH of a real ``vidssl-plugins`` process."""
 from __future__ import annotations
 
-import textwrap
-from pathlib import Path
-
 import vidssl
-from conftest import run_cli
-
-
-def make_distribution(where: Path, name: str, version: str, module: str, code: str) -> dict:
-    """Write a distribution ``name`` whose entry point loads ``module`` with ``code``; return the
-    environment that puts it on the path."""
-    (where / f"{module}.py").write_text(textwrap.dedent(code))
-    info = where / f"{name.replace('-', '_')}-{version}.dist-info"
-    info.mkdir(parents=True)
-    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
-    (info / "entry_points.txt").write_text(f"[vidssl.plugins]\n{name} = {module}\n")
-    return {"PYTHONPATH": str(where)}
+from conftest import make_distribution, run_cli
 
 
 def test_components_name_their_distribution_and_version():

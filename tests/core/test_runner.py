@@ -87,3 +87,19 @@ stages = [dict(name='retrieval', type='evaluate', val_dataset={{_base_._test}},
     metrics = json.loads((work / "results.json").read_text())["retrieval"]
     assert set(metrics) == {"R@1", "R@5"} and 0 <= metrics["R@1"] <= metrics["R@5"] <= 100
     assert "R@5" in result.stdout
+
+
+def test_evaluate_stages_start_from_init_from(finished_run, tiny_config):
+    work, _ = finished_run
+    cfg = load_config(tiny_config)
+    supervised = cfg["stages"][1]
+    cfg["stages"] += [
+        dict(name="test", type="evaluate", init_from="supervised", val_dataset=supervised["val_dataset"],
+             method=dict(type="supervised", num_classes=10)),
+        dict(name="retrieval", type="evaluate", init_from="supervised",
+             val_dataset=supervised["val_dataset"],
+             evaluator=dict(type="retrieval", train_dataset=supervised["dataset"], ks=[1]))]
+    results = Runner(cfg, work, only=["test", "retrieval"]).run()
+    # the test stage evaluates the trained classifier of init_from, not a freshly drawn head
+    assert results["test"] == pytest.approx(results["supervised"])
+    assert 0 <= results["retrieval"]["R@1"] <= 100, "init_from without a method: the backbone"

@@ -52,6 +52,6 @@ def test_frames_then_annotations_then_dataset(tmp_path):
     item = dataset[1]
     assert item["label"] == 1 and item["views"]["clip"].shape == (3, 4, 32, 32)
     ucf = vidssl.build("dataset", {"type": "ucf101", "root": str(out), "annotation_dir": str(lists),
-                                   "subset": "test", "source": "frames",
+                                   "subset": "test", "reader": {"source": "frames"},
                                    "view": {"clip_len": 4, "size": 32}}, views={"clip": {}})
     assert len(ucf) == 2 and ucf[0]["label"] == 0

@@ -9,8 +9,9 @@ import torch
 import vidssl
 from vidssl.errors import DataError
 from vidssl_datasets.synthetic_motion import write_video
-from vidssl_datasets.video_dataset import VideoDataset, VideoRecord
+from vidssl_datasets.video_dataset import VideoDataset
 from vidssl_datasets.video_reader import count_frames, read_frames, read_video
+from vidssl_datasets.video_source import ReaderSpec, VideoRecord
 
 
 def gradient_video(n: int = 10, size: int = 32) -> np.ndarray:
@@ -76,7 +77,7 @@ def test_dataset_skips_and_counts_corrupt_videos_or_fails_fast(tmp_path, capsys)
     assert item["skipped"] == 1 and item["index"] == 1 and item["label"] == 1
     assert item["views"]["clip"].shape == (3, 4, 16, 16)
     assert "bad.avi" in capsys.readouterr().err and "list.txt:1" in str(records[0].origin)
-    strict = VideoDataset(records, ["a", "b"], {"clip": {}}, view, on_error="raise")
+    strict = VideoDataset(records, ["a", "b"], {"clip": {}}, view, ReaderSpec(on_error="raise"))
     with pytest.raises(DataError, match=r"bad.avi could not be decoded .*\(list.txt:1\)"):
         strict[0]
 

@@ -8,7 +8,8 @@ import pytest
 from sklearn.metrics import normalized_mutual_info_score
 
 from tests.conftest import run_cli
-from vidssl_idt.clustering import kmeans_labels
+from vidssl.errors import ConfigError
+from vidssl.kmeans import kmeans_labels
 from vidssl_idt.count_sketch import CountSketch
 from vidssl_idt.fisher import FisherModel, _BlockModel, fisher_vector, fit_fisher_model
 from vidssl_idt.trajectories import N_COLUMNS
@@ -82,7 +83,7 @@ def test_count_sketch_balanced_and_linear():
     one = np.zeros(10_000)
     one[17] = 1
     assert sketch(one)[sketch.bucket[17]] == sketch.sign[17]
-    with pytest.raises(ValueError, match="built for 10000-d"):
+    with pytest.raises(ConfigError, match="built for 10000-d"):
         sketch(np.zeros(5))
 
 
@@ -96,7 +97,7 @@ def test_kmeans_recovers_separated_groups_with_distinct_seeds():
     assert min(scores) > 0.75 and max(scores) == pytest.approx(1)  # one init each: local minima
     noisy = kmeans_labels(rng.normal(size=(200, 4)).astype(np.float32), k=10, num_c=2)
     assert not np.array_equal(noisy[0], noisy[1])   # seeds 1234 and 1235 differ
-    with pytest.raises(ValueError, match="1 ≤ k ≤ N"):
+    with pytest.raises(ConfigError, match="1 ≤ k ≤ N"):
         kmeans_labels(x, k=500)
 
 

@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 
 from tests.conftest import requires_shared
+from vidssl.errors import DataError
 from vidssl_datasets.video_reader import read_video
+from vidssl_idt.camera_motion import read_boxes
 from vidssl_idt.descriptors import DescriptorGeometry, frame_descriptors, frame_histograms, pool_time
 from vidssl_idt.trajectories import (
     COLUMNS,
@@ -16,7 +18,6 @@ from vidssl_idt.trajectories import (
     TrajectoryParams,
     extract_trajectories,
     pyramid_sizes,
-    read_boxes,
 )
 from vidssl_idt.trajectory_io import read_trajectories, write_trajectories
 
@@ -112,7 +113,7 @@ def test_idt_keeps_independent_motion_and_reads_person_boxes(tmp_path):
     with_boxes = extract_trajectories(video, mode="idt", boxes=parsed)
     assert abs(len(with_boxes) - len(idt)) <= 0.5 * len(idt)
     (tmp_path / "bad.bb").write_text("3 1 2 3\n")
-    with pytest.raises(ValueError, match=r"bad.bb:1"):
+    with pytest.raises(DataError, match=r"bad.bb:1"):
         read_boxes(str(tmp_path / "bad.bb"))
 
 
@@ -158,5 +159,5 @@ def test_trajectory_files_round_trip(tmp_path, pan_dt, suffix):
 def test_malformed_trajectory_line_names_file_and_line(tmp_path):
     path = tmp_path / "bad.txt"
     path.write_text("\t".join(["1"] * 436) + "\n" + "1\t2\t3\n")
-    with pytest.raises(ValueError, match=r"bad.txt:2: expected 436 columns, got 3"):
+    with pytest.raises(DataError, match=r"bad.txt:2: expected 436 columns, got 3"):
         read_trajectories(path)

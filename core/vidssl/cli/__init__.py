@@ -1,6 +1,16 @@
-"""Command-line entry points."""
+"""Command-line entry points. Every vidssl command (core and plugins) runs its body through
+:func:`guarded`, so all of them end alike:
+
+====  ==================================================================================
+ 0     success
+ 1     run failure: an unreadable checkpoint or video, a failed write (disk full, read-only)
+ 2     user error: a config or command-line mistake, a missing dataset, a broken plugin
+ 130   interrupted (Ctrl-C)
+====  ==================================================================================
+"""
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 
@@ -8,14 +18,23 @@ from vidssl.errors import VidsslError
 
 
 def guarded(command: str, body: Callable[[], int], debug: bool) -> int:
-    """Run ``body``; print a :class:`VidsslError` as one line (no traceback unless ``debug``)."""
+    """Run ``body`` and return its exit code; print a :class:`VidsslError` or an ``OSError`` as
+    one line (the traceback only with ``debug``) and return the code of the table above."""
     try:
         return body()
     except VidsslError as exc:
         if debug:
             raise
         print(f"{command}: error: {exc}", file=sys.stderr)
-        return 2
+        return exc.exit_code
+    except BrokenPipeError:  # e.g. `vidssl-plugins | head`: the reader left, nothing is wrong
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except OSError as exc:
+        if debug:
+            raise
+        print(f"{command}: error: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print(f"{command}: interrupted", file=sys.stderr)
         return 130

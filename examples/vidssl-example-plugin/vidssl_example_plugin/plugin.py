@@ -47,8 +47,8 @@ class LossCurve:
         self.losses.setdefault(stage.name, []).append(float(losses["loss"]))
 
     @hookimpl
-    def vidssl_run_end(self, runner):
-        if not runner.is_main or not self.losses:
+    def vidssl_run_end(self, run):
+        if not run.is_main or not self.losses:
             return
         import matplotlib
 
@@ -62,7 +62,7 @@ class LossCurve:
         ax.set_ylabel("loss")
         ax.legend()
         fig.tight_layout()
-        fig.savefig(Path(runner.work_dir) / self.filename, dpi=100)
+        fig.savefig(Path(run.work_dir) / self.filename, dpi=100)
         plt.close(fig)
 
 

@@ -9,6 +9,8 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
+from vidssl.protocols import FeatureInfo
+
 #: (stage, [(conv name, out channels)], pool after the stage)
 _STAGES = [("conv1", [("1", 64)], (1, 2, 2)), ("conv2", [("2", 128)], (2, 2, 2)),
            ("conv3", [("3a", 256), ("3b", 256)], (2, 2, 2)),
@@ -20,6 +22,9 @@ class C3D(nn.Module):
     """``B×3×T×H×W`` → ``B×512``."""
 
     feat_dim = 512
+    feature_info = [FeatureInfo("conv1", 64, (1, 2, 2)), FeatureInfo("conv2", 128, (2, 4, 4)),
+                    FeatureInfo("conv3", 256, (4, 8, 8)), FeatureInfo("conv4", 512, (8, 16, 16)),
+                    FeatureInfo("conv5", 512, (8, 16, 16))]
 
     def __init__(self) -> None:
         super().__init__()

@@ -25,21 +25,24 @@ with a mismatch: missing, unexpected or mis-shaped keys raise an error listing t
 from __future__ import annotations
 
 import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from vidssl import checkpoint
+from vidssl import checkpoint, distributed
 from vidssl.errors import CheckpointError
 
 
 @dataclass(frozen=True)
 class Format:
+    """Key-renaming rules (pattern, replacement), applied in order, and the source key prefixes
+    that belong to heads or method modules."""
+
     rules: list[tuple[str, str]]
     ignored: tuple[str, ...] = ()
-    notes: str = ""
 
 
 _BN = r"(weight|bias|running_mean|running_var|num_batches_tracked)$"
@@ -122,10 +125,13 @@ def load_into(backbone: nn.Module, source: str | Path | dict, fmt: str = "vidssl
     """Load ``source`` (a path or a state dict) of format ``fmt`` into ``backbone``, strictly.
 
     Raises :class:`CheckpointError` listing missing, unexpected and mis-shaped keys (after
-    renaming, with their source names) instead of loading anything partially.
+    renaming, with their source names) instead of loading anything partially. Prints (rank 0)
+    how many tensors were loaded and which source keys were left out as heads.
     """
     where = str(source) if isinstance(source, (str, Path)) else "state dict"
     state = checkpoint.load(source) if isinstance(source, (str, Path)) else source
+    if fmt == "vidssl" and not all(isinstance(v, torch.Tensor) for v in state.values()):
+        state = checkpoint.backbone_state(state, where)
     converted, report = convert(state, fmt)
     own = backbone.state_dict()
     missing = sorted(set(own) - set(converted))
@@ -139,4 +145,9 @@ def load_into(backbone: nn.Module, source: str | Path | dict, fmt: str = "vidssl
         raise CheckpointError(f"{where} does not match the backbone as format '{fmt}': "
                               + "; ".join(parts))
     backbone.load_state_dict(converted, strict=True)
+    if distributed.is_main():
+        left = f"; left out as head/method keys: {', '.join(report.ignored[:6])}" \
+            f"{' ...' if len(report.ignored) > 6 else ''}" if report.ignored else ""
+        print(f"vidssl: loaded {len(report.loaded)} backbone tensors from {where} (format "
+              f"'{fmt}'){left}", file=sys.stderr)
     return report

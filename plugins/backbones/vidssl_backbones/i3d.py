@@ -14,6 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from vidssl.protocols import FeatureInfo
+
 Triple = tuple[int, int, int]
 
 
@@ -90,6 +92,9 @@ class I3D(nn.Module):
     """Inception-v1 I3D backbone: ``B×3×T×H×W`` → ``B×1024``."""
 
     feat_dim = 1024
+    feature_info = [FeatureInfo("stem", 192, (2, 4, 4)), FeatureInfo("mixed_3", 480, (2, 8, 8)),
+                    FeatureInfo("mixed_4", 832, (4, 16, 16)),
+                    FeatureInfo("mixed_5", 1024, (8, 32, 32))]
 
     def __init__(self, in_channels: int = 3) -> None:
         super().__init__()

@@ -14,6 +14,7 @@ from typing import Literal
 import torch
 from torch import nn
 
+from vidssl.protocols import FeatureInfo
 from vidssl_backbones.resnet3d import Shortcut
 
 
@@ -78,6 +79,9 @@ class I3DResNet(nn.Module):
     """I3D-ResNet-50: ``B×3×T×H×W`` → ``B×2048``."""
 
     feat_dim = 2048
+    feature_info = [FeatureInfo("stem", 64, (1, 4, 4)), FeatureInfo("layer1", 256, (1, 4, 4)),
+                    FeatureInfo("layer2", 512, (2, 8, 8)), FeatureInfo("layer3", 1024, (2, 16, 16)),
+                    FeatureInfo("layer4", 2048, (2, 32, 32))]
 
     def __init__(self, non_local: bool = False) -> None:
         super().__init__()

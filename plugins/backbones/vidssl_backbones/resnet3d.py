@@ -23,6 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from vidssl.protocols import FeatureInfo
+
 ConvBuilder = Callable[[int, int, int, int | None], nn.Module]
 
 
@@ -123,15 +125,17 @@ class Bottleneck(nn.Module):
 
 
 class ResNet3D(nn.Module):
-    """A stem, four residual stages of ``layers`` blocks and global average pooling."""
+    """A stem (of total stride ``stem_stride``, t×h×w), four residual stages of ``layers`` blocks
+    (the last three halve every dimension) and global average pooling."""
 
     def __init__(self, block: type[BasicBlock | Bottleneck], layers: list[int], stem: nn.Module,
-                 stem_planes: int, conv: ConvBuilder = conv3x3x3, shortcut: str = "B",
-                 width: float = 1.0, shared_mid: bool = False) -> None:
+                 stem_planes: int, stem_stride: tuple[int, int, int], conv: ConvBuilder = conv3x3x3,
+                 shortcut: str = "B", width: float = 1.0, shared_mid: bool = False) -> None:
         super().__init__()
         self.stem = stem
         planes = [max(1, round(p * width)) for p in (64, 128, 256, 512)]
         in_planes = stem_planes
+        self.feature_info = [FeatureInfo("stem", stem_planes, stem_stride)]
         for i, (n_blocks, p) in enumerate(zip(layers, planes)):
             stride = 1 if i == 0 else 2
             blocks = []
@@ -139,6 +143,9 @@ class ResNet3D(nn.Module):
                 blocks.append(block(in_planes, p, stride if j == 0 else 1, conv, shortcut, shared_mid))
                 in_planes = p * block.expansion
             self.add_module(f"layer{i + 1}", nn.Sequential(*blocks))
+            previous = self.feature_info[-1].stride
+            self.feature_info.append(FeatureInfo(f"layer{i + 1}", in_planes,
+                                                 tuple(d * stride for d in previous)))
         self.feat_dim = in_planes
         self.pool = nn.AdaptiveAvgPool3d(1)
         for m in self.modules():
@@ -171,6 +178,8 @@ def _conv_bn_relu(in_planes: int, out_planes: int, kernel: tuple, stride: tuple,
 _R3D_LAYERS = {10: [1, 1, 1, 1], 18: [2, 2, 2, 2], 34: [3, 4, 6, 3], 50: [3, 4, 6, 3],
                101: [3, 4, 23, 3], 152: [3, 8, 36, 3], 200: [3, 24, 36, 3]}
 _STEM_POOLS = {"3x3x3": nn.MaxPool3d(3, 2, 1), "1x3x3": nn.MaxPool3d((1, 3, 3), (1, 2, 2), (0, 1, 1))}
+#: total stride (t, h, w) of the kenshohara stem (7×7×7 conv, stride 1×2×2) per max-pool
+_STEM_STRIDES = {"3x3x3": (2, 4, 4), "1x3x3": (1, 4, 4), "none": (1, 2, 2)}
 
 
 def r3d(depth: Literal[10, 18, 34, 50, 101, 152, 200] = 18, shortcut: Literal["A", "B"] = "B",
@@ -181,6 +190,7 @@ def r3d(depth: Literal[10, 18, 34, 50, 101, 152, 200] = 18, shortcut: Literal["A
     ``variant="torchvision"`` gives torchvision's r3d (3×7×7 stem, no pool; depth 18 only
     matches ``r3d_18``)."""
     stem_planes = max(1, round(64 * width))
+    stem_stride = (1, 2, 2) if variant == "torchvision" else _STEM_STRIDES[stem_pool]
     if variant == "torchvision":
         stem = nn.Sequential(*_conv_bn_relu(3, stem_planes, (3, 7, 7), (1, 2, 2), (1, 3, 3)))
     else:
@@ -190,7 +200,8 @@ def r3d(depth: Literal[10, 18, 34, 50, 101, 152, 200] = 18, shortcut: Literal["A
             layers.append(nn.MaxPool3d(pool.kernel_size, pool.stride, pool.padding))
         stem = nn.Sequential(*layers)
     block = BasicBlock if depth < 50 else Bottleneck
-    return ResNet3D(block, _R3D_LAYERS[depth], stem, stem_planes, conv3x3x3, shortcut, width)
+    return ResNet3D(block, _R3D_LAYERS[depth], stem, stem_planes, stem_stride, conv3x3x3, shortcut,
+                    width)
 
 
 def r2plus1d(depth: Literal[10, 18, 34] = 18, width: float = 1.0,
@@ -213,5 +224,5 @@ def r2plus1d(depth: Literal[10, 18, 34] = 18, width: float = 1.0,
         stem = nn.Sequential(*_conv_bn_relu(3, stem_mid, (1, 7, 7), (1, 2, 2), (0, 3, 3)),
                              *_conv_bn_relu(stem_mid, stem_planes, (3, 1, 1), (1, 1, 1), (1, 0, 0)))
     shortcut = "factorised" if variant == "irhum" else "B"
-    return ResNet3D(BasicBlock, _R3D_LAYERS[depth], stem, stem_planes, conv2plus1d, shortcut,
-                    width, shared_mid=variant == "torchvision")
+    return ResNet3D(BasicBlock, _R3D_LAYERS[depth], stem, stem_planes, (1, 2, 2), conv2plus1d,
+                    shortcut, width, shared_mid=variant == "torchvision")

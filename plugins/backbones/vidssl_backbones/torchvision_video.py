@@ -12,27 +12,55 @@ import torch
 import torchvision
 from torch import nn
 
+from vidssl.protocols import FeatureInfo
+
+#: input of the shape-only trace that describes a torchvision model's stages
+_TRACE_INPUT = (1, 3, 32, 224, 224)
+
 #: torchvision video builders that fit the backbone contract
 MODELS = ("r3d_18", "mc3_18", "r2plus1d_18", "s3d", "swin3d_t", "swin3d_s", "swin3d_b")
+
+
+def _headless(name: str) -> tuple[nn.Module, int]:
+    """torchvision's model ``name`` without its head (S3D's pool made adaptive), and its
+    feature size."""
+    model = getattr(torchvision.models.video, name)(weights=None)
+    if hasattr(model, "fc"):            # VideoResNet
+        feat_dim = model.fc.in_features
+        model.fc = nn.Identity()
+    elif hasattr(model, "classifier"):  # S3D
+        feat_dim = model.classifier[-1].in_channels
+        model.classifier = nn.Identity()
+        model.avgpool = nn.AdaptiveAvgPool3d(1)
+    else:                               # Swin3D
+        feat_dim = model.head.in_features
+        model.head = nn.Identity()
+    return model, feat_dim
 
 
 class TorchvisionVideo(nn.Module):
     """A torchvision video model without its head: ``B×3×T×H×W`` → ``B×feat_dim``."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, trace: bool = True) -> None:
         super().__init__()
         self.name = name
-        self.model = getattr(torchvision.models.video, name)(weights=None)
-        if hasattr(self.model, "fc"):            # VideoResNet
-            self.feat_dim = self.model.fc.in_features
-            self.model.fc = nn.Identity()
-        elif hasattr(self.model, "classifier"):  # S3D
-            self.feat_dim = self.model.classifier[-1].in_channels
-            self.model.classifier = nn.Identity()
-            self.model.avgpool = nn.AdaptiveAvgPool3d(1)
-        else:                                    # Swin3D
-            self.feat_dim = self.model.head.in_features
-            self.model.head = nn.Identity()
+        self.model, self.feat_dim = _headless(name)
+        if trace:
+            self.feature_info = self._trace_feature_info()
+
+    def _trace_feature_info(self) -> list[FeatureInfo]:
+        """Channels and strides of :meth:`forward_features`, from a shape-only pass of a copy
+        built on the meta device (no weights, no computation; torchvision's models carry no stage
+        metadata of their own)."""
+        rng = torch.get_rng_state()
+        with torch.device("meta"):
+            shadow = TorchvisionVideo(self.name, trace=False)
+        torch.set_rng_state(rng)
+        with torch.no_grad():
+            maps = shadow.forward_features(torch.empty(_TRACE_INPUT, device="meta"))
+        return [FeatureInfo(name, m.shape[1], tuple(-(-size // out) for size, out in
+                                                    zip(_TRACE_INPUT[2:], m.shape[2:])))
+                for name, m in maps.items()]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(x)

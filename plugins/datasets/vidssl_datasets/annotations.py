@@ -17,7 +17,7 @@ import json
 from pathlib import Path
 
 from vidssl.errors import DataError
-from vidssl_datasets.video_dataset import VideoRecord
+from vidssl_datasets.video_source import VideoRecord
 
 Records = tuple[list[VideoRecord], list[str]]
 

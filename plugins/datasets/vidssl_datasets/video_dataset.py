@@ -1,4 +1,5 @@
-"""A dataset of videos (files or frame folders) that yields the views a method asks for.
+"""A dataset of videos (files or frame folders) that yields the views a method asks for; it
+implements :class:`vidssl.protocols.ClipDataset`.
 
 Items are ``{"views": {name: 3×T×H×W}, "label": int, "index": int, "skipped": int}``; ``index`` is
 the video's row (memory-bank methods key on it) and ``skipped`` counts unreadable videos passed
@@ -8,49 +9,38 @@ so an item is the same in every run, with any number of workers, and after a res
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Literal
+from collections.abc import Sequence
 
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+import vidssl
 from vidssl.errors import ConfigError, DataError
-from vidssl_datasets.video_reader import count_frames, read_frames, read_video
+from vidssl_datasets.video_source import FrameGetter, ReaderSpec, VideoRecord, open_video
 from vidssl_datasets.view import frame_indices, make_view_specs, render_view
 
 #: label-changing transforms a dataset can declare: transform → {class index → class index}
 LabelSwaps = dict[str, dict[int, int]]
 
 
-@dataclass(frozen=True)
-class VideoRecord:
-    """One annotated video: a file or frame folder, its class (-1 if unlabelled), its length in
-    frames if the annotation gives it, and where the record came from (for messages)."""
-
-    path: str
-    label: int
-    n_frames: int | None = None
-    origin: str = ""
-
-
 class VideoDataset(Dataset):
     """Videos plus the views to cut from each; unreadable videos are skipped (and counted) or,
-    with ``on_error="raise"``, stop the run."""
+    with ``reader.on_error="raise"``, stop the run. Views may name registered clip transforms and
+    samplers (components of kind ``transform``), built here once."""
 
     def __init__(self, records: Sequence[VideoRecord], classes: Sequence[str], views: dict[str, dict],
-                 view: dict | None = None, source: Literal["video", "frames"] = "video",
-                 backend: Literal["opencv", "pyav"] = "opencv", frame_pattern: str = "image_{:05d}.jpg",
-                 first_frame: int = 1, seed: int = 0, on_error: Literal["skip", "raise"] = "skip",
+                 view: dict | None = None, reader: ReaderSpec = ReaderSpec(), seed: int = 0,
                  label_swaps: LabelSwaps | None = None, name: str = "dataset") -> None:
         if not records:
             raise DataError(f"{name}: no videos found")
         self.records, self.classes = list(records), list(classes)
         self.specs = make_view_specs(view or {}, views, name)
-        self.source, self.backend, self.seed, self.on_error = source, backend, seed, on_error
-        self.frame_pattern, self.first_frame, self.name = frame_pattern, first_frame, name
+        self.reader, self.seed, self.name = reader, seed, name
+        self.transforms = {view_name: [vidssl.build("transform", t) for t in spec.transforms]
+                           for view_name, spec in self.specs.items()}
+        self.samplers = {view_name: vidssl.build("transform", spec.sampler)
+                         for view_name, spec in self.specs.items() if isinstance(spec.sampler, dict)}
         self.epoch = 0
         self._check_label_preserving(label_swaps or {})
 
@@ -72,6 +62,12 @@ class VideoDataset(Dataset):
     def __len__(self) -> int:
         return len(self.records)
 
+    def video_name(self, row: int) -> str:
+        return self.records[row].path
+
+    def label(self, row: int) -> int:
+        return self.records[row].label
+
     def __getitem__(self, index: int) -> dict:
         rng = np.random.default_rng([self.seed, self.epoch, index])
         for attempt in range(len(self.records)):
@@ -79,7 +75,7 @@ class VideoDataset(Dataset):
             try:
                 item = self.load(row, rng)
             except DataError as exc:
-                if self.on_error == "raise":
+                if self.reader.on_error == "raise":
                     raise
                 print(f"vidssl: skipping unreadable video: {exc}", file=sys.stderr)
                 continue
@@ -90,10 +86,11 @@ class VideoDataset(Dataset):
         """Views, label and index of video ``row``."""
         record = self.records[row]
         n, get = self._frame_source(record)
-        indices = frame_indices(self.specs, n, rng)
+        indices = frame_indices(self.specs, n, rng, self.samplers)
         views = {}
         for name, spec in self.specs.items():
-            clips = [render_view(get(ids), spec, rng) for ids in indices[name]]
+            clips = [render_view(get(ids), spec, rng, self.transforms[name])
+                     for ids in indices[name]]
             views[name] = clips[0] if len(clips) == 1 else torch.stack(clips)
         return {"views": views, "label": record.label, "index": row}
 
@@ -103,16 +100,5 @@ class VideoDataset(Dataset):
         n, get = self._frame_source(self.records[row])
         return get(list(range(n)))
 
-    def _frame_source(self, record: VideoRecord) -> tuple[int, Callable[[list[int]], np.ndarray]]:
-        where = f" ({record.origin})" if record.origin else ""
-        if self.source == "video":
-            try:
-                frames = read_video(record.path, self.backend)
-            except DataError as exc:
-                raise DataError(f"{exc}{where}") from None
-            return len(frames), lambda ids: frames[ids]
-        folder = Path(record.path)
-        n = record.n_frames or count_frames(folder, self.frame_pattern, self.first_frame)
-        if n <= 0:
-            raise DataError(f"frame folder {folder} has no frames{where}")
-        return n, lambda ids: read_frames(folder, ids, self.frame_pattern, self.first_frame)
+    def _frame_source(self, record: VideoRecord) -> tuple[int, FrameGetter]:
+        return open_video(record, self.reader)

@@ -3,11 +3,17 @@
 A dataset config sets the default view (``view=dict(clip_len=16, size=112, ...)``); a method asks
 for named views that override some of those fields (``{"query": {}, "key": {"same_time_as":
 "query"}}``). Every view becomes a ``3×T×H×W`` tensor (``N×3×T×H×W`` for ``num_clips`` > 1).
+
+A view can also name components of kind ``transform`` that another plugin registers: clip
+transforms (``transforms=[dict(type=NAME, ...)]``, applied in order to the normalised clip) and a
+temporal sampler (``sampler=dict(type=NAME, ...)`` instead of a built-in name); see
+``vidssl_register_transforms`` in :mod:`vidssl.hookspecs`.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -34,11 +40,14 @@ class ViewSpec:
     MLFO's sampling: with ``part`` set, the view is one part of a ``2·clip_len``-frame span taken
     at a random rate in ``[1, rate_max]`` (capped by the video length): its ``first`` or
     ``second`` half, or every 2nd frame of it (``global``); views linked by ``same_time_as``
-    share the span."""
+    share the span.
+
+    ``sampler`` is a built-in rule (``random``, ``center``, ``uniform``) or a registered sampler
+    ``dict(type=NAME, ...)``; ``transforms`` lists registered clip transforms."""
 
     clip_len: int = 16
     stride: int = 1
-    sampler: Literal["random", "center", "uniform"] = "random"
+    sampler: Literal["random", "center", "uniform"] | dict = "random"
     num_clips: int = 1
     rate_max: float = 1.0
     part: Literal["first", "second", "global"] | None = None
@@ -57,6 +66,7 @@ class ViewSpec:
     per_frame_color: bool = False
     reverse: float = 0.0
     residual: bool = False
+    transforms: list[dict] = field(default_factory=list)
     mean: list[float] = field(default_factory=lambda: list(IMAGENET_MEAN))
     std: list[float] = field(default_factory=lambda: list(IMAGENET_STD))
 
@@ -66,6 +76,11 @@ class ViewSpec:
 
 
 VIEW_SCHEMA = schema_from_signature(ViewSpec)
+# registered components are validated against their own schemas with the config
+VIEW_SCHEMA["properties"]["sampler"] = {"anyOf": [{"enum": ["random", "center", "uniform"]},
+                                                  {"x-component": "transform", "type": "object"}]}
+VIEW_SCHEMA["properties"]["transforms"] = {"type": "array",
+                                           "items": {"x-component": "transform", "type": "object"}}
 
 
 def make_view_specs(default: dict, views: dict[str, dict], where: str) -> dict[str, ViewSpec]:
@@ -86,10 +101,12 @@ def make_view_specs(default: dict, views: dict[str, dict], where: str) -> dict[s
     return specs
 
 
-def frame_indices(specs: dict[str, ViewSpec], n: int,
-                  rng: np.random.Generator) -> dict[str, list[list[int]]]:
+def frame_indices(specs: dict[str, ViewSpec], n: int, rng: np.random.Generator,
+                  samplers: dict[str, Any] | None = None) -> dict[str, list[list[int]]]:
     """0-based frame indices of every clip of every view of one ``n``-frame video (views that
-    refer to another view are placed after it)."""
+    refer to another view are placed after it); ``samplers`` holds the built registered sampler
+    of each view whose ``sampler`` is a component."""
+    samplers = samplers or {}
     spans: dict[str, list[tuple[int, float]]] = {}  # view → (start, rate) per clip
     pending = list(specs)
     while pending:
@@ -108,6 +125,9 @@ def frame_indices(specs: dict[str, ViewSpec], n: int,
         elif spec.part:
             rate = rng.uniform(1.0, max(1.0, min(spec.rate_max, n / length)))
             spans[name] = [(cs.random_start(n, int(np.ceil(length * rate)), rng), rate)]
+        elif name in samplers:
+            spans[name] = [(int(s), 1.0) for s in samplers[name].starts(n, length, spec.num_clips,
+                                                                         rng)]
         elif spec.sampler == "random":
             spans[name] = [(cs.random_start(n, length, rng), 1.0) for _ in range(spec.num_clips)]
         elif spec.sampler == "center":
@@ -128,9 +148,14 @@ def frame_indices(specs: dict[str, ViewSpec], n: int,
     return indices
 
 
-def render_view(frames: np.ndarray, spec: ViewSpec, rng: np.random.Generator) -> torch.Tensor:
+ClipTransform = Callable[[torch.Tensor, np.random.Generator], torch.Tensor]
+
+
+def render_view(frames: np.ndarray, spec: ViewSpec, rng: np.random.Generator,
+                transforms: Sequence[ClipTransform] = ()) -> torch.Tensor:
     """Augment the ``T×H×W×3`` frames of one clip → ``3×T×size×size`` (``3×…`` per crop for
-    ``crop="three"``, stacked as ``3(crops)×3×T×size×size``)."""
+    ``crop="three"``, stacked as ``3(crops)×3×T×size×size``); ``transforms`` (the view's built
+    registered clip transforms) run on each normalised crop, before residual differencing."""
     if spec.resize:
         frames = ct.resize_short(frames, spec.resize)
     h, w = frames.shape[1:3]
@@ -160,6 +185,8 @@ def render_view(frames: np.ndarray, spec: ViewSpec, rng: np.random.Generator) ->
                      for part in parts]
             clip = torch.cat(parts, 1) if spec.per_frame_color else parts[0]
             clip = ct.normalize(clip, spec.mean, spec.std)
+        for transform in transforms:
+            clip = transform(clip, rng)
         if spec.residual:
             clip = clip.diff(dim=1)
         clips.append(clip)

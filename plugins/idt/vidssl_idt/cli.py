@@ -22,8 +22,11 @@ from pathlib import Path
 
 import numpy as np
 
-from vidssl.errors import VidsslError
-from vidssl_idt.trajectories import TrajectoryParams, extract_trajectories, read_boxes
+import vidssl
+from vidssl.cli import guarded
+from vidssl.errors import ConfigError, DataError, DatasetNotFound
+from vidssl_idt.camera_motion import read_boxes
+from vidssl_idt.trajectories import TrajectoryParams, extract_trajectories
 
 FORMATS = {"npz": ".npz", "gz": ".gz", "txt": ".txt"}
 
@@ -40,9 +43,9 @@ def _shard(text: str | None) -> tuple[int, int]:
     try:
         index, count = (int(v) for v in text.split("/"))
     except ValueError:
-        raise SystemExit(f"vidssl-idt: --shard expects i/n (e.g. 0/4), got '{text}'") from None
+        raise ConfigError(f"--shard expects i/n (e.g. 0/4), got '{text}'") from None
     if not 0 <= index < count:
-        raise SystemExit(f"vidssl-idt: --shard {text}: need 0 ≤ i < n")
+        raise ConfigError(f"--shard {text}: need 0 ≤ i < n")
     return index, count
 
 
@@ -56,25 +59,32 @@ def _video_names(path: Path) -> list[tuple[str, str]]:
     return rows
 
 
+def _videos(paths: list[str], root: str = "") -> vidssl.protocols.ClipDataset:
+    """The videos as a registered ``video_files`` dataset (its ``frames(row)`` reads one)."""
+    return vidssl.build("dataset", {"type": "video_files", "paths": paths, "root": root},
+                        views={})
+
+
 def extract(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from vidssl_datasets.video_reader import read_video
     from vidssl_idt.trajectory_io import extract_missing, write_trajectories
 
     params = _params(args)
     boxes = read_boxes(args.boxes) if args.boxes else None
     if args.list is None:
         if args.video is None:
-            raise SystemExit("vidssl-idt extract: give a VIDEO or --list FILE")
-        write_trajectories(args.output, extract_trajectories(read_video(args.video), args.mode,
-                                                             params, boxes))
+            raise ConfigError("extract: give a VIDEO or --list FILE")
+        rows = extract_trajectories(_videos([args.video]).frames(0), args.mode, params, boxes)
+        write_trajectories(args.output, rows)
+        print(f"vidssl-idt: {len(rows)} trajectories of {args.video} → {args.output}")
         return 0
     index, count = _shard(args.shard)
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
     root = Path(args.root) if args.root else Path(args.list).parent
     videos = [name for name, _ in _video_names(Path(args.list))][index::count]
+    dataset = _videos(videos, str(root)) if videos else None
 
     def boxes_of(name: str) -> dict[int, np.ndarray] | None:
         if not args.boxes_dir:
@@ -83,9 +93,9 @@ def extract(args: argparse.Namespace) -> int:
         return read_boxes(str(path)) if path.is_file() else None
 
     jobs = ((name, out / (Path(name).stem + FORMATS[args.format]),
-             lambda name=name: extract_trajectories(read_video(root / name), args.mode, params,
-                                                    boxes_of(name)))
-            for name in videos)
+             lambda row=row, name=name: extract_trajectories(dataset.frames(row), args.mode,
+                                                             params, boxes_of(name)))
+            for row, name in enumerate(videos))
     failed = extract_missing(tqdm(jobs, total=len(videos), desc=f"idt {index}/{count}",
                                   disable=not sys.stderr.isatty()), out / "failed.txt")
     print(f"vidssl-idt: {len(videos) - failed} of {len(videos)} videos done in {out}"
@@ -97,7 +107,7 @@ def _descriptor_files(folder: str) -> list[Path]:
     files = sorted(p for p in Path(folder).iterdir()
                    if p.name.endswith((".npz", ".gz", ".txt")) and p.name != "failed.txt")
     if not files:
-        raise SystemExit(f"vidssl-idt: no trajectory files (.npz/.gz/.txt) in {folder}")
+        raise DatasetNotFound(f"no trajectory files (.npz/.gz/.txt) in {folder}")
     return files
 
 
@@ -141,7 +151,7 @@ def encode(args: argparse.Namespace) -> int:
 
 
 def cluster(args: argparse.Namespace) -> int:
-    from vidssl_idt.clustering import kmeans_labels
+    from vidssl.kmeans import kmeans_labels
 
     features_dir, annotation = Path(args.features), Path(args.annotation)
     out = Path(args.output)
@@ -163,7 +173,7 @@ def cluster(args: argparse.Namespace) -> int:
         names = [name for name, _ in rows]
         filtered = "".join(line + "\n" for _, line in rows)
     if not names:
-        raise SystemExit(f"vidssl-idt: no video of {annotation} has a feature file in "
+        raise DataError(f"no video of {annotation} has a feature file in "
                          f"{features_dir}")
     features = np.stack([np.load(available[name]).reshape(-1) for name in names])
     labels = kmeans_labels(features, args.k, args.num_c, seed=args.seed)
@@ -176,6 +186,7 @@ def cluster(args: argparse.Namespace) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vidssl-idt", description=__doc__.split("\n")[0])
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
     commands = parser.add_subparsers(dest="command", required=True)
     p = commands.add_parser("extract", help="trajectories + HOG/HOF/MBH of videos")
     p.add_argument("video", nargs="?")
@@ -224,11 +235,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    try:
-        return args.run(args)
-    except (OSError, ValueError, VidsslError) as exc:
-        print(f"vidssl-idt {args.command}: error: {exc}", file=sys.stderr)
-        return 1
+    return guarded(f"vidssl-idt {args.command}", lambda: args.run(args), args.debug)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import sparse
 
+from vidssl.errors import ConfigError
+
 
 class CountSketch:
     """Count-sketch projection ``d → dim`` fixed by ``seed``."""
@@ -28,7 +30,7 @@ class CountSketch:
         """``N×d`` (or ``d``) → ``N×dim`` (or ``dim``) float32."""
         vectors = np.asarray(vectors, np.float64)
         if vectors.shape[-1] != self.input_dim:
-            raise ValueError(f"count sketch built for {self.input_dim}-d vectors, got "
+            raise ConfigError(f"count sketch built for {self.input_dim}-d vectors, got "
                              f"{vectors.shape[-1]}-d")
         out = np.asarray(vectors.reshape(-1, self.input_dim) @ self.matrix)
         return out.reshape(*vectors.shape[:-1], self.dim).astype(np.float32)

@@ -27,6 +27,7 @@ import numpy as np
 from sklearn.decomposition import PCA
 from sklearn.mixture import GaussianMixture
 
+from vidssl.errors import DataError
 from vidssl_idt.trajectories import COLUMNS
 
 #: the seed's single descriptor, or each of the five descriptors on its own
@@ -93,7 +94,7 @@ def sample_descriptors(videos: Sequence[np.ndarray], per_video: int = 500, seed:
     parts = [np.round(v[rng.integers(0, len(v), per_video)], 3) for v in videos
              if len(v) and not np.isnan(v).any()]
     if not parts:
-        raise ValueError("no video with trajectories to fit the Fisher-vector model on")
+        raise DataError("no video with trajectories to fit the Fisher-vector model on")
     return np.concatenate(parts)
 
 

@@ -1,6 +1,6 @@
 """Entry point of vidssl-idt: registers the ``idt`` and ``idt_clusters`` extractors."""
 from vidssl import hookimpl
-from vidssl_idt.pipeline import IDTClusters, IDTExtractor
+from vidssl_idt.extractors import IDTClusters, IDTExtractor
 
 
 @hookimpl

@@ -28,12 +28,13 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 import cv2
 import numpy as np
 
+from vidssl_idt.camera_motion import CameraMotion, warp_to_previous
 from vidssl_idt.descriptors import (
     BLOCK_BINS,
     DescriptorGeometry,
@@ -166,72 +167,6 @@ def _grey_pyramid(grey: np.ndarray, sizes: list[tuple[int, int]]) -> list[np.nda
     return levels
 
 
-@dataclass
-class CameraMotion:
-    """Homography between consecutive frames from ORB matches and flow matches (improved
-    trajectories), ignoring points inside person boxes."""
-
-    orb: cv2.ORB = field(default_factory=lambda: cv2.ORB_create(nfeatures=1000))
-    matcher: cv2.BFMatcher = field(
-        default_factory=lambda: cv2.BFMatcher(cv2.NORM_HAMMING, crossCheck=True))
-
-    def homography(self, previous: np.ndarray, current: np.ndarray, flow: np.ndarray,
-                   boxes: np.ndarray) -> np.ndarray:
-        """3×3 homography mapping ``previous`` pixel positions to ``current`` ones (identity
-        unless more than 50 matches and more than 25 RANSAC inliers, as the release)."""
-        mask = np.full(previous.shape, 255, np.uint8)
-        for x1, y1, x2, y2 in boxes.astype(int):
-            mask[max(y1, 0):max(y2, 0), max(x1, 0):max(x2, 0)] = 0
-        src, dst = [], []
-        kp0, des0 = self.orb.detectAndCompute(previous, mask)
-        kp1, des1 = self.orb.detectAndCompute(current, None)
-        if des0 is not None and des1 is not None:
-            for m in self.matcher.match(des0, des1):
-                src.append(kp0[m.queryIdx].pt)
-                dst.append(kp1[m.trainIdx].pt)
-        corners = cv2.goodFeaturesToTrack(previous, 1000, 0.001, 3, mask=mask)
-        if corners is not None:
-            corners = corners.reshape(-1, 2)
-            ix = np.clip(np.rint(corners[:, 0]).astype(int), 0, flow.shape[1] - 1)
-            iy = np.clip(np.rint(corners[:, 1]).astype(int), 0, flow.shape[0] - 1)
-            src.extend(corners.tolist())
-            dst.extend((corners + flow[iy, ix]).tolist())
-        if len(src) <= 50:
-            return np.eye(3)
-        h, inliers = cv2.findHomography(np.float32(src), np.float32(dst), cv2.RANSAC, 1.0)
-        if h is None or inliers.sum() <= 25:
-            return np.eye(3)
-        return h
-
-
-def _warp_to_previous(grey: np.ndarray, previous: np.ndarray, homography: np.ndarray
-                      ) -> np.ndarray:
-    """The frame warped back onto the previous one by the inverse homography; pixels that map
-    outside the frame take the previous frame's values (so they show no motion)."""
-    inverse = np.linalg.inv(homography)
-    size = (grey.shape[1], grey.shape[0])
-    warped = cv2.warpPerspective(grey, inverse, size, flags=cv2.INTER_LINEAR)
-    covered = cv2.warpPerspective(np.full_like(grey, 255), inverse, size, flags=cv2.INTER_NEAREST)
-    return np.where(covered > 0, warped, previous)
-
-
-def read_boxes(path: str) -> dict[int, np.ndarray]:
-    """Person boxes of the original release's ``.bb`` files: per line ``frame x1 y1 x2 y2 score``
-    followed by more ``x1 y1 x2 y2 score`` groups → frame → ``k×4`` array."""
-    boxes: dict[int, np.ndarray] = {}
-    with open(path) as f:
-        for number, line in enumerate(f, 1):
-            values = line.split()
-            if not values:
-                continue
-            if (len(values) - 1) % 5:
-                raise ValueError(f"{path}:{number}: expected 'frame x1 y1 x2 y2 score ...', "
-                                 f"got {len(values)} fields")
-            groups = np.array(values[1:], np.float32).reshape(-1, 5)
-            boxes[int(values[0])] = groups[:, :4]
-    return boxes
-
-
 def _valid(traj: np.ndarray, params: TrajectoryParams
            ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The release's pruning of ``n×(L+1)×2`` trajectories (original-resolution pixels):
@@ -272,7 +207,7 @@ def _analyse(frame: np.ndarray, previous: _FrameAnalysis | None, scales: list[fl
     result.descriptor_flows = result.flows
     if camera is not None:
         h = camera.homography(previous.pyramid[0], grey, result.flows[0], boxes)
-        warped = _warp_to_previous(grey, previous.pyramid[0], h)
+        warped = warp_to_previous(grey, previous.pyramid[0], h)
         result.descriptor_flows = _flow_pyramid(
             previous.flow_images, _flow_images(warped, scales, sizes), params.scale_stride)
     result.integrals = [cv2.integral(frame_histograms(g, f), sdepth=cv2.CV_32F)

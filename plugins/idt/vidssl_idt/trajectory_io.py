@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from vidssl.errors import DataError
 from vidssl_idt.trajectories import N_COLUMNS
 
 
@@ -33,7 +34,7 @@ def write_trajectories(path: str | Path, rows: np.ndarray) -> None:
 
 def read_trajectories(path: str | Path) -> np.ndarray:
     """``n×436`` float32 rows from a file written by :func:`write_trajectories` or by the
-    original program. A malformed line raises ``ValueError`` naming file and line."""
+    original program. A malformed line raises :class:`DataError` naming file and line."""
     path = Path(path)
     if path.suffix == ".npz":
         with np.load(path) as data:
@@ -46,7 +47,7 @@ def read_trajectories(path: str | Path) -> np.ndarray:
             if not values:
                 continue
             if len(values) != N_COLUMNS:
-                raise ValueError(f"{path}:{number}: expected {N_COLUMNS} columns, got "
+                raise DataError(f"{path}:{number}: expected {N_COLUMNS} columns, got "
                                  f"{len(values)}")
             rows.append(np.array(values, np.float32))
     return np.stack(rows) if rows else np.zeros((0, N_COLUMNS), np.float32)

@@ -18,15 +18,16 @@ import argparse
 import sys
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from vidssl import checkpoint, get_plugins
+from vidssl.cli import guarded
 from vidssl.config import load_config, stage_configs
-from vidssl.errors import VidsslError
+from vidssl.errors import ConfigError
+from vidssl.protocols import Backbone, check
 
 
 def last_map(backbone: nn.Module, clip: torch.Tensor) -> torch.Tensor:
@@ -43,8 +44,7 @@ def train_head(backbone: nn.Module, loader, epochs: int, device: torch.device,
                residual: bool = False) -> nn.Linear:
     """Bias-free Linear(C→2) on pooled last-stage features, normal (0) vs reversed (1) clips;
     Adam lr 1e-3, weight decay 1e-3, lr ×0.1 at 60 % of the epochs."""
-    channels = last_map(backbone, next(iter(loader))["views"]["clip"][:1].to(device)).shape[1]
-    head = nn.Linear(channels, 2, bias=False).to(device)
+    head = nn.Linear(backbone.feature_info[-1].channels, 2, bias=False).to(device)
     optimizer = torch.optim.Adam(head.parameters(), lr=1e-3, weight_decay=1e-3)
     scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, [max(1, int(0.6 * epochs))])
     for epoch in range(epochs):
@@ -79,52 +79,56 @@ def cam(backbone: nn.Module, head: nn.Linear, clip: torch.Tensor, channel: int) 
 
 def overlay(frames: np.ndarray, heat: np.ndarray) -> np.ndarray:
     """50/50 blend of ``T×H×W×3`` uint8 RGB frames with the JET-coloured ``T×H×W`` map."""
-    out = []
-    for frame, h in zip(frames, heat):
-        colour = cv2.applyColorMap((h * 255).astype(np.uint8), cv2.COLORMAP_JET)[..., ::-1]
-        out.append(cv2.addWeighted(frame, 0.5, colour, 0.5, 0))
-    return np.stack(out)
+    import matplotlib
+
+    colour = matplotlib.colormaps["jet"](heat)[..., :3] * 255
+    return np.round(0.5 * frames + 0.5 * colour).astype(np.uint8)
 
 
-def _clip_of(video_path: str, clip_len: int, size: int,
-             residual: bool) -> tuple[np.ndarray, torch.Tensor]:
-    """The centred ``clip_len`` frames of a video resized to ``size²`` (uint8 ``T×H×W×3``) and
-    as a ``1×3×T×H×W`` batch normalised as the datasets' views are (with ``residual``: one
-    frame more, and the batch holds the ``clip_len`` differences)."""
-    from vidssl_datasets import clip_transforms as ct
-    from vidssl_datasets.clip_sampler import center_start
-    from vidssl_datasets.video_reader import read_video
-    from vidssl_datasets.view import IMAGENET_MEAN, IMAGENET_STD
+def _clip_of(video_path: str, clip_len: int, size: int, residual: bool,
+             view: dict) -> tuple[np.ndarray, torch.Tensor]:
+    """The centred ``clip_len`` frames of a video, centre-cropped to ``size²``, read through a
+    registered ``video_files`` dataset: uint8 ``T×H×W×3`` frames to draw on and the ``1×3×T×H×W``
+    batch the backbone sees, normalised as the config's views are (with ``residual``: one frame
+    more, and the batch holds the ``clip_len`` differences)."""
+    from vidssl import build
 
-    video = read_video(video_path)
-    length = clip_len + residual
-    start = center_start(len(video), length)
-    ids = [min(start + i, len(video) - 1) for i in range(length)]
-    frames = np.stack([cv2.resize(video[i], (size, size), interpolation=cv2.INTER_AREA)
-                       for i in ids])
-    clip = ct.to_tensor(frames, IMAGENET_MEAN, IMAGENET_STD).unsqueeze(0)
-    if residual:
-        clip = clip.diff(dim=2)
-    return frames, clip
+    base = dict(clip_len=clip_len + residual, size=size, sampler="center", crop="center",
+                **{k: view[k] for k in ("mean", "std") if k in view})
+    dataset = build("dataset", {"type": "video_files", "paths": [video_path], "view": base,
+                                "reader": {"on_error": "raise"}},
+                    views={"clip": {"residual": residual},
+                           "display": {"mean": [0.0] * 3, "std": [1.0] * 3}})
+    views = dataset[0]["views"]
+    frames = (views["display"].permute(1, 2, 3, 0) * 255).round().byte().numpy()
+    return frames, views["clip"].unsqueeze(0)
+
+
+def _save_png(path: Path, image: np.ndarray) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plt.imsave(path, image)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="vidssl-cam", description=__doc__.split("\n")[0])
-    parser.add_argument("config")
-    parser.add_argument("--checkpoint", required=True, help="a vidssl stage checkpoint (.pt)")
-    parser.add_argument("--video", required=True)
-    parser.add_argument("--out", required=True)
+    parser = argparse.ArgumentParser(prog="vidssl-cam", description=__doc__.split("\n\n")[0])
+    parser.add_argument("config", help="the config whose backbone and first training dataset "
+                                       "are used")
+    parser.add_argument("--checkpoint", required=True,
+                        help="a vidssl checkpoint with backbone weights (stage_<name>.pt, last.pt)")
+    parser.add_argument("--video", required=True, help="the video to draw the maps on")
+    parser.add_argument("--out", required=True, help="output folder for the PNGs and the head")
     parser.add_argument("--head", help="a trained cam_head.pt to use instead of training one")
-    parser.add_argument("--epochs", type=int, default=50)
-    parser.add_argument("--clip-len", type=int, default=16)
-    parser.add_argument("--size", type=int, default=112)
-    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--epochs", type=int, default=50, help="head training epochs (default 50)")
+    parser.add_argument("--clip-len", type=int, default=16, help="frames per clip (default 16)")
+    parser.add_argument("--size", type=int, default=112, help="clip side in pixels (default 112)")
+    parser.add_argument("--batch-size", type=int, default=32, help="head training batch (default 32)")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
     args = parser.parse_args(argv)
-    try:
-        return run(args)
-    except (VidsslError, OSError, KeyError) as exc:
-        print(f"vidssl-cam: error: {exc}", file=sys.stderr)
-        return 1
+    return guarded("vidssl-cam", lambda: run(args), args.debug)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -132,14 +136,18 @@ def run(args: argparse.Namespace) -> int:
     registry = get_plugins().registry
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     backbone = registry.build("backbone", cfg["backbone"], ["backbone"]).to(device).eval()
+    check(backbone, Backbone, "backbone")
     saved = checkpoint.load(args.checkpoint, device)
-    backbone.load_state_dict(saved["backbone"] if "backbone" in saved else saved)
+    backbone.load_state_dict(checkpoint.backbone_state(saved, args.checkpoint))
     for p in backbone.parameters():
         p.requires_grad_(False)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    source = next(s for s in stage_configs(cfg) if s.get("dataset"))["dataset"]
-    residual = bool(source.get("view", {}).get("residual", False))
+    source = next((s["dataset"] for s in stage_configs(cfg) if s.get("dataset")), None)
+    if source is None:
+        raise ConfigError(f"{args.config}: no stage with a dataset to train the CAM head on")
+    source_view = source.get("view") or {}
+    residual = bool(source_view.get("residual", False))
     view = dict(clip_len=args.clip_len + residual, size=args.size, crop="random_resized",
                 scale=(0.5, 1.0), residual=residual)
     if args.head:
@@ -153,7 +161,7 @@ def run(args: argparse.Namespace) -> int:
                                              drop_last=len(dataset) > args.batch_size)
         head = train_head(backbone, loader, args.epochs, device, residual)
         torch.save(head.weight.detach().cpu(), out / "cam_head.pt")
-    frames, clip = _clip_of(args.video, args.clip_len, args.size, residual)
+    frames, clip = _clip_of(args.video, args.clip_len, args.size, residual, source_view)
     with torch.no_grad():
         # with residual frames, each difference is shown on the later frame of its pair
         steps = clip.shape[2]
@@ -162,10 +170,10 @@ def run(args: argparse.Namespace) -> int:
                             cam(backbone, head, reverse(clip, residual).to(device), 1))
     for name, images in (("normal", normal), ("reversed", backwards)):
         for t, image in enumerate(images):
-            cv2.imwrite(str(out / f"{name}_{t:02d}.png"), image[..., ::-1])
+            _save_png(out / f"{name}_{t:02d}.png", image)
     sheet = np.concatenate([np.concatenate(list(normal), 1), np.concatenate(list(backwards), 1)],
                            0)
-    cv2.imwrite(str(out / "contact_sheet.png"), sheet[..., ::-1])
+    _save_png(out / "contact_sheet.png", sheet)
     print(f"vidssl-cam: {2 * len(normal)} overlays and contact_sheet.png in {out}")
     return 0
 

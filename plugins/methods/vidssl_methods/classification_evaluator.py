@@ -36,7 +36,7 @@ class ClassificationEvaluator:
 
     def evaluate(self, context: EvaluationContext) -> dict[str, float]:
         scores, labels = self.scores(context)
-        if self.report and context.runner.is_main:
+        if self.report and context.is_main:
             classes = getattr(context.dataset, "classes", [str(i) for i in range(scores.shape[1])])
             write_report(scores, labels, classes, context.work_dir, context.stage.name)
         return classification_metrics(scores, labels, self.average)

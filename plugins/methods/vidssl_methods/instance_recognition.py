@@ -12,14 +12,12 @@ first batch, as ``N · mean exp(v·V_noise/τ)`` (Wu et al.) and keeps it in the
 """
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import torch
 
-from vidssl import Method, distributed
-from vidssl_methods.memory_bank import MemoryBank
-from vidssl_methods.vtdl import EmbeddingHead
+from vidssl import distributed
+from vidssl_methods.embedding import EmbeddingMethod
 
 SEED_Z = 2_876_934.2
 
@@ -34,26 +32,6 @@ def nce_loss(positive: torch.Tensor, noise: torch.Tensor, n_data: int, z: float,
     data_term = torch.log(p_pos / (p_pos + noise_prior + eps))
     noise_term = torch.log(noise_prior / (p_noise + noise_prior + eps)).sum(1)
     return -(data_term + noise_term).mean()
-
-
-class EmbeddingMethod(Method):
-    """Backbone + 128-d embedding head + memory bank: what IR and LA share."""
-
-    views = {"clip": {}}
-
-    def __init__(self, backbone: torch.nn.Module, dim: int = 128, momentum: float = 0.5,
-                 temperature: float = 0.07) -> None:
-        super().__init__(backbone)
-        self.head = EmbeddingHead(backbone.feat_dim, dim)
-        self.bank = MemoryBank(dim)
-        self.momentum, self.temperature = momentum, temperature
-
-    def prepare(self, dataset: Any, work_dir: Path) -> None:
-        self.bank.resize(len(dataset))
-
-    def embed_batch(self, batch: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
-        """Unit embeddings ``B×dim`` of the batch's clips and their dataset rows ``B``."""
-        return self.head(self.backbone(batch["views"]["clip"])), batch["index"]
 
 
 class InstanceRecognition(EmbeddingMethod):

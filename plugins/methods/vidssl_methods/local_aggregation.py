@@ -27,7 +27,8 @@ import torch
 
 from vidssl import distributed
 from vidssl.errors import ConfigError, DataError
-from vidssl_methods.instance_recognition import EmbeddingMethod
+from vidssl.kmeans import kmeans_labels
+from vidssl_methods.embedding import EmbeddingMethod
 
 
 def local_aggregation_loss(similarity: torch.Tensor, indices: torch.Tensor,
@@ -76,8 +77,6 @@ class LocalAggregation(EmbeddingMethod):
             return
         labels = None
         if distributed.is_main():
-            from vidssl_idt.clustering import kmeans_labels
-
             points = self.bank.memory.cpu().numpy()
             if self.features is not None:
                 points = np.concatenate([points, self.features], axis=1)

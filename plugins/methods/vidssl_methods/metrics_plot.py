@@ -1,40 +1,84 @@
-"""Hook ``metrics_plot``: at the end of a run, ``loss_curves.png`` in the work dir with the
-training losses of every stage against iterations (from ``metrics.jsonl``; rank 0)."""
+"""Hook ``metrics_plot``: ``metrics.png`` in the work dir, rewritten at every epoch end and at
+the end of the run (rank 0), from ``metrics.jsonl``: the training loss of every logged iteration
+with a smoothed line, the learning rate and the validation metrics per epoch, all stages one
+after another on a shared step axis with their boundaries marked."""
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+import numpy as np
+
 from vidssl import hookimpl
 
 
+def _smooth(values: list[float], window: int) -> np.ndarray:
+    """Running mean over ``window`` points (shorter at the start)."""
+    cumulative = np.cumsum(np.insert(np.asarray(values, float), 0, 0.0))
+    ends = np.arange(1, len(values) + 1)
+    starts = np.maximum(0, ends - window)
+    return (cumulative[ends] - cumulative[starts]) / (ends - starts)
+
+
 class MetricsPlot:
-    def __init__(self, filename: str = "loss_curves.png") -> None:
+    """Plots training loss, learning rate and validation metrics of the whole run."""
+
+    def __init__(self, filename: str = "metrics.png") -> None:
         self.filename = filename
 
     @hookimpl
-    def vidssl_run_end(self, runner) -> None:
-        log = Path(runner.work_dir) / "metrics.jsonl"
-        if not runner.is_main or not log.is_file():
+    def vidssl_epoch_end(self, run) -> None:
+        self.plot(run)
+
+    @hookimpl
+    def vidssl_run_end(self, run) -> None:
+        self.plot(run)
+
+    def plot(self, run) -> None:
+        log = Path(run.work_dir) / "metrics.jsonl"
+        if not run.is_main or not log.is_file():
             return
-        curves: dict[str, list[float]] = {}
-        for line in log.read_text().splitlines():
-            record = json.loads(line)
-            if record["event"] == "iter":
-                curves.setdefault(record["stage"], []).append(record["loss"])
-        if not curves:
+        records = [json.loads(line) for line in log.read_text().splitlines()]
+        stages = list(dict.fromkeys(r["stage"] for r in records if r["event"] in ("iter", "epoch")))
+        if not stages:
             return
         import matplotlib
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
-        fig, axes = plt.subplots(1, len(curves), figsize=(3.2 * len(curves), 3), squeeze=False)
-        for ax, (stage, losses) in zip(axes[0], curves.items()):
-            ax.plot(losses, lw=1)
-            ax.set_title(stage)
-            ax.set_xlabel(f"logged iteration (every {runner.cfg['log']['interval']})")
-        axes[0][0].set_ylabel("loss")
+        fig, (loss_ax, lr_ax, val_ax) = plt.subplots(3, 1, figsize=(9, 8), sharex=True)
+        offset = 0
+        for stage in stages:
+            iters = [r for r in records if r["event"] == "iter" and r["stage"] == stage]
+            epochs = [r for r in records if r["event"] == "epoch" and r["stage"] == stage]
+            per_epoch = max([r["iter"] for r in iters] or [1])
+            step = lambda r: offset + r["epoch"] * per_epoch + r["iter"]  # noqa: E731
+            if iters:
+                x, loss = [step(r) for r in iters], [r["loss"] for r in iters]
+                line, = loss_ax.plot(x, loss, lw=0.6, alpha=0.35)
+                loss_ax.plot(x, _smooth(loss, max(1, len(loss) // 20)), color=line.get_color(),
+                             lw=1.5, label=stage)
+            ends = [offset + r["epoch"] * per_epoch for r in epochs]
+            if epochs:
+                lr_ax.plot(ends, [r["lr"] for r in epochs], marker=".", label=stage)
+            for key in sorted({k for r in epochs for k in r if k.startswith("val_top1")}):
+                val_ax.plot([e for e, r in zip(ends, epochs) if key in r],
+                            [r[key] for r in epochs if key in r], marker="o", label=f"{stage} {key}")
+            final = next((r for r in records if r["event"] == "stage" and r["stage"] == stage), {})
+            if "top1" in final:
+                val_ax.scatter([max(ends or [offset])], [final["top1"]], marker="*", s=80,
+                               zorder=3, label=f"{stage} final top1")
+            offset = max(ends + [offset])
+            for ax in (loss_ax, lr_ax, val_ax):
+                ax.axvline(offset, color="grey", lw=0.5, ls=":")
+        loss_ax.set_ylabel("training loss")
+        lr_ax.set_ylabel("learning rate")
+        val_ax.set_ylabel("top-1 (%)")
+        val_ax.set_xlabel("training step (stages one after another; dotted lines: stage ends)")
+        for ax in (loss_ax, lr_ax, val_ax):
+            if ax.get_legend_handles_labels()[0]:
+                ax.legend(fontsize=7, loc="best")
         fig.tight_layout()
-        fig.savefig(Path(runner.work_dir) / self.filename, dpi=100)
+        fig.savefig(Path(run.work_dir) / self.filename, dpi=100)
         plt.close(fig)

@@ -138,7 +138,7 @@ def graph_targets(z1: torch.Tensor, z2: torch.Tensor, clusters: torch.Tensor,
 
 class MLFO(Method):
     """Multi-level feature optimisation on any backbone whose ``forward_features`` ends with
-    three stage maps (low, mid, high)."""
+    three stage maps (low, mid, high; their channels from the backbone's ``feature_info``)."""
 
     def __init__(self, backbone: nn.Module, num_prototypes: int = 1000, rate_max: float = 3.0,
                  steps: tuple[int, int, int] = (8, 4, 2), dim: int = 128,
@@ -153,7 +153,7 @@ class MLFO(Method):
         self.sinkhorn_iterations, self.queue_epoch = sinkhorn_iterations, queue_epoch
         self.split, self.threshold, self.proto_weight = split, threshold, proto_weight
         self.level_weights = dict(zip(LEVELS, level_weights))
-        channels = self._level_channels()
+        channels = dict(zip(LEVELS, [f.channels for f in backbone.feature_info[-3:]]))
         self.excite = nn.ModuleDict({lv: MotionExcitation(channels[lv]) for lv in ("low", "mid")})
         self.project = nn.ModuleDict({lv: temporal_head(channels[lv], dim) for lv in LEVELS})
         self.fine = nn.ModuleDict({lv: temporal_head(channels[lv], dim) for lv in LEVELS})
@@ -167,14 +167,6 @@ class MLFO(Method):
         self.views = {"first": {"part": "first", "rate_max": rate_max},
                       "second": {"part": "second", "same_time_as": "first"},
                       "global": {"part": "global", "same_time_as": "first"}}
-
-    def _level_channels(self) -> dict[str, int]:
-        was_training = self.backbone.training
-        self.backbone.eval()
-        with torch.no_grad():
-            maps = self.backbone.forward_features(torch.zeros(1, 3, 8, 32, 32))
-        self.backbone.train(was_training)
-        return dict(zip(LEVELS, [m.shape[1] for m in list(maps.values())[-3:]]))
 
     def start_epoch(self, epoch: int) -> None:
         self.epoch.fill_(epoch)

@@ -1,8 +1,10 @@
-"""Entry point of vidssl-methods: registers methods, evaluators and hooks."""
+"""Entry point of vidssl-methods: registers methods, evaluators, the ``features`` extractor and
+hooks."""
 from vidssl import hookimpl
 from vidssl.schema import schema_from_signature
 from vidssl_methods.classification_evaluator import ClassificationEvaluator
 from vidssl_methods.classifier import linear_probe, supervised
+from vidssl_methods.features_extractor import FeaturesExtractor
 from vidssl_methods.instance_recognition import InstanceRecognition
 from vidssl_methods.local_aggregation import LocalAggregation
 from vidssl_methods.metrics_plot import MetricsPlot
@@ -27,6 +29,11 @@ def vidssl_register_evaluators(register):
     schema = schema_from_signature(RetrievalEvaluator)
     schema["properties"]["train_dataset"] = {"x-component": "dataset", "type": "object"}
     register("retrieval", RetrievalEvaluator, schema)
+
+
+@hookimpl
+def vidssl_register_extractors(register):
+    register("features", FeaturesExtractor)
 
 
 @hookimpl

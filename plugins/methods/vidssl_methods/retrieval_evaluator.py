@@ -12,26 +12,20 @@ import numpy as np
 import torch
 
 import vidssl
-from vidssl.evaluation import EvaluationContext, per_video
+from vidssl.evaluation import EvaluationContext
 
 
 class RetrievalEvaluator:
+    """kNN retrieval of the held-out split (queries) against ``train_dataset`` (the gallery) at
+    each k of ``ks``."""
+
     def __init__(self, train_dataset: dict, ks: list[int] | None = None) -> None:
         self.train_dataset, self.ks = train_dataset, ks or [1, 5, 10, 20, 50]
 
-    def features(self, context: EvaluationContext, dataset) -> tuple[np.ndarray, np.ndarray]:
-        rows, features, labels = [], [], []
-        for batch in context.batches(dataset):
-            embed = lambda clip: context.method.embed({**batch, "views": {"clip": clip}})
-            features.append(per_video(embed, batch["views"]["clip"]))
-            rows.append(batch["index"])
-            labels.append(batch["label"])
-        return context.gather(rows, features), context.gather(rows, labels).astype(np.int64)
-
     def evaluate(self, context: EvaluationContext) -> dict[str, float]:
         gallery = vidssl.build("dataset", self.train_dataset, views=context.method.eval_views)
-        queries, query_labels = self.features(context, context.dataset)
-        keys, key_labels = self.features(context, gallery)
+        queries, query_labels = context.video_features()
+        keys, key_labels = context.video_features(gallery)
         return recall_at_k(queries, query_labels, keys, key_labels, self.ks)
 
 

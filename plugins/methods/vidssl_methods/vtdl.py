@@ -29,6 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from vidssl import Method, distributed
+from vidssl_methods.embedding import EmbeddingHead
 
 
 def temporal_consistent_mix(clip: torch.Tensor, lam: float, frames: torch.Tensor) -> torch.Tensor:
@@ -45,17 +46,6 @@ def contrastive_logits(q: torch.Tensor, k: torch.Tensor, queue: torch.Tensor,
     if n is not None:
         logits.append((q * n).sum(1, keepdim=True))
     return torch.cat(logits, dim=1) / temperature
-
-
-class EmbeddingHead(nn.Module):
-    """Linear projection to ``dim`` followed by L2 normalisation (VTDL's ``id_head``)."""
-
-    def __init__(self, in_dim: int, dim: int) -> None:
-        super().__init__()
-        self.fc = nn.Linear(in_dim, dim)
-
-    def forward(self, features: torch.Tensor) -> torch.Tensor:
-        return F.normalize(self.fc(features), dim=1)
 
 
 class VTDL(Method):

@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 from sklearn.metrics import normalized_mutual_info_score
 
+import vidssl
 from vidssl import distributed
-from vidssl_idt.clustering import kmeans_labels
+from vidssl.kmeans import kmeans_labels
 from vidssl_idt.count_sketch import CountSketch
 from vidssl_idt.fisher import fisher_vector, fit_fisher_model, sample_descriptors
 from vidssl_idt.trajectories import N_COLUMNS, TrajectoryParams, extract_trajectories
@@ -27,7 +28,7 @@ from vidssl_idt.trajectory_io import extract_missing, read_trajectories
 
 if TYPE_CHECKING:
     from vidssl.evaluation import EvaluationContext
-    from vidssl_datasets.video_dataset import VideoDataset
+    from vidssl.protocols import ClipDataset
 
 
 class IDTExtractor:
@@ -40,11 +41,11 @@ class IDTExtractor:
         self.mode, self.params, self.out = mode, TrajectoryParams(**(trajectory or {})), out
 
     def extract(self, video: str | Path | np.ndarray) -> np.ndarray:
-        """A video file or ``T×H×W×3`` uint8 RGB frames → float32 ``n×436`` trajectory rows."""
+        """A video file (read through a registered ``video_files`` dataset) or ``T×H×W×3`` uint8
+        RGB frames → float32 ``n×436`` trajectory rows."""
         if not isinstance(video, np.ndarray):
-            from vidssl_datasets.video_reader import read_video
-
-            video = read_video(video)
+            video = vidssl.build("dataset", {"type": "video_files", "paths": [str(video)]},
+                                 views={}).frames(0)
         return extract_trajectories(video, self.mode, self.params)
 
     def run(self, context: EvaluationContext) -> dict[str, float]:
@@ -54,7 +55,7 @@ class IDTExtractor:
         started = time.perf_counter()
         rows = range(distributed.rank(), len(dataset), distributed.world_size())
         failed = extract_missing(
-            (f"video {row} ({dataset.records[row].path})", cache / f"{row:07d}.npz",
+            (f"video {row} ({dataset.video_name(row)})", cache / f"{row:07d}.npz",
              lambda row=row: self.extract(dataset.frames(row))) for row in rows)
         failed = sum(distributed.all_gather_objects(failed))
         distributed.barrier()
@@ -90,7 +91,7 @@ class IDTClusters(IDTExtractor):
             metrics["cluster_seconds"] = time.perf_counter() - started
         return distributed.broadcast_object(metrics)
 
-    def _cluster(self, dataset: VideoDataset, videos: list[np.ndarray], out: Path
+    def _cluster(self, dataset: ClipDataset, videos: list[np.ndarray], out: Path
                  ) -> dict[str, float]:
         model = fit_fisher_model(sample_descriptors(videos, self.samples_per_video, self.seed),
                                  k=self.gmm_components, pca=self.pca, seed=self.seed)
@@ -102,7 +103,7 @@ class IDTClusters(IDTExtractor):
         np.save(out / "cluster_labels.npy", labels)
         metrics = {"trajectories_per_video": float(np.mean([len(v) for v in videos])),
                    "videos_without_trajectories": float(sum(len(v) == 0 for v in videos))}
-        classes = np.array([r.label for r in dataset.records])
+        classes = np.array([dataset.label(row) for row in range(len(dataset))])
         if (classes >= 0).all():
             metrics["nmi"] = float(np.mean([normalized_mutual_info_score(classes, c)
                                             for c in labels]))

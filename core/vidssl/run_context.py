@@ -1,0 +1,91 @@
+"""What the training loop, evaluators, extractors and hooks may use of a run: :class:`RunContext`.
+
+The runner makes one per run and hands it out instead of itself. Hooks receive it as ``run``;
+everything documented here is stable for plugins to rely on.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+import torch
+
+from vidssl import checkpoint, distributed
+
+if TYPE_CHECKING:
+    from vidssl.evaluation import EvaluationContext
+    from vidssl.plugin_manager import Plugins
+    from vidssl.stage import Stage
+
+
+@dataclass
+class RunContext:
+    """One run: its merged config, work dir and device, the plugins' hook relay, the results of
+    the stages finished so far, and the two services every stage uses (checkpointing and
+    evaluation).
+
+    * ``cfg``: the merged, validated config (``cfg["log"]``, ``cfg["seed"]``, ...);
+    * ``work_dir``: where everything of the run is written (rank 0 writes);
+    * ``device``: this process's ``torch.device``;
+    * ``results``: stage name → metrics, as in ``results.json``;
+    * ``resume``: whether the run continues from ``checkpoints/last.pt``.
+    """
+
+    cfg: dict[str, Any]
+    work_dir: Path
+    device: torch.device
+    plugins: Plugins
+    resume: bool = False
+    results: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    @property
+    def hook(self) -> pluggy.HookRelay:
+        """The lifecycle hooks (``run.hook.vidssl_epoch_end(run=run, ...)``)."""
+        return self.plugins.hook
+
+    @property
+    def is_main(self) -> bool:
+        """Rank 0 (the only process that writes files and logs)."""
+        return distributed.is_main()
+
+    @property
+    def world_size(self) -> int:
+        return distributed.world_size()
+
+    @property
+    def checkpoint_dir(self) -> Path:
+        return self.work_dir / "checkpoints"
+
+    def build(self, kind: str, stage: Stage, key: str, **context: Any) -> Any:
+        """Build ``stage.cfg[key]`` as a ``kind`` component (errors name ``stages[i].key``)."""
+        return self.plugins.registry.build(kind, stage.cfg[key], ["stages", stage.index, key],
+                                           **context)
+
+    def save_checkpoint(self, content: dict[str, Any], best: bool = False) -> None:
+        """Write ``checkpoints/last.pt`` (and ``best.pt``) on rank 0 after the
+        ``vidssl_checkpoint_save`` hooks added their entries; every rank waits for it."""
+        if self.is_main:
+            self.hook.vidssl_checkpoint_save(run=self, checkpoint=content)
+            checkpoint.save_atomic(content, self.checkpoint_dir / "last.pt")
+            if best:
+                checkpoint.save_atomic(content, self.checkpoint_dir / "best.pt")
+        distributed.barrier()
+
+    def evaluation_context(self, stage: Stage, dataset_key: str) -> EvaluationContext:
+        """Context over the stage's ``dataset_key`` dataset, built with the method's eval views."""
+        from vidssl.evaluation import EvaluationContext
+
+        views = stage.method.eval_views if stage.method is not None else {"clip": {}}
+        dataset = self.build("dataset", stage, dataset_key, views=views) \
+            if stage.cfg.get(dataset_key) is not None else None
+        return EvaluationContext(self, stage, stage.method, dataset, stage.cfg["batch_size"],
+                                 stage.cfg["num_workers"])
+
+    def evaluate(self, stage: Stage) -> dict[str, float]:
+        """Run the stage's evaluator on its ``val_dataset``; fire ``vidssl_evaluation_end``."""
+        evaluator = self.build("evaluator", stage, "evaluator")
+        metrics = evaluator.evaluate(self.evaluation_context(stage, "val_dataset"))
+        self.hook.vidssl_evaluation_end(run=self, stage=stage, metrics=metrics)
+        return metrics

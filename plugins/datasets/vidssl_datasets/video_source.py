@@ -1,0 +1,63 @@
+"""Where a dataset's frames come from: a :class:`ReaderSpec` (the ``reader=dict(...)`` of every
+dataset config) and :func:`open_video`, which turns one annotated video into its length and a
+function that reads frames by index.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from vidssl.errors import DataError
+from vidssl.schema import schema_from_signature
+from vidssl_datasets.video_reader import count_frames, read_frames, read_video
+
+FrameGetter = Callable[[list[int]], np.ndarray]
+
+
+@dataclass(frozen=True)
+class VideoRecord:
+    """One annotated video: a file or frame folder, its class (-1 if unlabelled), its length in
+    frames if the annotation gives it, and where the record came from (for messages)."""
+
+    path: str
+    label: int
+    n_frames: int | None = None
+    origin: str = ""
+
+
+@dataclass(frozen=True)
+class ReaderSpec:
+    """How a dataset reads its videos: video files (``source="video"``, decoded with ``backend``)
+    or frame folders (``source="frames"``, files named by ``frame_pattern`` numbered from
+    ``first_frame``). An unreadable video is skipped and counted (``on_error="skip"``) or stops
+    the run (``"raise"``)."""
+
+    source: Literal["video", "frames"] = "video"
+    backend: Literal["opencv", "pyav"] = "opencv"
+    frame_pattern: str = "image_{:05d}.jpg"
+    first_frame: int = 1
+    on_error: Literal["skip", "raise"] = "skip"
+
+
+READER_SCHEMA = schema_from_signature(ReaderSpec)
+
+
+def open_video(record: VideoRecord, reader: ReaderSpec) -> tuple[int, FrameGetter]:
+    """``(n_frames, get)`` for ``record``: ``get(indices)`` → ``len(indices)×H×W×3`` uint8 RGB.
+    Raises :class:`DataError` naming the video and its annotation line if it cannot be read."""
+    where = f" ({record.origin})" if record.origin else ""
+    if reader.source == "video":
+        try:
+            frames = read_video(record.path, reader.backend)
+        except DataError as exc:
+            raise DataError(f"{exc}{where}") from None
+        return len(frames), lambda ids: frames[ids]
+    folder = Path(record.path)
+    n = record.n_frames or count_frames(folder, reader.frame_pattern, reader.first_frame)
+    if n <= 0:
+        raise DataError(f"frame folder {folder} has no frames{where}")
+    return n, lambda ids: read_frames(folder, ids, reader.frame_pattern, reader.first_frame)

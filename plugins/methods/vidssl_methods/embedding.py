@@ -1,0 +1,46 @@
+"""What the embedding methods share: a linear projection to a unit-norm embedding, and the
+backbone + embedding head + memory bank of instance recognition and local aggregation."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from vidssl import Method
+from vidssl_methods.memory_bank import MemoryBank
+
+
+class EmbeddingHead(nn.Module):
+    """Linear projection ``B×in_dim`` → ``B×dim`` followed by L2 normalisation (VTDL's
+    ``id_head``, seed 000's 512→128 head)."""
+
+    def __init__(self, in_dim: int, dim: int) -> None:
+        super().__init__()
+        self.fc = nn.Linear(in_dim, dim)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return F.normalize(self.fc(features), dim=1)
+
+
+class EmbeddingMethod(Method):
+    """Backbone + ``dim``-d embedding head + memory bank (one row per training video): what IR
+    and LA share; ``momentum`` is the bank's update momentum, ``temperature`` the softmax's."""
+
+    views = {"clip": {}}
+
+    def __init__(self, backbone: nn.Module, dim: int = 128, momentum: float = 0.5,
+                 temperature: float = 0.07) -> None:
+        super().__init__(backbone)
+        self.head = EmbeddingHead(backbone.feat_dim, dim)
+        self.bank = MemoryBank(dim)
+        self.momentum, self.temperature = momentum, temperature
+
+    def prepare(self, dataset: Any, work_dir: Path) -> None:
+        self.bank.resize(len(dataset))
+
+    def embed_batch(self, batch: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Unit embeddings ``B×dim`` of the batch's clips and their dataset rows ``B``."""
+        return self.head(self.backbone(batch["views"]["clip"])), batch["index"]

@@ -1,0 +1,33 @@
+"""Extractor ``features``: backbone features of every video of a dataset, as ``vidssl-extract``
+writes them and as an ``extract`` stage can.
+
+Writes ``<out>`` (float32 ``[num_videos, feat_dim]``, ``method.embed`` features averaged over each
+video's clips and crops, the loop retrieval uses) and ``<out stem>.index.tsv`` (row, video, label)
+in dataset order; ``out`` is relative to the work dir unless absolute.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from vidssl.evaluation import EvaluationContext
+
+
+class FeaturesExtractor:
+    """Write the features of the stage's ``dataset`` to ``out`` (``.npy``)."""
+
+    def __init__(self, out: str = "features.npy") -> None:
+        self.out = out
+
+    def run(self, context: EvaluationContext) -> dict[str, float]:
+        features, labels = context.video_features()
+        if context.is_main:
+            out = Path(context.work_dir) / self.out
+            out.parent.mkdir(parents=True, exist_ok=True)
+            np.save(out, features)
+            dataset = context.dataset
+            lines = ["row\tvideo\tlabel"] + [f"{i}\t{dataset.video_name(i)}\t{label}"
+                                             for i, label in enumerate(labels)]
+            out.with_suffix(".index.tsv").write_text("\n".join(lines) + "\n")
+        return {"videos": float(features.shape[0]), "feat_dim": float(features.shape[1])}
