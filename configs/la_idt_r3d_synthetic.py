@@ -8,10 +8,10 @@
 _base_ = ['_base_/synthetic_motion.py']
 
 # whole videos for IDT; a clip of every training video (indexed, for the memory bank)
-_videos = dict(type='synthetic_motion', split='train')
+_videos = dict(type='synthetic_motion', split='train', root={{_base_._root}})
 _ssl_view = dict(clip_len=9, stride=2, residual=True, size=32, crop='random_resized',
                  scale=(0.5, 1.0), color_jitter=[0.4, 0.4, 0.4], grayscale=0.2)
-_ssl = dict(type='synthetic_motion', split='train', view=_ssl_view)
+_ssl = dict(type='synthetic_motion', split='train', root={{_base_._root}}, view=_ssl_view)
 _sgd = dict(type='SGD', lr=0.03, momentum=0.9, weight_decay=1e-4, paramwise=dict(no_decay=['bn']))
 
 custom_hooks = [dict(type='metrics_plot')]

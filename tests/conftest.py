@@ -79,3 +79,12 @@ def make_distribution(where: Path, name: str, version: str, module: str, code: s
     (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
     (info / "entry_points.txt").write_text(f"[vidssl.plugins]\n{name} = {module}\n")
     return {"PYTHONPATH": str(where)}
+
+
+@pytest.fixture(scope="session")
+def real_data_root(tmp_path_factory) -> Path:
+    """Tiny copies of UCF101, HMDB51, Kinetics-400 and Something-Something V1 in their official
+    layouts (``vidssl-prepare fixtures all``), written once per test session."""
+    root = tmp_path_factory.mktemp("real_data")
+    run_cli("vidssl-prepare", "fixtures", "all", "--out", str(root), check=True)
+    return root

@@ -1,3 +1,3 @@
-# HMDB51: videos data/hmdb51/videos/<class>/*.avi, official split files in data/hmdb51/splits.
-_hmdb_root = 'data/hmdb51/videos'
-_hmdb_lists = 'data/hmdb51/splits'
+# HMDB51: videos <data_root>/hmdb51/videos/<class>/*.avi, official split files in <data_root>/hmdb51/splits.
+_hmdb_root = '{data_root}/hmdb51/videos'
+_hmdb_lists = '{data_root}/hmdb51/splits'

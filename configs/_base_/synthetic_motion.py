@@ -4,9 +4,10 @@
 # ({{_base_._name}}); they are not config keys.
 _view_train = dict(clip_len=8, stride=2, size=32, crop='random_resized', scale=(0.6, 1.0))
 _view_test = dict(clip_len=8, stride=2, size=32, sampler='center', crop='center')
-_train = dict(type='synthetic_motion', split='train', view=_view_train)
-_test = dict(type='synthetic_motion', split='test', view=_view_test)
-_unlabeled = dict(type='synthetic_motion', split='unlabeled', view=_view_train)
+_root = '{data_root}/synthetic_motion'   # the data goes to <root>/<key of its parameters>/
+_train = dict(type='synthetic_motion', split='train', root=_root, view=_view_train)
+_test = dict(type='synthetic_motion', split='test', root=_root, view=_view_test)
+_unlabeled = dict(type='synthetic_motion', split='unlabeled', root=_root, view=_view_train)
 
 backbone = dict(type='r3d', depth=18, width=0.25, stem_pool='1x3x3')
 stage_defaults = dict(batch_size=32, num_workers=2, evaluator=dict(type='classification'))

@@ -5,7 +5,8 @@ Public surface:
 * :func:`build` – make a component from ``{"type": name, **kwargs}`` after schema validation;
 * :func:`components` – what is installed, per kind: name → (distribution, version);
 * :data:`hookimpl` – decorator for hook implementations in plugins (see :mod:`vidssl.hookspecs`);
-* :class:`Method` – base class of training methods.
+* :class:`Method` – base class of training methods;
+* :class:`StopRun` – raised by a hook to stop a run cleanly.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ __version__ = "0.1.0"
 
 hookimpl = pluggy.HookimplMarker("vidssl")
 
+from vidssl.errors import StopRun  # noqa: E402
 from vidssl.method import Method  # noqa: E402  (needs hookimpl defined first for plugins)
 from vidssl.plugin_manager import get_plugins  # noqa: E402
 
@@ -39,4 +41,4 @@ def components(kind: str) -> dict[str, tuple[str, str]]:
             for name in registry.names(kind) for c in [registry.get(kind, name)]}
 
 
-__all__ = ["build", "components", "hookimpl", "Method", "__version__"]
+__all__ = ["build", "components", "hookimpl", "Method", "StopRun", "__version__"]

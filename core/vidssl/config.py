@@ -1,7 +1,10 @@
 """Loading and validating run configs.
 
 Configs are Python files read with mmengine's ``Config`` (``_base_`` inheritance, ``--cfg-options
-a.b=c`` overrides). Top-level names starting with ``_`` are local helper variables and are ignored.
+a.b=c`` overrides). Top-level names starting with ``_`` are local helper variables and are ignored
+(an override naming one is refused: helpers are substituted when the file is read). Every string
+holding ``{data_root}`` gets the run's data root, resolved after the overrides: ``--cfg-options
+data_root=...`` > the config's ``data_root`` > ``$VIDSSL_DATA_ROOT`` > ``data``.
 After merging, the whole config is checked before anything runs: core keys against
 :data:`CORE_SCHEMA`, every component config against that component's schema, optimizers and
 schedulers against the torch signatures. Errors name the dotted key path, the file and line where
@@ -11,6 +14,7 @@ from __future__ import annotations
 
 import ast
 import copy
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -45,6 +49,7 @@ STAGE_PROPERTIES: dict[str, dict] = {
     "init_method": {"type": "boolean"},
     "val_interval": {"type": "integer", "minimum": 0},
     "clip_grad_norm": {"type": ["number", "null"], "exclusiveMinimum": 0},
+    "nan_policy": {"enum": ["stop", "skip_step"]},
 }
 
 STAGE_SCHEMA = {"type": "object", "properties": STAGE_PROPERTIES, "required": ["name", "type"],
@@ -59,6 +64,7 @@ CORE_SCHEMA = {
         "deterministic": {"type": "boolean"},
         "device": {"enum": ["auto", "cpu", "cuda"]},
         "work_dir": {"type": ["string", "null"]},
+        "data_root": {"type": "string"},
         "backbone": _component("backbone"),
         "stage_defaults": {"type": "object", "properties": {
             k: v for k, v in STAGE_PROPERTIES.items() if k not in ("name", "type")},
@@ -88,7 +94,7 @@ DEFAULTS: dict[str, Any] = {
 }
 STAGE_DEFAULTS: dict[str, Any] = {"epochs": 1, "batch_size": 8, "num_workers": 0,
                                   "init_from": None, "init_method": False, "val_interval": 0,
-                                  "scheduler": None, "clip_grad_norm": None}
+                                  "scheduler": None, "clip_grad_norm": None, "nan_policy": "stop"}
 
 
 def load_config(path: str | Path, options: list[str] | None = None) -> dict[str, Any]:
@@ -111,16 +117,39 @@ def load_config(path: str | Path, options: list[str] | None = None) -> dict[str,
         if "=" not in option:
             raise ConfigError(f"--cfg-options expects KEY=VALUE, got '{option}'")
         key, value = option.split("=", 1)
+        if key.startswith("_"):
+            raise ConfigError(
+                f"--cfg-options {option}: '{key.split('.')[0]}' is a helper of the config file "
+                f"(a name starting with '_'), substituted when the file is read, so overriding it "
+                f"would change nothing; set the key that uses it instead (e.g. "
+                f"data_root=/datasets, or stages.0.dataset.root=...)")
         overrides[key] = DictAction._parse_iterable(value)
     try:
         cfg.merge_from_dict(overrides)
     except Exception as exc:
         raise ConfigError(f"--cfg-options {' '.join(options or [])}: {exc}") from exc
     plain = {k: v for k, v in cfg.to_dict().items() if not k.startswith("_")}
+    plain["data_root"] = str(plain.get("data_root") or os.environ.get(DATA_ROOT_ENV) or "data")
+    plain = _substitute(plain, DATA_ROOT_TOKEN, plain["data_root"])
     merged = _with_defaults(plain)
     merged["_source"] = {"file": str(path),
                          "overrides": sorted(re.sub(r"\.(\d+)(?=\.|$)", r"[\1]", k) for k in overrides)}
     return merged
+
+
+DATA_ROOT_TOKEN = "{data_root}"
+DATA_ROOT_ENV = "VIDSSL_DATA_ROOT"
+
+
+def _substitute(value: Any, token: str, replacement: str) -> Any:
+    """``value`` with ``token`` replaced in every string it holds (dicts, lists, tuples)."""
+    if isinstance(value, str):
+        return value.replace(token, replacement)
+    if isinstance(value, dict):
+        return {k: _substitute(v, token, replacement) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_substitute(v, token, replacement) for v in value)
+    return value
 
 
 def _with_defaults(cfg: dict[str, Any]) -> dict[str, Any]:

@@ -36,3 +36,16 @@ class DatasetNotFound(DataError):
     """A dataset root or annotation file does not exist (prepare the dataset first)."""
 
     exit_code = 2
+
+
+class RunError(VidsslError):
+    """A run cannot go on: a non-finite loss, or too many unreadable videos."""
+
+
+class StopRun(Exception):
+    """Raised by a hook to stop a run cleanly: the stages finished so far keep their results and
+    checkpoints, the command prints ``message`` and exits 0 (1 with ``failed=True``)."""
+
+    def __init__(self, message: str, failed: bool = False) -> None:
+        super().__init__(message)
+        self.failed = failed

@@ -36,6 +36,15 @@ def to_device(batch: Any, device: torch.device) -> Any:
     return batch
 
 
+def _select(batch: Any, keep: torch.Tensor) -> Any:
+    """The rows ``keep`` (a boolean mask) of every tensor of a (nested) batch."""
+    if isinstance(batch, torch.Tensor):
+        return batch[keep]
+    if isinstance(batch, dict):
+        return {k: _select(v, keep) for k, v in batch.items()}
+    return batch
+
+
 def per_video(fn: Callable[[torch.Tensor], torch.Tensor], clip: torch.Tensor,
               softmax: bool = False) -> torch.Tensor:
     """Apply ``fn`` (``N×C×T×H×W`` → ``N×D``) to a ``B×[clips×crops×]C×T×H×W`` view and average
@@ -57,6 +66,8 @@ class EvaluationContext:
     dataset: Dataset | None
     batch_size: int
     num_workers: int
+    #: videos passed over as unreadable so far (their items are dropped, never replaced)
+    skipped: int = 0
 
     @property
     def device(self) -> torch.device:
@@ -81,11 +92,19 @@ class EvaluationContext:
 
     def batches(self, dataset: Dataset | None = None) -> Iterator[dict[str, Any]]:
         """Batches of this rank's shard of ``dataset`` on :attr:`device`, with the method in
-        eval mode and gradients off."""
+        eval mode and gradients off. An evaluation never substitutes: an item the dataset made by
+        passing over unreadable videos (``skipped`` > 0; it holds another row's video) is dropped
+        and counted in :attr:`skipped` (that other row is evaluated as itself)."""
         if self.method is not None:
             self.method.eval()
         with torch.no_grad():
             for batch in self.loader(dataset):
+                keep = batch["skipped"] == 0
+                if not bool(keep.all()):
+                    self.skipped += int((~keep).sum())
+                    if not bool(keep.any()):
+                        continue
+                    batch = _select(batch, keep)
                 yield to_device(batch, self.device)
 
     def gather(self, rows: list[torch.Tensor], values: list[torch.Tensor]) -> Any:
@@ -97,14 +116,15 @@ class EvaluationContext:
         order = np.concatenate([p[0] for p in parts]).argsort(kind="stable")
         return np.concatenate([p[1] for p in parts])[order]
 
-    def video_features(self, dataset: Dataset | None = None) -> tuple[Any, Any]:
-        """``method.embed`` features of every video of ``dataset`` (default :attr:`dataset`),
-        averaged over its clips and crops, and its labels: (float32 ``N×D``, int64 ``N``) in
-        dataset order, on every rank."""
+    def video_features(self, dataset: Dataset | None = None) -> tuple[Any, Any, Any]:
+        """``method.embed`` features of every readable video of ``dataset`` (default
+        :attr:`dataset`), averaged over its clips and crops, its labels and its rows: (float32
+        ``N×D``, int64 ``N``, int64 ``N``) in dataset order, on every rank."""
         rows, features, labels = [], [], []
         for batch in self.batches(dataset):
             embed = lambda clip: self.method.embed({**batch, "views": {"clip": clip}})  # noqa: E731
             features.append(per_video(embed, batch["views"]["clip"]))
             rows.append(batch["index"])
             labels.append(batch["label"])
-        return self.gather(rows, features), self.gather(rows, labels).astype("int64")
+        return (self.gather(rows, features), self.gather(rows, labels).astype("int64"),
+                self.gather(rows, rows).astype("int64"))

@@ -42,10 +42,13 @@ class ProgressBar:
         if self.bar is not None:
             self.bar.close()
             self.bar = None
-        shown = ", ".join(f"{k} {v:.4g}" for k, v in metrics.items())
-        print(f"[{stage.name}] epoch {epoch + 1}/{stage.cfg['epochs']}: {shown}", file=sys.stderr)
+        print(f"[{stage.name}] epoch {epoch + 1}/{stage.cfg['epochs']}: {_shown(metrics)}",
+              file=sys.stderr)
 
     @hookimpl
     def vidssl_stage_end(self, stage, metrics) -> None:
-        shown = ", ".join(f"{k} {v:.4g}" for k, v in metrics.items())
-        print(f"[{stage.name}] done: {shown}", file=sys.stderr)
+        print(f"[{stage.name}] done: {_shown(metrics)}", file=sys.stderr)
+
+
+def _shown(metrics: dict) -> str:
+    return ", ".join(f"{k} {'-' if v is None else format(v, '.4g')}" for k, v in metrics.items())

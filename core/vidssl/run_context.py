@@ -84,8 +84,13 @@ class RunContext:
                                  stage.cfg["num_workers"])
 
     def evaluate(self, stage: Stage) -> dict[str, float]:
-        """Run the stage's evaluator on its ``val_dataset``; fire ``vidssl_evaluation_end``."""
+        """Run the stage's evaluator on its ``val_dataset`` (with ``skipped_videos`` when some
+        were unreadable); fire ``vidssl_evaluation_end``."""
         evaluator = self.build("evaluator", stage, "evaluator")
-        metrics = evaluator.evaluate(self.evaluation_context(stage, "val_dataset"))
+        context = self.evaluation_context(stage, "val_dataset")
+        metrics = dict(evaluator.evaluate(context))
+        skipped = sum(distributed.all_gather_objects(context.skipped))
+        if skipped:   # named on stderr as they were skipped
+            metrics["skipped_videos"] = float(skipped)
         self.hook.vidssl_evaluation_end(run=self, stage=stage, metrics=metrics)
         return metrics

@@ -11,6 +11,7 @@ evaluators and the hooks see only the :class:`~vidssl.run_context.RunContext`.
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 import subprocess
@@ -25,7 +26,7 @@ from torch import nn
 
 from vidssl import checkpoint, distributed
 from vidssl.config import stage_configs, validate_config
-from vidssl.errors import CheckpointError, ConfigError
+from vidssl.errors import CheckpointError, ConfigError, StopRun
 from vidssl.plugin_manager import Plugins, get_plugins
 from vidssl.protocols import Backbone, check
 from vidssl.run_context import RunContext
@@ -51,6 +52,8 @@ class Runner:
         device = distributed.setup(cfg["device"], cfg["dist"]["backend"])
         self.run_context = RunContext(cfg, Path(work_dir), device, plugins, resume)
         self.backbone: nn.Module | None = None
+        #: the StopRun a hook raised, if one did
+        self.stopped: StopRun | None = None
 
     @property
     def is_main(self) -> bool:
@@ -75,33 +78,65 @@ class Runner:
                 self.backbone = run.plugins.registry.build("backbone", run.cfg["backbone"],
                                                            ["backbone"]).to(run.device)
                 check(self.backbone, Backbone, "backbone")
+            self._check_class_counts()
             run.hook.vidssl_run_start(run=run)
-            for index, cfg in enumerate(self.stage_cfgs):
-                name = cfg["name"]
-                if name in run.results or (self.only and name not in self.only):
-                    self._restore_finished(name)
-                    continue
-                progress = state.get("progress") if state and \
-                    state.get("progress", {}).get("stage") == name else None
-                stage = build_stage(run, index, cfg, self.backbone, resuming=progress is not None)
-                run.hook.vidssl_stage_start(run=run, stage=stage)
-                if stage.trains:
-                    metrics = train(run, stage, progress)
-                elif stage.type == "evaluate":
-                    metrics = run.evaluate(stage)
-                else:
-                    metrics = stage.extractor.run(run.evaluation_context(stage, "dataset"))
-                self._finish_stage(stage, metrics)
+            try:
+                self._run_stages(state)
+            except StopRun as stop:   # a hook ended the run: what finished stands
+                self.stopped = stop
             run.hook.vidssl_run_end(run=run, results=run.results)
         finally:
             for hook in hooks:
                 run.plugins.manager.unregister(hook)
         return run.results
 
-    def _finish_stage(self, stage: Stage, metrics: dict[str, float]) -> None:
-        """Record the stage's metrics, write its stage file, ``last.pt`` and ``results.json``."""
+    def _run_stages(self, state: dict[str, Any] | None) -> None:
         run = self.run_context
-        metrics = {k: float(v) for k, v in metrics.items()}
+        for index, cfg in enumerate(self.stage_cfgs):
+            name = cfg["name"]
+            if name in run.results or (self.only and name not in self.only):
+                self._restore_finished(name)
+                continue
+            progress = state.get("progress") if state and \
+                state.get("progress", {}).get("stage") == name else None
+            stage = build_stage(run, index, cfg, self.backbone, resuming=progress is not None)
+            run.hook.vidssl_stage_start(run=run, stage=stage)
+            if stage.trains:
+                metrics = train(run, stage, progress)
+            elif stage.type == "evaluate":
+                metrics = run.evaluate(stage)
+            else:
+                metrics = stage.extractor.run(run.evaluation_context(stage, "dataset"))
+            self._finish_stage(stage, metrics)
+
+    def _check_class_counts(self) -> None:
+        """Before any work: every stage's datasets can be read (a malformed annotation line is
+        reported now, not after training) and a method's ``num_classes`` equals the number of
+        classes of the datasets it is trained or evaluated on."""
+        run = self.run_context
+        for index, cfg in enumerate(self.stage_cfgs):
+            if self.only and cfg["name"] not in self.only or cfg["name"] in run.results:
+                continue
+            wanted = (cfg.get("method") or {}).get("num_classes")
+            for key in ("dataset", "val_dataset"):
+                if cfg.get(key) is None:
+                    continue
+                dataset = run.plugins.registry.build("dataset", cfg[key],
+                                                     ["stages", index, key], views={"clip": {}})
+                have = len(getattr(dataset, "classes", []) or [])
+                if wanted is not None and have and have != wanted and \
+                        not (key == "dataset" and cfg["type"] == "extract"):
+                    raise ConfigError(
+                        f"stages[{index}] ('{cfg['name']}'): method.num_classes is {wanted} but "
+                        f"its {key} ({cfg[key]['type']}) has {have} classes in its annotation; "
+                        f"set stages[{index}].method.num_classes={have} (or point {key} at the "
+                        f"dataset the head is for)")
+
+    def _finish_stage(self, stage: Stage, metrics: dict[str, float]) -> None:
+        """Record the stage's metrics (a non-finite value becomes ``None``: ``results.json`` is
+        strict JSON), write its stage file, ``last.pt`` and ``results.json``."""
+        run = self.run_context
+        metrics = {k: float(v) if math.isfinite(float(v)) else None for k, v in metrics.items()}
         run.results[stage.name] = metrics
         order = [s["name"] for s in self.stage_cfgs]
         run.results = dict(sorted(run.results.items(),
@@ -187,7 +222,7 @@ class Runner:
     def _write_json(self, name: str, content: Any) -> None:
         work_dir = self.run_context.work_dir
         tmp = work_dir / f".{name}.tmp"
-        tmp.write_text(json.dumps(content, indent=2, sort_keys=False) + "\n")
+        tmp.write_text(json.dumps(content, indent=2, allow_nan=False) + "\n")
         os.replace(tmp, work_dir / name)
 
 

@@ -17,6 +17,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 
 from vidssl import checkpoint, distributed
+from vidssl.errors import RunError
 from vidssl.evaluation import to_device
 from vidssl.optim import steps_per_iteration
 from vidssl.run_context import RunContext
@@ -59,6 +60,14 @@ def train(run: RunContext, stage: Stage, progress: dict[str, Any] | None) -> dic
     best_key = run.cfg["checkpoint"]["best_metric"]
     metrics: dict[str, float] = {}
     validated: dict[str, float] | None = None
+    workers = cfg["num_workers"]
+    # one loader for the stage: its workers persist across epochs (items depend only on (seed,
+    # epoch, row), and the dataset's epoch is shared with them), the sampler sets the order
+    loader = DataLoader(stage.dataset, batch_size=batch_size, sampler=stage.sampler,
+                        drop_last=True, num_workers=workers, persistent_workers=workers > 0,
+                        prefetch_factor=2 if workers else None,
+                        generator=torch.Generator().manual_seed(seed * 100003),
+                        pin_memory=run.device.type == "cuda")
     for epoch in range(start_epoch, cfg["epochs"]):
         method.train()
         if stage.type == "probe":
@@ -66,10 +75,6 @@ def train(run: RunContext, stage: Stage, progress: dict[str, Any] | None) -> dic
         stage.sampler.set_epoch(epoch)
         stage.sampler.start_at(start_iter * batch_size)
         stage.dataset.set_epoch(epoch)
-        loader = DataLoader(stage.dataset, batch_size=batch_size, sampler=stage.sampler,
-                            drop_last=True, num_workers=cfg["num_workers"],
-                            generator=torch.Generator().manual_seed(seed * 100003 + epoch),
-                            pin_memory=run.device.type == "cuda")
         if start_iter == 0:
             sums = {}
             method.start_epoch(epoch)
@@ -77,6 +82,17 @@ def train(run: RunContext, stage: Stage, progress: dict[str, Any] | None) -> dic
         for iteration, batch in enumerate(loader, start=start_iter):
             losses = model(to_device(batch, run.device))
             optimizer.zero_grad(set_to_none=True)
+            if not _finite(losses["loss"]):
+                if cfg["nan_policy"] == "stop":
+                    raise RunError(
+                        f"stage '{stage.name}' epoch {epoch + 1} iteration {iteration + 1}: the "
+                        f"loss is {float(losses['loss'].detach())}; stopped (checkpoints/last.pt holds the "
+                        f"last good state; nan_policy='skip_step' skips such steps instead)")
+                # the backward still runs (DDP expects it) and its gradients are dropped
+                losses["loss"].backward()
+                optimizer.zero_grad(set_to_none=True)
+                sums["skipped_steps"] = sums.get("skipped_steps", 0) + 1
+                continue
             losses["loss"].backward()
             if cfg["clip_grad_norm"]:
                 torch.nn.utils.clip_grad_norm_(method.parameters(), cfg["clip_grad_norm"])
@@ -93,12 +109,18 @@ def train(run: RunContext, stage: Stage, progress: dict[str, Any] | None) -> dic
             if interval and done % interval == 0 and done < stage.iters_per_epoch:
                 save(epoch, done)
         start_iter = 0
+        skipped_steps = int(sums.pop("skipped_steps", 0))
         skipped = int(sums.pop("skipped_videos", 0))
-        metrics = {k: float(v) / stage.iters_per_epoch for k, v in sums.items()}
+        steps = max(1, stage.iters_per_epoch - skipped_steps)   # the steps that were taken
+        metrics = {k: float(v) / steps for k, v in sums.items()}
         if skipped:
             metrics["skipped_videos"] = skipped
             print(f"vidssl: stage '{stage.name}' epoch {epoch + 1}: {skipped} unreadable videos "
                   f"were skipped (named above)", file=sys.stderr)
+        if skipped_steps:
+            metrics["skipped_steps"] = skipped_steps
+            print(f"vidssl: stage '{stage.name}' epoch {epoch + 1}: {skipped_steps} steps with a "
+                  f"non-finite loss were skipped (nan_policy='skip_step')", file=sys.stderr)
         metrics["lr"] = optimizer.param_groups[0]["lr"]
         validated = None
         if cfg.get("val_dataset") is not None and cfg["val_interval"] and \
@@ -120,3 +142,9 @@ def train(run: RunContext, stage: Stage, progress: dict[str, Any] | None) -> dic
         return metrics
     # the last epoch's validation is the stage's result when it ran (no second pass)
     return validated if validated is not None else run.evaluate(stage)
+
+
+def _finite(loss: torch.Tensor) -> bool:
+    """Whether the loss is finite on every process (so all ranks take the same branch)."""
+    flag = torch.isfinite(loss.detach()).float().reshape(1)
+    return bool(distributed.all_gather(flag).min() > 0)

@@ -82,3 +82,35 @@ def test_cli_prints_one_line_without_traceback_unless_debug(tiny_config):
     assert not (tiny_config.parent / "wd").exists(), "nothing may be written for a bad config"
     debug = run_cli("vidssl-run", str(tiny_config), "--debug")
     assert "Traceback" in debug.stderr and "ConfigError" in debug.stderr
+
+
+def test_data_root_precedence_and_helpers_refused(tmp_path, monkeypatch):
+    config = tmp_path / "c.py"
+    config.write_text("_root = '{data_root}/ucf101'\nstages = [dict(name='a', type='extract', "
+                      "extractor=dict(type='features'), dataset=dict(type='video_files', "
+                      "paths=['x.avi'], root=_root))]\n")
+    root_of = lambda cfg: cfg["stages"][0]["dataset"]["root"]  # noqa: E731
+    monkeypatch.delenv("VIDSSL_DATA_ROOT", raising=False)
+    assert root_of(load_config(config)) == "data/ucf101"
+    monkeypatch.setenv("VIDSSL_DATA_ROOT", "/from/env")
+    assert root_of(load_config(config)) == "/from/env/ucf101"
+    config.write_text("data_root = '/in/config'\n" + config.read_text())
+    assert root_of(load_config(config)) == "/in/config/ucf101"
+    assert root_of(load_config(config, ["data_root=/option"])) == "/option/ucf101"
+    with pytest.raises(ConfigError, match=r"'_root' is a helper of the config file .* set the "
+                                          r"key that uses it instead \(e.g. data_root="):
+        load_config(config, ["_root=/elsewhere"])
+
+
+def test_synthetic_datasets_of_other_sizes_live_side_by_side(tmp_path):
+    import vidssl
+
+    def build(per_class):
+        return vidssl.build("dataset", {"type": "synthetic_motion", "root": str(tmp_path),
+                                        "size": 16, "frames": 8, "train_per_class": per_class,
+                                        "test_per_class": 1, "view": {"clip_len": 4, "size": 16}},
+                            views={"clip": {}})
+    small, large = build(1), build(2)
+    assert len(small) == 10 and len(large) == 20
+    assert small[3]["skipped"] == 0 and len(build(1)) == 10, "generating one kept the other"
+    assert len([p for p in tmp_path.iterdir() if p.is_dir()]) == 2

@@ -26,13 +26,13 @@ def test_cam_writes_overlays_for_synthetic_and_real_video(tiny_config, data_root
     if residual:  # a config whose datasets read frame differences: the tool follows it
         text = tiny_config.read_text()
         tiny_config.write_text(text.replace("crop='center')", "crop='center', residual=True)"))
-    sm.generate(data_root, sm.SyntheticMotionConfig(size=16, frames=12, train_per_class=4,
-                                                    test_per_class=2))
+    generated = sm.generate(data_root, sm.SyntheticMotionConfig(size=16, frames=12,
+                                                                train_per_class=4, test_per_class=2))
     backbone = vidssl.build("backbone", dict(type="r3d", depth=10, width=0.125,
                                              stem_pool="1x3x3"))
     ckpt = tmp_path / "backbone.pt"
     torch.save({"backbone": backbone.state_dict()}, ckpt)
-    video = next((data_root / "videos").rglob("*.avi"))
+    video = next((generated / "videos").rglob("*.avi"))
     out = tmp_path / "cam"
     result = run_cli("vidssl-cam", str(tiny_config), "--checkpoint", str(ckpt), "--video",
                      str(video), "--out", str(out), "--epochs", "2", "--clip-len", "8",

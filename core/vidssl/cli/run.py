@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from vidssl import distributed
@@ -41,6 +42,9 @@ def main(argv: list[str] | None = None) -> int:
         if is_main:
             print(results_table(results))
             print(f"results: {work_dir / 'results.json'}")
+        if runner.stopped is not None:
+            print(f"vidssl-run: stopped by a hook: {runner.stopped}", file=sys.stderr)
+            return 1 if runner.stopped.failed else 0
         return 0
 
     return guarded("vidssl-run", body, args.debug)
@@ -49,7 +53,8 @@ def main(argv: list[str] | None = None) -> int:
 def results_table(results: dict[str, dict[str, float]]) -> str:
     """One row per stage, one column per metric."""
     keys = list(dict.fromkeys(k for metrics in results.values() for k in metrics))
-    rows = [[stage] + [f"{m[k]:.4g}" if k in m else "" for k in keys] for stage, m in results.items()]
+    rows = [[stage] + ["" if k not in m else "-" if m[k] is None else f"{m[k]:.4g}" for k in keys]
+            for stage, m in results.items()]
     return table(rows, ["stage", *keys])
 
 

@@ -16,6 +16,7 @@ from vidssl.errors import DatasetNotFound
 from vidssl_datasets import annotations as ann
 from vidssl_datasets import synthetic_motion as sm
 from vidssl_datasets.video_dataset import VideoDataset
+from vidssl_datasets.video_index import VideoIndex
 from vidssl_datasets.video_source import FrameGetter, ReaderSpec, VideoRecord
 
 
@@ -44,7 +45,8 @@ def ucf101(views: dict[str, dict], root: str, annotation_dir: str, split: Litera
     classes = ann.read_class_index(ann_dir / "classInd.txt")
     records = ann.read_ucf101_list(ann_dir / f"{subset}list0{split}.txt", classes, root_path,
                                    strip_extension=spec.source == "frames")
-    return VideoDataset(records, classes, views, view, spec, seed, name=f"ucf101[{subset}{split}]")
+    return VideoDataset(records, classes, views, view, spec, seed, name=f"ucf101[{subset}{split}]",
+                        index=VideoIndex(root_path))
 
 
 def hmdb51(views: dict[str, dict], root: str, annotation_dir: str, split: Literal[1, 2, 3] = 1,
@@ -54,10 +56,11 @@ def hmdb51(views: dict[str, dict], root: str, annotation_dir: str, split: Litera
     ``<root>/<class>/<name>.avi`` (or frame folders)."""
     spec = _reader(reader)
     ann_dir = _require(Path(annotation_dir), "hmdb51", "annotation folder")
-    records, classes = ann.read_hmdb51(ann_dir, split, subset, _require(Path(root), "hmdb51",
-                                                                        "dataset root"),
+    root_path = _require(Path(root), "hmdb51", "dataset root")
+    records, classes = ann.read_hmdb51(ann_dir, split, subset, root_path,
                                        strip_extension=spec.source == "frames")
-    return VideoDataset(records, classes, views, view, spec, seed, name=f"hmdb51[{subset}{split}]")
+    return VideoDataset(records, classes, views, view, spec, seed, name=f"hmdb51[{subset}{split}]",
+                        index=VideoIndex(root_path))
 
 
 def kinetics400(views: dict[str, dict], root: str, annotation: str,
@@ -73,7 +76,8 @@ def kinetics400(views: dict[str, dict], root: str, annotation: str,
         _, classes = ann.read_kinetics(Path(train_annotation), root_path)
     records, classes = ann.read_kinetics(_require(Path(annotation), "kinetics400", "annotation"),
                                          root_path, classes, "" if spec.source == "frames" else ".mp4")
-    return VideoDataset(records, classes, views, view, spec, seed, name="kinetics400")
+    return VideoDataset(records, classes, views, view, spec, seed, name="kinetics400",
+                        index=VideoIndex(root_path))
 
 
 def something_v1(views: dict[str, dict], root: str, labels: str, annotation: str,
@@ -95,11 +99,11 @@ def video_list(views: dict[str, dict], root: str, annotation: str,
     """Any seed list: 3D-ResNets JSON (``subset`` picks its entries), VTDL ``path n_frames
     label`` lists, MLFO ``path,n_frames[,label]`` CSVs; frame folders unless
     ``reader=dict(source="video")``."""
+    root_path = _require(Path(root), "video_list", "dataset root")
     records, names = ann.read_video_list(_require(Path(annotation), "video_list", "annotation"),
-                                         _require(Path(root), "video_list", "dataset root"),
-                                         subset, classes)
+                                         root_path, subset, classes)
     return VideoDataset(records, names, views, view, _reader(reader, source="frames"), seed,
-                        name=f"video_list[{Path(annotation).name}]")
+                        name=f"video_list[{Path(annotation).name}]", index=VideoIndex(root_path))
 
 
 def video_files(views: dict[str, dict], paths: list[str], root: str = "",
@@ -138,8 +142,8 @@ def synthetic_motion(views: dict[str, dict], split: Literal["train", "test", "un
                      unlabeled_size: int = 2000, seed: int = 0, size: int = 32, frames: int = 24,
                      train_per_class: int = 200, test_per_class: int = 60,
                      reader: dict | None = None) -> VideoDataset:
-    """The embedded motion dataset (see :mod:`vidssl_datasets.synthetic_motion`); generated under
-    ``root`` on first use (by rank 0 under torch.distributed)."""
+    """The embedded motion dataset (see :mod:`vidssl_datasets.synthetic_motion`); generated on
+    first use (by rank 0 under torch.distributed) under ``<root>/<key of its parameters>/``."""
     cfg = sm.SyntheticMotionConfig(size=size, frames=frames, train_per_class=train_per_class,
                                    test_per_class=test_per_class)
     if split == "unlabeled":
@@ -147,9 +151,10 @@ def synthetic_motion(views: dict[str, dict], split: Literal["train", "test", "un
     if distributed.is_main():
         sm.generate(root, cfg)
     distributed.barrier()
-    root_path = Path(root)
+    root_path = Path(root) / sm.data_key(cfg)
     classes = ann.read_class_index(root_path / "classInd.txt")
     list_file = "trainlist01.txt" if split == "train" else "testlist01.txt"
     records = ann.read_ucf101_list(root_path / list_file, classes, root_path / "videos")
     return VideoDataset(records, classes, views, view, _reader(reader), seed,
-                        label_swaps=sm.LABEL_SWAPS, name=f"synthetic_motion[{split}]")
+                        label_swaps=sm.LABEL_SWAPS, name=f"synthetic_motion[{split}]",
+                        index=VideoIndex(root_path / "videos"))

@@ -2,18 +2,24 @@
 
     vidssl-prepare frames --videos UCF-101 --out ucf101_frames [--short-side 240] [--workers 2]
     vidssl-prepare annotations ucf101 --annotation-dir ucfTrainTestlist --split 1 --out ucf101_01.json
+    vidssl-prepare fixtures {ucf101,hmdb51,kinetics400,something_v1,all} --out DATA_ROOT
+    vidssl-prepare verify {ucf101,hmdb51,kinetics400,something_v1} [--data-root DATA_ROOT]
 
 ``frames`` extracts every video under ``--videos`` (keeping the folder structure, one folder per
 video named like the file without extension) as ``image_00001.jpg`` ... resized so the shorter
 side is ``--short-side`` pixels, and writes ``n_frames`` last; a video whose folder already has
 ``n_frames`` is skipped, so an interrupted run resumes. Failures are listed at the end (exit 1).
 ``annotations`` writes the 3D-ResNets JSON (``labels`` + ``database``) for a UCF101 or HMDB51
-split, which the ``video_list`` dataset reads.
+split, which the ``video_list`` dataset reads. ``fixtures`` writes tiny copies of the datasets in
+their official layouts (:mod:`vidssl_datasets.fixtures`). ``verify`` reads a dataset's annotation
+files, checks every listed video (missing, unreadable, empty), writes the dataset's video index
+(:mod:`vidssl_datasets.video_index`) and prints a summary against the official counts.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -23,7 +29,7 @@ from pathlib import Path
 import cv2
 
 from vidssl.cli import guarded
-from vidssl.errors import DataError
+from vidssl.errors import DataError, DatasetNotFound
 from vidssl_datasets import annotations as ann
 from vidssl_datasets.clip_transforms import resize_short
 from vidssl_datasets.video_reader import read_video
@@ -119,6 +125,84 @@ def annotations_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def fixtures_command(args: argparse.Namespace) -> int:
+    import time
+
+    from vidssl_datasets.fixtures import DATASETS, write_fixtures
+
+    which = list(DATASETS) if args.dataset == "all" else [args.dataset]
+    started = time.perf_counter()
+    folders = write_fixtures(args.out, which, args.workers)
+    for name, folder in folders.items():
+        size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+        print(f"{name}: {folder} ({size / 1e6:.1f} MB)")
+    print(f"fixtures written in {time.perf_counter() - started:.0f} s; try a config on them with "
+          f"--cfg-options data_root={args.out}")
+    return 0
+
+
+def _listed_videos(dataset: str, root: Path) -> dict[str, list[Path]]:
+    """Every video (or frame folder) the official annotation files of ``dataset`` under the data
+    root list, per part."""
+    if dataset == "ucf101":
+        lists, videos = root / "ucf101" / "ucfTrainTestlist", root / "ucf101" / "UCF-101"
+        classes = ann.read_class_index(lists / "classInd.txt")
+        paths = {r.path for split in (1, 2, 3) for subset in ("train", "test")
+                 for r in ann.read_ucf101_list(lists / f"{subset}list0{split}.txt", classes, videos)}
+        return {"ucf101": sorted(Path(p) for p in paths)}
+    if dataset == "hmdb51":
+        splits, videos = root / "hmdb51" / "splits", root / "hmdb51" / "videos"
+        paths = {r.path for subset in ("train", "test") for split in (1, 2, 3)
+                 for r in ann.read_hmdb51(splits, split, subset, videos)[0]}
+        return {"hmdb51": sorted(Path(p) for p in paths)}
+    if dataset == "kinetics400":
+        base = root / "kinetics400"
+        train, classes = ann.read_kinetics(base / "annotations" / "train.csv", base / "train")
+        val, _ = ann.read_kinetics(base / "annotations" / "validate.csv", base / "val", classes)
+        return {"kinetics400_train": [Path(r.path) for r in train],
+                "kinetics400_val": [Path(r.path) for r in val]}
+    base = root / "something_v1"
+    labels = base / "something-something-v1-labels.csv"
+    return {f"something_v1_{split}": [Path(r.path) for r in ann.read_something_v1(
+        labels, base / f"something-something-v1-{split}.csv",
+        base / "20bn-something-something-v1")[0]] for split in ("train", "validation")}
+
+
+def verify_command(args: argparse.Namespace) -> int:
+    """Check every listed video, write the dataset's video index, print a summary."""
+    from vidssl_datasets.fixtures import COUNTS
+    from vidssl_datasets.video_index import VideoIndex
+    from vidssl_datasets.video_reader import count_frames
+
+    root = Path(args.data_root or os.environ.get("VIDSSL_DATA_ROOT") or "data")
+    if not (root / args.dataset).is_dir():
+        raise DatasetNotFound(f"{root / args.dataset} does not exist (download the dataset "
+                              f"there, or try 'vidssl-prepare fixtures {args.dataset} --out "
+                              f"{root}')")
+    rows, bad = [], []
+    for part, paths in _listed_videos(args.dataset, root).items():
+        if args.dataset == "something_v1":   # frame folders: present and not empty
+            statuses = ["missing" if not p.is_dir() else "ok" if count_frames(p, "{:05d}.jpg")
+                        else "empty" for p in paths]
+        else:
+            index = VideoIndex(paths[0].parents[1] if paths else root)
+            statuses = [index.lookup(p)["status"] for p in paths]
+            print(f"{part}: index {index.file}", file=sys.stderr)
+        counts = {s: statuses.count(s) for s in ("ok", "missing", "unreadable", "empty")}
+        rows.append([part, str(len(paths)), *map(str, counts.values()),
+                     str(COUNTS.get(part, "")) or "-"])
+        bad += [f"{status}\t{path}" for path, status in zip(paths, statuses) if status != "ok"]
+    from vidssl.cli import table
+
+    print(table(rows, ["part", "listed", "ok", "missing", "unreadable", "empty", "official"]))
+    if bad:
+        report = root / args.dataset / "vidssl-verify.txt"
+        report.write_text("\n".join(bad) + "\n")
+        print(f"{len(bad)} videos are not usable (datasets skip them without opening them); the "
+              f"first ones:\n  " + "\n  ".join(bad[:10]) + f"\nall of them: {report}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="vidssl-prepare", description=__doc__.split("\n\n")[0])
     parser.add_argument("--debug", action="store_true")
@@ -134,8 +218,19 @@ def main(argv: list[str] | None = None) -> int:
     notes.add_argument("--annotation-dir", required=True)
     notes.add_argument("--split", type=int, choices=[1, 2, 3], default=1)
     notes.add_argument("--out", required=True)
+    names = ["ucf101", "hmdb51", "kinetics400", "something_v1"]
+    fixtures = commands.add_parser("fixtures", help="tiny copies of the datasets in their "
+                                                    "official layouts, to try configs on")
+    fixtures.add_argument("dataset", choices=[*names, "all"])
+    fixtures.add_argument("--out", required=True, help="the data root to write them under")
+    fixtures.add_argument("--workers", type=int, default=2, help="encoding processes (default 2)")
+    verify = commands.add_parser("verify", help="check a dataset's files against its annotation "
+                                                "and write its video index")
+    verify.add_argument("dataset", choices=names)
+    verify.add_argument("--data-root", help="default: $VIDSSL_DATA_ROOT, else data")
     args = parser.parse_args(argv)
-    command = frames_command if args.command == "frames" else annotations_command
+    command = {"frames": frames_command, "annotations": annotations_command,
+               "fixtures": fixtures_command, "verify": verify_command}[args.command]
     return guarded("vidssl-prepare", lambda: command(args), args.debug)
 
 

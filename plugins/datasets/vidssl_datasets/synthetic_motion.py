@@ -33,8 +33,11 @@ the ordinary video readers. The ``unlabeled`` split is rendered in memory, fresh
 """
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import json
 import math
+import os
 import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -50,6 +53,7 @@ LABEL_SWAPS = {
     "reverse": {2 * i + j: 2 * i + 1 - j for i in range(5) for j in range(2)},
 }
 N_SHAPES, N_TEXTURES, N_BACKGROUNDS = 8, 4, 6
+GENERATOR_VERSION = 1
 #: families held out for the test split
 TEST_SHAPES, TEST_BACKGROUNDS = (6, 7), (4, 5)
 
@@ -257,34 +261,51 @@ def write_video(path: Path, video: np.ndarray, fps: float = 25.0) -> None:
     writer.release()
 
 
-def generate(root: str | Path, cfg: SyntheticMotionConfig) -> Path:
-    """Write the labelled splits under ``root`` (unless an identical copy is already there):
-    ``videos/<class>/v_<class>_g<split>_c<k>.avi``, ``classInd.txt``, ``trainlist01.txt``,
-    ``testlist01.txt`` and ``meta.json``. Returns ``root``."""
-    root = Path(root)
-    meta = {"generator": 1, **asdict(cfg)}
+def data_key(cfg: SyntheticMotionConfig) -> str:
+    """The folder name of one parameter set: readable sizes and a hash of every parameter."""
+    meta = json.dumps({"generator": GENERATOR_VERSION, **asdict(cfg)}, sort_keys=True)
+    digest = hashlib.sha1(meta.encode()).hexdigest()[:8]
+    return f"{cfg.size}px_{cfg.frames}f_{cfg.train_per_class}x{cfg.test_per_class}_{digest}"
+
+
+def generate(parent: str | Path, cfg: SyntheticMotionConfig) -> Path:
+    """Write the labelled splits of ``cfg`` under ``<parent>/<data_key(cfg)>/`` (unless they are
+    already there) and return that folder: ``videos/<class>/v_<class>_g<split>_c<k>.avi``,
+    ``classInd.txt``, ``trainlist01.txt``, ``testlist01.txt`` and ``meta.json``. Each parameter
+    set has its own folder, so datasets of other sizes never touch it; it is written into a
+    temporary folder and renamed, under a lock, so processes generating at once wait for one
+    writer and a crash leaves no half-written data."""
+    root = Path(parent) / data_key(cfg)
+    meta = {"generator": GENERATOR_VERSION, **asdict(cfg)}
     meta_file = root / "meta.json"
     if meta_file.is_file() and json.loads(meta_file.read_text()) == meta:
         return root
-    tmp = root.with_name(root.name + ".partial")
-    shutil.rmtree(tmp, ignore_errors=True)
-    (tmp / "videos").mkdir(parents=True)
-    (tmp / "classInd.txt").write_text("".join(f"{i + 1} {c}\n" for i, c in enumerate(CLASSES)))
+    root.parent.mkdir(parents=True, exist_ok=True)
+    with open(root.with_name(root.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)   # another process may be writing the same folder
+        if meta_file.is_file() and json.loads(meta_file.read_text()) == meta:
+            return root
+        tmp = root.with_name(f"{root.name}.partial-{os.getpid()}")
+        shutil.rmtree(tmp, ignore_errors=True)
+        _write(tmp, cfg)
+        (tmp / "meta.json").write_text(json.dumps(meta, indent=2))
+        shutil.rmtree(root, ignore_errors=True)   # only an incomplete copy of this key
+        tmp.rename(root)
+    return root
+
+
+def _write(folder: Path, cfg: SyntheticMotionConfig) -> None:
+    (folder / "videos").mkdir(parents=True)
+    (folder / "classInd.txt").write_text("".join(f"{i + 1} {c}\n" for i, c in enumerate(CLASSES)))
     lists = {"train": [], "test": []}
     for split, per_class in (("train", cfg.train_per_class), ("test", cfg.test_per_class)):
         shapes, backgrounds = split_families(split)
         for label, name in enumerate(CLASSES):
-            (tmp / "videos" / name).mkdir(exist_ok=True)
+            (folder / "videos" / name).mkdir(exist_ok=True)
             for k in range(per_class):
                 rel = f"{name}/v_{name}_g{split}_c{k:04d}.avi"
                 video = render_video(label, video_seed(cfg, split, label, k), cfg, shapes, backgrounds)
-                write_video(tmp / "videos" / rel, video)
+                write_video(folder / "videos" / rel, video)
                 lists[split].append(f"{rel} {label + 1}\n" if split == "train" else f"{rel}\n")
-    (tmp / "trainlist01.txt").write_text("".join(lists["train"]))
-    (tmp / "testlist01.txt").write_text("".join(lists["test"]))
-    meta_file_tmp = tmp / "meta.json"
-    meta_file_tmp.write_text(json.dumps(meta, indent=2))
-    if root.exists():
-        shutil.rmtree(root)
-    tmp.rename(root)
-    return root
+    (folder / "trainlist01.txt").write_text("".join(lists["train"]))
+    (folder / "testlist01.txt").write_text("".join(lists["test"]))

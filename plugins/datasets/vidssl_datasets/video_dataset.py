@@ -4,7 +4,8 @@ implements :class:`vidssl.protocols.ClipDataset`.
 Items are ``{"views": {name: 3×T×H×W}, "label": int, "index": int, "skipped": int}``; ``index`` is
 the video's row (memory-bank methods key on it) and ``skipped`` counts unreadable videos passed
 over to produce the item. Random choices come from a generator seeded with (seed, epoch, index),
-so an item is the same in every run, with any number of workers, and after a resume.
+so an item is the same in every run, with any number of workers, and after a resume. The epoch
+lives in shared memory, so persistent data workers see :meth:`set_epoch` too.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from torch.utils.data import Dataset
 
 import vidssl
 from vidssl.errors import ConfigError, DataError
+from vidssl_datasets.video_index import VideoIndex
 from vidssl_datasets.video_source import FrameGetter, ReaderSpec, VideoRecord, open_video
 from vidssl_datasets.view import frame_indices, make_view_specs, render_view
 
@@ -27,21 +29,24 @@ LabelSwaps = dict[str, dict[int, int]]
 class VideoDataset(Dataset):
     """Videos plus the views to cut from each; unreadable videos are skipped (and counted) or,
     with ``reader.on_error="raise"``, stop the run. Views may name registered clip transforms and
-    samplers (components of kind ``transform``), built here once."""
+    samplers (components of kind ``transform``), built here once. ``index`` is the video index of
+    the dataset's root (in memory only if not given)."""
 
     def __init__(self, records: Sequence[VideoRecord], classes: Sequence[str], views: dict[str, dict],
                  view: dict | None = None, reader: ReaderSpec = ReaderSpec(), seed: int = 0,
-                 label_swaps: LabelSwaps | None = None, name: str = "dataset") -> None:
+                 label_swaps: LabelSwaps | None = None, name: str = "dataset",
+                 index: VideoIndex | None = None) -> None:
         if not records:
             raise DataError(f"{name}: no videos found")
         self.records, self.classes = list(records), list(classes)
         self.specs = make_view_specs(view or {}, views, name)
         self.reader, self.seed, self.name = reader, seed, name
+        self.index = index or VideoIndex(None)
         self.transforms = {view_name: [vidssl.build("transform", t) for t in spec.transforms]
                            for view_name, spec in self.specs.items()}
         self.samplers = {view_name: vidssl.build("transform", spec.sampler)
                          for view_name, spec in self.specs.items() if isinstance(spec.sampler, dict)}
-        self.epoch = 0
+        self._epoch = torch.zeros((), dtype=torch.long).share_memory_()
         self._check_label_preserving(label_swaps or {})
 
     def _check_label_preserving(self, swaps: LabelSwaps) -> None:
@@ -56,8 +61,12 @@ class VideoDataset(Dataset):
                         f"dataset ({pairs}, ...), so it cannot be a label-preserving augmentation; "
                         f"set {'flip' if transform == 'hflip' else 'reverse'}=0")
 
+    @property
+    def epoch(self) -> int:
+        return int(self._epoch)
+
     def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
+        self._epoch.fill_(epoch)
 
     def __len__(self) -> int:
         return len(self.records)
@@ -101,4 +110,4 @@ class VideoDataset(Dataset):
         return get(list(range(n)))
 
     def _frame_source(self, record: VideoRecord) -> tuple[int, FrameGetter]:
-        return open_video(record, self.reader)
+        return open_video(record, self.reader, self.index)

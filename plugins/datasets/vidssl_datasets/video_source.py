@@ -1,6 +1,7 @@
 """Where a dataset's frames come from: a :class:`ReaderSpec` (the ``reader=dict(...)`` of every
 dataset config) and :func:`open_video`, which turns one annotated video into its length and a
-function that reads frames by index.
+function that reads frames by index: for a video file, only the span those frames need, with the
+frame count and keyframes from the dataset's :class:`~vidssl_datasets.video_index.VideoIndex`.
 """
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ import numpy as np
 
 from vidssl.errors import DataError
 from vidssl.schema import schema_from_signature
-from vidssl_datasets.video_reader import count_frames, read_frames, read_video
+from vidssl_datasets.video_index import VideoIndex, entry_info
+from vidssl_datasets.video_reader import count_frames, read_clip, read_frames
 
 FrameGetter = Callable[[list[int]], np.ndarray]
 
@@ -31,13 +33,14 @@ class VideoRecord:
 
 @dataclass(frozen=True)
 class ReaderSpec:
-    """How a dataset reads its videos: video files (``source="video"``, decoded with ``backend``)
-    or frame folders (``source="frames"``, files named by ``frame_pattern`` numbered from
-    ``first_frame``). An unreadable video is skipped and counted (``on_error="skip"``) or stops
-    the run (``"raise"``)."""
+    """How a dataset reads its videos: video files (``source="video"``, decoded with ``backend``
+    using ``decode_threads`` threads per data worker) or frame folders (``source="frames"``,
+    files named by ``frame_pattern`` numbered from ``first_frame``). An unreadable video is
+    skipped and counted (``on_error="skip"``) or stops the run (``"raise"``)."""
 
     source: Literal["video", "frames"] = "video"
-    backend: Literal["opencv", "pyav"] = "opencv"
+    backend: Literal["auto", "pyav", "opencv", "torchcodec"] = "auto"
+    decode_threads: int = 1
     frame_pattern: str = "image_{:05d}.jpg"
     first_frame: int = 1
     on_error: Literal["skip", "raise"] = "skip"
@@ -46,16 +49,31 @@ class ReaderSpec:
 READER_SCHEMA = schema_from_signature(ReaderSpec)
 
 
-def open_video(record: VideoRecord, reader: ReaderSpec) -> tuple[int, FrameGetter]:
+#: what a dataset says of a video its index marks bad (it does not open it again)
+_BAD = {"missing": "video not found: {path}", "empty": "video {path} is empty (0 bytes)",
+        "unreadable": "video {path} could not be decoded ({error})"}
+
+
+def open_video(record: VideoRecord, reader: ReaderSpec,
+               index: VideoIndex) -> tuple[int, FrameGetter]:
     """``(n_frames, get)`` for ``record``: ``get(indices)`` → ``len(indices)×H×W×3`` uint8 RGB.
-    Raises :class:`DataError` naming the video and its annotation line if it cannot be read."""
+    Raises :class:`DataError` naming the video and its annotation line if it cannot be read (a
+    video the index marks missing, empty or unreadable is not opened)."""
     where = f" ({record.origin})" if record.origin else ""
     if reader.source == "video":
-        try:
-            frames = read_video(record.path, reader.backend)
-        except DataError as exc:
-            raise DataError(f"{exc}{where}") from None
-        return len(frames), lambda ids: frames[ids]
+        entry = index.lookup(record.path)
+        if entry["status"] != "ok":
+            message = _BAD[entry["status"]].format(path=record.path, error=entry.get("error"))
+            raise DataError(f"{message}{where}")
+        info = entry_info(entry)
+
+        def get(ids: list[int]) -> np.ndarray:
+            try:
+                return read_clip(record.path, ids, info, reader.backend, reader.decode_threads)
+            except DataError as exc:
+                raise DataError(f"{exc}{where}") from None
+
+        return info.n_frames, get
     folder = Path(record.path)
     n = record.n_frames or count_frames(folder, reader.frame_pattern, reader.first_frame)
     if n <= 0:

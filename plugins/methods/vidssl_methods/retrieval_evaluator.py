@@ -24,8 +24,8 @@ class RetrievalEvaluator:
 
     def evaluate(self, context: EvaluationContext) -> dict[str, float]:
         gallery = vidssl.build("dataset", self.train_dataset, views=context.method.eval_views)
-        queries, query_labels = context.video_features()
-        keys, key_labels = context.video_features(gallery)
+        queries, query_labels, _ = context.video_features()
+        keys, key_labels, _ = context.video_features(gallery)
         return recall_at_k(queries, query_labels, keys, key_labels, self.ks)
 
 

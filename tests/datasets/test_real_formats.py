@@ -1,0 +1,63 @@
+"""The official dataset layouts, on the tiny copies ``vidssl-prepare fixtures`` writes: every
+config's datasets read them (class counts fit the configs' heads, damaged videos are skipped and
+counted), and ``vidssl-prepare verify`` reports what is missing, unreadable or empty."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import vidssl
+from conftest import REPO, run_cli
+from vidssl.config import load_config, stage_configs
+
+
+def test_fixtures_have_the_official_layouts_and_sizes(real_data_root):
+    ucf = real_data_root / "ucf101"
+    listing = (ucf / "ucfTrainTestlist" / "trainlist01.txt").read_bytes()
+    assert listing.count(b"\r\n") == listing.count(b"\n") == 202, "CRLF, 2 of 3 groups train"
+    assert (ucf / "UCF-101" / "HandstandPushups" / "v_HandStandPushups_g01_c01.avi").is_file()
+    assert len(list((real_data_root / "hmdb51" / "splits").glob("*_test_split1.txt"))) == 51
+    size = sum(p.stat().st_size for p in real_data_root.rglob("*") if p.is_file())
+    assert size < 50e6, f"{size / 1e6:.1f} MB"
+
+
+@pytest.mark.parametrize("config,classes", [("vtdl_i3d_ucf.py", 101), ("vtdl_i3d_hmdb.py", 51),
+                                            ("r2plus1d34_kinetics.py", 400),
+                                            ("r2plus1d34_something_v1.py", 174)])
+def test_every_config_dataset_reads_the_fixtures(real_data_root, config, classes):
+    cfg = load_config(REPO / "configs" / config, [f"data_root={real_data_root}"])
+    stage = stage_configs(cfg)[0]
+    dataset = vidssl.build("dataset", {**stage["dataset"], "view": {"clip_len": 4, "size": 32}},
+                           views={"clip": {}})
+    assert len(dataset.classes) == classes
+    items = [dataset[i] for i in range(min(len(dataset), 12))]
+    assert all(item["views"]["clip"].shape == (3, 4, 32, 32) for item in items)
+
+
+def test_damaged_videos_are_skipped_and_counted(real_data_root):
+    dataset = vidssl.build("dataset", {"type": "ucf101", "root": str(real_data_root / "ucf101" / "UCF-101"),
+                                       "annotation_dir": str(real_data_root / "ucf101" / "ucfTrainTestlist"),
+                                       "subset": "train", "view": {"clip_len": 4, "size": 32}},
+                           views={"clip": {}})
+    corrupt = next(i for i in range(len(dataset)) if "v_ApplyEyeMakeup_g15" in dataset.video_name(i))
+    item = dataset[corrupt]
+    assert item["skipped"] == 1 and item["index"] == corrupt + 1
+
+
+def test_verify_reports_and_writes_the_index(real_data_root):
+    result = run_cli("vidssl-prepare", "verify", "kinetics400", "--data-root", str(real_data_root),
+                     check=True)
+    lines = {line.split()[0]: line.split() for line in result.stdout.splitlines()
+             if line.startswith("kinetics400_")}
+    # 400 listed per split; every 20th class was never downloaded; one corrupt, one empty file
+    assert lines["kinetics400_train"][1:6] == ["400", "378", "20", "1", "1"]
+    assert lines["kinetics400_val"][1:6] == ["400", "380", "20", "0", "0"]
+    assert lines["kinetics400_train"][6] == "246534"
+    index = real_data_root / "kinetics400" / "train" / ".vidssl-index.jsonl"
+    entries = [json.loads(line) for line in index.read_text().splitlines()]
+    assert {e["status"] for e in entries} == {"ok", "missing", "unreadable", "empty"}
+    assert sum(e["status"] == "ok" for e in entries) == 378
+    assert "vidssl-verify.txt" in result.stdout
+    absent = run_cli("vidssl-prepare", "verify", "hmdb51", "--data-root", str(real_data_root / "x"))
+    assert absent.returncode == 2 and "does not exist" in absent.stderr
