@@ -50,6 +50,8 @@ STAGE_PROPERTIES: dict[str, dict] = {
     "val_interval": {"type": "integer", "minimum": 0},
     "clip_grad_norm": {"type": ["number", "null"], "exclusiveMinimum": 0},
     "nan_policy": {"enum": ["stop", "skip_step"]},
+    "max_iters": {"type": ["integer", "null"], "minimum": 1},
+    "max_videos": {"type": ["integer", "null"], "minimum": 1},
 }
 
 STAGE_SCHEMA = {"type": "object", "properties": STAGE_PROPERTIES, "required": ["name", "type"],
@@ -94,7 +96,8 @@ DEFAULTS: dict[str, Any] = {
 }
 STAGE_DEFAULTS: dict[str, Any] = {"epochs": 1, "batch_size": 8, "num_workers": 0,
                                   "init_from": None, "init_method": False, "val_interval": 0,
-                                  "scheduler": None, "clip_grad_norm": None, "nan_policy": "stop"}
+                                  "scheduler": None, "clip_grad_norm": None, "nan_policy": "stop",
+                                  "max_iters": None, "max_videos": None}
 
 
 def load_config(path: str | Path, options: list[str] | None = None) -> dict[str, Any]:

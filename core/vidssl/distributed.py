@@ -26,6 +26,11 @@ def is_main() -> bool:
     return rank() == 0
 
 
+def world_size_from_env() -> int:
+    """The number of processes torchrun launched (1 outside torchrun), before any set-up."""
+    return int(os.environ.get("WORLD_SIZE", 1))
+
+
 def setup(device: str = "auto", backend: str | None = None) -> torch.device:
     """Initialise the process group if launched by torchrun; return this process's device."""
     use_cuda = torch.cuda.is_available() if device == "auto" else device == "cuda"

@@ -81,6 +81,13 @@ class EvaluationContext:
     def is_main(self) -> bool:
         return self.run.is_main
 
+    def build_dataset(self, cfg: dict[str, Any]) -> Dataset:
+        """Another dataset the evaluation needs (a retrieval gallery), built with the method's
+        eval views as the stage's own datasets are."""
+        views = self.method.eval_views if self.method is not None else {"clip": {}}
+        return self.run.build_dataset(self.stage, cfg, ["stages", self.stage.index, "evaluator"],
+                                      views)
+
     def loader(self, dataset: Dataset | None = None) -> DataLoader:
         """This rank's shard of ``dataset`` (default :attr:`dataset`), in order, no shuffling,
         nothing dropped."""

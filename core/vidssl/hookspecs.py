@@ -94,6 +94,14 @@ def vidssl_register_hooks(register: Registrar) -> None:
     config lists them in ``custom_hooks``."""
 
 
+@hookspec
+def vidssl_smoke_caps(kind: str, cfg: dict[str, Any], n_videos: int) -> dict[str, Any] | None:
+    """Called by ``vidssl-run --smoke`` for every method, extractor and evaluator config
+    (``kind``, ``cfg`` = ``{"type": name, ...}``) of a run whose datasets are cut to ``n_videos``
+    rows: return ``{argument: value}`` for the arguments of your components that must shrink
+    with the data (k-means ``k``, queue and prototype sizes, ...), or ``None``."""
+
+
 # --------------------------------------------------------------------------------------------
 # Lifecycle (called on every rank; see the module docstring for what ``run`` and ``stage`` offer)
 # --------------------------------------------------------------------------------------------

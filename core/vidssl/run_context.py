@@ -59,9 +59,26 @@ class RunContext:
         return self.work_dir / "checkpoints"
 
     def build(self, kind: str, stage: Stage, key: str, **context: Any) -> Any:
-        """Build ``stage.cfg[key]`` as a ``kind`` component (errors name ``stages[i].key``)."""
+        """Build ``stage.cfg[key]`` as a ``kind`` component (errors name ``stages[i].key``); a
+        dataset through :meth:`build_dataset`."""
+        if kind == "dataset":
+            return self.build_dataset(stage, stage.cfg[key], ["stages", stage.index, key],
+                                      context["views"])
         return self.plugins.registry.build(kind, stage.cfg[key], ["stages", stage.index, key],
                                            **context)
+
+    def build_dataset(self, stage: Stage, cfg: dict[str, Any], path: list,
+                      views: dict[str, dict]) -> Any:
+        """A dataset for ``stage`` (``path`` names it in errors), checked against the
+        :class:`~vidssl.protocols.ClipDataset` contract and cut to the stage's ``max_videos``
+        first rows when set."""
+        from vidssl.protocols import ClipDataset, check
+        from vidssl.smoke import DatasetSubset
+
+        dataset = self.plugins.registry.build("dataset", cfg, path, views=views)
+        check(dataset, ClipDataset, ".".join(map(str, path)))
+        limit = stage.cfg.get("max_videos")
+        return DatasetSubset(dataset, limit) if limit else dataset
 
     def save_checkpoint(self, content: dict[str, Any], best: bool = False) -> None:
         """Write ``checkpoints/last.pt`` (and ``best.pt``) on rank 0 after the

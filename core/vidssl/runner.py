@@ -36,10 +36,12 @@ from vidssl.training import train
 
 class Runner:
     """Runs a validated config. ``resume`` continues from ``checkpoints/last.pt``; ``only`` limits
-    the run to the named stages (the others' saved backbones are still loaded in order)."""
+    the run to the named stages (the others' saved backbones are still loaded in order); ``hooks``
+    are extra hook objects for this run (e.g. the smoke report)."""
 
     def __init__(self, cfg: dict[str, Any], work_dir: str | Path, resume: bool = False,
-                 only: list[str] | None = None, plugins: Plugins | None = None) -> None:
+                 only: list[str] | None = None, plugins: Plugins | None = None,
+                 hooks: list[object] | None = None) -> None:
         plugins = plugins or get_plugins()
         validate_config(cfg, plugins.registry)
         self.stage_cfgs = stage_configs(cfg)
@@ -49,6 +51,7 @@ class Runner:
             raise ConfigError(f"--stages: no stage named {', '.join(unknown)} "
                               f"(stages: {', '.join(names)})")
         self.only = set(only) if only else None
+        self.extra_hooks = list(hooks or [])
         device = distributed.setup(cfg["device"], cfg["dist"]["backend"])
         self.run_context = RunContext(cfg, Path(work_dir), device, plugins, resume)
         self.backbone: nn.Module | None = None
@@ -214,6 +217,7 @@ class Runner:
                 hooks.append(ProgressBar())
         for i, hook_cfg in enumerate(run.cfg["custom_hooks"]):
             hooks.append(run.plugins.registry.build("hook", hook_cfg, ["custom_hooks", i]))
+        hooks += self.extra_hooks
         for i, hook in enumerate(hooks):
             run.plugins.manager.register(hook, name=f"run-hook-{i}-{type(hook).__name__}")
         run.plugins.manager.check_pending()

@@ -23,7 +23,6 @@ from vidssl import checkpoint, distributed
 from vidssl.errors import CheckpointError, DataError
 from vidssl.method import Method
 from vidssl.optim import build_optimizer, build_scheduler
-from vidssl.protocols import ClipDataset, check
 from vidssl.run_context import RunContext
 from vidssl.sampler import ResumableSampler
 
@@ -82,7 +81,6 @@ def build_stage(run: RunContext, index: int, cfg: dict[str, Any], backbone: nn.M
         return stage
 
     stage.dataset = run.build("dataset", stage, "dataset", views=stage.method.views)
-    check(stage.dataset, ClipDataset, f"stages[{index}].dataset")
     stage.method.prepare(stage.dataset, run.work_dir)
     if saved is not None and cfg["init_method"]:
         if "method" not in saved:
@@ -95,6 +93,8 @@ def build_stage(run: RunContext, index: int, cfg: dict[str, Any], backbone: nn.M
                                      seed=run.cfg["seed"] + index, rank=distributed.rank(),
                                      world_size=distributed.world_size(), drop_last=True)
     stage.iters_per_epoch = len(stage.sampler) // cfg["batch_size"]
+    if cfg["max_iters"]:   # a quick trial: at most this many steps per epoch
+        stage.iters_per_epoch = min(stage.iters_per_epoch, cfg["max_iters"])
     if stage.iters_per_epoch == 0:
         raise DataError(f"stage '{stage.name}': dataset has {len(stage.dataset)} samples, fewer "
                         f"than one batch of {cfg['batch_size']} per process")

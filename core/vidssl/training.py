@@ -80,6 +80,8 @@ def train(run: RunContext, stage: Stage, progress: dict[str, Any] | None) -> dic
             method.start_epoch(epoch)
         run.hook.vidssl_epoch_start(run=run, stage=stage, epoch=epoch)
         for iteration, batch in enumerate(loader, start=start_iter):
+            if iteration >= stage.iters_per_epoch:   # max_iters
+                break
             losses = model(to_device(batch, run.device))
             optimizer.zero_grad(set_to_none=True)
             if not _finite(losses["loss"]):

@@ -18,6 +18,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--resume", action="store_true",
                         help="continue from the work dir's last checkpoint, keeping finished stages")
     parser.add_argument("--stages", help="comma-separated stage names to run (others are skipped)")
+    parser.add_argument("--smoke", nargs="?", type=int, const=2, metavar="N",
+                        help="preflight: every stage with N training iterations (default 2), "
+                             "batch 2, a few videos; prints a table per stage")
+    parser.add_argument("--tiny", action="store_true",
+                        help="with --smoke: also shrink clips (length <= 8, size <= 64, <= 2 "
+                             "clips, one crop)")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     return parser.parse_args(argv)
 
@@ -27,13 +33,27 @@ def main(argv: list[str] | None = None) -> int:
 
     def body() -> int:
         from vidssl.config import load_config
+        from vidssl.errors import ConfigError
         from vidssl.runner import Runner
 
         cfg = load_config(args.config, args.cfg_options)
-        work_dir = Path(args.work_dir or cfg.get("work_dir") or
-                        Path("work_dirs") / Path(args.config).stem)
+        stem = Path(args.config).stem + ("_smoke" if args.smoke else "")
+        work_dir = Path(args.work_dir or (None if args.smoke else cfg.get("work_dir")) or
+                        Path("work_dirs") / stem)
         only = [s.strip() for s in args.stages.split(",")] if args.stages else None
-        runner = Runner(cfg, work_dir, resume=args.resume, only=only)
+        hooks = []
+        if args.tiny and not args.smoke:
+            raise ConfigError("--tiny shrinks a smoke run: use it with --smoke")
+        if args.smoke:
+            from vidssl.plugin_manager import get_plugins
+            from vidssl.smoke import SmokeReport, smoke_config
+
+            cfg, full, notes = smoke_config(cfg, args.smoke, args.tiny, get_plugins().hook,
+                                            distributed.world_size_from_env())
+            for note in notes:
+                print(f"vidssl-run --smoke: {note}", file=sys.stderr)
+            hooks.append(SmokeReport(full, distributed.world_size_from_env()))
+        runner = Runner(cfg, work_dir, resume=args.resume, only=only, hooks=hooks)
         try:
             results = runner.run()
             is_main = runner.is_main  # asked before the process group is gone

@@ -47,6 +47,7 @@ class VideoDataset(Dataset):
         self.samplers = {view_name: vidssl.build("transform", spec.sampler)
                          for view_name, spec in self.specs.items() if isinstance(spec.sampler, dict)}
         self._epoch = torch.zeros((), dtype=torch.long).share_memory_()
+        self._reported: set[int] = set()
         self._check_label_preserving(label_swaps or {})
 
     def _check_label_preserving(self, swaps: LabelSwaps) -> None:
@@ -86,7 +87,9 @@ class VideoDataset(Dataset):
             except DataError as exc:
                 if self.reader.on_error == "raise":
                     raise
-                print(f"vidssl: skipping unreadable video: {exc}", file=sys.stderr)
+                if row not in self._reported:   # one line per file (per process)
+                    self._reported.add(row)
+                    print(f"vidssl: skipping unreadable video: {exc}", file=sys.stderr)
                 continue
             return {**item, "skipped": attempt}
         raise DataError(f"{self.name}: none of its {len(self.records)} videos could be read")

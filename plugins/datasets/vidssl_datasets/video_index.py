@@ -22,6 +22,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from vidssl.errors import DataError
 from vidssl_datasets.video_reader import VideoInfo, probe
 
 INDEX_NAME = ".vidssl-index.jsonl"
@@ -116,8 +117,11 @@ def make_entry(key: str, path: Path, stat: os.stat_result | None) -> dict[str, A
         return {**entry, "status": "empty"}
     try:
         info = probe(path)
+    except DataError as exc:
+        return {**entry, "status": "unreadable", "error": str(exc)[:400]}
     except Exception as exc:  # noqa: BLE001 (any decoder failure means: unreadable)
-        return {**entry, "status": "unreadable", "error": f"{type(exc).__name__}: {exc}"[:300]}
+        return {**entry, "status": "unreadable",
+                "error": f"video {path} could not be decoded ({type(exc).__name__}: {exc})"[:400]}
     return {**entry, "status": "ok", **info.to_json()}
 
 

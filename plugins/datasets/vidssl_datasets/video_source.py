@@ -51,7 +51,7 @@ READER_SCHEMA = schema_from_signature(ReaderSpec)
 
 #: what a dataset says of a video its index marks bad (it does not open it again)
 _BAD = {"missing": "video not found: {path}", "empty": "video {path} is empty (0 bytes)",
-        "unreadable": "video {path} could not be decoded ({error})"}
+        "unreadable": "{error}"}
 
 
 def open_video(record: VideoRecord, reader: ReaderSpec,

@@ -34,11 +34,13 @@ if TYPE_CHECKING:
 class IDTExtractor:
     """Extractor ``idt``: trajectories and descriptors of a video (``extract``), or of every video
     of a stage's dataset into ``<work_dir>/<out>/trajectories/<row>.npz`` (``run``; finished
-    videos are skipped on a rerun, a video that fails is logged and gets no rows)."""
+    videos are skipped on a rerun, a video that fails is logged and gets no rows); with
+    ``max_frames``, of each video's first frames only."""
 
     def __init__(self, mode: Literal["dt", "idt"] = "idt", trajectory: dict[str, Any] | None = None,
-                 out: str = "idt") -> None:
+                 out: str = "idt", max_frames: int | None = None) -> None:
         self.mode, self.params, self.out = mode, TrajectoryParams(**(trajectory or {})), out
+        self.max_frames = max_frames
 
     def extract(self, video: str | Path | np.ndarray) -> np.ndarray:
         """A video file (read through a registered ``video_files`` dataset) or ``T×H×W×3`` uint8
@@ -46,7 +48,7 @@ class IDTExtractor:
         if not isinstance(video, np.ndarray):
             video = vidssl.build("dataset", {"type": "video_files", "paths": [str(video)]},
                                  views={}).frames(0)
-        return extract_trajectories(video, self.mode, self.params)
+        return extract_trajectories(video[:self.max_frames], self.mode, self.params)
 
     def run(self, context: EvaluationContext) -> dict[str, float]:
         dataset = context.dataset
@@ -76,8 +78,9 @@ class IDTClusters(IDTExtractor):
     def __init__(self, mode: Literal["dt", "idt"] = "idt", trajectory: dict[str, Any] | None = None,
                  samples_per_video: int = 500, pca: float = 0.9, gmm_components: int = 256,
                  fv_variant: Literal["seed", "improved"] = "seed", sketch_dim: int = 2000,
-                 k: int = 6000, num_c: int = 3, seed: int = 1234, out: str = "idt") -> None:
-        super().__init__(mode, trajectory, out)
+                 k: int = 6000, num_c: int = 3, seed: int = 1234, out: str = "idt",
+                 max_frames: int | None = None) -> None:
+        super().__init__(mode, trajectory, out, max_frames)
         self.samples_per_video, self.pca, self.gmm_components = samples_per_video, pca, gmm_components
         self.fv_variant, self.sketch_dim = fv_variant, sketch_dim
         self.k, self.num_c, self.seed = k, num_c, seed

@@ -7,3 +7,16 @@ from vidssl_idt.extractors import IDTClusters, IDTExtractor
 def vidssl_register_extractors(register):
     register("idt", IDTExtractor)
     register("idt_clusters", IDTClusters)
+
+
+@hookimpl
+def vidssl_smoke_caps(kind, cfg, n_videos):
+    """IDT on the first 32 frames of each video; cluster and mixture sizes within the videos."""
+    if kind != "extractor" or cfg.get("type") not in ("idt", "idt_clusters"):
+        return None
+    caps = {"max_frames": 32}
+    if cfg["type"] == "idt_clusters":
+        for arg, default in (("k", 6000), ("gmm_components", 256)):
+            if cfg.get(arg, default) > n_videos:
+                caps[arg] = n_videos
+    return caps

@@ -1,5 +1,7 @@
 """Entry point of vidssl-methods: registers methods, evaluators, the ``features`` extractor and
 hooks."""
+import inspect
+
 from vidssl import hookimpl
 from vidssl.schema import schema_from_signature
 from vidssl_methods.classification_evaluator import ClassificationEvaluator
@@ -39,3 +41,19 @@ def vidssl_register_extractors(register):
 @hookimpl
 def vidssl_register_hooks(register):
     register("metrics_plot", MetricsPlot)
+
+
+#: method arguments that grow with the training set (a smoke run caps them to its videos)
+DATA_SIZED = {"local_aggregation": (LocalAggregation, ("k", "background_k")),
+              "instance_recognition": (InstanceRecognition, ("num_noise",)),
+              "vtdl": (VTDL, ("queue_size",)), "mlfo": (MLFO, ("queue_size", "num_prototypes"))}
+
+
+@hookimpl
+def vidssl_smoke_caps(kind, cfg, n_videos):
+    if kind != "method" or cfg.get("type") not in DATA_SIZED:
+        return None
+    builder, arguments = DATA_SIZED[cfg["type"]]
+    defaults = inspect.signature(builder).parameters
+    values = {arg: cfg.get(arg, defaults[arg].default) for arg in arguments}
+    return {arg: n_videos for arg, value in values.items() if value > n_videos}

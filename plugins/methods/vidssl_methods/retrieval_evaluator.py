@@ -11,7 +11,6 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-import vidssl
 from vidssl.evaluation import EvaluationContext
 
 
@@ -23,7 +22,7 @@ class RetrievalEvaluator:
         self.train_dataset, self.ks = train_dataset, ks or [1, 5, 10, 20, 50]
 
     def evaluate(self, context: EvaluationContext) -> dict[str, float]:
-        gallery = vidssl.build("dataset", self.train_dataset, views=context.method.eval_views)
+        gallery = context.build_dataset(self.train_dataset)
         queries, query_labels, _ = context.video_features()
         keys, key_labels, _ = context.video_features(gallery)
         return recall_at_k(queries, query_labels, keys, key_labels, self.ks)

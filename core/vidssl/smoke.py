@@ -1,0 +1,172 @@
+"""``vidssl-run CONFIG --smoke [N] [--tiny]``: the preflight a researcher runs before spending GPU
+hours. Every stage of the config runs with the config's own views, backbone, method and stage
+graph, but ``max_iters=N`` (default 2) on one epoch of every training stage, batch 2 per process,
+and every dataset cut to its first ``max_videos`` rows; arguments that scale with the data (k-means
+``k``, queue and prototype sizes, ...) are capped to those rows by the plugins that own them
+(hook ``vidssl_smoke_caps``), each cap printed. ``--tiny`` also shrinks the views (clip length
+≤ 8, size ≤ 64, ≤ 2 clips, one crop), keeping everything else: what CI runs for every config.
+
+The report printed at the end has one row per stage: seconds per iteration (training stages, the
+first iteration left out), peak RSS (and peak CUDA memory on a GPU), videos read and skipped, and
+the full config's projected time per epoch on this machine.
+"""
+from __future__ import annotations
+
+import copy
+import resource
+import statistics
+import sys
+import time
+from typing import Any
+
+import torch
+from torch.utils.data import Dataset
+
+from vidssl import hookimpl
+
+TINY_VIEW = {"clip_len": 8, "size": 64, "resize": 64, "num_clips": 2}
+
+
+class DatasetSubset(Dataset):
+    """The first ``rows`` rows of a dataset, itself a :class:`~vidssl.protocols.ClipDataset`
+    (an item's ``index`` stays within the subset); ``full_size`` is the whole dataset's length."""
+
+    def __init__(self, dataset: Any, rows: int) -> None:
+        self.dataset, self.full_size = dataset, len(dataset)
+        self.rows = min(rows, self.full_size)
+        self.classes = dataset.classes
+
+    def __len__(self) -> int:
+        return self.rows
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        item = self.dataset[index]
+        return item if item["index"] < self.rows else {**item, "index": index}
+
+    def set_epoch(self, epoch: int) -> None:
+        self.dataset.set_epoch(epoch)
+
+    def video_name(self, row: int) -> str:
+        return self.dataset.video_name(row)
+
+    def label(self, row: int) -> int:
+        return self.dataset.label(row)
+
+    def frames(self, row: int):
+        return self.dataset.frames(row)
+
+
+def _datasets(stage: dict[str, Any]) -> list[dict[str, Any]]:
+    """The dataset configs of a stage (an evaluator's gallery included)."""
+    found = [stage[k] for k in ("dataset", "val_dataset") if isinstance(stage.get(k), dict)]
+    gallery = (stage.get("evaluator") or {}).get("train_dataset")
+    return found + ([gallery] if isinstance(gallery, dict) else [])
+
+
+def smoke_config(cfg: dict[str, Any], iters: int, tiny: bool, hook: Any,
+                 world_size: int = 1) -> tuple[dict[str, Any], dict[str, dict], list[str]]:
+    """The config reshaped for a smoke run, the full config's settings per stage (for the
+    projection), and a line per change that is not the same for every stage (caps)."""
+    from vidssl.config import stage_configs
+
+    cfg = copy.deepcopy(cfg)
+    full = {s["name"]: {"batch_size": s["batch_size"], "epochs": s["epochs"], "type": s["type"]}
+            for s in stage_configs(cfg)}
+    rows = max(8, 2 * iters * world_size)
+    notes = []
+    defaults = cfg.get("stage_defaults", {})
+    for i, stage in enumerate(cfg["stages"]):
+        merged = {**defaults, **stage}
+        stage["max_videos"] = min(rows, merged.get("max_videos") or rows)
+        stage["num_workers"] = min(2, merged.get("num_workers", 0))
+        if stage["type"] in ("train", "probe"):
+            stage.update(max_iters=iters, epochs=1, batch_size=2, val_interval=0)
+        else:
+            stage["batch_size"] = min(2, merged.get("batch_size", 8))
+        if tiny:
+            for dataset in _datasets(merged):
+                if dataset.get("view") is None:
+                    dataset["view"] = {}
+                view = dataset["view"]
+                for key, limit in TINY_VIEW.items():
+                    if key in view:
+                        view[key] = min(view[key], limit)
+                view.setdefault("size", 64)
+                view["size"] = min(view["size"], 64)
+                if view.get("crop") == "three":
+                    view["crop"] = "center"
+                if "resize" in view:
+                    view["resize"] = max(view["resize"], view["size"])
+            for key in ("dataset", "val_dataset", "evaluator"):
+                if key in merged and key not in stage:
+                    stage[key] = merged[key]   # the shrunk copy of a stage_defaults entry
+        for key, kind in (("method", "method"), ("extractor", "extractor"),
+                          ("evaluator", "evaluator")):
+            component = merged.get(key)
+            if not isinstance(component, dict):
+                continue
+            for caps in hook.vidssl_smoke_caps(kind=kind, cfg=component, n_videos=rows):
+                for arg, value in (caps or {}).items():
+                    notes.append(f"stages[{i}].{key}.{arg}: {component.get(arg, 'default')} → "
+                                 f"{value} (capped to the {rows} videos of the smoke run)")
+                    component = {**component, arg: value}
+            stage[key] = component
+    return cfg, full, notes
+
+
+class SmokeReport:
+    """Built-in hook of a smoke run: measures each stage and prints the preflight table."""
+
+    def __init__(self, full: dict[str, dict], world_size: int) -> None:
+        self.full, self.world_size = full, world_size
+        self.rows: list[list[str]] = []
+        self.times: list[float] = []
+
+    @hookimpl
+    def vidssl_stage_start(self, run, stage) -> None:
+        self.started = self.last = time.perf_counter()
+        self.times = []
+        if torch.cuda.is_available():
+            torch.cuda.reset_peak_memory_stats()
+
+    @hookimpl
+    def vidssl_iteration_end(self, iteration) -> None:
+        now = time.perf_counter()
+        if iteration > 0:   # the first iteration carries start-up costs
+            self.times.append(now - self.last)
+        self.last = now
+
+    @hookimpl
+    def vidssl_stage_end(self, run, stage, metrics) -> None:
+        seconds = time.perf_counter() - self.started
+        per_iter = statistics.median(self.times) if self.times else None
+        full = self.full[stage.name]
+        projected = "-"
+        if per_iter is not None and isinstance(stage.dataset, DatasetSubset):
+            iters = stage.dataset.full_size // (full["batch_size"] * self.world_size)
+            # an iteration's time grows with the batch: per clip as measured, at the full batch
+            projected = _duration(per_iter / stage.cfg["batch_size"] * full["batch_size"] * iters)
+        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        memory = f"{rss:.0f} MB"
+        if torch.cuda.is_available():
+            memory += f", CUDA {torch.cuda.max_memory_allocated() / 2**20:.0f} MB"
+        read = stage.iters_per_epoch * stage.cfg["batch_size"] if stage.trains else \
+            (len(stage.dataset) if stage.dataset is not None else "-")
+        skipped = metrics.get("skipped_videos") or 0
+        self.rows.append([stage.name, stage.type, f"{per_iter:.2f}" if per_iter else "-",
+                          f"{seconds:.1f}", memory, f"{read} / {skipped:.0f}", projected])
+
+    @hookimpl
+    def vidssl_run_end(self, run) -> None:
+        from vidssl.cli import table
+
+        if not run.is_main:
+            return
+        print("\nsmoke run (preflight): every stage reached\n" + table(
+            self.rows, ["stage", "type", "s/iter", "stage s", "peak memory", "videos read / skipped",
+                        "full epoch (projected)"]), file=sys.stderr)
+
+
+def _duration(seconds: float) -> str:
+    hours, rest = divmod(int(seconds), 3600)
+    return f"{hours} h {rest // 60:02d} min" if hours else f"{rest // 60} min {rest % 60:02d} s"
