@@ -25,11 +25,35 @@ def save_atomic(obj: dict[str, Any], path: str | Path) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with open(tmp, "wb") as f:
-        torch.save(obj, f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as f:
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:   # disk full, read-only, interrupted: no partial file is left
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def check_loadable(entries: dict[str, Any], owner: str) -> None:
+    """Raise :class:`CheckpointError` if ``entries`` (what ``owner`` adds to a checkpoint) would
+    not load with ``weights_only=True``, before anything is written."""
+    import io
+
+    for key, value in entries.items():
+        buffer = io.BytesIO()
+        try:
+            torch.save(value, buffer)
+            buffer.seek(0)
+            torch.load(buffer, weights_only=True)
+        except (pickle.PicklingError, pickle.UnpicklingError, TypeError, AttributeError) as exc:
+            found = re.search(r"GLOBAL ([\w.]+)", str(exc))
+            detail = found.group(1) if found else str(exc).splitlines()[0]
+            raise CheckpointError(
+                f"{owner} added the checkpoint entry '{key}', which would not load with "
+                f"weights_only=True ({detail}); store tensors and plain containers only, so "
+                f"every later --resume works") from None
 
 
 def load(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:

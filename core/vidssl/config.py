@@ -52,6 +52,7 @@ STAGE_PROPERTIES: dict[str, dict] = {
     "nan_policy": {"enum": ["stop", "skip_step"]},
     "max_iters": {"type": ["integer", "null"], "minimum": 1},
     "max_videos": {"type": ["integer", "null"], "minimum": 1},
+    "rows_from": {"type": ["string", "null"]},
 }
 
 STAGE_SCHEMA = {"type": "object", "properties": STAGE_PROPERTIES, "required": ["name", "type"],
@@ -97,7 +98,7 @@ DEFAULTS: dict[str, Any] = {
 STAGE_DEFAULTS: dict[str, Any] = {"epochs": 1, "batch_size": 8, "num_workers": 0,
                                   "init_from": None, "init_method": False, "val_interval": 0,
                                   "scheduler": None, "clip_grad_norm": None, "nan_policy": "stop",
-                                  "max_iters": None, "max_videos": None}
+                                  "max_iters": None, "max_videos": None, "rows_from": None}
 
 
 def load_config(path: str | Path, options: list[str] | None = None) -> dict[str, Any]:
@@ -126,7 +127,13 @@ def load_config(path: str | Path, options: list[str] | None = None) -> dict[str,
                 f"(a name starting with '_'), substituted when the file is read, so overriding it "
                 f"would change nothing; set the key that uses it instead (e.g. "
                 f"data_root=/datasets, or stages.0.dataset.root=...)")
-        overrides[key] = DictAction._parse_iterable(value)
+        try:
+            overrides[key] = DictAction._parse_iterable(value)
+        except (AssertionError, ValueError, RecursionError) as exc:
+            reason = str(exc) or "bad syntax"
+            raise ConfigError(f"--cfg-options {option}: the value cannot be read ({reason}); it "
+                              f"takes numbers, strings, lists [a,b] and tuples (a,b); write dicts "
+                              f"in the config file") from None
     try:
         cfg.merge_from_dict(overrides)
     except Exception as exc:

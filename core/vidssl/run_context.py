@@ -70,21 +70,33 @@ class RunContext:
     def build_dataset(self, stage: Stage, cfg: dict[str, Any], path: list,
                       views: dict[str, dict]) -> Any:
         """A dataset for ``stage`` (``path`` names it in errors), checked against the
-        :class:`~vidssl.protocols.ClipDataset` contract and cut to the stage's ``max_videos``
-        first rows when set."""
+        :class:`~vidssl.protocols.ClipDataset` contract; the training dataset keeps only the rows
+        listed by the stage's ``rows_from`` file, and every dataset is cut to the stage's
+        ``max_videos`` first rows when set."""
+        from vidssl.dataset_subset import DatasetSubset
         from vidssl.protocols import ClipDataset, check
-        from vidssl.smoke import DatasetSubset
 
         dataset = self.plugins.registry.build("dataset", cfg, path, views=views)
         check(dataset, ClipDataset, ".".join(map(str, path)))
-        limit = stage.cfg.get("max_videos")
-        return DatasetSubset(dataset, limit) if limit else dataset
+        rows = list(range(len(dataset)))
+        if stage.cfg.get("rows_from") and path[-1] == "dataset":
+            rows = _rows_file(self.work_dir / stage.cfg["rows_from"], len(dataset), stage.name)
+        if stage.cfg.get("max_videos"):
+            rows = rows[:stage.cfg["max_videos"]]
+        return dataset if len(rows) == len(dataset) else DatasetSubset(dataset, rows)
 
     def save_checkpoint(self, content: dict[str, Any], best: bool = False) -> None:
         """Write ``checkpoints/last.pt`` (and ``best.pt``) on rank 0 after the
         ``vidssl_checkpoint_save`` hooks added their entries; every rank waits for it."""
         if self.is_main:
-            self.hook.vidssl_checkpoint_save(run=self, checkpoint=content)
+            # each hook in turn (last registered first, as pluggy calls them), so an entry that
+            # would break every later --resume is refused naming the hook that added it
+            for impl in reversed(self.hook.vidssl_checkpoint_save.get_hookimpls()):
+                keys = set(content)
+                arguments = {"run": self, "checkpoint": content}
+                impl.function(**{arg: arguments[arg] for arg in impl.argnames})
+                checkpoint.check_loadable({k: content[k] for k in set(content) - keys},
+                                          f"hook '{impl.plugin_name}'")
             checkpoint.save_atomic(content, self.checkpoint_dir / "last.pt")
             if best:
                 checkpoint.save_atomic(content, self.checkpoint_dir / "best.pt")
@@ -111,3 +123,20 @@ class RunContext:
             metrics["skipped_videos"] = float(skipped)
         self.hook.vidssl_evaluation_end(run=self, stage=stage, metrics=metrics)
         return metrics
+
+
+def _rows_file(path: Path, size: int, stage: str) -> list[int]:
+    """The dataset rows an earlier stage listed in ``path`` (a 1-d integer ``.npy``)."""
+    import numpy as np
+
+    from vidssl.errors import ConfigError, DataError
+
+    if not path.is_file():
+        raise ConfigError(f"stage '{stage}': rows_from {path} does not exist (run the stage that "
+                          f"writes it first)")
+    rows = np.load(path)
+    if rows.ndim != 1 or rows.dtype.kind not in "iu" or (len(rows) and not
+                                                         0 <= rows.min() <= rows.max() < size):
+        raise DataError(f"{path}: expected dataset rows in 0..{size - 1}, got {rows.dtype} "
+                        f"{list(rows.shape)}")
+    return rows.tolist()

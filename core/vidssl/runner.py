@@ -21,27 +21,30 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pluggy
 import torch
 from torch import nn
 
 from vidssl import checkpoint, distributed
 from vidssl.config import stage_configs, validate_config
-from vidssl.errors import CheckpointError, ConfigError, StopRun
+from vidssl.errors import CheckpointError, ConfigError, PluginError, StopRun
 from vidssl.plugin_manager import Plugins, get_plugins
 from vidssl.protocols import Backbone, check
 from vidssl.run_context import RunContext
 from vidssl.stage import Stage, build_stage, seed_all, stage_file
 from vidssl.training import train
+from vidssl.work_dir import WorkDirLock, check_fresh_run, check_resume, save_config
 
 
 class Runner:
     """Runs a validated config. ``resume`` continues from ``checkpoints/last.pt``; ``only`` limits
     the run to the named stages (the others' saved backbones are still loaded in order); ``hooks``
-    are extra hook objects for this run (e.g. the smoke report)."""
+    are extra hook objects for this run (e.g. the smoke report); ``overwrite`` lets a fresh run
+    replace a finished one in the work dir (see :mod:`vidssl.work_dir`)."""
 
     def __init__(self, cfg: dict[str, Any], work_dir: str | Path, resume: bool = False,
                  only: list[str] | None = None, plugins: Plugins | None = None,
-                 hooks: list[object] | None = None) -> None:
+                 hooks: list[object] | None = None, overwrite: bool = False) -> None:
         plugins = plugins or get_plugins()
         validate_config(cfg, plugins.registry)
         self.stage_cfgs = stage_configs(cfg)
@@ -52,6 +55,7 @@ class Runner:
                               f"(stages: {', '.join(names)})")
         self.only = set(only) if only else None
         self.extra_hooks = list(hooks or [])
+        self.overwrite = overwrite
         device = distributed.setup(cfg["device"], cfg["dist"]["backend"])
         self.run_context = RunContext(cfg, Path(work_dir), device, plugins, resume)
         self.backbone: nn.Module | None = None
@@ -68,6 +72,39 @@ class Runner:
         seed_all(run.cfg["seed"])
         if run.cfg["deterministic"]:
             torch.use_deterministic_algorithms(True, warn_only=True)
+        lock = self._claim_work_dir()
+        try:
+            return self._run_locked()
+        finally:
+            if lock is not None:
+                lock.release()
+
+    def _claim_work_dir(self) -> WorkDirLock | None:
+        """Take the work dir's lock and check it may be used (rank 0; every rank learns the
+        outcome): no other run in it, no finished run replaced without ``overwrite``, a resumed
+        run's config unchanged where it must be."""
+        run = self.run_context
+        lock, problem = None, None
+        if run.is_main:
+            lock = WorkDirLock(run.work_dir)
+            try:
+                lock.acquire()
+                if not run.resume and not self.only:
+                    check_fresh_run(run.work_dir, self.overwrite)
+                if run.resume and (run.checkpoint_dir / "last.pt").is_file():
+                    finished = set(checkpoint.load(run.checkpoint_dir / "last.pt")["results"])
+                    check_resume(run.work_dir, run.cfg, self.stage_cfgs, finished)
+            except ConfigError as exc:
+                problem = str(exc)
+                lock.release()   # only if it was taken by this run
+                lock = None
+        problem = distributed.broadcast_object(problem)
+        if problem:
+            raise ConfigError(problem)
+        return lock
+
+    def _run_locked(self) -> dict[str, dict[str, float]]:
+        run = self.run_context
         self._prepare_work_dir()
         hooks = self._register_run_hooks()
         try:
@@ -189,6 +226,7 @@ class Runner:
             body = {k: v for k, v in run.cfg.items() if k != "_source"}
             (run.work_dir / "config.py").write_text(
                 "".join(f"{k} = {v!r}\n" for k, v in body.items()))
+            save_config(run.work_dir, run.cfg, self.stage_cfgs)
             self._write_json("env.json", self._environment())
         distributed.barrier()
 
@@ -210,24 +248,37 @@ class Runner:
         from vidssl.progress import ProgressBar
 
         run = self.run_context
-        hooks: list[object] = []
+        hooks: dict[str, object] = {}   # name (as errors give it) → hook object
         if run.is_main:
-            hooks.append(MetricsLog(run.work_dir, run.cfg["log"]))
+            hooks["metrics log"] = MetricsLog(run.work_dir, run.cfg["log"])
             if run.cfg["log"]["progress_bar"]:
-                hooks.append(ProgressBar())
+                hooks["progress bar"] = ProgressBar()
         for i, hook_cfg in enumerate(run.cfg["custom_hooks"]):
-            hooks.append(run.plugins.registry.build("hook", hook_cfg, ["custom_hooks", i]))
-        hooks += self.extra_hooks
-        for i, hook in enumerate(hooks):
-            run.plugins.manager.register(hook, name=f"run-hook-{i}-{type(hook).__name__}")
-        run.plugins.manager.check_pending()
-        return hooks
+            hooks[f"custom_hooks[{i}] ({hook_cfg['type']})"] = run.plugins.registry.build(
+                "hook", hook_cfg, ["custom_hooks", i])
+        hooks |= {type(hook).__name__: hook for hook in self.extra_hooks}
+        registered = []
+        try:
+            for name, hook in hooks.items():
+                run.plugins.manager.register(hook, name=name)
+                registered.append(hook)
+            run.plugins.manager.check_pending()
+        except pluggy.PluginValidationError as exc:
+            for hook in registered:   # the process's plugin manager is left as it was
+                run.plugins.manager.unregister(hook)
+            raise PluginError(f"{exc} (a misspelled vidssl hook method in one of the run's hooks: "
+                              f"{', '.join(hooks)}; see vidssl.hookspecs)") from None
+        return registered
 
     def _write_json(self, name: str, content: Any) -> None:
         work_dir = self.run_context.work_dir
         tmp = work_dir / f".{name}.tmp"
-        tmp.write_text(json.dumps(content, indent=2, allow_nan=False) + "\n")
-        os.replace(tmp, work_dir / name)
+        try:
+            tmp.write_text(json.dumps(content, indent=2, allow_nan=False) + "\n")
+            os.replace(tmp, work_dir / name)
+        except BaseException:   # no partial file is left
+            tmp.unlink(missing_ok=True)
+            raise
 
 
 def _git_commit(where: Path) -> str | None:

@@ -37,7 +37,11 @@ def _type_schema(hint: Any) -> dict:
     if origin is Literal:
         return {"enum": list(args)}
     if origin in (typing.Union, types.UnionType):
-        return {"anyOf": [_type_schema(a) for a in args]}
+        # a type a config cannot hold (e.g. torch's ``float | Tensor`` for lr) drops out, so
+        # the value must be one of the types it can hold
+        known = [_type_schema(a) for a in args]
+        known = [k for k in known if k]
+        return {"anyOf": known} if known else {}
     if hint in (list, tuple) or origin in (list, tuple, Sequence, Iterable):
         schema: dict = {"type": "array"}
         item_types = {a for a in args if a is not Ellipsis}

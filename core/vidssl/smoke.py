@@ -20,40 +20,11 @@ import time
 from typing import Any
 
 import torch
-from torch.utils.data import Dataset
 
 from vidssl import hookimpl
+from vidssl.dataset_subset import DatasetSubset
 
 TINY_VIEW = {"clip_len": 8, "size": 64, "resize": 64, "num_clips": 2}
-
-
-class DatasetSubset(Dataset):
-    """The first ``rows`` rows of a dataset, itself a :class:`~vidssl.protocols.ClipDataset`
-    (an item's ``index`` stays within the subset); ``full_size`` is the whole dataset's length."""
-
-    def __init__(self, dataset: Any, rows: int) -> None:
-        self.dataset, self.full_size = dataset, len(dataset)
-        self.rows = min(rows, self.full_size)
-        self.classes = dataset.classes
-
-    def __len__(self) -> int:
-        return self.rows
-
-    def __getitem__(self, index: int) -> dict[str, Any]:
-        item = self.dataset[index]
-        return item if item["index"] < self.rows else {**item, "index": index}
-
-    def set_epoch(self, epoch: int) -> None:
-        self.dataset.set_epoch(epoch)
-
-    def video_name(self, row: int) -> str:
-        return self.dataset.video_name(row)
-
-    def label(self, row: int) -> int:
-        return self.dataset.label(row)
-
-    def frames(self, row: int):
-        return self.dataset.frames(row)
 
 
 def _datasets(stage: dict[str, Any]) -> list[dict[str, Any]]:
@@ -142,8 +113,10 @@ class SmokeReport:
         per_iter = statistics.median(self.times) if self.times else None
         full = self.full[stage.name]
         projected = "-"
-        if per_iter is not None and isinstance(stage.dataset, DatasetSubset):
-            iters = stage.dataset.full_size // (full["batch_size"] * self.world_size)
+        if per_iter is not None and stage.dataset is not None:
+            size = stage.dataset.full_size if isinstance(stage.dataset, DatasetSubset) \
+                else len(stage.dataset)
+            iters = size // (full["batch_size"] * self.world_size)
             # an iteration's time grows with the batch: per clip as measured, at the full batch
             projected = _duration(per_iter / stage.cfg["batch_size"] * full["batch_size"] * iters)
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

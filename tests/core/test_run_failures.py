@@ -95,6 +95,7 @@ def test_an_evaluation_drops_unreadable_videos_instead_of_counting_a_neighbour(t
     (tmp_path / "b.avi").write_bytes(b"broken")
     dataset = vidssl.build("dataset", {"type": "video_files", "root": str(tmp_path),
                                        "paths": ["a.avi", "b.avi", "c.avi"],
+                                       "reader": {"max_skipped": 0.5},
                                        "view": {"clip_len": 4, "size": 16}}, views={"clip": {}})
     context = EvaluationContext(None, None, None, dataset, batch_size=3, num_workers=0)
     context.run = type("Run", (), {"device": torch.device("cpu")})()

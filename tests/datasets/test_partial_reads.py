@@ -147,6 +147,7 @@ def test_datasets_skip_videos_the_index_marks_bad_without_opening_them(tmp_path,
     (tmp_path / "empty.avi").write_bytes(b"")
     dataset = vidssl.build("dataset", {"type": "video_files", "root": str(tmp_path),
                                        "paths": ["empty.avi", "missing.avi", "good.avi"],
+                                       "reader": {"max_skipped": 1.0},
                                        "view": {"clip_len": 4, "size": 16}}, views={"clip": {}})
     opened, real = [], video_source.read_clip
     monkeypatch.setattr(video_source, "read_clip",

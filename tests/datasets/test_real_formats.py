@@ -50,14 +50,35 @@ def test_verify_reports_and_writes_the_index(real_data_root):
                      check=True)
     lines = {line.split()[0]: line.split() for line in result.stdout.splitlines()
              if line.startswith("kinetics400_")}
-    # 400 listed per split; every 20th class was never downloaded; one corrupt, one empty file
-    assert lines["kinetics400_train"][1:6] == ["400", "378", "20", "1", "1"]
-    assert lines["kinetics400_val"][1:6] == ["400", "380", "20", "0", "0"]
+    # 400 listed per split; every 25th class was never downloaded; one corrupt, one empty file
+    assert lines["kinetics400_train"][1:6] == ["400", "382", "16", "1", "1"]
+    assert lines["kinetics400_val"][1:6] == ["400", "384", "16", "0", "0"]
     assert lines["kinetics400_train"][6] == "246534"
     index = real_data_root / "kinetics400" / "train" / ".vidssl-index.jsonl"
     entries = [json.loads(line) for line in index.read_text().splitlines()]
     assert {e["status"] for e in entries} == {"ok", "missing", "unreadable", "empty"}
-    assert sum(e["status"] == "ok" for e in entries) == 378
+    assert sum(e["status"] == "ok" for e in entries) == 382
     assert "vidssl-verify.txt" in result.stdout
     absent = run_cli("vidssl-prepare", "verify", "hmdb51", "--data-root", str(real_data_root / "x"))
     assert absent.returncode == 2 and "does not exist" in absent.stderr
+
+
+def test_too_many_unreadable_videos_stop_the_run(tmp_path):
+    import numpy as np
+
+    from vidssl.errors import RunError
+    from vidssl_datasets.synthetic_motion import write_video
+
+    for name in ("a.avi", "c.avi", "d.avi"):
+        write_video(tmp_path / name, np.zeros((8, 16, 16, 3), np.uint8))
+    (tmp_path / "b.avi").write_bytes(b"broken")
+
+    def dataset(max_skipped):
+        return vidssl.build("dataset", {"type": "video_files", "root": str(tmp_path),
+                                        "paths": ["a.avi", "b.avi", "c.avi", "d.avi"],
+                                        "reader": {"max_skipped": max_skipped},
+                                        "view": {"clip_len": 4, "size": 16}}, views={"clip": {}})
+    assert dataset(0.25)[1]["skipped"] == 1, "1 of 4 is within 25 %"
+    with pytest.raises(RunError, match=r"1 of its 4 videos \(25.0 %\) are missing or unreadable, "
+                                       r"more than reader.max_skipped=0.05"):
+        dataset(0.05)[1]

@@ -72,7 +72,7 @@ def test_dataset_skips_and_counts_corrupt_videos_or_fails_fast(tmp_path, capsys)
     bad.write_bytes(b"not a video")
     records = [VideoRecord(str(bad), 0, origin="list.txt:1"), VideoRecord(str(good), 1, origin="list.txt:2")]
     view = dict(clip_len=4, size=16)
-    dataset = VideoDataset(records, ["a", "b"], {"clip": {}}, view)
+    dataset = VideoDataset(records, ["a", "b"], {"clip": {}}, view, ReaderSpec(max_skipped=0.5))
     item = dataset[0]
     assert item["skipped"] == 1 and item["index"] == 1 and item["label"] == 1
     assert item["views"]["clip"].shape == (3, 4, 16, 16)

@@ -11,7 +11,13 @@ from tests.conftest import run_cli
 from vidssl.errors import ConfigError
 from vidssl.kmeans import kmeans_labels
 from vidssl_idt.count_sketch import CountSketch
-from vidssl_idt.fisher import FisherModel, _BlockModel, fisher_vector, fit_fisher_model
+from vidssl_idt.fisher import (
+    FisherModel,
+    _BlockModel,
+    fisher_vector,
+    fit_fisher_model,
+    sample_descriptors,
+)
 from vidssl_idt.trajectories import N_COLUMNS
 
 
@@ -174,3 +180,50 @@ def test_cli_cluster_filters_3d_resnets_json(tmp_path):
     bad = run_cli("vidssl-idt", "extract", str(tmp_path / "missing.avi"), "-o",
                   str(tmp_path / "x.npz"))
     assert bad.returncode == 1 and "missing.avi" in bad.stderr
+
+
+def test_fv_model_sample_keeps_short_videos_whole_as_the_seed():
+    videos = [np.random.default_rng(n).random((n, N_COLUMNS)).astype(np.float32)
+              for n in (30, 500, 800)]
+    sizes = [len(sample_descriptors([v], 500)) for v in videos]
+    assert sizes == [30, 500, 500]
+    assert np.allclose(np.sort(sample_descriptors([videos[0]], 500), 0),
+                       np.sort(np.round(videos[0], 3), 0)), "every row of the short video"
+
+
+def test_videos_without_trajectories_are_dropped_or_kept_with_label_minus_one(tmp_path):
+    import torch
+
+    import vidssl
+    from vidssl.evaluation import EvaluationContext
+    from vidssl.plugin_manager import get_plugins
+    from vidssl.run_context import RunContext
+    from vidssl_datasets import synthetic_motion as sm
+    from vidssl_idt.extractors import IDTClusters
+
+    cfg = sm.SyntheticMotionConfig(size=48, frames=16)
+    names = []
+    for i in range(4):
+        names.append(f"moving{i}.avi")
+        sm.write_video(tmp_path / names[-1], sm.render_video(i, [i], cfg,
+                                                             *sm.split_families("train")))
+    names.insert(2, "still.avi")   # a still frame: no track survives the static-track pruning
+    sm.write_video(tmp_path / "still.avi", np.full((16, 48, 48, 3), 90, np.uint8))
+    dataset = vidssl.build("dataset", {"type": "video_files", "paths": names,
+                                       "root": str(tmp_path)}, views={})
+    run = RunContext({}, tmp_path, torch.device("cpu"), get_plugins())
+    results = {}
+    for policy in ("drop", "ignore"):
+        extractor = IDTClusters(mode="dt", trajectory=dict(patch_size=16, min_distance=3),
+                                samples_per_video=50, gmm_components=2, sketch_dim=16, k=2,
+                                num_c=2, out=f"idt_{policy}", no_trajectory=policy)
+        metrics = extractor.run(EvaluationContext(run, None, None, dataset, 1, 0))
+        out = tmp_path / f"idt_{policy}"
+        results[policy] = (np.load(out / "kept_rows.npy"), np.load(out / "cluster_labels.npy"),
+                           np.load(out / "features.npy"), metrics)
+    rows, labels, features, metrics = results["drop"]
+    assert rows.tolist() == [0, 1, 3, 4] and labels.shape == (2, 4) and len(features) == 4
+    assert metrics["videos_without_trajectories"] == 1 and (labels >= 0).all()
+    rows, labels, features, _ = results["ignore"]
+    assert rows.tolist() == [0, 1, 2, 3, 4] and labels.shape == (2, 5)
+    assert (labels[:, 2] == -1).all() and (np.delete(labels, 2, axis=1) >= 0).all()

@@ -45,6 +45,10 @@ def test_la_loss_on_a_small_example_computed_by_hand():
     p_all = p + [math.exp(-1.0 / tau)]
     expected = -math.log((p_all[0] + p_all[2] + p_all[3]) / sum(p_all) + 1e-7)
     assert float(loss) == pytest.approx(expected, abs=1e-6)
+    # label -1 (a video kept without trajectories): only its own row is close
+    unlabelled = torch.tensor([[-1, -1, 0, -1]])
+    loss = local_aggregation_loss(similarity, torch.tensor([0]), unlabelled, 4, tau)
+    assert float(loss) == pytest.approx(-math.log(p_all[0] / sum(p_all) + 1e-7), abs=1e-6)
 
 
 def test_nce_loss_matches_the_seed_formula():

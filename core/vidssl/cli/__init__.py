@@ -25,7 +25,7 @@ def guarded(command: str, body: Callable[[], int], debug: bool) -> int:
     except VidsslError as exc:
         if debug:
             raise
-        print(f"{command}: error: {exc}", file=sys.stderr)
+        print(f"{command}: error: {_one_line(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except BrokenPipeError:  # e.g. `vidssl-plugins | head`: the reader left, nothing is wrong
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
@@ -46,3 +46,11 @@ def table(rows: list[list[str]], header: list[str]) -> str:
     lines = ["  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip()
              for row in [header, ["-" * w for w in widths], *rows]]
     return "\n".join(lines)
+
+
+def _one_line(message: str) -> str:
+    """The error itself out of a message a DataLoader worker wrapped around its traceback."""
+    if "Original Traceback" not in message:
+        return message
+    last = message.rstrip().splitlines()[-1]
+    return last.split(": ", 1)[1] if ": " in last else last

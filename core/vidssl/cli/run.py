@@ -17,6 +17,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--work-dir", help="default: work_dirs/<config stem>")
     parser.add_argument("--resume", action="store_true",
                         help="continue from the work dir's last checkpoint, keeping finished stages")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace the run already in the work dir (default: refuse)")
     parser.add_argument("--stages", help="comma-separated stage names to run (others are skipped)")
     parser.add_argument("--smoke", nargs="?", type=int, const=2, metavar="N",
                         help="preflight: every stage with N training iterations (default 2), "
@@ -53,7 +55,8 @@ def main(argv: list[str] | None = None) -> int:
             for note in notes:
                 print(f"vidssl-run --smoke: {note}", file=sys.stderr)
             hooks.append(SmokeReport(full, distributed.world_size_from_env()))
-        runner = Runner(cfg, work_dir, resume=args.resume, only=only, hooks=hooks)
+        runner = Runner(cfg, work_dir, resume=args.resume, only=only, hooks=hooks,
+                        overwrite=args.overwrite)
         try:
             results = runner.run()
             is_main = runner.is_main  # asked before the process group is gone

@@ -8,6 +8,7 @@ file stops the run with the command that prepares it.
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
@@ -138,12 +139,14 @@ class UnlabeledSyntheticMotion(VideoDataset):
 
 
 def synthetic_motion(views: dict[str, dict], split: Literal["train", "test", "unlabeled"] = "train",
-                     root: str = "data/synthetic_motion", view: dict | None = None,
+                     root: str | None = None, view: dict | None = None,
                      unlabeled_size: int = 2000, seed: int = 0, size: int = 32, frames: int = 24,
                      train_per_class: int = 200, test_per_class: int = 60,
                      reader: dict | None = None) -> VideoDataset:
     """The embedded motion dataset (see :mod:`vidssl_datasets.synthetic_motion`); generated on
-    first use (by rank 0 under torch.distributed) under ``<root>/<key of its parameters>/``."""
+    first use (by rank 0 under torch.distributed) under ``<root>/<key of its parameters>/``;
+    ``root`` defaults to ``$VIDSSL_DATA_ROOT/synthetic_motion`` (``data/synthetic_motion``)."""
+    root = root or str(Path(os.environ.get("VIDSSL_DATA_ROOT") or "data") / "synthetic_motion")
     cfg = sm.SyntheticMotionConfig(size=size, frames=frames, train_per_class=train_per_class,
                                    test_per_class=test_per_class)
     if split == "unlabeled":

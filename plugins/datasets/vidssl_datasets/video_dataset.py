@@ -17,7 +17,7 @@ import torch
 from torch.utils.data import Dataset
 
 import vidssl
-from vidssl.errors import ConfigError, DataError
+from vidssl.errors import ConfigError, DataError, RunError
 from vidssl_datasets.video_index import VideoIndex
 from vidssl_datasets.video_source import FrameGetter, ReaderSpec, VideoRecord, open_video
 from vidssl_datasets.view import frame_indices, make_view_specs, render_view
@@ -48,6 +48,8 @@ class VideoDataset(Dataset):
                          for view_name, spec in self.specs.items() if isinstance(spec.sampler, dict)}
         self._epoch = torch.zeros((), dtype=torch.long).share_memory_()
         self._reported: set[int] = set()
+        self._bad = self.index.known_bad([r.path for r in self.records]) \
+            if reader.source == "video" else set()
         self._check_label_preserving(label_swaps or {})
 
     def _check_label_preserving(self, swaps: LabelSwaps) -> None:
@@ -90,9 +92,20 @@ class VideoDataset(Dataset):
                 if row not in self._reported:   # one line per file (per process)
                     self._reported.add(row)
                     print(f"vidssl: skipping unreadable video: {exc}", file=sys.stderr)
+                self._bad.add(row)
+                self._check_skipped()
                 continue
             return {**item, "skipped": attempt}
         raise DataError(f"{self.name}: none of its {len(self.records)} videos could be read")
+
+    def _check_skipped(self) -> None:
+        share = len(self._bad) / len(self.records)
+        if share > self.reader.max_skipped:
+            raise RunError(
+                f"{self.name}: {len(self._bad)} of its {len(self.records)} videos ({100 * share:.1f} "
+                f"%) are missing or unreadable, more than reader.max_skipped="
+                f"{self.reader.max_skipped:g}; stopped rather than train on their neighbours "
+                f"('vidssl-prepare verify' lists them; raise max_skipped to accept them)")
 
     def load(self, row: int, rng: np.random.Generator) -> dict:
         """Views, label and index of video ``row``."""

@@ -88,6 +88,17 @@ class VideoIndex:
         self._record(entry)
         return entry
 
+    def known_bad(self, paths: list[str]) -> set[int]:
+        """Positions in ``paths`` of the videos the index already marks missing, empty or
+        unreadable (from the file as it is; nothing is probed)."""
+        self._read_new_lines()
+        bad = set()
+        for i, path in enumerate(paths):
+            entry = self._entries.get(self._key(Path(path)))
+            if entry is not None and entry["status"] != "ok":
+                bad.add(i)
+        return bad
+
     def _record(self, entry: dict[str, Any]) -> None:
         self._entries[entry["path"]] = entry
         if self.file is None:

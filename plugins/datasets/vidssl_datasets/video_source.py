@@ -36,7 +36,9 @@ class ReaderSpec:
     """How a dataset reads its videos: video files (``source="video"``, decoded with ``backend``
     using ``decode_threads`` threads per data worker) or frame folders (``source="frames"``,
     files named by ``frame_pattern`` numbered from ``first_frame``). An unreadable video is
-    skipped and counted (``on_error="skip"``) or stops the run (``"raise"``)."""
+    skipped and counted (``on_error="skip"``) or stops the run (``"raise"``); more than
+    ``max_skipped`` (a fraction of the annotation, counting the videos the index already marks
+    missing, empty or unreadable) stops the run instead of training on their neighbours."""
 
     source: Literal["video", "frames"] = "video"
     backend: Literal["auto", "pyav", "opencv", "torchcodec"] = "auto"
@@ -44,6 +46,7 @@ class ReaderSpec:
     frame_pattern: str = "image_{:05d}.jpg"
     first_frame: int = 1
     on_error: Literal["skip", "raise"] = "skip"
+    max_skipped: float = 0.05
 
 
 READER_SCHEMA = schema_from_signature(ReaderSpec)

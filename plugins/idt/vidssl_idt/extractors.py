@@ -4,13 +4,17 @@ k-means clusterings.
 
 Used as ``dict(type='extract', dataset=..., extractor=dict(type='idt_clusters', ...))``. Writes
 to ``<work_dir>/<out>/``: ``trajectories/<row>.npz`` (a rerun skips finished videos),
-``fisher_model.npz``, ``features.npy`` (float32 ``N×sketch_dim``, dataset order) and
-``cluster_labels.npy`` (int64 ``[num_c, N]``, dataset order), which ``local_aggregation``
-reads. Under torch.distributed each rank extracts its share of the videos; rank 0 fits,
+``fisher_model.npz``, ``kept_rows.npy`` (the dataset rows clustered, in order: by default, as
+seed 000's ``cluster_fv.py``, the videos that have trajectories; the training stages after it
+read only those rows with ``rows_from='idt/kept_rows.npy'``), ``features.npy`` (float32
+``K×sketch_dim``, one row per kept row) and ``cluster_labels.npy`` (int64 ``[num_c, K]``), which
+``local_aggregation`` reads. With ``no_trajectory='ignore'`` every row is kept and one without
+trajectories gets a zero Fisher vector and cluster label −1 (no close neighbours in LA). Under torch.distributed each rank extracts its share of the videos; rank 0 fits,
 encodes and clusters.
 """
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -79,8 +83,10 @@ class IDTClusters(IDTExtractor):
                  samples_per_video: int = 500, pca: float = 0.9, gmm_components: int = 256,
                  fv_variant: Literal["seed", "improved"] = "seed", sketch_dim: int = 2000,
                  k: int = 6000, num_c: int = 3, seed: int = 1234, out: str = "idt",
-                 max_frames: int | None = None) -> None:
+                 max_frames: int | None = None,
+                 no_trajectory: Literal["drop", "ignore"] = "drop") -> None:
         super().__init__(mode, trajectory, out, max_frames)
+        self.no_trajectory = no_trajectory
         self.samples_per_video, self.pca, self.gmm_components = samples_per_video, pca, gmm_components
         self.fv_variant, self.sketch_dim = fv_variant, sketch_dim
         self.k, self.num_c, self.seed = k, num_c, seed
@@ -96,18 +102,30 @@ class IDTClusters(IDTExtractor):
 
     def _cluster(self, dataset: ClipDataset, videos: list[np.ndarray], out: Path
                  ) -> dict[str, float]:
+        has = np.array([len(v) > 0 for v in videos])
+        rows = np.flatnonzero(has) if self.no_trajectory == "drop" else np.arange(len(videos))
         model = fit_fisher_model(sample_descriptors(videos, self.samples_per_video, self.seed),
                                  k=self.gmm_components, pca=self.pca, seed=self.seed)
         model.save(out / "fisher_model.npz")
-        vectors = np.stack([fisher_vector(v, model, self.fv_variant) for v in videos])
+        vectors = np.stack([fisher_vector(videos[row], model, self.fv_variant) for row in rows])
         features = CountSketch(vectors.shape[1], self.sketch_dim, self.seed)(vectors)
         np.save(out / "features.npy", features)
-        labels = kmeans_labels(features, self.k, self.num_c, seed=self.seed)
+        clustered = has[rows]   # rows without trajectories (kept with 'ignore') get label -1
+        labels = np.full((self.num_c, len(rows)), -1, np.int64)
+        labels[:, clustered] = kmeans_labels(features[clustered], self.k, self.num_c,
+                                             seed=self.seed)
         np.save(out / "cluster_labels.npy", labels)
+        np.save(out / "kept_rows.npy", rows.astype(np.int64))
+        dropped = int((~has).sum())
+        if dropped:
+            print(f"vidssl-idt: {dropped} of {len(videos)} videos have no trajectories: "
+                  + ("dropped (seed 000's rule); the stages after train on the rows listed in "
+                     f"{out / 'kept_rows.npy'}" if self.no_trajectory == "drop" else
+                     "kept with cluster label -1 (no_trajectory='ignore')"), file=sys.stderr)
         metrics = {"trajectories_per_video": float(np.mean([len(v) for v in videos])),
-                   "videos_without_trajectories": float(sum(len(v) == 0 for v in videos))}
-        classes = np.array([dataset.label(row) for row in range(len(dataset))])
-        if (classes >= 0).all():
+                   "videos_without_trajectories": float(dropped)}
+        classes = np.array([dataset.label(row) for row in rows[clustered]])
+        if len(classes) and (classes >= 0).all():
             metrics["nmi"] = float(np.mean([normalized_mutual_info_score(classes, c)
-                                            for c in labels]))
+                                            for c in labels[:, clustered]]))
         return metrics

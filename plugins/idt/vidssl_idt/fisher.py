@@ -88,11 +88,12 @@ class FisherModel:
 
 def sample_descriptors(videos: Sequence[np.ndarray], per_video: int = 500, seed: int = 0
                        ) -> np.ndarray:
-    """The seed's training sample: ``per_video`` rows drawn with replacement from each video's
-    trajectories (``n×436``), rounded to 3 decimals; videos with NaN or no rows are skipped."""
+    """The seed's training sample (``compute_fv_models.py``): every row of a video with fewer
+    than ``per_video`` trajectories, ``per_video`` rows drawn with replacement from a longer one
+    (``n×436`` each), rounded to 3 decimals; videos with NaN or no rows are skipped."""
     rng = np.random.default_rng(seed)
-    parts = [np.round(v[rng.integers(0, len(v), per_video)], 3) for v in videos
-             if len(v) and not np.isnan(v).any()]
+    parts = [np.round(v if len(v) < per_video else v[rng.integers(0, len(v), per_video)], 3)
+             for v in videos if len(v) and not np.isnan(v).any()]
     if not parts:
         raise DataError("no video with trajectories to fit the Fisher-vector model on")
     return np.concatenate(parts)

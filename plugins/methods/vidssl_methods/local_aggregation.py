@@ -35,10 +35,12 @@ def local_aggregation_loss(similarity: torch.Tensor, indices: torch.Tensor,
                            labels: torch.Tensor, background_k: int, temperature: float
                            ) -> torch.Tensor:
     """LA loss from ``similarity`` (``B×N``, embeddings · bank), the batch's rows ``indices``
-    (``B``) and cluster ``labels`` (``[num_c, N]``)."""
+    (``B``) and cluster ``labels`` (``[num_c, N]``; −1 matches nothing)."""
     top, neighbours = similarity.topk(min(background_k, similarity.shape[1]), dim=1)
     own = labels[:, indices]                                          # num_c×B
-    close = (labels[:, neighbours] == own[:, :, None]).any(0)         # B×k
+    same = (labels[:, neighbours] == own[:, :, None]) & (own[:, :, None] >= 0)
+    # label -1 (a video without trajectories, kept): no close neighbour but its own row
+    close = same.any(0) | (neighbours == indices[:, None])            # B×k
     logits = top / temperature
     log_close = torch.logsumexp(logits.masked_fill(~close, float("-inf")), dim=1)
     log_background = torch.logsumexp(logits, dim=1)

@@ -48,27 +48,30 @@ class MetricsPlot:
         import matplotlib.pyplot as plt
 
         fig, (loss_ax, lr_ax, val_ax) = plt.subplots(3, 1, figsize=(9, 8), sharex=True)
+        palette = plt.rcParams["axes.prop_cycle"].by_key()["color"]
         offset = 0
-        for stage in stages:
+        for number, stage in enumerate(stages):
+            colour = palette[number % len(palette)]   # one colour per stage in every panel
             iters = [r for r in records if r["event"] == "iter" and r["stage"] == stage]
             epochs = [r for r in records if r["event"] == "epoch" and r["stage"] == stage]
             per_epoch = max([r["iter"] for r in iters] or [1])
             step = lambda r: offset + r["epoch"] * per_epoch + r["iter"]  # noqa: E731
             if iters:
                 x, loss = [step(r) for r in iters], [r["loss"] for r in iters]
-                line, = loss_ax.plot(x, loss, lw=0.6, alpha=0.35)
-                loss_ax.plot(x, _smooth(loss, max(1, len(loss) // 20)), color=line.get_color(),
-                             lw=1.5, label=stage)
+                loss_ax.plot(x, loss, lw=0.6, alpha=0.35, color=colour)
+                loss_ax.plot(x, _smooth(loss, max(1, len(loss) // 20)), color=colour, lw=1.5,
+                             label=stage)
             ends = [offset + r["epoch"] * per_epoch for r in epochs]
             if epochs:
-                lr_ax.plot(ends, [r["lr"] for r in epochs], marker=".", label=stage)
+                lr_ax.plot(ends, [r["lr"] for r in epochs], marker=".", color=colour, label=stage)
             for key in sorted({k for r in epochs for k in r if k.startswith("val_top1")}):
                 val_ax.plot([e for e, r in zip(ends, epochs) if key in r],
-                            [r[key] for r in epochs if key in r], marker="o", label=f"{stage} {key}")
+                            [r[key] for r in epochs if key in r], marker="o", color=colour,
+                            label=f"{stage} {key}")
             final = next((r for r in records if r["event"] == "stage" and r["stage"] == stage), {})
             if "top1" in final:
                 val_ax.scatter([max(ends or [offset])], [final["top1"]], marker="*", s=80,
-                               zorder=3, label=f"{stage} final top1")
+                               zorder=3, color=colour, label=f"{stage} final top1")
             offset = max(ends + [offset])
             for ax in (loss_ax, lr_ax, val_ax):
                 ax.axvline(offset, color="grey", lw=0.5, ls=":")

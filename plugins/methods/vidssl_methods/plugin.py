@@ -56,4 +56,6 @@ def vidssl_smoke_caps(kind, cfg, n_videos):
     builder, arguments = DATA_SIZED[cfg["type"]]
     defaults = inspect.signature(builder).parameters
     values = {arg: cfg.get(arg, defaults[arg].default) for arg in arguments}
-    return {arg: n_videos for arg, value in values.items() if value > n_videos}
+    # k-means k at half the videos: some may drop out (videos without trajectories)
+    limits = {arg: max(1, n_videos // 2) if arg == "k" else n_videos for arg in arguments}
+    return {arg: limits[arg] for arg, value in values.items() if value > limits[arg]}
