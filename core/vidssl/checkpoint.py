@@ -18,6 +18,9 @@ import torch
 
 from vidssl.errors import CheckpointError
 
+#: file names a config's ``init_from`` may give instead of a stage name
+SUFFIXES = (".pt", ".pth", ".pth.tar")
+
 
 def save_atomic(obj: dict[str, Any], path: str | Path) -> None:
     """Write ``obj`` to ``path`` through a temporary file and a rename, so a crash mid-write

@@ -19,6 +19,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from vidssl.checkpoint import SUFFIXES
 from vidssl.errors import ConfigError
 from vidssl.optim import validate_optimizer, validate_scheduler
 from vidssl.registry import Registry
@@ -219,7 +220,7 @@ def _check_stage(stage: dict, i: int, names: set[str], cfg: dict) -> None:
             and stage.get("evaluator") is None:
         raise ConfigError(f"{where}.evaluator: required when val_dataset is set")
     init = stage.get("init_from")
-    if init and init not in names and not init.endswith((".pt", ".pth", ".pth.tar")):
+    if init and init not in names and not init.endswith(SUFFIXES):
         raise ConfigError(f"{where}.init_from: '{init}' is neither a stage name nor a checkpoint "
                           f"file (.pt/.pth) (stages: {', '.join(sorted(names))})")
 

@@ -25,24 +25,20 @@ if TYPE_CHECKING:
     from vidssl.stage import Stage
 
 
+def map_tensors(fn: Callable[[torch.Tensor], torch.Tensor], batch: Any) -> Any:
+    """``fn`` applied to every tensor of a (nested: dicts, lists, tuples) batch."""
+    if isinstance(batch, torch.Tensor):
+        return fn(batch)
+    if isinstance(batch, dict):
+        return {k: map_tensors(fn, v) for k, v in batch.items()}
+    if isinstance(batch, (list, tuple)):
+        return type(batch)(map_tensors(fn, v) for v in batch)
+    return batch
+
+
 def to_device(batch: Any, device: torch.device) -> Any:
     """Move every tensor in a (nested) batch to ``device``."""
-    if isinstance(batch, torch.Tensor):
-        return batch.to(device, non_blocking=True)
-    if isinstance(batch, dict):
-        return {k: to_device(v, device) for k, v in batch.items()}
-    if isinstance(batch, (list, tuple)):
-        return type(batch)(to_device(v, device) for v in batch)
-    return batch
-
-
-def _select(batch: Any, keep: torch.Tensor) -> Any:
-    """The rows ``keep`` (a boolean mask) of every tensor of a (nested) batch."""
-    if isinstance(batch, torch.Tensor):
-        return batch[keep]
-    if isinstance(batch, dict):
-        return {k: _select(v, keep) for k, v in batch.items()}
-    return batch
+    return map_tensors(lambda t: t.to(device, non_blocking=True), batch)
 
 
 def per_video(fn: Callable[[torch.Tensor], torch.Tensor], clip: torch.Tensor,
@@ -111,7 +107,7 @@ class EvaluationContext:
                     self.skipped += int((~keep).sum())
                     if not bool(keep.any()):
                         continue
-                    batch = _select(batch, keep)
+                    batch = map_tensors(lambda t: t[keep], batch)
                 yield to_device(batch, self.device)
 
     def gather(self, rows: list[torch.Tensor], values: list[torch.Tensor]) -> Any:

@@ -134,7 +134,7 @@ class Runner:
         run = self.run_context
         for index, cfg in enumerate(self.stage_cfgs):
             name = cfg["name"]
-            if name in run.results or (self.only and name not in self.only):
+            if not self._runs(name):
                 self._restore_finished(name)
                 continue
             progress = state.get("progress") if state and \
@@ -149,13 +149,17 @@ class Runner:
                 metrics = stage.extractor.run(run.evaluation_context(stage, "dataset"))
             self._finish_stage(stage, metrics)
 
+    def _runs(self, name: str) -> bool:
+        """Whether stage ``name`` runs now: selected (``--stages``) and not finished already."""
+        return name not in self.run_context.results and (not self.only or name in self.only)
+
     def _check_class_counts(self) -> None:
         """Before any work: every stage's datasets can be read (a malformed annotation line is
         reported now, not after training) and a method's ``num_classes`` equals the number of
         classes of the datasets it is trained or evaluated on."""
         run = self.run_context
         for index, cfg in enumerate(self.stage_cfgs):
-            if self.only and cfg["name"] not in self.only or cfg["name"] in run.results:
+            if not self._runs(cfg["name"]):
                 continue
             wanted = (cfg.get("method") or {}).get("num_classes")
             for key in ("dataset", "val_dataset"):

@@ -26,8 +26,6 @@ from vidssl.optim import build_optimizer, build_scheduler
 from vidssl.run_context import RunContext
 from vidssl.sampler import ResumableSampler
 
-CHECKPOINT_SUFFIXES = (".pt", ".pth", ".pth.tar")
-
 
 @dataclass
 class Stage:
@@ -108,7 +106,7 @@ def _load_init(run: RunContext, stage: Stage, backbone: nn.Module | None) -> dic
     """Load ``init_from`` (a stage name or a checkpoint file) into the backbone; return the
     checkpoint (its method state may be carried over)."""
     source = stage.cfg["init_from"]
-    path = Path(source) if source.endswith(CHECKPOINT_SUFFIXES) else stage_file(run.work_dir,
+    path = Path(source) if source.endswith(checkpoint.SUFFIXES) else stage_file(run.work_dir,
                                                                                  source)
     saved = checkpoint.load(path, run.device)
     if backbone is not None:
