@@ -12,7 +12,6 @@ the key is written, and the nearest valid key.
 """
 from __future__ import annotations
 
-import ast
 import copy
 import os
 import re
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from vidssl.checkpoint import SUFFIXES
+from vidssl.config_location import locate, split_key_path
 from vidssl.errors import ConfigError
 from vidssl.optim import validate_optimizer, validate_scheduler
 from vidssl.registry import Registry
@@ -132,9 +132,14 @@ def load_config(path: str | Path, options: list[str] | None = None) -> dict[str,
             overrides[key] = DictAction._parse_iterable(value)
         except (AssertionError, ValueError, RecursionError) as exc:
             reason = str(exc) or "bad syntax"
-            raise ConfigError(f"--cfg-options {option}: the value cannot be read ({reason}); it "
+            raise ConfigError(f"--cfg-options {option}: the value cannot be read: {reason}; it "
                               f"takes numbers, strings, lists [a,b] and tuples (a,b); write dicts "
                               f"in the config file") from None
+        if _holds_dict_text(overrides[key]):
+            raise ConfigError(f"--cfg-options {option}: dicts cannot be written on the command "
+                              f"line; write them in the config file, or set their keys one at a "
+                              f"time where the config already has the dict (e.g. "
+                              f"stages.0.optimizer.lr=0.1)")
     try:
         cfg.merge_from_dict(overrides)
     except Exception as exc:
@@ -146,6 +151,14 @@ def load_config(path: str | Path, options: list[str] | None = None) -> dict[str,
     merged["_source"] = {"file": str(path),
                          "overrides": sorted(re.sub(r"\.(\d+)(?=\.|$)", r"[\1]", k) for k in overrides)}
     return merged
+
+
+def _holds_dict_text(value: Any) -> bool:
+    """Whether an override value parsed from the command line holds ``dict(...)`` or ``{...}``
+    text (which mmengine reads as a string)."""
+    if isinstance(value, str):
+        return re.match(r"\s*(dict\(|\{)", value) is not None
+    return isinstance(value, (list, tuple)) and any(_holds_dict_text(v) for v in value)
 
 
 DATA_ROOT_TOKEN = "{data_root}"
@@ -228,42 +241,10 @@ def _check_stage(stage: dict, i: int, names: set[str], cfg: dict) -> None:
 def _with_location(message: str, source: dict) -> str:
     """Append ``(file:line)`` where the offending key is written, if it can be found."""
     path = message.split(":", 1)[0]
-    key = re.split(r"[.\[\]]", path.rstrip("]"))[-1] if path else ""
     if any(path.startswith(o) or o.startswith(path) for o in source.get("overrides", [])):
         return f"{message} (set by --cfg-options)"
-    if key and not key.isdigit() and source.get("file"):
-        found = locate_key(Path(source["file"]), key)
+    if path and " " not in path and source.get("file"):
+        found = locate(Path(source["file"]), split_key_path(path))
         if found:
             return f"{message} ({found[0]}:{found[1]})"
     return message
-
-
-def locate_key(path: Path, key: str) -> tuple[str, int] | None:
-    """``(file, line)`` of the first place ``key`` is assigned in ``path`` or its ``_base_`` files."""
-    pattern = re.compile(rf"""(\b{re.escape(key)}\s*=(?!=)|['"]{re.escape(key)}['"]\s*:)""")
-    for file in _config_chain(path):
-        for number, line in enumerate(file.read_text().splitlines(), 1):
-            if pattern.search(line.split("#", 1)[0]):
-                return str(file), number
-    return None
-
-
-def _config_chain(path: Path) -> list[Path]:
-    """``path`` then its ``_base_`` files, depth first."""
-    chain = [path]
-    try:
-        tree = ast.parse(path.read_text())
-    except (OSError, SyntaxError):
-        return chain
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "_base_" for t in node.targets):
-            try:
-                bases = ast.literal_eval(node.value)
-            except ValueError:
-                continue
-            for base in [bases] if isinstance(bases, str) else bases:
-                base_path = (path.parent / base).resolve()
-                if base_path.is_file():
-                    chain += _config_chain(base_path)
-    return chain
-

@@ -114,3 +114,58 @@ def test_synthetic_datasets_of_other_sizes_live_side_by_side(tmp_path):
     assert len(small) == 10 and len(large) == 20
     assert small[3]["skipped"] == 0 and len(build(1)) == 10, "generating one kept the other"
     assert len([p for p in tmp_path.iterdir() if p.is_dir()]) == 2
+
+
+def line_of(path, text, occurrence=1):
+    """Line number of the ``occurrence``-th line of ``path`` holding ``text``."""
+    lines = [i for i, line in enumerate(path.read_text().splitlines(), 1) if text in line]
+    return lines[occurrence - 1]
+
+
+def test_error_location_is_the_offending_line_not_the_first_of_its_key(tiny_config):
+    # the third stage's `type=` is wrong; the first `type=` of the file is on another line
+    edit(tiny_config, "method=dict(type='linear_probe', num_classes=10),\n         "
+                      "optimizer=dict(type='Adam', lr=1e-2), epochs=1),\n]",
+         "method=dict(type='linear_prob', num_classes=10),\n         "
+         "optimizer=dict(type='Adam', lr=1e-2), epochs=1),\n]")
+    with pytest.raises(ConfigError) as info:
+        check(tiny_config)
+    line = line_of(tiny_config, "'linear_prob'")
+    assert str(info.value).endswith(f"({tiny_config}:{line})")
+
+
+def test_duplicate_stage_name_points_at_the_second(tiny_config):
+    edit(tiny_config, "dict(name='probe', type='probe'", "dict(name='probe_random', type='probe'")
+    with pytest.raises(ConfigError) as info:
+        check(tiny_config)
+    assert str(info.value).endswith(f"({tiny_config}:{line_of(tiny_config, 'probe_random', 2)})")
+
+
+def test_error_location_follows_helpers_base_files_and_stage_defaults(tiny_config):
+    # a view key written in the `_view` helper
+    edit(tiny_config, "_view = dict(clip_len=8", "_view = dict(clip_len='8'")
+    with pytest.raises(ConfigError) as info:
+        check(tiny_config)
+    assert str(info.value).endswith(f"({tiny_config}:{line_of(tiny_config, '_view = dict')})")
+    edit(tiny_config, "_view = dict(clip_len='8'", "_view = dict(clip_len=8")
+    # a dataset key splatted in from the `_data` helper (`dict(type=..., **_data)`)
+    edit(tiny_config, "frames=12", "frames='12'")
+    with pytest.raises(ConfigError, match=r"stages\[0\]\.dataset\.frames: expected") as info:
+        check(tiny_config)
+    assert str(info.value).endswith(f"({tiny_config}:{line_of(tiny_config, '_data = dict')})")
+    edit(tiny_config, "frames='12'", "frames=12")
+    # keys of stage_defaults written in the base file the config inherits from (the config's own
+    # stage_defaults sets other keys; mmengine merges the two)
+    base = tiny_config.parent / "base.py"
+    base.write_text("# base\n\nstage_defaults = dict(num_workers=0,\n"
+                    "                      clip_grad_norm='1.0')\n")
+    tiny_config.write_text("_base_ = ['base.py']\n" + tiny_config.read_text())
+    with pytest.raises(ConfigError, match=r"stage_defaults\.clip_grad_norm: expected") as info:
+        check(tiny_config)
+    assert str(info.value).endswith(f"({base}:4)")
+    # a stage key checked per stage but written in stage_defaults
+    base.write_text("# base\n\nstage_defaults = dict(num_workers=0,\n"
+                    "                      init_from='pretrian')\n")
+    with pytest.raises(ConfigError, match=r"stages\[0\]\.init_from: 'pretrian'") as info:
+        check(tiny_config)
+    assert str(info.value).endswith(f"({base}:4)")

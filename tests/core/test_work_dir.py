@@ -107,3 +107,56 @@ def test_hook_entries_that_would_break_resume_and_misspelled_hooks_are_named(tin
     with pytest.raises(Exception, match=r"vidssl_epoch_ends.*misspelled vidssl hook method"):
         Runner({**cfg, "custom_hooks": [{"type": "misspelled"}]}, tmp_path / "other").run()
     assert os.path.isdir(tmp_path / "other")
+
+
+def test_list_of_dict_overrides_are_one_line_errors(tiny_config, tmp_path):
+    result = run_cli("vidssl-run", str(tiny_config), "--work-dir", str(tmp_path / "w"),
+                     "--cfg-options", "custom_hooks=[dict(type=metrics_plot)]")
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-300:]
+    assert "custom_hooks=[dict(type=metrics_plot)]: dicts cannot be written on the command " \
+           "line; write them in the config file" in result.stderr
+    assert not (tmp_path / "w").exists()
+
+
+@pytest.fixture
+def small_filesystem(tmp_path):
+    """A 4 MiB tmpfs mounted at ``tmp_path / 'fs'`` (needs root and permission to mount)."""
+    where = tmp_path / "fs"
+    where.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(where)],
+                             capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip("needs root and permission to mount a tmpfs, to make a disk fill up")
+    yield where
+    subprocess.run(["umount", "-l", str(where)], check=True)
+
+
+def test_disk_full_and_read_only_work_dirs_fail_in_one_line_losing_nothing(tiny_config,
+                                                                          small_filesystem):
+    work = small_filesystem / "run"
+    run_cli("vidssl-run", str(tiny_config), "--work-dir", str(work), *QUICK, check=True)
+    results = (work / "results.json").read_text()
+    checkpoints = {p.name: p.read_bytes() for p in (work / "checkpoints").iterdir()}
+    # fill the disk, then go on with the next stage: its first checkpoint cannot be written
+    with open(small_filesystem / "filler", "wb") as filler:
+        try:
+            while True:
+                filler.write(b"\0" * 65536)
+        except OSError:
+            pass
+    full = run_cli("vidssl-run", str(tiny_config), "--work-dir", str(work), "--resume")
+    assert full.returncode == 1, full.stderr[-500:]
+    assert "No space left on device" in full.stderr and "Traceback" not in full.stderr
+    assert len(full.stderr.strip().splitlines()[-1]) < 300
+    (small_filesystem / "filler").unlink()
+    # read-only: refused at the start, one line
+    subprocess.run(["mount", "-o", "remount,ro", str(small_filesystem)], check=True)
+    read_only = run_cli("vidssl-run", str(tiny_config), "--work-dir", str(work), "--resume")
+    assert read_only.returncode == 1 and "Read-only file system" in read_only.stderr
+    assert "Traceback" not in read_only.stderr
+    # nothing written before was lost, nothing half-written was left
+    assert (work / "results.json").read_text() == results
+    assert json.loads(results).keys() == {"probe_random"}
+    left = {p.name: p.read_bytes() for p in (work / "checkpoints").iterdir()}
+    assert {k: v for k, v in left.items() if k in checkpoints} == checkpoints
+    assert not [p for p in work.rglob("*") if ".tmp" in p.name]

@@ -10,7 +10,9 @@
 """
 from __future__ import annotations
 
+import argparse
 import os
+import re
 import sys
 from collections.abc import Callable
 
@@ -38,6 +40,18 @@ def guarded(command: str, body: Callable[[], int], debug: bool) -> int:
     except KeyboardInterrupt:
         print(f"{command}: interrupted", file=sys.stderr)
         return 130
+
+
+def command_parser(prog: str, doc: str) -> argparse.ArgumentParser:
+    """The argument parser of a vidssl command: ``doc`` (the command module's docstring) as its
+    description in plain text (reST markup removed, line breaks kept) and ``--debug``."""
+    text = re.sub(r":\w+:`~?([^`]+)`", r"\1", doc)     # :mod:`x`, :func:`~a.b` -> x, a.b
+    text = re.sub(r"``([^`]+)``", r"\1", text)
+    parser = argparse.ArgumentParser(prog=prog, description=text.strip(),
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--debug", action="store_true",
+                        help="show the traceback of an error (default: one line)")
+    return parser
 
 
 def table(rows: list[list[str]], header: list[str]) -> str:

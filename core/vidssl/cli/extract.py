@@ -11,11 +11,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from vidssl.cli import guarded
+from vidssl.cli import command_parser, guarded
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="vidssl-extract", description=__doc__.split("\n\n")[0])
+    parser = command_parser("vidssl-extract", __doc__)
     parser.add_argument("config", help="the config whose backbone and dataset are used")
     parser.add_argument("--checkpoint", required=True, help="a vidssl checkpoint (.pt)")
     parser.add_argument("--out", required=True, help="output .npy file")
@@ -25,7 +25,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=16, help="videos per batch (default 16)")
     parser.add_argument("--cfg-options", nargs="+", default=[], metavar="KEY=VALUE",
                         help="override config keys, e.g. seed=1")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks")
     args = parser.parse_args(argv)
     return guarded("vidssl-extract", lambda: extract(args), args.debug)
 

@@ -3,13 +3,11 @@
 shapes for an input size."""
 from __future__ import annotations
 
-import argparse
-
-from vidssl.cli import guarded, table
+from vidssl.cli import command_parser, guarded, table
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="vidssl-plugins", description=__doc__)
+    parser = command_parser("vidssl-plugins", __doc__)
     parser.add_argument("--kind", help="list only components of this kind")
     parser.add_argument("--describe", nargs=2, metavar=("KIND", "NAME"),
                         help="describe one component (backbones: params, FLOPs, shapes)")
@@ -17,7 +15,6 @@ def main(argv: list[str] | None = None) -> int:
                         help="builder arguments for --describe, e.g. depth=34 width=0.5")
     parser.add_argument("--input", default="3x16x112x112", metavar="CxTxHxW",
                         help="clip size for --describe backbone (default 3x16x112x112)")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks")
     args = parser.parse_args(argv)
 
     def body() -> int:

@@ -6,11 +6,11 @@ import sys
 from pathlib import Path
 
 from vidssl import distributed
-from vidssl.cli import guarded, table
+from vidssl.cli import command_parser, guarded, table
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="vidssl-run", description=__doc__)
+    parser = command_parser("vidssl-run", __doc__)
     parser.add_argument("config", help="a .py config file")
     parser.add_argument("--cfg-options", nargs="+", default=[], metavar="KEY=VALUE",
                         help="override config keys, e.g. stages.0.epochs=1 seed=3")
@@ -26,7 +26,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--tiny", action="store_true",
                         help="with --smoke: also shrink clips (length <= 8, size <= 64, <= 2 "
                              "clips, one crop)")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks")
     return parser.parse_args(argv)
 
 

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import cv2
 
-from vidssl.cli import guarded
+from vidssl.cli import command_parser, guarded
 from vidssl.errors import DataError, DatasetNotFound
 from vidssl_datasets import annotations as ann
 from vidssl_datasets.clip_transforms import resize_short
@@ -204,29 +204,31 @@ def verify_command(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="vidssl-prepare", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--debug", action="store_true")
+    parser = command_parser("vidssl-prepare", __doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     frames = commands.add_parser("frames", help="extract JPEG frames from every video of a folder")
-    frames.add_argument("--videos", required=True)
-    frames.add_argument("--out", required=True)
-    frames.add_argument("--short-side", type=int, default=240)
-    frames.add_argument("--workers", type=int, default=2)
-    frames.add_argument("--backend", choices=["opencv", "ffmpeg"], default="opencv")
+    frames.add_argument("--videos", required=True, help="the folder of videos (searched below)")
+    frames.add_argument("--out", required=True, help="the folder to write frame folders to")
+    frames.add_argument("--short-side", type=int, default=240,
+                        help="shorter side of the frames in pixels (default 240)")
+    frames.add_argument("--workers", type=int, default=2, help="processes (default 2)")
+    frames.add_argument("--backend", choices=["opencv", "ffmpeg"], default="opencv",
+                        help="decode with OpenCV (default) or the ffmpeg program")
     notes = commands.add_parser("annotations", help="3D-ResNets JSON for a UCF101/HMDB51 split")
-    notes.add_argument("dataset", choices=["ucf101", "hmdb51"])
-    notes.add_argument("--annotation-dir", required=True)
-    notes.add_argument("--split", type=int, choices=[1, 2, 3], default=1)
-    notes.add_argument("--out", required=True)
+    notes.add_argument("dataset", choices=["ucf101", "hmdb51"], help="which dataset")
+    notes.add_argument("--annotation-dir", required=True,
+                       help="the official split files (ucfTrainTestlist or testTrainMulti_7030_splits)")
+    notes.add_argument("--split", type=int, choices=[1, 2, 3], default=1, help="default 1")
+    notes.add_argument("--out", required=True, help="the JSON file to write")
     names = ["ucf101", "hmdb51", "kinetics400", "something_v1"]
     fixtures = commands.add_parser("fixtures", help="tiny copies of the datasets in their "
                                                     "official layouts, to try configs on")
-    fixtures.add_argument("dataset", choices=[*names, "all"])
+    fixtures.add_argument("dataset", choices=[*names, "all"], help="which dataset, or all")
     fixtures.add_argument("--out", required=True, help="the data root to write them under")
     fixtures.add_argument("--workers", type=int, default=2, help="encoding processes (default 2)")
     verify = commands.add_parser("verify", help="check a dataset's files against its annotation "
                                                 "and write its video index")
-    verify.add_argument("dataset", choices=names)
+    verify.add_argument("dataset", choices=names, help="which dataset")
     verify.add_argument("--data-root", help="default: $VIDSSL_DATA_ROOT, else data")
     args = parser.parse_args(argv)
     command = {"frames": frames_command, "annotations": annotations_command,

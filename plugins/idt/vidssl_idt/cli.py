@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 import vidssl
-from vidssl.cli import guarded
+from vidssl.cli import command_parser, guarded
 from vidssl.errors import ConfigError, DataError, DatasetNotFound
 from vidssl_idt.camera_motion import read_boxes
 from vidssl_idt.trajectories import TrajectoryParams, extract_trajectories
@@ -185,50 +185,58 @@ def cluster(args: argparse.Namespace) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="vidssl-idt", description=__doc__.split("\n")[0])
-    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    parser = command_parser("vidssl-idt", __doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     p = commands.add_parser("extract", help="trajectories + HOG/HOF/MBH of videos")
-    p.add_argument("video", nargs="?")
+    p.add_argument("video", nargs="?", help="one video (or use --list)")
     p.add_argument("--list", help="file with one video path per line (first field)")
     p.add_argument("--root", help="videos of --list are relative to this (default: its folder)")
-    p.add_argument("-o", "--output", required=True)
-    p.add_argument("--mode", choices=["dt", "idt"], default="idt")
+    p.add_argument("-o", "--output", required=True,
+                   help="output file (.txt, .gz or .npz), or with --list a folder")
+    p.add_argument("--mode", choices=["dt", "idt"], default="idt",
+                   help="dense trajectories, or improved (camera motion removed; default)")
     p.add_argument("--boxes", help="person boxes (.bb) left out of camera-motion estimation")
     p.add_argument("--boxes-dir", help="with --list: <video name>.bb box files (the seed's -H)")
     p.add_argument("--shard", help="i/n: process every n-th video from the i-th")
-    p.add_argument("--format", choices=sorted(FORMATS), default="npz")
+    p.add_argument("--format", choices=sorted(FORMATS), default="npz",
+                   help="with --list: output format (default npz)")
     defaults = TrajectoryParams()
-    for name in ("track_length", "min_distance", "patch_size", "nxy_cells", "nt_cells",
-                 "scale_num"):
-        p.add_argument(f"--{name.replace('_', '-')}", type=int, default=getattr(defaults, name))
+    for name, text in (("track_length", "trajectory length in frames (L)"),
+                       ("min_distance", "sampling stride in pixels (W)"),
+                       ("patch_size", "descriptor neighbourhood in pixels (N)"),
+                       ("nxy_cells", "descriptor cells along x and y"),
+                       ("nt_cells", "descriptor cells along time"),
+                       ("scale_num", "most spatial scales")):
+        p.add_argument(f"--{name.replace('_', '-')}", type=int, default=getattr(defaults, name),
+                       help=f"{text}; default {getattr(defaults, name)}, as the original program")
     p.set_defaults(run=extract)
     p = commands.add_parser("fit", help="PCA + GMM on sampled descriptors")
     p.add_argument("descriptors", help="folder of trajectory files")
-    p.add_argument("-o", "--output", required=True)
-    p.add_argument("--k", type=int, default=256)
+    p.add_argument("-o", "--output", required=True, help="the model file to write (.npz)")
+    p.add_argument("--k", type=int, default=256, help="GMM components (default 256)")
     p.add_argument("--pca", default="0.9", help="variance fraction (0.9) or dimensions (64)")
     p.add_argument("--samples", type=int, default=500, help="rows sampled per video")
     p.add_argument("--per-descriptor", action="store_true",
                    help="one PCA + GMM per descriptor instead of the seed's single 426-d one")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="random seed of sampling and fitting")
     p.set_defaults(run=fit)
     p = commands.add_parser("encode", help="per-video Fisher vectors (or count sketches)")
     p.add_argument("descriptors", help="folder of trajectory files")
-    p.add_argument("--model", required=True)
-    p.add_argument("-o", "--output", required=True)
-    p.add_argument("--variant", choices=["seed", "improved"], default="seed")
+    p.add_argument("--model", required=True, help="the model file vidssl-idt fit wrote")
+    p.add_argument("-o", "--output", required=True, help="folder for one <video>.npy each")
+    p.add_argument("--variant", choices=["seed", "improved"], default="seed",
+                   help="the seed's Fisher vector (default), or Perronnin's scaled one")
     p.add_argument("--weights", action="store_true", help="improved FV: add weight gradients")
     p.add_argument("--sketch", type=int, default=0, help="count-sketch dimension (seed: 2000)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="random seed of the count sketch")
     p.set_defaults(run=encode)
     p = commands.add_parser("cluster", help="faiss k-means of per-video features")
     p.add_argument("features", help="folder of <video>.npy features")
     p.add_argument("--annotation", required=True, help="list / CSV / 3D-ResNets JSON")
-    p.add_argument("-o", "--output", required=True)
-    p.add_argument("--k", type=int, default=6000)
-    p.add_argument("--num-c", type=int, default=3)
-    p.add_argument("--seed", type=int, default=1234)
+    p.add_argument("-o", "--output", required=True, help="the folder to write the clusters to")
+    p.add_argument("--k", type=int, default=6000, help="clusters per clustering (default 6000)")
+    p.add_argument("--num-c", type=int, default=3, help="independent clusterings (default 3)")
+    p.add_argument("--seed", type=int, default=1234, help="random seed of the first clustering")
     p.set_defaults(run=cluster)
     return parser
 

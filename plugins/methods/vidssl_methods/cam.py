@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from vidssl import checkpoint, get_plugins
-from vidssl.cli import guarded
+from vidssl.cli import command_parser, guarded
 from vidssl.config import load_config, stage_configs
 from vidssl.errors import ConfigError
 from vidssl.protocols import Backbone, check
@@ -114,7 +114,7 @@ def _save_png(path: Path, image: np.ndarray) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="vidssl-cam", description=__doc__.split("\n\n")[0])
+    parser = command_parser("vidssl-cam", __doc__)
     parser.add_argument("config", help="the config whose backbone and first training dataset "
                                        "are used")
     parser.add_argument("--checkpoint", required=True,
@@ -126,7 +126,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clip-len", type=int, default=16, help="frames per clip (default 16)")
     parser.add_argument("--size", type=int, default=112, help="clip side in pixels (default 112)")
     parser.add_argument("--batch-size", type=int, default=32, help="head training batch (default 32)")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks")
     args = parser.parse_args(argv)
     return guarded("vidssl-cam", lambda: run(args), args.debug)
 

@@ -1,0 +1,54 @@
+"""Every vidssl command behaves alike: `--help` in plain text with help on every option, `--debug`,
+one exit-code table (the README's), and a reader that leaves early (`| head`) is not an error."""
+from __future__ import annotations
+
+import re
+import subprocess
+
+import pytest
+
+import vidssl.cli
+from conftest import BIN, REPO, run_cli
+
+COMMANDS = ["vidssl-run", "vidssl-plugins", "vidssl-extract", "vidssl-prepare", "vidssl-idt",
+            "vidssl-cam"]
+
+
+def undocumented(help_text: str) -> list[str]:
+    """Options and arguments in an argparse ``--help`` text that have no help of their own."""
+    lines = help_text.splitlines()
+    missing = []
+    for i, line in enumerate(lines):
+        entry = re.match(r"^  (\S.*?)(\s{2,}\S.*)?$", line)
+        if not entry or entry.group(1).startswith("{") or entry.group(2):
+            continue
+        follows = lines[i + 1] if i + 1 < len(lines) else ""
+        if not re.match(r"^\s{10,}\S", follows):
+            missing.append(entry.group(1))
+    return missing
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_help_is_plain_text_with_help_on_every_option(command):
+    main = run_cli(command, "--help", check=True).stdout
+    subcommands = re.search(r"^usage: \S+ .*?\{([\w,-]+)\}", main, re.M)
+    texts = {command: main}
+    for sub in subcommands.group(1).split(",") if subcommands else []:
+        texts[f"{command} {sub}"] = run_cli(command, sub, "--help", check=True).stdout
+    for name, text in texts.items():
+        assert "--debug" in text or name != command
+        assert not re.search(r"``|:\w+:`", text), f"{name} --help shows reST markup"
+        assert undocumented(text) == [], f"{name} --help: options without help"
+
+
+def test_readme_exit_codes_are_the_cli_table():
+    documented = dict(re.findall(r"^ (\d+)\s+(.+)$", vidssl.cli.__doc__, re.M))
+    readme = dict(re.findall(r"^\s*\| (\d+) \| (.+) \|$", (REPO / "README.md").read_text(), re.M))
+    assert documented and readme == documented
+
+
+def test_a_reader_that_leaves_early_is_not_an_error():
+    result = subprocess.run(f"set -o pipefail; '{BIN / 'vidssl-plugins'}' | head -n 1",
+                            shell=True, executable="/bin/bash", capture_output=True, text=True)
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+    assert result.stdout.startswith("plugin")
