@@ -14,6 +14,7 @@ _ssl_view = dict(clip_len=9, stride=2, residual=True, size=32, crop='random_resi
 _ssl = dict(type='synthetic_motion', split='train', root={{_base_._root}}, view=_ssl_view)
 _sgd = dict(type='SGD', lr=0.03, momentum=0.9, weight_decay=1e-4, paramwise=dict(no_decay=['bn']))
 
+backbone = dict(init='seed000')     # seed 000's pre-training init (merged into the base's)
 custom_hooks = [dict(type='metrics_plot')]
 stages = [
     {{_base_._probe_random_res}},

@@ -20,5 +20,7 @@ _pretrain_optimizer = dict(type='SGD', lr=0.03, momentum=0.9, weight_decay=1e-4,
                            paramwise=dict(no_decay=['bn']))
 _finetune_optimizer = dict(type='SGD', lr=0.1, momentum=0.9, dampening=0.9, weight_decay=1e-3)
 _finetune_scheduler = dict(type='ReduceLROnPlateau', mode='min', patience=5, threshold=1e-4)
-backbone = dict(type='r3d', depth=18, shortcut='B', stem_pool='3x3x3')
+# Kaiming fan_in convolutions, as the seed's pre-training code (its fine-tuning code's fan_out
+# is never used: fine-tuning starts from the pre-trained weights)
+backbone = dict(type='r3d', depth=18, shortcut='B', stem_pool='3x3x3', init='seed000')
 stage_defaults = dict(num_workers=8, evaluator=dict(type='classification', average='logits'))

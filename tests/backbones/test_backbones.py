@@ -2,6 +2,8 @@
 equivalence, and strict loading of the seed repositories' checkpoint layouts."""
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 import torchvision
@@ -151,3 +153,21 @@ def test_describe_prints_params_flops_and_stages():
                   check=True).stdout
     assert "parameters: 33,203,904" in out and "GFLOPs" in out and "features: 512" in out
     assert "layer4       (1, 512, 1, 4, 4)" in out
+
+
+def test_seed000_init_is_kaiming_fan_in_and_xavier_heads():
+    """Seed 000's pre-training code: Kaiming normal with fan_in for convolutions; its 512→128
+    head Xavier uniform with zero bias (IR and LA heads start so)."""
+    torch.manual_seed(0)
+    for init, fan in (("seed000", "in"), ("fan_out", "out")):
+        conv = vidssl.build("backbone", dict(type="r3d", depth=18, init=init)).layer3[0].conv1
+        out_channels, in_channels, *kernel = conv.weight.shape       # 256, 128, 3, 3, 3
+        fans = {"in": in_channels * math.prod(kernel), "out": out_channels * math.prod(kernel)}
+        expected = math.sqrt(2 / fans[fan])
+        assert abs(float(conv.weight.detach().std()) / expected - 1) < 0.02, (init, fan)
+    backbone = vidssl.build("backbone", dict(type="r3d", depth=10, width=0.125))
+    head = vidssl.build("method", dict(type="instance_recognition"), backbone=backbone).head.fc
+    head.requires_grad_(False)
+    bound = math.sqrt(6 / (head.in_features + head.out_features))
+    assert float(head.bias.abs().max()) == 0 and float(head.weight.abs().max()) <= bound
+    assert float(head.weight.abs().max()) > 0.9 * bound

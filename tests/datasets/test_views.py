@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from vidssl_datasets.clip_sampler import distant_start, random_start
 from vidssl_datasets.view import ViewSpec, frame_indices, render_view
 
 
@@ -28,6 +29,27 @@ def test_same_time_and_different_time_views():
                             40, np.random.default_rng(seed))
         assert idx["k"] == idx["q"]
         assert abs(idx["n"][0][0] - idx["q"][0][0]) >= 3
+
+
+def seed_negative_start(n, span, anchor_1based, draw_1based):
+    """Seed 002's rule (data/dataset.py, 1-based frame numbers) for the negative's start."""
+    s_n = draw_1based
+    if abs(s_n - anchor_1based) < 2:
+        s_n = (s_n + n // 3) % n
+        if s_n == 0:
+            s_n = 1
+    return s_n
+
+
+def test_different_time_start_follows_the_seed_rule_short_videos_included():
+    for n, span in ((40, 16), (17, 16), (10, 16), (5, 16), (64, 64), (3, 8)):
+        for seed in range(200):
+            rng = np.random.default_rng(seed)
+            anchor = random_start(n, span, rng)
+            draw = random_start(n, span, np.random.default_rng([seed, 1]))
+            ours = distant_start(n, span, anchor, 2, np.random.default_rng([seed, 1]))
+            assert ours + 1 == seed_negative_start(n, span, anchor + 1, draw + 1), (n, span, seed)
+            assert 0 <= ours < n
 
 
 def test_mlfo_halves_and_global_clip_share_one_span():

@@ -15,6 +15,7 @@ import torch.nn.functional as F
 
 import vidssl
 from vidssl.errors import ConfigError, DataError
+from vidssl.kmeans import kmeans_labels
 from vidssl_methods.instance_recognition import SEED_Z, nce_loss
 from vidssl_methods.local_aggregation import local_aggregation_loss
 from vidssl_methods.memory_bank import MemoryBank
@@ -155,3 +156,28 @@ def test_bank_updates_are_gathered_so_ranks_agree():
     for rank in (0, 1):
         expected = F.normalize(torch.full((4,), float(rank + 1)) + torch.arange(4.0), dim=0)
         assert torch.allclose(out[0][rank * 3], expected)
+
+
+def seed_reclusters_after(n: int, batch_size: int) -> list[int]:
+    """The batches of an epoch after which seed 000 re-clusters: ``batch_i == N // batch_size``,
+    i.e. the partial last batch, which does not exist when N is a multiple of the batch size."""
+    return [i for i in range(math.ceil(n / batch_size)) if i == n // batch_size]
+
+
+def test_epoch_start_clustering_gives_the_seed_labels_for_the_same_bank(tmp_path):
+    """vidssl clusters at each epoch start; the seed at the first iteration and after the epoch's
+    partial last batch. Nothing touches the bank between those points, so the labels are the
+    seed's. The seed's divisible-N case (no re-clustering at all) is not reproduced."""
+    assert seed_reclusters_after(10, 4) == [2] and seed_reclusters_after(8, 4) == []
+    torch.manual_seed(0)
+    la = _method("local_aggregation", clusters="bank", k=3, num_c=2, background_k=6)
+    la.prepare(_Clips(10), tmp_path)
+    seed_labels = kmeans_labels(la.bank.memory.numpy().copy(), 3, 2, 20, 1234)  # first iteration
+    la.start_epoch(0)
+    assert la.cluster_labels.tolist() == seed_labels.tolist()
+    for i, rows in enumerate(([0, 1, 2, 3], [4, 5, 6, 7], [8, 9])):
+        la.training_step(_batch(rows))["loss"].backward()
+        if i in seed_reclusters_after(10, 4):
+            seed_labels = kmeans_labels(la.bank.memory.numpy().copy(), 3, 2, 20, 1234)
+    la.start_epoch(1)
+    assert la.cluster_labels.tolist() == seed_labels.tolist()

@@ -2,6 +2,7 @@
 motion-excitation block and a real training step with the queue and the graph constraint."""
 from __future__ import annotations
 
+import copy
 import math
 
 import pytest
@@ -103,8 +104,47 @@ def test_mlfo_training_step_with_queue_and_graph():
         if epoch == 0:
             assert method.prototypes.weight.grad is None or \
                 float(method.prototypes.weight.grad.abs().sum()) == 0
-            assert torch.equal(method.queue, queue)
-        else:
-            assert not torch.equal(method.queue, queue)     # the batch was enqueued
+        # every step's batch is enqueued (from epoch 0 on, as the seed's process_queue)
+        assert torch.equal(method.queue[:-4], queue[4:])
+        assert not torch.equal(method.queue[-4:], queue[-4:])
         method.zero_grad()
     assert int(method.state_dict()["epoch"]) == 2          # resumes at the right phase
+
+
+def small_mlfo(**kwargs):
+    backbone = vidssl.build("backbone", dict(type="r3d", depth=10, width=0.125,
+                                             stem_pool="1x3x3"))
+    return vidssl.build("method", dict(type="mlfo", num_prototypes=6, steps=[4, 2, 2],
+                                       **kwargs), backbone=backbone)
+
+
+def test_queue_holds_real_scores_when_it_is_first_used():
+    """Seed 003 enqueues from the first step and uses the queue from queue_epoch: by then its
+    rows are the scores of the last steps, not its random initial rows."""
+    torch.manual_seed(0)
+    method = small_mlfo(queue_size=8, queue_epoch=1)
+    initial = method.queue.clone()
+    method.start_epoch(0)
+    for _ in range(2):          # 2 steps × 4 videos fill the 8 rows
+        method({"views": {k: torch.randn(4, 3, 8, 16, 16) for k in ("first", "second", "global")}})
+    assert not (method.queue.unsqueeze(1) == initial.unsqueeze(0)).all(-1).all(-1).any(), \
+        "no initial row is left"
+    # the rows are prototype scores: cosine similarities of unit vectors with unit prototypes
+    assert float(method.queue.abs().max()) <= 1 + 1e-5 < float(initial.abs().max())
+
+
+def test_the_three_views_share_one_batch_for_batchnorm():
+    """As the seed's forward_multi: one BatchNorm pass over the 3·b clips, so running statistics
+    after a step equal those of the backbone run once on the concatenated views."""
+    torch.manual_seed(0)
+    method = small_mlfo()
+    reference = copy.deepcopy(method.backbone)
+    views = {k: torch.randn(4, 3, 8, 16, 16) for k in ("first", "second", "global")}
+    method.train()
+    method({"views": views})
+    reference.train()
+    reference.forward_features(torch.cat([views["first"], views["second"], views["global"]]))
+    stats = [(n, b) for n, b in method.backbone.named_buffers() if "running" in n]
+    assert stats
+    for name, buffer in stats:
+        assert torch.allclose(buffer, dict(reference.named_buffers())[name], atol=1e-6), name

@@ -2,6 +2,7 @@
 training step through the runner's dataset views."""
 from __future__ import annotations
 
+import copy
 import math
 
 import torch
@@ -70,3 +71,20 @@ def test_views_queue_and_momentum_encoder_after_real_steps():
     assert any(moved), "the key encoder follows the online encoder by momentum"
     state = method.state_dict()
     assert "queue" in state and "queue_ptr" in state and any(k.startswith("key_backbone.") for k in state)
+
+
+def test_anchor_and_negative_share_one_online_batch():
+    """As the seed: the online encoder sees anchor and negative as one batch, so its BatchNorm
+    running statistics after a step equal those of one pass over both."""
+    torch.manual_seed(0)
+    method = small_vtdl(tca=False)
+    reference = copy.deepcopy(method.backbone)
+    views = {k: torch.randn(4, 3, 4, 16, 16) for k in ("query", "key", "negative")}
+    method.train()
+    method({"views": views})
+    reference.train()
+    reference(torch.cat([views["query"], views["negative"]]))
+    stats = [(n, b) for n, b in method.backbone.named_buffers() if "running" in n]
+    assert stats
+    for name, buffer in stats:
+        assert torch.allclose(buffer, dict(reference.named_buffers())[name], atol=1e-6), name

@@ -124,13 +124,30 @@ class Bottleneck(nn.Module):
         return self.relu(out + (x if self.downsample is None else self.downsample(x)))
 
 
+def init_weights(model: nn.Module, init: str = "fan_out") -> None:
+    """Initialise ``model``'s convolutions with Kaiming normal (``"fan_out"``: kenshohara's
+    fine-tuning code and torchvision; ``"seed000"``: ``fan_in``, with linear layers Xavier
+    uniform with zero bias, as seed 000's pre-training code); BatchNorm γ = 1, β = 0."""
+    mode = {"fan_out": "fan_out", "seed000": "fan_in"}[init]
+    for m in model.modules():
+        if isinstance(m, nn.Conv3d):
+            nn.init.kaiming_normal_(m.weight, mode=mode, nonlinearity="relu")
+        elif isinstance(m, nn.BatchNorm3d):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.Linear) and init == "seed000":
+            nn.init.xavier_uniform_(m.weight)
+            nn.init.zeros_(m.bias)
+
+
 class ResNet3D(nn.Module):
     """A stem (of total stride ``stem_stride``, t×h×w), four residual stages of ``layers`` blocks
     (the last three halve every dimension) and global average pooling."""
 
     def __init__(self, block: type[BasicBlock | Bottleneck], layers: list[int], stem: nn.Module,
                  stem_planes: int, stem_stride: tuple[int, int, int], conv: ConvBuilder = conv3x3x3,
-                 shortcut: str = "B", width: float = 1.0, shared_mid: bool = False) -> None:
+                 shortcut: str = "B", width: float = 1.0, shared_mid: bool = False,
+                 init: str = "fan_out") -> None:
         super().__init__()
         self.stem = stem
         planes = [max(1, round(p * width)) for p in (64, 128, 256, 512)]
@@ -148,12 +165,7 @@ class ResNet3D(nn.Module):
                                                  tuple(d * stride for d in previous)))
         self.feat_dim = in_planes
         self.pool = nn.AdaptiveAvgPool3d(1)
-        for m in self.modules():
-            if isinstance(m, nn.Conv3d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-            elif isinstance(m, nn.BatchNorm3d):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
+        init_weights(self, init)
 
     def forward_features(self, x: torch.Tensor) -> OrderedDict[str, torch.Tensor]:
         """Stage maps ``stem, layer1..layer4``, each ``B×C×T'×H'×W'``."""
@@ -184,11 +196,13 @@ _STEM_STRIDES = {"3x3x3": (2, 4, 4), "1x3x3": (1, 4, 4), "none": (1, 2, 2)}
 
 def r3d(depth: Literal[10, 18, 34, 50, 101, 152, 200] = 18, shortcut: Literal["A", "B"] = "B",
         width: float = 1.0, variant: Literal["kenshohara", "torchvision"] = "kenshohara",
-        stem_pool: Literal["3x3x3", "1x3x3", "none"] = "3x3x3") -> ResNet3D:
+        stem_pool: Literal["3x3x3", "1x3x3", "none"] = "3x3x3",
+        init: Literal["fan_out", "seed000"] = "fan_out") -> ResNet3D:
     """3D-ResNet (Hara et al. 2018). ``stem_pool`` is the max-pool after the 7×7×7 stem:
     ``3x3x3`` (stride 2 in time too; seed 000), ``1x3x3`` (seed 003) or ``none``.
     ``variant="torchvision"`` gives torchvision's r3d (3×7×7 stem, no pool; depth 18 only
-    matches ``r3d_18``)."""
+    matches ``r3d_18``). ``init``: Kaiming ``fan_out`` (kenshohara's fine-tuning code), or
+    ``seed000`` (``fan_in``, as seed 000's pre-training code; see :func:`init_weights`)."""
     stem_planes = max(1, round(64 * width))
     stem_stride = (1, 2, 2) if variant == "torchvision" else _STEM_STRIDES[stem_pool]
     if variant == "torchvision":
@@ -201,7 +215,7 @@ def r3d(depth: Literal[10, 18, 34, 50, 101, 152, 200] = 18, shortcut: Literal["A
         stem = nn.Sequential(*layers)
     block = BasicBlock if depth < 50 else Bottleneck
     return ResNet3D(block, _R3D_LAYERS[depth], stem, stem_planes, stem_stride, conv3x3x3, shortcut,
-                    width)
+                    width, init=init)
 
 
 def r2plus1d(depth: Literal[10, 18, 34] = 18, width: float = 1.0,

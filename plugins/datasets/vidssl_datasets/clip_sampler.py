@@ -32,9 +32,11 @@ def uniform_starts(n: int, span: int, num_clips: int) -> list[int]:
 
 
 def distant_start(n: int, span: int, start: int, min_gap: int, rng: np.random.Generator) -> int:
-    """Another start of the same video at least ``min_gap`` frames from ``start`` when the video
-    allows it (VTDL's same-video, different-time negative: redraw, then shift by ``n // 3``)."""
+    """Another start of the same video, VTDL's different-time negative (seed 002): drawn as the
+    anchor's; if it is within ``min_gap`` frames of ``start`` it moves ``n // 3`` frames on,
+    wrapping modulo the video's ``n`` frames (the seed's 1-based ``(s + n//3) mod n``, 0 → 1).
+    The clip from it wraps past the end like any other."""
     other = random_start(n, span, rng)
     if abs(other - start) < min_gap:
-        other = (other + max(min_gap, n // 3)) % max(1, n - span + 1)
+        other = max((other + 1 + n // 3) % n, 1) - 1
     return other

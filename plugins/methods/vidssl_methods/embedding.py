@@ -15,11 +15,15 @@ from vidssl_methods.memory_bank import MemoryBank
 
 class EmbeddingHead(nn.Module):
     """Linear projection ``B×in_dim`` → ``B×dim`` followed by L2 normalisation (VTDL's
-    ``id_head``, seed 000's 512→128 head)."""
+    ``id_head`` with torch's default init; seed 000's 512→128 head with ``xavier=True``: Xavier
+    uniform weights, zero bias)."""
 
-    def __init__(self, in_dim: int, dim: int) -> None:
+    def __init__(self, in_dim: int, dim: int, xavier: bool = False) -> None:
         super().__init__()
         self.fc = nn.Linear(in_dim, dim)
+        if xavier:
+            nn.init.xavier_uniform_(self.fc.weight)
+            nn.init.zeros_(self.fc.bias)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         return F.normalize(self.fc(features), dim=1)
@@ -27,14 +31,15 @@ class EmbeddingHead(nn.Module):
 
 class EmbeddingMethod(Method):
     """Backbone + ``dim``-d embedding head + memory bank (one row per training video): what IR
-    and LA share; ``momentum`` is the bank's update momentum, ``temperature`` the softmax's."""
+    and LA share; ``momentum`` is the bank's update momentum, ``temperature`` the softmax's. The
+    head starts as seed 000's (Xavier uniform, zero bias)."""
 
     views = {"clip": {}}
 
     def __init__(self, backbone: nn.Module, dim: int = 128, momentum: float = 0.5,
                  temperature: float = 0.07) -> None:
         super().__init__(backbone)
-        self.head = EmbeddingHead(backbone.feat_dim, dim)
+        self.head = EmbeddingHead(backbone.feat_dim, dim, xavier=True)
         self.bank = MemoryBank(dim)
         self.momentum, self.temperature = momentum, temperature
 

@@ -16,6 +16,11 @@ Cluster labels (int64 ``[num_c, N]``, dataset order) come from ``clusters``:
 
 Labels are buffers: a checkpoint resumes them exactly. Under torch.distributed rank 0 clusters
 and broadcasts.
+
+Re-clustering happens at every epoch start. The seed clusters at the first iteration and after each
+epoch's partial last batch (``batch_i == N // batch_size``); nothing changes the bank between that
+point and the next epoch's start, so the labels are the same (a test shows it). The seed's quirk
+that it never re-clusters when N is a multiple of the batch size is not reproduced.
 """
 from __future__ import annotations
 

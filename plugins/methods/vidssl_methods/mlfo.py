@@ -13,14 +13,15 @@ pass through motion-excitation blocks, for both the maps and their time-reversed
 * timestamp retrieval (every level): the per-step features of g against clips 1 and 2
   (average-pooled to half length and concatenated) must match step for step;
 * prototypes (SwAV-style): Sinkhorn-Knopp codes (ε 0.05, 3 iterations) over the batch, or over a
-  FIFO queue of the last ``queue_size`` rows from epoch ``queue_epoch`` on, predicted across the
-  two clips at temperature 0.1; prototype gradients are off in epoch 0;
+  FIFO queue of the last ``queue_size`` rows from epoch ``queue_epoch`` on (filled from the first
+  step), predicted across the two clips at temperature 0.1; prototype gradients are off in epoch 0;
 * graph constraint (from epoch ``split``): instance similarities above ``threshold`` between
   videos of the same Sinkhorn cluster, row-normalised, as soft targets for each level.
 
 Total: ``ins + time_h + 0.5 (motion_m + time_m) + 0.3 (motion_l + time_l) + 0.5 proto
-[+ graph_h + 0.5 graph_m + 0.3 graph_l]``. Features are all-gathered across ranks with the local
-slice keeping its gradient, as in the seed.
+[+ graph_h + 0.5 graph_m + 0.3 graph_l]``. The three views go through the backbone, motion
+excitation and ``project_global`` as one batch, and features are all-gathered across ranks with
+the local slice keeping its gradient, as in the seed.
 """
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ from torch import nn
 from vidssl import Method, distributed
 
 LEVELS = ("low", "mid", "high")
+VIEWS = ("first", "second", "global")
 
 
 class MotionExcitation(nn.Module):
@@ -56,6 +58,16 @@ class MotionExcitation(nn.Module):
         motion = F.pad(motion, (0, 0, 0, 0, 0, 1))                 # zero for the last step
         attention = torch.sigmoid(self.expand(motion.mean((3, 4), keepdim=True))) - 0.5
         return x + attention * x
+
+
+def _rows(sequences: torch.Tensor, view: int, b: int) -> torch.Tensor:
+    """View ``view``'s ``b`` rows of a level computed on the views stacked along the batch: its
+    normal rows, then (where the level holds time-reversed copies after the normal ``3b``
+    rows) its reversed rows."""
+    normal = sequences[view * b:(view + 1) * b]
+    if len(sequences) == 3 * b:
+        return normal
+    return torch.cat([normal, sequences[(3 + view) * b:(4 + view) * b]])
 
 
 def temporal_head(channels: int, dim: int = 128) -> nn.Sequential:
@@ -172,8 +184,8 @@ class MLFO(Method):
         self.epoch.fill_(epoch)
 
     def levels(self, clip: torch.Tensor, reversed_too: bool = False) -> dict[str, torch.Tensor]:
-        """Pooled level sequences ``B×C×T_level`` (with ``reversed_too``: the time-reversed
-        maps' sequences appended along the batch for low and mid)."""
+        """Pooled level sequences ``N×C×T_level`` of an ``N``-clip batch (with ``reversed_too``:
+        low and mid hold ``2N`` rows, the time-reversed maps' sequences after the normal ones)."""
         maps = list(self.backbone.forward_features(clip).values())[-3:]
         out = {}
         for level, feature in zip(LEVELS, maps):
@@ -189,8 +201,10 @@ class MLFO(Method):
         b = views["first"].shape[0]
         local = slice(distributed.rank() * b, (distributed.rank() + 1) * b)
         epoch = int(self.epoch)
-        clips = [self.levels(views[name], reversed_too=name != "global")
-                 for name in ("first", "second", "global")]
+        # the three views as one batch (the seed's forward_multi): BatchNorm statistics of the
+        # backbone, motion excitation and project_global are over all 3·b clips
+        every = self.levels(torch.cat([views[name] for name in VIEWS]), reversed_too=True)
+        clips = [{level: _rows(every[level], j, b) for level in LEVELS} for j in range(3)]
         losses: dict[str, torch.Tensor] = {}
         vectors = {}
         for level in LEVELS:
@@ -210,7 +224,8 @@ class MLFO(Method):
         with torch.no_grad():
             self.prototypes.weight.copy_(F.normalize(self.prototypes.weight, dim=1))
         weight = self.prototypes.weight if epoch > 0 else self.prototypes.weight.detach()
-        g = [F.normalize(self.project_global(c["high"].mean(2)), dim=1) for c in clips[:2]]
+        g_all = F.normalize(self.project_global(every["high"].mean(2)), dim=1)    # 3b×dim
+        g = [g_all[:b], g_all[b:2 * b]]
         scores = [gv @ weight.t() for gv in g]                          # b×K each
         codes = self._codes(torch.stack([s.detach() for s in scores], 1), epoch)   # b×2×K
         log_p = [F.log_softmax(s / self.proto_temperature, dim=1) for s in scores]
@@ -239,13 +254,13 @@ class MLFO(Method):
     @torch.no_grad()
     def _codes(self, scores: torch.Tensor, epoch: int) -> torch.Tensor:
         """Sinkhorn codes ``b×2×K`` of this rank's rows, over the global batch or, from
-        ``queue_epoch`` on, over the queue with the global batch appended (then enqueued)."""
+        ``queue_epoch`` on, over the queue with the global batch appended. Every step's batch is
+        enqueued, from epoch 0 on, so the queue holds real scores when it is first used."""
         everything = distributed.all_gather(scores)                      # B×2×K
         n = everything.shape[0]
-        pool = everything
-        if epoch >= self.queue_epoch:
-            pool = torch.cat([self.queue, everything])[-max(len(self.queue), n):]
-            self.queue.copy_(pool[-len(self.queue):])
+        queued = torch.cat([self.queue, everything])[-max(len(self.queue), n):]
+        self.queue.copy_(queued[-len(self.queue):])     # filled from the first step, as the seed
+        pool = queued if epoch >= self.queue_epoch else everything
         codes = torch.stack([sinkhorn(pool[:, j], self.epsilon, self.sinkhorn_iterations)[-n:]
                              for j in range(2)], 1)
         b = scores.shape[0]
