@@ -4,7 +4,7 @@
 # split 1. Without the datasets it stops at once with the preparation hint.
 _base_ = ['_base_/mlfo_recipe.py']
 stages = [
-    dict(name='pretrain', type='train', epochs=300,
+    dict(name='pretrain', type='train', sync_bn=True, epochs=300,
          dataset={{_base_._ucf_pretrain_data}},
          method=dict(type='mlfo', num_prototypes=200, split=50),
          optimizer={{_base_._pretrain_optimizer}},

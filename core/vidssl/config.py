@@ -54,6 +54,12 @@ STAGE_PROPERTIES: dict[str, dict] = {
     "max_iters": {"type": ["integer", "null"], "minimum": 1},
     "max_videos": {"type": ["integer", "null"], "minimum": 1},
     "rows_from": {"type": ["string", "null"]},
+    "precision": {"enum": ["auto", "fp32", "bf16", "fp16"]},
+    "memory_format": {"enum": ["channels_last_3d", "contiguous"]},
+    "compile": {"type": "boolean"},
+    "accumulate": {"type": "integer", "minimum": 1},
+    "sync_bn": {"type": "boolean"},
+    "global_batch": {"type": ["integer", "null"], "minimum": 1},
 }
 
 STAGE_SCHEMA = {"type": "object", "properties": STAGE_PROPERTIES, "required": ["name", "type"],
@@ -80,6 +86,7 @@ CORE_SCHEMA = {
             "best_metric": {"type": ["string", "null"]}}},
         "log": {"type": "object", "additionalProperties": False, "properties": {
             "interval": {"type": "integer", "minimum": 1},
+            "interval_seconds": {"type": "number", "minimum": 0},
             "progress_bar": {"type": "boolean"},
             "tensorboard": {"type": "boolean"}}},
         "dist": {"type": "object", "additionalProperties": False, "properties": {
@@ -93,13 +100,16 @@ DEFAULTS: dict[str, Any] = {
     "seed": 0, "deterministic": False, "device": "auto", "work_dir": None, "custom_hooks": [],
     "stage_defaults": {},
     "checkpoint": {"interval_iters": 0, "best_metric": "top1"},
-    "log": {"interval": 10, "progress_bar": True, "tensorboard": True},
+    "log": {"interval": 10, "interval_seconds": 30, "progress_bar": True, "tensorboard": True},
     "dist": {"backend": None, "broadcast_buffers": True, "find_unused_parameters": False},
 }
 STAGE_DEFAULTS: dict[str, Any] = {"epochs": 1, "batch_size": 8, "num_workers": 0,
                                   "init_from": None, "init_method": False, "val_interval": 0,
                                   "scheduler": None, "clip_grad_norm": None, "nan_policy": "stop",
-                                  "max_iters": None, "max_videos": None, "rows_from": None}
+                                  "max_iters": None, "max_videos": None, "rows_from": None,
+                                  "precision": "auto", "memory_format": "channels_last_3d",
+                                  "compile": False, "accumulate": 1, "sync_bn": False,
+                                  "global_batch": None}
 
 
 def load_config(path: str | Path, options: list[str] | None = None) -> dict[str, Any]:

@@ -90,3 +90,26 @@ def broadcast_object(obj: Any) -> Any:
     box = [obj]
     dist.broadcast_object_list(box, src=0)
     return box[0]
+
+
+def shuffle_batch(tensor: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """This rank's share of a random permutation of the global batch (the rows of every rank's
+    ``tensor``, ``b×…`` each), and the permutation for :func:`unshuffle_batch`; ShuffleBN's first
+    half (a key encoder's BatchNorm then sees rows from every rank). Identity in one process."""
+    if world_size() == 1:
+        return tensor, None
+    everything = all_gather(tensor)
+    permutation = torch.randperm(len(everything), device=tensor.device)
+    dist.broadcast(permutation, src=0)
+    b = tensor.shape[0]
+    return everything[permutation[rank() * b:(rank() + 1) * b]], permutation
+
+
+def unshuffle_batch(tensor: torch.Tensor, permutation: torch.Tensor | None) -> torch.Tensor:
+    """Undo :func:`shuffle_batch` on its output's results (``b×…`` per rank): this rank's own rows
+    back, in their original order. No gradient (ShuffleBN serves a momentum encoder)."""
+    if permutation is None:
+        return tensor
+    everything = all_gather(tensor)[torch.argsort(permutation)]
+    b = tensor.shape[0]
+    return everything[rank() * b:(rank() + 1) * b]

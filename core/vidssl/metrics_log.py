@@ -1,7 +1,8 @@
 """Built-in hook: metrics to ``metrics.jsonl`` and TensorBoard events in the work dir (rank 0).
 
 Each JSONL line is one record: ``{"event": "iter"|"epoch"|"eval"|"stage", "stage": name, ...}``;
-iteration records are written every ``log.interval`` iterations.
+iteration records (losses and the learning rate) are written every ``log.interval`` iterations;
+TensorBoard also gets the learning rate of every iteration.
 """
 from __future__ import annotations
 
@@ -31,7 +32,8 @@ class MetricsLog:
         if self.writer is not None and step is not None:
             prefix = f"{record['stage']}/{record['event']}/"
             for key, value in record.items():
-                if isinstance(value, (int, float)) and key not in ("epoch", "iter", "time"):
+                if isinstance(value, (int, float)) and key not in ("epoch", "iter", "time") \
+                        and not (record["event"] == "iter" and key == "lr"):   # written above
                     self.writer.add_scalar(prefix + key, value, step)
 
     @hookimpl
@@ -43,10 +45,13 @@ class MetricsLog:
 
     @hookimpl
     def vidssl_iteration_end(self, stage, epoch, iteration, losses) -> None:
+        step = epoch * stage.iters_per_epoch + iteration + 1
+        lr = stage.optimizer.param_groups[0]["lr"]
+        if self.writer is not None:   # the learning rate of every iteration
+            self.writer.add_scalar(f"{stage.name}/iter/lr", lr, step)
         if (iteration + 1) % self.interval == 0:
-            step = epoch * stage.iters_per_epoch + iteration + 1
             self._write({"event": "iter", "stage": stage.name, "epoch": epoch, "iter": iteration + 1,
-                         **{k: float(v) for k, v in losses.items()}}, step)
+                         **{k: float(v) for k, v in losses.items()}, "lr": lr}, step)
 
     @hookimpl
     def vidssl_epoch_end(self, stage, epoch, metrics) -> None:

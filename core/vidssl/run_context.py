@@ -30,7 +30,9 @@ class RunContext:
     * ``work_dir``: where everything of the run is written (rank 0 writes);
     * ``device``: this process's ``torch.device``;
     * ``results``: stage name → metrics, as in ``results.json``;
-    * ``resume``: whether the run continues from ``checkpoints/last.pt``.
+    * ``resume``: whether the run continues from ``checkpoints/last.pt``;
+    * ``planned``: the names of the stages this run will run, in order (set before
+      ``vidssl_run_start``: selected by ``--stages`` and not finished already).
     """
 
     cfg: dict[str, Any]
@@ -39,6 +41,7 @@ class RunContext:
     plugins: Plugins
     resume: bool = False
     results: dict[str, dict[str, float]] = field(default_factory=dict)
+    planned: list[str] = field(default_factory=list)
 
     @property
     def hook(self) -> pluggy.HookRelay:

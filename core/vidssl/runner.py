@@ -119,6 +119,7 @@ class Runner:
                                                            ["backbone"]).to(run.device)
                 check(self.backbone, Backbone, "backbone")
             self._check_class_counts()
+            run.planned = [c["name"] for c in self.stage_cfgs if self._runs(c["name"])]
             run.hook.vidssl_run_start(run=run)
             try:
                 self._run_stages(state)
@@ -256,7 +257,7 @@ class Runner:
         if run.is_main:
             hooks["metrics log"] = MetricsLog(run.work_dir, run.cfg["log"])
             if run.cfg["log"]["progress_bar"]:
-                hooks["progress bar"] = ProgressBar()
+                hooks["progress bar"] = ProgressBar(run.cfg["log"]["interval_seconds"])
         for i, hook_cfg in enumerate(run.cfg["custom_hooks"]):
             hooks[f"custom_hooks[{i}] ({hook_cfg['type']})"] = run.plugins.registry.build(
                 "hook", hook_cfg, ["custom_hooks", i])

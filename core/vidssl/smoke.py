@@ -13,10 +13,12 @@ the full config's projected time per epoch on this machine.
 from __future__ import annotations
 
 import copy
+import json
 import resource
 import statistics
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -41,7 +43,8 @@ def smoke_config(cfg: dict[str, Any], iters: int, tiny: bool, hook: Any,
     from vidssl.config import stage_configs
 
     cfg = copy.deepcopy(cfg)
-    full = {s["name"]: {"batch_size": s["batch_size"]} for s in stage_configs(cfg)}
+    full = {s["name"]: {"batch_size": s["batch_size"], "epochs": s["epochs"]}
+            for s in stage_configs(cfg)}
     rows = max(8, 2 * iters * world_size)
     notes = []
     defaults = cfg.get("stage_defaults", {})
@@ -50,7 +53,8 @@ def smoke_config(cfg: dict[str, Any], iters: int, tiny: bool, hook: Any,
         stage["max_videos"] = min(rows, merged.get("max_videos") or rows)
         stage["num_workers"] = min(2, merged.get("num_workers", 0))
         if stage["type"] in ("train", "probe"):
-            stage.update(max_iters=iters, epochs=1, batch_size=2, val_interval=0)
+            stage.update(max_iters=iters, epochs=1, batch_size=2, val_interval=0, accumulate=1,
+                         global_batch=None)
         else:
             stage["batch_size"] = min(2, merged.get("batch_size", 8))
         if tiny:
@@ -83,6 +87,10 @@ def smoke_config(cfg: dict[str, Any], iters: int, tiny: bool, hook: Any,
     return cfg, full, notes
 
 
+#: the projected seconds of every training stage, in the smoke run's work dir
+SMOKE_FILE = "smoke.json"
+
+
 class SmokeReport:
     """Built-in hook of a smoke run: measures each stage and prints the preflight table."""
 
@@ -90,6 +98,7 @@ class SmokeReport:
         self.full, self.world_size = full, world_size
         self.rows: list[list[str]] = []
         self.times: list[float] = []
+        self.projected: dict[str, float] = {}   # stage → projected seconds of the full stage
 
     @hookimpl
     def vidssl_stage_start(self, run, stage) -> None:
@@ -116,7 +125,9 @@ class SmokeReport:
                 else len(stage.dataset)
             iters = size // (full["batch_size"] * self.world_size)
             # an iteration's time grows with the batch: per clip as measured, at the full batch
-            projected = _duration(per_iter / stage.cfg["batch_size"] * full["batch_size"] * iters)
+            epoch = per_iter / stage.cfg["batch_size"] * full["batch_size"] * iters
+            projected = _duration(epoch)
+            self.projected[stage.name] = epoch * full["epochs"]
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         memory = f"{rss:.0f} MB"
         if torch.cuda.is_available():
@@ -133,6 +144,8 @@ class SmokeReport:
 
         if not run.is_main:
             return
+        # what the progress display of the full run estimates its stages from
+        (Path(run.work_dir) / SMOKE_FILE).write_text(json.dumps({"stages": self.projected}))
         print("\nsmoke run (preflight): every stage reached\n" + table(
             self.rows, ["stage", "type", "s/iter", "stage s", "peak memory", "videos read / skipped",
                         "full epoch (projected)"]), file=sys.stderr)

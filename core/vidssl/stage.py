@@ -25,6 +25,7 @@ from vidssl.method import Method
 from vidssl.optim import build_optimizer, build_scheduler
 from vidssl.run_context import RunContext
 from vidssl.sampler import ResumableSampler
+from vidssl.sync_batchnorm import convert_sync_batchnorm
 
 
 @dataclass
@@ -93,12 +94,17 @@ def build_stage(run: RunContext, index: int, cfg: dict[str, Any], backbone: nn.M
     stage.iters_per_epoch = len(stage.sampler) // cfg["batch_size"]
     if cfg["max_iters"]:   # a quick trial: at most this many steps per epoch
         stage.iters_per_epoch = min(stage.iters_per_epoch, cfg["max_iters"])
+    # whole accumulation groups only: every optimizer step sees `accumulate` batches
+    stage.iters_per_epoch -= stage.iters_per_epoch % cfg["accumulate"]
     if stage.iters_per_epoch == 0:
         raise DataError(f"stage '{stage.name}': dataset has {len(stage.dataset)} samples, fewer "
-                        f"than one batch of {cfg['batch_size']} per process")
+                        f"than {cfg['accumulate']} batch(es) of {cfg['batch_size']} per process "
+                        f"(accumulate × batch_size)")
+    if cfg["sync_bn"]:
+        convert_sync_batchnorm(stage.method, run.device)
     stage.optimizer = build_optimizer(cfg["optimizer"], stage.method)
     stage.scheduler = build_scheduler(cfg["scheduler"], stage.optimizer, cfg["epochs"],
-                                      stage.iters_per_epoch)
+                                      stage.iters_per_epoch // cfg["accumulate"])
     return stage
 
 

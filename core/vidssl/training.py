@@ -9,6 +9,7 @@ nothing else of the runner.
 """
 from __future__ import annotations
 
+import contextlib
 import sys
 from typing import Any
 
@@ -20,6 +21,13 @@ from vidssl import checkpoint, distributed
 from vidssl.errors import RunError
 from vidssl.evaluation import to_device
 from vidssl.optim import steps_per_iteration
+from vidssl.precision import (
+    clips_in,
+    grad_scaler,
+    resolve_precision,
+    use_memory_format,
+    use_precision,
+)
 from vidssl.run_context import RunContext
 from vidssl.stage import Stage
 
@@ -27,9 +35,51 @@ from vidssl.stage import Stage
 def train(run: RunContext, stage: Stage, progress: dict[str, Any] | None) -> dict[str, float]:
     """Train ``stage.method`` for ``stage.cfg["epochs"]`` epochs, continuing from ``progress``
     (a ``last.pt``'s progress entry) if given; return the stage's final metrics: the evaluator's
-    on ``val_dataset`` if one is set, else the last epoch's mean losses."""
+    on ``val_dataset`` if one is set, else the last epoch's mean losses. The stage's throughput
+    switches (:mod:`vidssl.precision`) hold while it trains; with ``accumulate=N`` an optimizer
+    (and per-iteration scheduler) step follows every N batches, and checkpoints land on those
+    steps."""
+    backbones = switch_backbones(run, stage)
+    try:
+        return _loop(run, stage, progress)
+    finally:   # later stages (evaluations) start from plain fp32 forwards again
+        for backbone in backbones:
+            use_precision(backbone, "fp32", run.device)
+
+
+def switch_backbones(run: RunContext, stage: Stage) -> list[torch.nn.Module]:
+    """Apply the stage's ``precision``, ``memory_format`` and ``compile`` to the method's backbone
+    and its copies (e.g. a momentum encoder: every submodule of the backbone's class); print the
+    effective batch and warn where it differs from the config's ``global_batch``."""
+    cfg, method = stage.cfg, stage.method
+    precision = resolve_precision(cfg["precision"], run.device)
+    plain = getattr(type(method.backbone), "_vidssl_plain_class", type(method.backbone))
+    backbones = [m for m in method.modules()
+                 if getattr(type(m), "_vidssl_plain_class", type(m)) is plain]
+    for backbone in backbones:
+        use_precision(backbone, precision, run.device)
+        use_memory_format(backbone, cfg["memory_format"])
+    if cfg["compile"]:
+        method.backbone.compile()
+    effective = distributed.world_size() * cfg["batch_size"] * cfg["accumulate"]
+    if distributed.is_main():
+        if effective != cfg["batch_size"]:
+            print(f"vidssl: stage '{stage.name}': effective batch {effective} = "
+                  f"{distributed.world_size()} processes × batch_size {cfg['batch_size']} × "
+                  f"accumulate {cfg['accumulate']}", file=sys.stderr)
+        if cfg["global_batch"] and cfg["global_batch"] != effective:
+            print(f"vidssl: warning: stage '{stage.name}': the config declares global_batch="
+                  f"{cfg['global_batch']} but this run's effective batch is {effective} "
+                  f"({distributed.world_size()} processes × {cfg['batch_size']} × accumulate "
+                  f"{cfg['accumulate']}); the recipe's learning rate assumes the former",
+                  file=sys.stderr)
+    return backbones
+
+
+def _loop(run: RunContext, stage: Stage, progress: dict[str, Any] | None) -> dict[str, float]:
     cfg, method, optimizer, scheduler = stage.cfg, stage.method, stage.optimizer, stage.scheduler
-    seed, batch_size = run.cfg["seed"] + stage.index, cfg["batch_size"]
+    seed, batch_size, accumulate = run.cfg["seed"] + stage.index, cfg["batch_size"], cfg["accumulate"]
+    scaler = grad_scaler(resolve_precision(cfg["precision"], run.device), run.device)
     model = method
     if distributed.world_size() > 1:
         dist_cfg = run.cfg["dist"]
@@ -46,6 +96,8 @@ def train(run: RunContext, stage: Stage, progress: dict[str, Any] | None) -> dic
             scheduler.load_state_dict(progress["scheduler"])
         start_epoch, start_iter = progress["epoch"], progress["iteration"]
         sums, best_value = progress["sums"], progress["best"]
+        if scaler is not None and progress.get("scaler"):
+            scaler.load_state_dict(progress["scaler"])
         checkpoint.set_rng_state(progress["rng"])
 
     def save(epoch: int, iteration: int, best: bool = False) -> None:
@@ -53,6 +105,7 @@ def train(run: RunContext, stage: Stage, progress: dict[str, Any] | None) -> dic
                  "rng": checkpoint.rng_state(), "method": method.state_dict(),
                  "optimizer": optimizer.state_dict(),
                  "scheduler": scheduler.state_dict() if scheduler is not None else None,
+                 "scaler": scaler.state_dict() if scaler is not None else None,
                  "sums": sums, "best": best_value}
         run.save_checkpoint({"results": run.results, "progress": state}, best)
 
@@ -79,34 +132,43 @@ def train(run: RunContext, stage: Stage, progress: dict[str, Any] | None) -> dic
             sums = {}
             method.start_epoch(epoch)
         run.hook.vidssl_epoch_start(run=run, stage=stage, epoch=epoch)
+        skip_group = False   # a non-finite loss in this accumulation group (skip_step)
+        optimizer.zero_grad(set_to_none=True)
         for iteration, batch in enumerate(loader, start=start_iter):
-            if iteration >= stage.iters_per_epoch:   # max_iters
+            if iteration >= stage.iters_per_epoch:   # max_iters, whole accumulation groups
                 break
-            losses = model(to_device(batch, run.device))
-            optimizer.zero_grad(set_to_none=True)
-            if not _finite(losses["loss"]):
-                if cfg["nan_policy"] == "stop":
+            steps_now = (iteration + 1) % accumulate == 0      # the group's last batch
+            syncing = steps_now or not isinstance(model, DistributedDataParallel)
+            with contextlib.nullcontext() if syncing else model.no_sync():
+                losses = model(clips_in(to_device(batch, run.device), cfg["memory_format"]))
+                finite = _finite(losses["loss"])
+                if not finite and cfg["nan_policy"] == "stop":
                     raise RunError(
                         f"stage '{stage.name}' epoch {epoch + 1} iteration {iteration + 1}: the "
-                        f"loss is {float(losses['loss'].detach())}; stopped (checkpoints/last.pt holds the "
-                        f"last good state; nan_policy='skip_step' skips such steps instead)")
-                # the backward still runs (DDP expects it) and its gradients are dropped
-                losses["loss"].backward()
-                optimizer.zero_grad(set_to_none=True)
+                        f"loss is {float(losses['loss'].detach())}; stopped (checkpoints/last.pt "
+                        f"holds the last good state; nan_policy='skip_step' skips such steps "
+                        f"instead)")
+                # a skipped step's backward still runs (DDP expects it); its group is dropped
+                loss = losses["loss"] / accumulate
+                (scaler.scale(loss) if scaler is not None else loss).backward()
+            if not finite:
+                skip_group = True
                 sums["skipped_steps"] = sums.get("skipped_steps", 0) + 1
+            else:
+                detached = {k: v.detach() for k, v in losses.items()}
+                for key, value in detached.items():
+                    sums[key] = sums.get(key, 0.0) + value
+                sums["skipped_videos"] = sums.get("skipped_videos", 0) + int(batch["skipped"].sum())
+                run.hook.vidssl_iteration_end(run=run, stage=stage, epoch=epoch,
+                                              iteration=iteration, losses=detached)
+            if not steps_now:
                 continue
-            losses["loss"].backward()
-            if cfg["clip_grad_norm"]:
-                torch.nn.utils.clip_grad_norm_(method.parameters(), cfg["clip_grad_norm"])
-            optimizer.step()
-            if steps_per_iteration(scheduler):
-                scheduler.step()
-            detached = {k: v.detach() for k, v in losses.items()}
-            for key, value in detached.items():
-                sums[key] = sums.get(key, 0.0) + value
-            sums["skipped_videos"] = sums.get("skipped_videos", 0) + int(batch["skipped"].sum())
-            run.hook.vidssl_iteration_end(run=run, stage=stage, epoch=epoch, iteration=iteration,
-                                          losses=detached)
+            if not skip_group:
+                _step(optimizer, scaler, method, cfg["clip_grad_norm"])
+                if steps_per_iteration(scheduler):
+                    scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            skip_group = False
             done = iteration + 1
             if interval and done % interval == 0 and done < stage.iters_per_epoch:
                 save(epoch, done)
@@ -134,16 +196,33 @@ def train(run: RunContext, stage: Stage, progress: dict[str, Any] | None) -> dic
                 scheduler.step(metrics.get("val_loss", metrics["loss"]))
             else:
                 scheduler.step()
-        run.hook.vidssl_epoch_end(run=run, stage=stage, epoch=epoch, metrics=metrics)
         value = metrics.get(f"val_{best_key}")
         is_best = value is not None and (best_value is None or value > best_value)
         if is_best:
             best_value = value
-        save(epoch + 1, 0, best=is_best)
+        try:
+            run.hook.vidssl_epoch_end(run=run, stage=stage, epoch=epoch, metrics=metrics)
+        finally:   # a hook that stops the run here (StopRun) keeps the epoch it saw finish
+            save(epoch + 1, 0, best=is_best)
     if cfg.get("val_dataset") is None:
         return metrics
     # the last epoch's validation is the stage's result when it ran (no second pass)
     return validated if validated is not None else run.evaluate(stage)
+
+
+def _step(optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler | None,
+          method: torch.nn.Module, clip_grad_norm: float | None) -> None:
+    """One optimizer step on the accumulated gradients (unscaled and clipped first if asked); a
+    step the fp16 scaler skips for overflowing gradients is its business, not a failure."""
+    if clip_grad_norm:
+        if scaler is not None:
+            scaler.unscale_(optimizer)
+        torch.nn.utils.clip_grad_norm_(method.parameters(), clip_grad_norm)
+    if scaler is None:
+        optimizer.step()
+    else:
+        scaler.step(optimizer)
+        scaler.update()
 
 
 def _finite(loss: torch.Tensor) -> bool:

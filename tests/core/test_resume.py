@@ -48,8 +48,13 @@ LOCAL_AGGREGATION = ("dict(name='supervised', type='train', dataset=_train,",
                      "background_k=16),")
 
 
-@pytest.mark.parametrize("method", ["supervised", "local_aggregation"])
+#: the throughput switches: bf16 autocast and gradient accumulation (checkpoints on its steps)
+SWITCHES = ["stages.1.precision=bf16", "stages.1.accumulate=2"]
+
+
+@pytest.mark.parametrize("method", ["supervised", "local_aggregation", "supervised_bf16_accumulate"])
 def test_sigkill_mid_epoch_then_resume_equals_uninterrupted_run(tiny_config, tmp_path, method):
+    options = OPTIONS + (SWITCHES if method.endswith("accumulate") else [])
     if method == "local_aggregation":
         text = tiny_config.read_text()
         text = text.replace("dict(name='supervised', type='train', dataset=_train, val_dataset=_test,",
@@ -59,11 +64,11 @@ def test_sigkill_mid_epoch_then_resume_equals_uninterrupted_run(tiny_config, tmp
         tiny_config.write_text(text)
     reference = tmp_path / "reference"
     run_cli("vidssl-run", str(tiny_config), "--work-dir", str(reference), "--cfg-options",
-            *OPTIONS, check=True)
+            *options, check=True)
 
     crashed = tmp_path / "crashed"
     process = subprocess.Popen([str(BIN / "vidssl-run"), str(tiny_config), "--work-dir", str(crashed),
-                                "--cfg-options", *OPTIONS],
+                                "--cfg-options", *options],
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 300
     # kill once the supervised stage is in its second epoch, past a mid-epoch checkpoint
@@ -82,7 +87,7 @@ def test_sigkill_mid_epoch_then_resume_equals_uninterrupted_run(tiny_config, tmp
     assert "probe_random" in saved["results"]
 
     resumed = run_cli("vidssl-run", str(tiny_config), "--work-dir", str(crashed), "--resume",
-                      "--cfg-options", *OPTIONS, check=True)
+                      "--cfg-options", *options, check=True)
     assert "[probe_random]" not in resumed.stderr, "a finished stage must not run again"
     for stage in ("supervised", "probe"):
         assert_same_tensors(state_of(reference, stage), state_of(crashed, stage), f"{stage}: ")

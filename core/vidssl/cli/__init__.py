@@ -15,6 +15,7 @@ import os
 import re
 import sys
 from collections.abc import Callable
+from typing import Any
 
 from vidssl.errors import VidsslError
 
@@ -42,13 +43,33 @@ def guarded(command: str, body: Callable[[], int], debug: bool) -> int:
         return 130
 
 
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Descriptions as written (line breaks kept); an option's default appended to its help
+    unless the help already speaks of it, or it has none worth saying."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if "default" in text or not action.option_strings or \
+                action.default in (None, False, argparse.SUPPRESS):
+            return text
+        return f"{text} (default: %(default)s)"
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose subcommands' parsers format their help alike."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _HelpFormatter)
+        super().__init__(*args, **kwargs)
+
+
 def command_parser(prog: str, doc: str) -> argparse.ArgumentParser:
     """The argument parser of a vidssl command: ``doc`` (the command module's docstring) as its
-    description in plain text (reST markup removed, line breaks kept) and ``--debug``."""
+    description in plain text (reST markup removed, line breaks kept), defaults in the help of
+    every option, and ``--debug``."""
     text = re.sub(r":\w+:`~?([^`]+)`", r"\1", doc)     # :mod:`x`, :func:`~a.b` -> x, a.b
     text = re.sub(r"``([^`]+)``", r"\1", text)
-    parser = argparse.ArgumentParser(prog=prog, description=text.strip(),
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = _Parser(prog=prog, description=text.strip())
     parser.add_argument("--debug", action="store_true",
                         help="show the traceback of an error (default: one line)")
     return parser

@@ -21,8 +21,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", required=True, help="output .npy file")
     parser.add_argument("--stage", help="stage whose dataset is used (default: the last with one)")
     parser.add_argument("--split", choices=["val_dataset", "dataset"], default="val_dataset",
-                        help="which dataset of the stage (default val_dataset)")
-    parser.add_argument("--batch-size", type=int, default=16, help="videos per batch (default 16)")
+                        help="which dataset of the stage")
+    parser.add_argument("--batch-size", type=int, default=16, help="videos per batch")
     parser.add_argument("--cfg-options", nargs="+", default=[], metavar="KEY=VALUE",
                         help="override config keys, e.g. seed=1")
     args = parser.parse_args(argv)

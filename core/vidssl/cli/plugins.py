@@ -3,7 +3,11 @@
 shapes for an input size."""
 from __future__ import annotations
 
+import inspect
+import re
+
 from vidssl.cli import command_parser, guarded, table
+from vidssl.registry import Component
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -14,7 +18,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE",
                         help="builder arguments for --describe, e.g. depth=34 width=0.5")
     parser.add_argument("--input", default="3x16x112x112", metavar="CxTxHxW",
-                        help="clip size for --describe backbone (default 3x16x112x112)")
+                        help="clip size for --describe backbone")
     args = parser.parse_args(argv)
 
     def body() -> int:
@@ -40,6 +44,46 @@ def main(argv: list[str] | None = None) -> int:
     return guarded("vidssl-plugins", body, args.debug)
 
 
+def arguments_table(component: Component) -> str:
+    """Every config argument of ``component``: name, type (from its schema), default and the first
+    sentence of the builder's documentation that mentions it (``name`` in double backquotes)."""
+    properties = component.schema.get("properties", {})
+    if not properties:
+        return "arguments: none"
+    builder = component.builder
+    target = builder.__init__ if inspect.isclass(builder) else builder
+    parameters = {}
+    for follow in (True, False):   # a wrapper's own arguments and those of what it wraps
+        try:
+            parameters |= inspect.signature(builder, follow_wrapped=follow).parameters
+        except (TypeError, ValueError):
+            pass
+    docs = "\n".join(d for d in (inspect.getdoc(builder), inspect.getdoc(target),
+                                 inspect.getdoc(inspect.getmodule(builder))) if d)
+    sentences = re.split(r"(?<=[.;])\s+|\n\s*[*-]\s+", docs)
+    rows = []
+    for key, schema in properties.items():
+        parameter = parameters.get(key)
+        default = "required" if parameter is None or parameter.default is parameter.empty \
+            else repr(parameter.default)
+        doc = next((" ".join(x.split()) for x in sentences if f"``{key}``" in x), "")
+        doc = doc[:-1] if doc.endswith(":") else doc
+        doc = re.sub(r"``([^`]+)``", r"\1", doc)
+        rows.append([key, _type_name(schema), default, doc if len(doc) <= 90 else doc[:87] + "..."])
+    return table(rows, ["argument", "type", "default", "doc"])
+
+
+def _type_name(schema: dict) -> str:
+    if "enum" in schema:
+        return " | ".join(repr(v) for v in schema["enum"])
+    if "anyOf" in schema:
+        return " | ".join(_type_name(s) for s in schema["anyOf"])
+    if "x-component" in schema:
+        return f"{schema['x-component']} config"
+    kind = schema.get("type", "any")
+    return " | ".join(kind) if isinstance(kind, list) else kind
+
+
 def describe(registry, kind: str, name: str, settings: list[str], input_size: str) -> str:
     """A component's origin and argument schema; for a backbone also its parameter count,
     forward FLOPs at ``input_size``, feature dimension and ``forward_features`` shapes."""
@@ -55,7 +99,7 @@ def describe(registry, kind: str, name: str, settings: list[str], input_size: st
         key, _, value = setting.partition("=")
         kwargs[key] = DictAction._parse_iterable(value)
     lines = [f"{kind} {name} ({component.distribution} {component.version})",
-             f"arguments: {', '.join(sorted(component.schema.get('properties', {}))) or 'none'}"]
+             arguments_table(component)]
     if kind != "backbone":
         return "\n".join(lines)
     try:

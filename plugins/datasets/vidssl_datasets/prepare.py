@@ -210,8 +210,8 @@ def main(argv: list[str] | None = None) -> int:
     frames.add_argument("--videos", required=True, help="the folder of videos (searched below)")
     frames.add_argument("--out", required=True, help="the folder to write frame folders to")
     frames.add_argument("--short-side", type=int, default=240,
-                        help="shorter side of the frames in pixels (default 240)")
-    frames.add_argument("--workers", type=int, default=2, help="processes (default 2)")
+                        help="shorter side of the frames in pixels")
+    frames.add_argument("--workers", type=int, default=2, help="processes")
     frames.add_argument("--backend", choices=["opencv", "ffmpeg"], default="opencv",
                         help="decode with OpenCV (default) or the ffmpeg program")
     notes = commands.add_parser("annotations", help="3D-ResNets JSON for a UCF101/HMDB51 split")
@@ -225,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
                                                     "official layouts, to try configs on")
     fixtures.add_argument("dataset", choices=[*names, "all"], help="which dataset, or all")
     fixtures.add_argument("--out", required=True, help="the data root to write them under")
-    fixtures.add_argument("--workers", type=int, default=2, help="encoding processes (default 2)")
+    fixtures.add_argument("--workers", type=int, default=2, help="encoding processes")
     verify = commands.add_parser("verify", help="check a dataset's files against its annotation "
                                                 "and write its video index")
     verify.add_argument("dataset", choices=names, help="which dataset")

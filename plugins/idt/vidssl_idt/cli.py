@@ -199,7 +199,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--boxes-dir", help="with --list: <video name>.bb box files (the seed's -H)")
     p.add_argument("--shard", help="i/n: process every n-th video from the i-th")
     p.add_argument("--format", choices=sorted(FORMATS), default="npz",
-                   help="with --list: output format (default npz)")
+                   help="with --list: output format")
     defaults = TrajectoryParams()
     for name, text in (("track_length", "trajectory length in frames (L)"),
                        ("min_distance", "sampling stride in pixels (W)"),
@@ -213,7 +213,7 @@ def _parser() -> argparse.ArgumentParser:
     p = commands.add_parser("fit", help="PCA + GMM on sampled descriptors")
     p.add_argument("descriptors", help="folder of trajectory files")
     p.add_argument("-o", "--output", required=True, help="the model file to write (.npz)")
-    p.add_argument("--k", type=int, default=256, help="GMM components (default 256)")
+    p.add_argument("--k", type=int, default=256, help="GMM components")
     p.add_argument("--pca", default="0.9", help="variance fraction (0.9) or dimensions (64)")
     p.add_argument("--samples", type=int, default=500, help="rows sampled per video")
     p.add_argument("--per-descriptor", action="store_true",
@@ -234,8 +234,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("features", help="folder of <video>.npy features")
     p.add_argument("--annotation", required=True, help="list / CSV / 3D-ResNets JSON")
     p.add_argument("-o", "--output", required=True, help="the folder to write the clusters to")
-    p.add_argument("--k", type=int, default=6000, help="clusters per clustering (default 6000)")
-    p.add_argument("--num-c", type=int, default=3, help="independent clusterings (default 3)")
+    p.add_argument("--k", type=int, default=6000, help="clusters per clustering")
+    p.add_argument("--num-c", type=int, default=3, help="independent clusterings")
     p.add_argument("--seed", type=int, default=1234, help="random seed of the first clustering")
     p.set_defaults(run=cluster)
     return parser

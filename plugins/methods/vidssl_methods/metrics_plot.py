@@ -62,7 +62,10 @@ class MetricsPlot:
                 loss_ax.plot(x, _smooth(loss, max(1, len(loss) // 20)), color=colour, lw=1.5,
                              label=stage)
             ends = [offset + r["epoch"] * per_epoch for r in epochs]
-            if epochs:
+            if iters and "lr" in iters[0]:   # the schedule as the logged iterations saw it
+                lr_ax.plot([step(r) for r in iters], [r["lr"] for r in iters], color=colour,
+                           label=stage)
+            elif epochs:
                 lr_ax.plot(ends, [r["lr"] for r in epochs], marker=".", color=colour, label=stage)
             for key in sorted({k for r in epochs for k in r if k.startswith("val_top1")}):
                 val_ax.plot([e for e, r in zip(ends, epochs) if key in r],

@@ -51,14 +51,16 @@ def contrastive_logits(q: torch.Tensor, k: torch.Tensor, queue: torch.Tensor,
 
 class VTDL(Method):
     """VTDL (seed 002): MoCo queue + same-video different-time negative + TCA on the anchor.
-    The key encoder keeps BatchNorm in train mode (its own running statistics)."""
+    The key encoder keeps BatchNorm in train mode (its own running statistics); with
+    ``shuffle_bn`` its batch is shuffled across ranks and back (the seed's Shuffle-BN under DDP;
+    identity in one process)."""
 
     def __init__(self, backbone: nn.Module, queue_size: int = 5000, dim: int = 128,
                  momentum: float = 0.999, temperature: float = 0.07,
                  temporal_negative: bool = True, tca: bool = True, tca_max: float = 0.1,
-                 min_gap: int = 2) -> None:
+                 min_gap: int = 2, shuffle_bn: bool = False) -> None:
         super().__init__(backbone)
-        self.momentum, self.temperature = momentum, temperature
+        self.momentum, self.temperature, self.shuffle_bn = momentum, temperature, shuffle_bn
         self.temporal_negative, self.tca, self.tca_max = temporal_negative, tca, tca_max
         self.head = EmbeddingHead(backbone.feat_dim, dim)
         self.key_backbone = copy.deepcopy(backbone)
@@ -104,7 +106,9 @@ class VTDL(Method):
         with torch.no_grad():
             self._momentum_update()
             self.key_backbone.train()
-            k = self.key_head(self.key_backbone(views["key"]))
+            key, permutation = distributed.shuffle_batch(views["key"]) if self.shuffle_bn \
+                else (views["key"], None)
+            k = distributed.unshuffle_batch(self.key_head(self.key_backbone(key)), permutation)
         logits = contrastive_logits(q, k, self.queue.clone(), n, self.temperature)
         loss = F.cross_entropy(logits, torch.zeros(q.shape[0], dtype=torch.long, device=q.device))
         self._enqueue(k)

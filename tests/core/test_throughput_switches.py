@@ -1,0 +1,180 @@
+"""The throughput switches of a training stage: precision (bf16 trains on CPU, fp16's scaler state
+survives a resume), memory format, accumulation, and the 2-process SyncBN and ShuffleBN."""
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+from test_distributed import _free_port
+from torch import nn
+
+import vidssl
+from conftest import run_cli
+from vidssl import checkpoint, distributed, hookimpl
+from vidssl.config import load_config, validate_config
+from vidssl.errors import ConfigError
+from vidssl.plugin_manager import get_plugins
+from vidssl.precision import clips_in, use_memory_format, use_precision
+from vidssl.runner import Runner
+from vidssl.sync_batchnorm import SyncBatchNorm, convert_sync_batchnorm
+
+
+def test_a_misspelled_switch_names_the_key(tiny_config):
+    for option, expected in (("stages.1.precision=bf61", r"stages\[1\]\.precision: expected one "
+                                                         r"of 'auto', 'fp32', 'bf16', 'fp16'"),
+                             ("stages.1.memory_format=channels_last", r"stages\[1\]\.memory_format"),
+                             ("stages.1.accumulate=0", r"stages\[1\]\.accumulate")):
+        with pytest.raises(ConfigError, match=expected):
+            validate_config(load_config(tiny_config, [option]), get_plugins().registry)
+
+
+def test_backbone_autocasts_and_hands_back_fp32_in_channels_last():
+    backbone = vidssl.build("backbone", dict(type="r3d", depth=10, width=0.125)).eval()
+    clip = torch.randn(2, 3, 8, 32, 32)
+    reference = backbone(clip)
+    use_precision(backbone, "bf16", torch.device("cpu"))
+    use_memory_format(backbone, "channels_last_3d")
+    assert backbone.stem[0].weight.is_contiguous(memory_format=torch.channels_last_3d)
+    batch = clips_in({"views": {"clip": clip}, "label": torch.zeros(2)}, "channels_last_3d")
+    assert batch["views"]["clip"].is_contiguous(memory_format=torch.channels_last_3d)
+    out = backbone(batch["views"]["clip"])
+    maps = backbone.forward_features(clip)
+    assert out.dtype == torch.float32 and all(m.dtype == torch.float32 for m in maps.values())
+    error = float((out - reference).norm() / reference.norm())
+    assert 0 < error < 0.05, "computed in bf16, close to fp32"
+    use_precision(backbone, "fp32", torch.device("cpu"))
+    assert type(backbone).__name__ == "ResNet3D"
+    assert torch.allclose(backbone(clip), reference, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_bf16_trains_and_fp16_scaler_state_survives_resume(tiny_config, tmp_path):
+    work = tmp_path / "bf16"
+    run_cli("vidssl-run", str(tiny_config), "--work-dir", str(work), "--stages", "supervised",
+            "--cfg-options", "stages.1.precision=bf16", "stages.1.epochs=4", check=True)
+    epochs = [json.loads(line) for line in (work / "metrics.jsonl").read_text().splitlines()
+              if '"event": "epoch"' in line]
+    assert epochs[-1]["loss"] < epochs[0]["loss"], "the loss falls in bf16"
+
+    # fp16 with accumulation, stopped after its first epoch's checkpoint, then resumed: the
+    # scaler (which backed off from overflowing steps) goes on as in an uninterrupted run
+    cfg = load_config(tiny_config, ["stages.1.precision=fp16", "stages.1.epochs=3",
+                                    "stages.1.accumulate=2", "deterministic=True"])
+    cfg["stages"] = cfg["stages"][1:2]
+
+    def scaler_of(work):
+        return checkpoint.load(work / "checkpoints" / "last.pt")["progress"]["scaler"]
+
+    Runner(cfg, tmp_path / "whole", hooks=[StopAtEpoch(2)]).run()
+    Runner(cfg, tmp_path / "stopped", hooks=[StopAtEpoch(1)]).run()
+    saved = scaler_of(tmp_path / "stopped")
+    fresh = torch.amp.GradScaler("cpu").state_dict()
+    assert (saved["scale"], saved["_growth_tracker"]) != (fresh["scale"], fresh["_growth_tracker"])
+    Runner(cfg, tmp_path / "stopped", resume=True, hooks=[StopAtEpoch(2)]).run()
+    assert scaler_of(tmp_path / "stopped") == scaler_of(tmp_path / "whole")
+
+
+class StopAtEpoch:
+    """Stops a run when epoch ``epoch`` starts (after the previous epoch's checkpoint)."""
+
+    def __init__(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    @hookimpl
+    def vidssl_epoch_start(self, epoch):
+        if epoch == self.epoch:
+            raise vidssl.StopRun(f"stopped at epoch {epoch}")
+
+
+
+def _in_process_group(rank: int, port: int, out: dict, work) -> None:
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    dist.init_process_group("gloo", rank=rank, world_size=2)
+    out[rank] = work(rank)
+    dist.destroy_process_group()
+
+
+def in_two_processes(work) -> list[dict]:
+    """``work(rank)`` (a module-level function) in a real 2-process gloo group; its results."""
+    with mp.Manager() as manager:
+        out = manager.dict()
+        mp.spawn(_in_process_group, args=(_free_port(), out, work), nprocs=2)
+        return [dict(out[r]) for r in (0, 1)]
+
+
+def _sync_bn_worker(rank: int) -> dict:
+    torch.manual_seed(0)
+    x = torch.randn(8, 4, 3, 5, 5)                     # the global batch, the same on both ranks
+    weights = torch.randn(8, 4, 3, 5, 5)
+    model = convert_sync_batchnorm(nn.Sequential(nn.BatchNorm3d(4)), torch.device("cpu"))
+    local = x[4 * rank:4 * (rank + 1)].clone().requires_grad_(True)
+    y = model(local)
+    (y * weights[4 * rank:4 * (rank + 1)]).sum().backward()
+    bn = model[0]
+    return {"type": type(bn).__name__, "y": y.detach(), "x_grad": local.grad,
+            "w_grad": bn.weight.grad, "b_grad": bn.bias.grad,
+            "mean": bn.running_mean, "var": bn.running_var}
+
+
+@pytest.mark.slow
+def test_sync_bn_in_two_processes_equals_batchnorm_on_the_whole_batch():
+    ranks = in_two_processes(_sync_bn_worker)
+    torch.manual_seed(0)
+    x = torch.randn(8, 4, 3, 5, 5).requires_grad_(True)
+    weights = torch.randn(8, 4, 3, 5, 5)
+    bn = nn.BatchNorm3d(4)
+    y = bn(x)
+    (y * weights).sum().backward()
+    assert ranks[0]["type"] == "SyncBatchNorm"
+    assert torch.allclose(torch.cat([r["y"] for r in ranks]), y, atol=1e-5)
+    assert torch.allclose(torch.cat([r["x_grad"] for r in ranks]), x.grad, atol=1e-5)
+    assert torch.allclose(ranks[0]["w_grad"] + ranks[1]["w_grad"], bn.weight.grad, atol=1e-4)
+    assert torch.allclose(ranks[0]["b_grad"] + ranks[1]["b_grad"], bn.bias.grad, atol=1e-4)
+    for r in ranks:
+        assert torch.allclose(r["mean"], bn.running_mean, atol=1e-6)
+        assert torch.allclose(r["var"], bn.running_var, atol=1e-6)
+
+
+def test_sync_bn_is_plain_batchnorm_in_one_process():
+    model = nn.Sequential(nn.Conv3d(3, 4, 1), nn.BatchNorm3d(4))
+    assert convert_sync_batchnorm(model, torch.device("cpu")) is model
+    assert type(model[1]) is nn.BatchNorm3d
+    assert issubclass(SyncBatchNorm, nn.modules.batchnorm._BatchNorm)
+
+
+def _shuffle_worker(rank: int) -> dict:
+    torch.manual_seed(rank)
+    rows = torch.arange(8.0).reshape(8, 1) + 100 * rank          # rank r's rows: r00..r07
+    shuffled, permutation = distributed.shuffle_batch(rows)
+    back = distributed.unshuffle_batch(shuffled * 2, permutation)
+    # a VTDL step with ShuffleBN on its key encoder
+    backbone = vidssl.build("backbone", dict(type="r3d", depth=10, width=0.125,
+                                             stem_pool="1x3x3"))
+    method = vidssl.build("method", dict(type="vtdl", queue_size=16, shuffle_bn=True,
+                                         tca=False), backbone=backbone)
+    views = {k: torch.randn(2, 3, 4, 16, 16) for k in ("query", "key", "negative")}
+    loss = method({"views": views})["loss"]
+    return {"shuffled": shuffled.flatten().tolist(), "back": back.flatten().tolist(),
+            "loss": float(loss)}
+
+
+@pytest.mark.slow
+def test_shuffle_bn_spreads_the_global_batch_over_ranks_and_restores_it():
+    ranks = in_two_processes(_shuffle_worker)
+    everything = sorted(ranks[0]["shuffled"] + ranks[1]["shuffled"])
+    assert everything == [float(v) for v in [*range(8), *range(100, 108)]], "a permutation"
+    assert any(v >= 100 for v in ranks[0]["shuffled"]), "rank 0 encodes rows of rank 1"
+    for rank in (0, 1):
+        assert ranks[rank]["back"] == [2.0 * (v + 100 * rank) for v in range(8)]
+        assert torch.isfinite(torch.tensor(ranks[rank]["loss"]))
+
+
+def test_shuffle_bn_is_the_identity_in_one_process():
+    rows = torch.randn(4, 3)
+    shuffled, permutation = distributed.shuffle_batch(rows)
+    assert shuffled is rows and permutation is None
+    assert distributed.unshuffle_batch(rows, None) is rows
