@@ -100,8 +100,13 @@ class EvaluationContext:
         and counted in :attr:`skipped` (that other row is evaluated as itself)."""
         if self.method is not None:
             self.method.eval()
+        loader = self.loader(dataset)
         with torch.no_grad():
-            for batch in self.loader(dataset):
+            for done, batch in enumerate(loader, 1):
+                if self.run is not None and self.stage is not None:
+                    self.run.hook.vidssl_evaluation_batch(run=self.run, stage=self.stage,
+                                                          done=done, total=len(loader),
+                                                          videos=len(batch["index"]))
                 keep = batch["skipped"] == 0
                 if not bool(keep.all()):
                     self.skipped += int((~keep).sum())

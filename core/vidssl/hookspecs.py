@@ -150,6 +150,13 @@ def vidssl_iteration_end(run: RunContext, stage: Stage, epoch: int, iteration: i
 
 
 @hookspec
+def vidssl_evaluation_batch(run: RunContext, stage: Stage, done: int, total: int,
+                            videos: int) -> None:
+    """Called after each batch an evaluation reads (its own split, a retrieval gallery): ``done``
+    of ``total`` batches of this pass over one dataset, ``videos`` in the batch (this process)."""
+
+
+@hookspec
 def vidssl_evaluation_end(run: RunContext, stage: Stage, metrics: dict[str, float]) -> None:
     """Called after every evaluation pass (validation epochs, the final evaluation of a training
     stage, an ``evaluate`` stage) with its metrics (accuracies in percent)."""

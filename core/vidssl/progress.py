@@ -1,7 +1,8 @@
 """Built-in hook: what a person watching a run sees (rank 0, on stderr).
 
 One progress bar per training stage (all its epochs) with the loss, clips/s from the first
-iteration (every process's clips), the stage's ETA and the whole run's ETA. Stages not started yet
+iteration (every process's clips), the stage's ETA and the whole run's ETA, and one per evaluation
+pass (videos/s and its ETA). Stages not started yet
 are estimated from the ``--smoke`` preflight of the same config when one was run
 (``<work_dirs>/<config stem>_smoke/smoke.json``), else the run's ETA is shown as unknown. Outside a
 terminal (a log file, a batch job) there is no bar but a plain line every
@@ -27,6 +28,7 @@ class ProgressBar:
         self.terminal = sys.stderr.isatty() if terminal is None else terminal
         self.bar: Any = None
         self.stage: Any = None                  # the training stage running now
+        self.printed = time.perf_counter()      # when the last plain line was printed
         self.estimates: dict[str, float] = {}   # stage → projected seconds (from --smoke)
         self.pending: list[str] = []            # training stages not finished, in run order
 
@@ -82,6 +84,29 @@ class ProgressBar:
                   f"{iteration + 1}/{self.stage.iters_per_epoch}: loss {loss:.4f}, {rate:.1f} "
                   f"clips/s, stage ETA {_duration(stage_eta)}, run ETA {run_eta}",
                   file=sys.stderr, flush=True)
+
+    @hookimpl
+    def vidssl_evaluation_batch(self, run, stage, done, total, videos) -> None:
+        now = time.perf_counter()
+        if done == 1:
+            self.evaluated, self.evaluation_started = 0, now
+            if self.terminal:
+                from tqdm import tqdm
+
+                self.evaluation_bar = tqdm(total=total, file=sys.stderr, dynamic_ncols=True,
+                                           desc=f"{stage.name} evaluation", leave=False)
+        self.evaluated += videos * run.world_size
+        elapsed = max(1e-9, now - self.evaluation_started)
+        text = f"{self.evaluated / elapsed:.1f} videos/s, ETA {_duration((total - done) * elapsed / done)}"
+        if self.terminal:
+            self.evaluation_bar.n = done
+            self.evaluation_bar.set_postfix_str(text)
+            if done == total:
+                self.evaluation_bar.close()
+        elif done == 1 or now - self.printed >= self.interval:
+            self.printed = now
+            print(f"[{stage.name}] evaluation batch {done}/{total}: {text}", file=sys.stderr,
+                  flush=True)
 
     def _run_eta(self, stage_eta: float) -> str:
         """The run's remaining time: this stage's plus the smoke estimates of the stages after

@@ -1,5 +1,5 @@
 """What a person watching a run sees off a terminal: a plain line with clips/s, the stage's ETA and
-the run's ETA from the first iteration on, the run's ETA estimated from a --smoke preflight of the
+the run's ETA from the first iteration on (and for evaluations, videos/s and their ETA), the run's ETA estimated from a --smoke preflight of the
 same config when there is one, else said to be unknown."""
 from __future__ import annotations
 
@@ -23,6 +23,8 @@ def test_plain_progress_lines_with_run_eta_from_the_smoke_preflight(tiny_config,
     assert {eta for s, _, _, eta in lines if s == "probe_random"} == {"unknown"}
     assert [eta for s, _, _, eta in lines if s == "probe"][0] != "unknown", \
         "the last training stage's run ETA is its own"
+    assert re.search(r"^\[probe_random\] evaluation batch 1/5: [\d.]+ videos/s, ETA \d+m\d\ds$",
+                     before, re.M), "evaluations show their progress too"
 
     run_cli("vidssl-run", str(tiny_config), "--smoke", "--work-dir", str(tmp_path / "tiny_smoke"),
             check=True)

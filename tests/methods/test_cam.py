@@ -2,6 +2,8 @@
 real KTH video."""
 from __future__ import annotations
 
+import re
+
 import cv2
 import pytest
 import torch
@@ -9,7 +11,7 @@ import torch
 import vidssl
 from conftest import SHARED, run_cli
 from vidssl_datasets import synthetic_motion as sm
-from vidssl_methods.cam import reverse
+from vidssl_methods.cam import CHANCE, reverse
 
 
 def test_reversing_a_residual_clip_gives_the_residual_of_the_reversed_frames():
@@ -37,17 +39,21 @@ def test_cam_writes_overlays_for_synthetic_and_real_video(tiny_config, data_root
     result = run_cli("vidssl-cam", str(tiny_config), "--checkpoint", str(ckpt), "--video",
                      str(video), "--out", str(out), "--epochs", "2", "--clip-len", "8",
                      "--size", "16", "--batch-size", "8", check=True)
-    assert "normal-vs-reversed accuracy" in result.stderr
-    for name in ("normal_00.png", "reversed_07.png", "contact_sheet.png", "cam_head.pt"):
-        assert (out / name).is_file(), name
-    sheet = cv2.imread(str(out / "contact_sheet.png"))
-    assert sheet.shape == (2 * 16, 8 * 16, 3)
+    accuracy = float(re.findall(r"normal-vs-reversed accuracy ([\d.]+)%", result.stderr)[-1])
+    warned = "warning: the head tells normal from reversed clips only" in result.stderr
+    assert warned == (accuracy <= CHANCE), "a head at chance is called so, and only then"
+    assert (out / "cam_head.pt").is_file()
+    for name in ("normal_00.png", "reversed_07.png"):
+        assert cv2.imread(str(out / name)).shape == (16, 16, 3), name
+    sheet = cv2.imread(str(out / "contact_sheet.png"))   # labelled figure with a colour scale
+    assert sheet.shape[1] > sheet.shape[0] > 200
     kth = SHARED / "fixtures/idt/person01_boxing_d1_uncomp.avi"
     if kth.is_file():   # a real video, with the head just trained
         run_cli("vidssl-cam", str(tiny_config), "--checkpoint", str(ckpt), "--video", str(kth),
                 "--out", str(tmp_path / "kth"), "--head", str(out / "cam_head.pt"),
                 "--clip-len", "8", "--size", "48", check=True)
-        assert cv2.imread(str(tmp_path / "kth" / "contact_sheet.png")).shape == (96, 384, 3)
+        assert cv2.imread(str(tmp_path / "kth" / "normal_07.png")).shape == (48, 48, 3)
+        assert cv2.imread(str(tmp_path / "kth" / "contact_sheet.png")) is not None
     bad = run_cli("vidssl-cam", str(tiny_config), "--checkpoint", str(tmp_path / "none.pt"),
                   "--video", str(video), "--out", str(out))
     assert bad.returncode == 1 and "none.pt" in bad.stderr

@@ -40,10 +40,15 @@ def reverse(clip: torch.Tensor, residual: bool) -> torch.Tensor:
     return -clip.flip(2) if residual else clip.flip(2)
 
 
+#: a head whose last-epoch accuracy is at or below this (percent) is at chance: its maps are noise
+CHANCE = 60.0
+
+
 def train_head(backbone: nn.Module, loader, epochs: int, device: torch.device,
-               residual: bool = False) -> nn.Linear:
+               residual: bool = False) -> tuple[nn.Linear, float]:
     """Bias-free Linear(C→2) on pooled last-stage features, normal (0) vs reversed (1) clips;
-    Adam lr 1e-3, weight decay 1e-3, lr ×0.1 at 60 % of the epochs."""
+    Adam lr 1e-3, weight decay 1e-3, lr ×0.1 at 60 % of the epochs. Returns the head and its
+    last epoch's accuracy in percent."""
     head = nn.Linear(backbone.feature_info[-1].channels, 2, bias=False).to(device)
     optimizer = torch.optim.Adam(head.parameters(), lr=1e-3, weight_decay=1e-3)
     scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, [max(1, int(0.6 * epochs))])
@@ -65,7 +70,7 @@ def train_head(backbone: nn.Module, loader, epochs: int, device: torch.device,
         scheduler.step()
         print(f"vidssl-cam: head epoch {epoch + 1}/{epochs}: normal-vs-reversed accuracy "
               f"{100 * correct / total:.1f}%", file=sys.stderr)
-    return head
+    return head, 100 * correct / total
 
 
 def cam(backbone: nn.Module, head: nn.Linear, clip: torch.Tensor, channel: int) -> np.ndarray:
@@ -102,6 +107,42 @@ def _clip_of(video_path: str, clip_len: int, size: int, residual: bool,
     views = dataset[0]["views"]
     frames = (views["display"].permute(1, 2, 3, 0) * 255).round().byte().numpy()
     return frames, views["clip"].unsqueeze(0)
+
+
+def contact_sheet(normal: np.ndarray, backwards: np.ndarray, path: Path,
+                  accuracy: float | None) -> None:
+    """Both rows of overlays (``T×H×W×3`` each) in one labelled figure with the JET scale; the
+    title gives the head's accuracy and warns when it is at chance."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    steps = len(normal)
+    fig, axes = plt.subplots(2, steps, figsize=(1.1 * steps + 1.2, 2.9), squeeze=False)
+    rows = (("normal clip,\nclass 0 map", normal), ("reversed clip,\nclass 1 map", backwards))
+    for r, (label, images) in enumerate(rows):
+        for t, image in enumerate(images):
+            ax = axes[r][t]
+            ax.imshow(image)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if r == 0:
+                ax.set_title(f"t={t}", fontsize=7)
+        axes[r][0].set_ylabel(label, fontsize=7)
+    title = "where the backbone sees the arrow of time (vidssl-cam)"
+    if accuracy is not None:
+        title += f"; head accuracy {accuracy:.0f}%"
+        if accuracy <= CHANCE:
+            title += " (AT CHANCE: the maps are noise)"
+    fig.suptitle(title, fontsize=8, color="red" if accuracy is not None and accuracy <= CHANCE
+                 else "black")
+    scale = plt.cm.ScalarMappable(cmap="jet", norm=matplotlib.colors.Normalize(0, 1))
+    bar = fig.colorbar(scale, ax=axes.ravel().tolist(), fraction=0.02, pad=0.01)
+    bar.set_label("class activation (min–max per clip)", fontsize=7)
+    bar.ax.tick_params(labelsize=6)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 def _save_png(path: Path, image: np.ndarray) -> None:
@@ -149,6 +190,7 @@ def run(args: argparse.Namespace) -> int:
     residual = bool(source_view.get("residual", False))
     view = dict(clip_len=args.clip_len + residual, size=args.size, crop="random_resized",
                 scale=(0.5, 1.0), residual=residual)
+    accuracy = None
     if args.head:
         weight = torch.load(args.head, map_location=device, weights_only=True)
         head = nn.Linear(weight.shape[1], 2, bias=False).to(device)
@@ -158,8 +200,12 @@ def run(args: argparse.Namespace) -> int:
                                  ["stages", "dataset"], views={"clip": {}})
         loader = torch.utils.data.DataLoader(dataset, batch_size=args.batch_size, shuffle=True,
                                              drop_last=len(dataset) > args.batch_size)
-        head = train_head(backbone, loader, args.epochs, device, residual)
+        head, accuracy = train_head(backbone, loader, args.epochs, device, residual)
         torch.save(head.weight.detach().cpu(), out / "cam_head.pt")
+        if accuracy <= CHANCE:
+            print(f"vidssl-cam: warning: the head tells normal from reversed clips only "
+                  f"{accuracy:.1f}% of the time (chance: 50%): its maps show noise, not where "
+                  f"the backbone sees the arrow of time", file=sys.stderr)
     frames, clip = _clip_of(args.video, args.clip_len, args.size, residual, source_view)
     with torch.no_grad():
         # with residual frames, each difference is shown on the later frame of its pair
@@ -170,9 +216,7 @@ def run(args: argparse.Namespace) -> int:
     for name, images in (("normal", normal), ("reversed", backwards)):
         for t, image in enumerate(images):
             _save_png(out / f"{name}_{t:02d}.png", image)
-    sheet = np.concatenate([np.concatenate(list(normal), 1), np.concatenate(list(backwards), 1)],
-                           0)
-    _save_png(out / "contact_sheet.png", sheet)
+    contact_sheet(normal, backwards, out / "contact_sheet.png", accuracy)
     print(f"vidssl-cam: {2 * len(normal)} overlays and contact_sheet.png in {out}")
     return 0
 
