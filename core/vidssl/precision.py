@@ -30,11 +30,16 @@ def resolve_precision(precision: str, device: torch.device) -> str:
     return "bf16" if device.type == "cuda" and torch.cuda.is_bf16_supported() else "fp32"
 
 
+def plain_class(module: nn.Module) -> type:
+    """``module``'s own class, whether or not :func:`use_precision` switched it to autocast."""
+    return getattr(type(module), "_vidssl_plain_class", type(module))
+
+
 def use_precision(backbone: nn.Module, precision: str, device: torch.device) -> None:
     """Run ``backbone`` (and its copies, e.g. a momentum encoder) under autocast in
     ``precision``, its outputs cast back to fp32; ``fp32`` restores plain forwards."""
     dtype = PRECISIONS[precision]
-    plain = getattr(type(backbone), "_vidssl_plain_class", type(backbone))
+    plain = plain_class(backbone)
     if dtype is None:
         backbone.__class__ = plain
         return

@@ -24,6 +24,7 @@ from vidssl.optim import steps_per_iteration
 from vidssl.precision import (
     clips_in,
     grad_scaler,
+    plain_class,
     resolve_precision,
     use_memory_format,
     use_precision,
@@ -53,9 +54,7 @@ def switch_backbones(run: RunContext, stage: Stage) -> list[torch.nn.Module]:
     effective batch and warn where it differs from the config's ``global_batch``."""
     cfg, method = stage.cfg, stage.method
     precision = resolve_precision(cfg["precision"], run.device)
-    plain = getattr(type(method.backbone), "_vidssl_plain_class", type(method.backbone))
-    backbones = [m for m in method.modules()
-                 if getattr(type(m), "_vidssl_plain_class", type(m)) is plain]
+    backbones = [m for m in method.modules() if plain_class(m) is plain_class(method.backbone)]
     for backbone in backbones:
         use_precision(backbone, precision, run.device)
         use_memory_format(backbone, cfg["memory_format"])
