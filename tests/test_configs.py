@@ -13,10 +13,11 @@ from conftest import REPO, run_cli
 from vidssl import get_plugins
 from vidssl.config import load_config, stage_configs, validate_config
 
-CONFIGS = sorted(p for p in (REPO / "configs").glob("*.py") if not p.name.startswith("_"))
+CONFIGS = sorted(p for pattern in ("*.py", "protocols/*.py") for p in (REPO / "configs").glob(pattern)
+                 if not p.name.startswith("_"))
 
 
-@pytest.mark.parametrize("config", CONFIGS, ids=lambda p: p.name)
+@pytest.mark.parametrize("config", CONFIGS, ids=lambda p: str(p.relative_to(REPO / "configs")))
 def test_config_validates(config):
     validate_config(load_config(config), get_plugins().registry)
 
@@ -36,7 +37,7 @@ def smoke(config: Path, data_root: Path, work: Path, *options: str, tiny: bool =
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("config", CONFIGS, ids=lambda p: p.name)
+@pytest.mark.parametrize("config", CONFIGS, ids=lambda p: str(p.relative_to(REPO / "configs")))
 def test_every_config_passes_its_tiny_preflight(config, real_data_root, tmp_path):
     work = tmp_path / "run"
     result = smoke(config, real_data_root, work)

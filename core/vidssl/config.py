@@ -76,6 +76,13 @@ CORE_SCHEMA = {
         "work_dir": {"type": ["string", "null"]},
         "data_root": {"type": "string"},
         "backbone": _component("backbone"),
+        # a protocol config (configs/protocols, vidssl-eval) names itself, its default dataset
+        # and the datasets it is valid on, with per-dataset key overrides
+        "protocol": {"type": "object", "additionalProperties": False, "required": ["name"],
+                     "properties": {"name": {"type": "string"},
+                                    "dataset": {"type": "string"},
+                                    "datasets": {"type": "array", "items": {"type": "string"}},
+                                    "overrides": {"type": "object"}}},
         "stage_defaults": {"type": "object", "properties": {
             k: v for k, v in STAGE_PROPERTIES.items() if k not in ("name", "type")},
             "additionalProperties": False},

@@ -53,3 +53,9 @@ class Method(nn.Module):
     def embed(self, batch: dict[str, Any]) -> torch.Tensor:
         """Backbone features ``B×feat_dim`` of ``batch["views"]["clip"]``."""
         return self.backbone(batch["views"]["clip"])
+
+    def card(self) -> dict[str, Any]:
+        """What this method adds to a stage's protocol card (:mod:`vidssl.protocol_card`): the
+        features it reads and its head. Default: :meth:`embed`'s features."""
+        dim = getattr(self.backbone, "feat_dim", None)
+        return {"features": f"{type(self.backbone).__name__} output, pooled ({dim}-d)"}

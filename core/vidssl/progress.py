@@ -95,9 +95,12 @@ class ProgressBar:
 
                 self.evaluation_bar = tqdm(total=total, file=sys.stderr, dynamic_ncols=True,
                                            desc=f"{stage.name} evaluation", leave=False)
+        # called as batch `done` arrives: the batches before it are the ones finished
+        elapsed = now - self.evaluation_started
+        text = "first batch" if done == 1 else \
+            f"{self.evaluated / max(elapsed, 1e-9):.1f} videos/s, ETA " \
+            f"{_duration((total - done + 1) * elapsed / (done - 1))}"
         self.evaluated += videos * run.world_size
-        elapsed = max(1e-9, now - self.evaluation_started)
-        text = f"{self.evaluated / elapsed:.1f} videos/s, ETA {_duration((total - done) * elapsed / done)}"
         if self.terminal:
             self.evaluation_bar.n = done
             self.evaluation_bar.set_postfix_str(text)

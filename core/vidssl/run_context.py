@@ -30,6 +30,7 @@ class RunContext:
     * ``work_dir``: where everything of the run is written (rank 0 writes);
     * ``device``: this process's ``torch.device``;
     * ``results``: stage name → metrics, as in ``results.json``;
+    * ``protocols``: stage name → protocol card, as in ``protocols.json``;
     * ``resume``: whether the run continues from ``checkpoints/last.pt``;
     * ``planned``: the names of the stages this run will run, in order (set before
       ``vidssl_run_start``: selected by ``--stages`` and not finished already).
@@ -41,6 +42,7 @@ class RunContext:
     plugins: Plugins
     resume: bool = False
     results: dict[str, dict[str, float]] = field(default_factory=dict)
+    protocols: dict[str, dict[str, Any]] = field(default_factory=dict)
     planned: list[str] = field(default_factory=list)
 
     @property

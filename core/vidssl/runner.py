@@ -3,7 +3,8 @@
 A stage (see :mod:`vidssl.stage`) starts from the backbone as the previous stage left it, or from
 ``init_from`` (a stage name or a checkpoint file). The work dir holds ``config.py``, ``env.json``,
 ``metrics.jsonl``, TensorBoard events (``tb/``), ``checkpoints/`` (``last.pt``, ``best.pt``,
-``stage_<name>.pt``) and ``results.json`` (stage name → final metrics).
+``stage_<name>.pt``), ``results.json`` (stage name → final metrics) and ``protocols.json`` (stage
+name → the protocol card behind them, see :mod:`vidssl.protocol_card`).
 
 The runner owns the run's order of events; the training loop (:mod:`vidssl.training`), the
 evaluators and the hooks see only the :class:`~vidssl.run_context.RunContext`.
@@ -29,6 +30,7 @@ from vidssl import checkpoint, distributed
 from vidssl.config import stage_configs, validate_config
 from vidssl.errors import CheckpointError, ConfigError, PluginError, StopRun
 from vidssl.plugin_manager import Plugins, get_plugins
+from vidssl.protocol_card import backbone_sha256, protocol_card
 from vidssl.protocols import Backbone, check
 from vidssl.run_context import RunContext
 from vidssl.stage import Stage, build_stage, seed_all, stage_file
@@ -110,10 +112,14 @@ class Runner:
         try:
             state = self._load_resume_state()
             run.results = dict(state.get("results", {})) if state else {}
+            run.protocols = dict(state.get("protocols", {})) if state else {}
             if self.only and not state and (run.work_dir / "results.json").is_file():
                 # a partial run keeps what the other stages reported earlier
                 kept = json.loads((run.work_dir / "results.json").read_text())
                 run.results = {k: v for k, v in kept.items() if k not in self.only}
+                cards = run.work_dir / "protocols.json"
+                kept = json.loads(cards.read_text()) if cards.is_file() else {}
+                run.protocols = {k: v for k, v in kept.items() if k in run.results}
             if "backbone" in run.cfg:
                 self.backbone = run.plugins.registry.build("backbone", run.cfg["backbone"],
                                                            ["backbone"]).to(run.device)
@@ -141,6 +147,8 @@ class Runner:
             progress = state.get("progress") if state and \
                 state.get("progress", {}).get("stage") == name else None
             stage = build_stage(run, index, cfg, self.backbone, resuming=progress is not None)
+            if progress is None or name not in run.protocols:
+                run.protocols[name] = self._card(stage)
             run.hook.vidssl_stage_start(run=run, stage=stage)
             if stage.trains:
                 metrics = train(run, stage, progress)
@@ -149,6 +157,17 @@ class Runner:
             else:
                 metrics = stage.extractor.run(run.evaluation_context(stage, "dataset"))
             self._finish_stage(stage, metrics)
+
+    def _card(self, stage: Stage) -> dict[str, Any]:
+        """The protocol card of ``stage`` as it starts (see :mod:`vidssl.protocol_card`)."""
+        cfg = stage.cfg
+        evaluator = None
+        if cfg.get("evaluator") is not None and (stage.type == "evaluate" or
+                                                 cfg.get("val_dataset") is not None):
+            evaluator = self.run_context.plugins.registry.build(
+                "evaluator", cfg["evaluator"], ["stages", stage.index, "evaluator"])
+        return protocol_card(self.run_context.cfg, cfg, stage.method, evaluator,
+                             backbone_sha256(self.backbone))
 
     def _runs(self, name: str) -> bool:
         """Whether stage ``name`` runs now: selected (``--stages``) and not finished already."""
@@ -193,9 +212,11 @@ class Runner:
                 saved |= {"method_type": stage.cfg["method"]["type"],
                           "method": stage.method.state_dict()}
             checkpoint.save_atomic(saved, stage_file(run.work_dir, stage.name))
-        run.save_checkpoint({"results": run.results})
+        run.save_checkpoint({"results": run.results, "protocols": run.protocols})
         if run.is_main:
             self._write_json("results.json", run.results)
+            self._write_json("protocols.json", {k: run.protocols[k] for k in run.results
+                                                if k in run.protocols})
         distributed.barrier()
         run.hook.vidssl_stage_end(run=run, stage=stage, metrics=metrics)
 

@@ -106,7 +106,8 @@ def _loop(run: RunContext, stage: Stage, progress: dict[str, Any] | None) -> dic
                  "scheduler": scheduler.state_dict() if scheduler is not None else None,
                  "scaler": scaler.state_dict() if scaler is not None else None,
                  "sums": sums, "best": best_value}
-        run.save_checkpoint({"results": run.results, "progress": state}, best)
+        run.save_checkpoint({"results": run.results, "protocols": run.protocols,
+                             "progress": state}, best)
 
     interval = run.cfg["checkpoint"]["interval_iters"]
     best_key = run.cfg["checkpoint"]["best_metric"]

@@ -26,7 +26,7 @@ from vidssl.errors import ConfigError
 
 LOCK_NAME = ".vidssl-lock.json"
 #: what a run writes into its work dir (``--overwrite`` removes these)
-RUN_FILES = ("checkpoints", "results.json", "metrics.jsonl", "tb", "config.py", "config.json",
+RUN_FILES = ("checkpoints", "results.json", "protocols.json", "metrics.jsonl", "tb", "config.py", "config.json",
              "env.json")
 ALLOWED_ON_RESUME = ("epochs", "num_workers")
 

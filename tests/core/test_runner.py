@@ -8,8 +8,9 @@ import pytest
 import torch
 
 from conftest import run_cli
-from vidssl import checkpoint
+from vidssl import build, checkpoint
 from vidssl.config import load_config
+from vidssl.protocol_card import backbone_sha256
 from vidssl.runner import Runner
 
 
@@ -36,6 +37,26 @@ def test_results_and_work_dir_contents(finished_run):
     assert {r["event"] for r in records} == {"iter", "epoch", "eval", "stage"}
     assert (work / "checkpoints" / "last.pt").is_file()
     assert "probe_random" in result.stdout and "top1" in result.stdout
+
+
+def test_every_stage_has_its_protocol_card(finished_run, tiny_config):
+    work, _ = finished_run
+    cards = json.loads((work / "protocols.json").read_text())
+    assert list(cards) == list(json.loads((work / "results.json").read_text()))
+    probe = cards["probe"]
+    assert probe["stage_type"] == "probe" and probe["training"]["backbone"] == "frozen (eval mode)"
+    assert probe["method"]["head"].startswith("L2-normalise → BatchNorm1d → linear")
+    assert probe["input"] == {"frames": "rgb", "clip_len": 8, "size": 16}
+    assert probe["test_views"]["per_video"] == 1
+    assert probe["evaluator"]["aggregation"].startswith("logits averaged")
+    assert probe["data"]["test"]["split"] == "test" and "root" not in probe["data"]["test"]
+    assert cards["supervised"]["method"]["head"] == "dropout 0.5 → linear"
+    # the card names the weights the probe started from: what the supervised stage left
+    backbone = build("backbone", load_config(tiny_config)["backbone"])
+    backbone.load_state_dict(checkpoint.load(work / "checkpoints" / "stage_supervised.pt")
+                             ["backbone"])
+    assert probe["checkpoint"]["backbone_sha256"] == backbone_sha256(backbone)
+    assert cards["probe_random"]["checkpoint"]["backbone_sha256"] != backbone_sha256(backbone)
 
 
 def test_probe_keeps_the_backbone_frozen_and_in_eval_mode(finished_run):

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 from vidssl import distributed
 from vidssl.cli import command_parser, guarded, table
@@ -34,49 +35,70 @@ def main(argv: list[str] | None = None) -> int:
 
     def body() -> int:
         from vidssl.config import load_config
-        from vidssl.errors import ConfigError
-        from vidssl.runner import Runner
 
         cfg = load_config(args.config, args.cfg_options)
         stem = Path(args.config).stem + ("_smoke" if args.smoke else "")
         work_dir = Path(args.work_dir or (None if args.smoke else cfg.get("work_dir")) or
                         Path("work_dirs") / stem)
         only = [s.strip() for s in args.stages.split(",")] if args.stages else None
-        hooks = []
-        if args.tiny and not args.smoke:
-            raise ConfigError("--tiny shrinks a smoke run: use it with --smoke")
-        if args.smoke:
-            from vidssl.plugin_manager import get_plugins
-            from vidssl.smoke import SmokeReport, smoke_config
-
-            cfg, full, notes = smoke_config(cfg, args.smoke, args.tiny, get_plugins().hook,
-                                            distributed.world_size_from_env())
-            for note in notes:
-                print(f"vidssl-run --smoke: {note}", file=sys.stderr)
-            hooks.append(SmokeReport(full, distributed.world_size_from_env()))
-        runner = Runner(cfg, work_dir, resume=args.resume, only=only, hooks=hooks,
-                        overwrite=args.overwrite)
-        try:
-            results = runner.run()
-            is_main = runner.is_main  # asked before the process group is gone
-        finally:
-            distributed.teardown()
+        results, stopped, is_main = execute(cfg, work_dir, resume=args.resume,
+                                            overwrite=args.overwrite, only=only,
+                                            smoke=args.smoke, tiny=args.tiny)
         if is_main:
             print(results_table(results))
             print(f"results: {work_dir / 'results.json'}")
-        if runner.stopped is not None:
-            print(f"vidssl-run: stopped by a hook: {runner.stopped}", file=sys.stderr)
-            return 1 if runner.stopped.failed else 0
-        return 0
+        return exit_code("vidssl-run", stopped)
 
     return guarded("vidssl-run", body, args.debug)
 
 
-def results_table(results: dict[str, dict[str, float]]) -> str:
-    """One row per stage, one column per metric."""
+def exit_code(command: str, stopped: Any) -> int:
+    """0, or for a run a hook stopped (``StopRun``): say so, and 1 if it stopped as failed."""
+    if stopped is None:
+        return 0
+    print(f"{command}: stopped by a hook: {stopped}", file=sys.stderr)
+    return 1 if stopped.failed else 0
+
+
+def execute(cfg: dict[str, Any], work_dir: Path, *, resume: bool = False, overwrite: bool = False,
+            only: list[str] | None = None, smoke: int | None = None,
+            tiny: bool = False) -> tuple[dict[str, dict[str, float]], Any, bool]:
+    """Run a loaded config into ``work_dir`` as ``vidssl-run`` does (``smoke``: the preflight
+    with that many iterations, ``tiny`` shrinking it). Returns the results, the ``StopRun`` a
+    hook raised (or ``None``) and whether this process is rank 0."""
+    from vidssl.errors import ConfigError
+    from vidssl.runner import Runner
+
+    hooks = []
+    if tiny and not smoke:
+        raise ConfigError("--tiny shrinks a smoke run: use it with --smoke")
+    if smoke:
+        from vidssl.plugin_manager import get_plugins
+        from vidssl.smoke import SmokeReport, smoke_config
+
+        cfg, full, notes = smoke_config(cfg, smoke, tiny, get_plugins().hook,
+                                        distributed.world_size_from_env())
+        for note in notes:
+            print(f"vidssl-run --smoke: {note}", file=sys.stderr)
+        hooks.append(SmokeReport(full, distributed.world_size_from_env()))
+    runner = Runner(cfg, work_dir, resume=resume, only=only, hooks=hooks, overwrite=overwrite)
+    try:
+        results = runner.run()
+        is_main = runner.is_main  # asked before the process group is gone
+    finally:
+        distributed.teardown()
+    return results, runner.stopped, is_main
+
+
+def results_table(results: dict[str, dict[str, float | str | None]]) -> str:
+    """One row per stage, one column per metric (numbers to 4 digits, text as it is)."""
     keys = list(dict.fromkeys(k for metrics in results.values() for k in metrics))
-    rows = [[stage] + ["" if k not in m else "-" if m[k] is None else f"{m[k]:.4g}" for k in keys]
-            for stage, m in results.items()]
+
+    def cell(metrics: dict, key: str) -> str:
+        value = metrics.get(key, "")
+        return "-" if value is None else value if isinstance(value, str) else f"{value:.4g}"
+
+    rows = [[stage] + [cell(m, k) for k in keys] for stage, m in results.items()]
     return table(rows, ["stage", *keys])
 
 

@@ -24,6 +24,11 @@ class ClassificationEvaluator:
     def __init__(self, average: Literal["logits", "softmax"] = "logits", report: bool = False) -> None:
         self.average, self.report = average, report
 
+    def card(self) -> dict[str, object]:
+        return {"level": "video", "aggregation": f"{self.average} averaged over each video's "
+                                                 f"clips × crops",
+                "metrics": "top1, top5, mean_class_acc (percent)"}
+
     def scores(self, context: EvaluationContext) -> tuple[np.ndarray, np.ndarray]:
         """(scores ``N×K``, labels ``N``) over the whole dataset, in dataset order, on every rank."""
         rows, scores, labels = [], [], []

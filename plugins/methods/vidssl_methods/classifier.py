@@ -36,7 +36,7 @@ class Classifier(Method):
                  normalize: bool = False, ft_begin_index: int = 0) -> None:
         super().__init__(backbone)
         freeze_below(backbone, ft_begin_index)
-        self.normalize = normalize
+        self.normalize, self.ft_begin_index = normalize, ft_begin_index
         dim = backbone.feat_dim
         self.bn = nn.BatchNorm1d(dim) if normalize else nn.Identity()
         self.dropout = nn.Dropout(dropout)
@@ -62,6 +62,15 @@ class Classifier(Method):
 
     def predict(self, batch: dict[str, Any]) -> torch.Tensor:
         return self.logits(batch["views"]["clip"])
+
+    def card(self) -> dict[str, Any]:
+        card = super().card()
+        if self.normalize:
+            card["head"] = "L2-normalise → BatchNorm1d → linear (CoCLR linear probe)"
+        else:
+            card["head"] = f"dropout {self.dropout.p} → linear"
+            card["frozen_below"] = self.ft_begin_index
+        return card
 
 
 def supervised(backbone: nn.Module, num_classes: int, dropout: float = 0.5,

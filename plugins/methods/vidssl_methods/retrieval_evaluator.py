@@ -21,6 +21,12 @@ class RetrievalEvaluator:
     def __init__(self, train_dataset: dict, ks: list[int] | None = None) -> None:
         self.train_dataset, self.ks = train_dataset, ks or [1, 5, 10, 20, 50]
 
+    def card(self) -> dict[str, object]:
+        return {"level": "video (embed features averaged over each video's clips × crops)",
+                "normalisation": "centred by the gallery mean, L2-normalised",
+                "similarity": "cosine", "queries": "test split", "gallery": "train split",
+                "metrics": f"R@k (percent) for k in {self.ks}"}
+
     def evaluate(self, context: EvaluationContext) -> dict[str, float]:
         gallery = context.build_dataset(self.train_dataset)
         queries, query_labels, _ = context.video_features()
