@@ -16,5 +16,6 @@ stages = [
          optimizer={{_base_._finetune_optimizer}}, scheduler={{_base_._finetune_scheduler}}),
     dict(name='test', type='evaluate', init_from='finetune', batch_size=8,
          method=dict(type='supervised', num_classes=101),
-         val_dataset=dict(_ucf, subset='test', view={{_base_._test_view}})),
+         val_dataset=dict(_ucf, subset='test', view={{_base_._test_view}}),
+         evaluator=dict(type='classification', average='logits', report=True)),
 ]

@@ -26,5 +26,5 @@ stages = [
          method=dict(type='linear_probe', num_classes=101),
          optimizer=dict(type='Adam', lr=1e-3, weight_decay=1e-3),
          scheduler=dict(type='MultiStepLR', milestones=[60, 80], gamma=0.1),
-         evaluator=dict(type='classification', average='softmax')),
+         evaluator=dict(type='classification', average='softmax', report=True)),
 ]

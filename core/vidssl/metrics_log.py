@@ -63,8 +63,13 @@ class MetricsLog:
         self._write({"event": "eval", "stage": stage.name, **metrics})
 
     @hookimpl
+    def vidssl_stage_start(self) -> None:
+        self.stage_started = time.time()
+
+    @hookimpl
     def vidssl_stage_end(self, stage, metrics) -> None:
-        self._write({"event": "stage", "stage": stage.name, **metrics}, 0)
+        seconds = round(time.time() - self.stage_started, 3)   # this process's part of the stage
+        self._write({"event": "stage", "stage": stage.name, **metrics, "seconds": seconds}, 0)
 
     @hookimpl
     def vidssl_run_end(self) -> None:
