@@ -24,22 +24,30 @@ class Component:
     schema: dict
     distribution: str
     version: str
+    #: a method's demo config on synthetic_motion (its entry in ``vidssl-bench synthetic``)
+    demo_config: str | None = None
 
 
 class Registrar:
-    """Handed to a registration hook: ``register(name, builder, schema=None)`` adds one component
-    of this registrar's kind, attributed to the plugin's distribution. Without ``schema`` one is
-    derived from the builder's signature and type hints."""
+    """Handed to a registration hook: ``register(name, builder, schema=None, demo_config=None)``
+    adds one component of this registrar's kind, attributed to the plugin's distribution. Without
+    ``schema`` one is derived from the builder's signature and type hints. A method may name its
+    ``demo_config`` (a config path on synthetic_motion with stages ``probe_random`` and ``probe``,
+    or ``supervised`` for a supervised method): ``vidssl-bench synthetic`` then ranks it."""
 
     def __init__(self, registry: Registry, kind: str, distribution: str, version: str):
         self._registry, self.kind = registry, kind
         self.distribution, self.version = distribution, version
 
-    def __call__(self, name: str, builder: Callable[..., Any], schema: dict | None = None) -> None:
+    def __call__(self, name: str, builder: Callable[..., Any], schema: dict | None = None,
+                 demo_config: str | None = None) -> None:
         if schema is None:
             schema = schema_from_signature(builder, skip=BUILD_CONTEXT.get(self.kind, ()))
-        self._registry.add(Component(self.kind, name, builder, schema,
-                                     self.distribution, self.version))
+        if demo_config is not None and self.kind != "method":
+            raise PluginError(f"{self.distribution}: {self.kind} '{name}': only methods register "
+                              f"a demo_config")
+        self._registry.add(Component(self.kind, name, builder, schema, self.distribution,
+                                     self.version, str(demo_config) if demo_config else None))
 
 
 class Registry:

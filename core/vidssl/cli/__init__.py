@@ -75,6 +75,18 @@ def command_parser(prog: str, doc: str) -> argparse.ArgumentParser:
     return parser
 
 
+def integer_list(text: str | None, option: str) -> list[int | None]:
+    """``"1,2,3"`` → ``[1, 2, 3]``; nothing given → ``[None]`` (one run with the default)."""
+    from vidssl.errors import ConfigError
+
+    if not text:
+        return [None]
+    try:
+        return [int(x) for x in text.split(",")]
+    except ValueError:
+        raise ConfigError(f"--{option}: expected comma-separated integers, got '{text}'") from None
+
+
 def table(rows: list[list[str]], header: list[str]) -> str:
     """Left-aligned plain-text table."""
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]

@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from vidssl.cli import command_parser, guarded
+from vidssl.cli import command_parser, guarded, integer_list
 from vidssl.cli.run import execute, exit_code, results_table
 from vidssl.errors import ConfigError
 
@@ -55,15 +55,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="preflight: as vidssl-run --smoke")
     parser.add_argument("--tiny", action="store_true", help="with --smoke: shrink the clips")
     return parser.parse_args(argv)
-
-
-def _numbers(text: str | None, what: str) -> list[int | None]:
-    if not text:
-        return [None]
-    try:
-        return [int(x) for x in text.split(",")]
-    except ValueError:
-        raise ConfigError(f"--{what}: expected comma-separated integers, got '{text}'") from None
 
 
 def source_backbone(args: argparse.Namespace) -> tuple[dict[str, Any], bool, str]:
@@ -146,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
         protocol = protocol_file(args.protocol)
         backbone, trained_residual, name = source_backbone(args)
         residual = trained_residual if args.input == "auto" else args.input == "residual"
-        splits, seeds = _numbers(args.splits, "splits"), _numbers(args.seeds, "seeds")
+        splits, seeds = integer_list(args.splits, "splits"), integer_list(args.seeds, "seeds")
         work_dir = Path(args.work_dir or Path("work_dirs") / "eval" /
                         f"{name}-{protocol.stem}-{args.dataset}")
         runs = [(split, seed) for split in splits for seed in seeds]

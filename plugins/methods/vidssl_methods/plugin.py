@@ -1,6 +1,7 @@
 """Entry point of vidssl-methods: registers methods, evaluators, the ``features`` extractor and
 hooks."""
 import inspect
+from pathlib import Path
 
 from vidssl import hookimpl
 from vidssl.schema import schema_from_signature
@@ -14,15 +15,18 @@ from vidssl_methods.mlfo import MLFO
 from vidssl_methods.retrieval_evaluator import RetrievalEvaluator
 from vidssl_methods.vtdl import VTDL
 
+#: the demo configs of the source tree this plugin is installed from (vidssl-bench synthetic)
+CONFIGS = Path(__file__).resolve().parents[3] / "configs"
+
 
 @hookimpl
 def vidssl_register_methods(register):
-    register("supervised", supervised)
+    register("supervised", supervised, demo_config=CONFIGS / "supervised_r3d_synthetic.py")
     register("linear_probe", linear_probe)
-    register("vtdl", VTDL)
+    register("vtdl", VTDL, demo_config=CONFIGS / "vtdl_r3d_synthetic.py")
     register("instance_recognition", InstanceRecognition)
-    register("local_aggregation", LocalAggregation)
-    register("mlfo", MLFO)
+    register("local_aggregation", LocalAggregation, demo_config=CONFIGS / "la_idt_r3d_synthetic.py")
+    register("mlfo", MLFO, demo_config=CONFIGS / "mlfo_r3d_synthetic.py")
 
 
 @hookimpl
