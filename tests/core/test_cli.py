@@ -11,7 +11,7 @@ import vidssl.cli
 from conftest import BIN, REPO, run_cli
 
 COMMANDS = ["vidssl-run", "vidssl-plugins", "vidssl-extract", "vidssl-prepare", "vidssl-idt",
-            "vidssl-cam", "vidssl-eval", "vidssl-report"]
+            "vidssl-cam", "vidssl-eval", "vidssl-report", "vidssl-bench"]
 
 
 def undocumented(help_text: str) -> list[str]:

@@ -3,7 +3,8 @@ of docs/plugins.md:
 
 * method ``arrow_of_time``: self-supervised; the clip is played forwards or backwards at random
   and a linear head on the backbone features predicts which (Wei et al., "Learning and Using the
-  Arrow of Time", CVPR 2018, reduced to its simplest form);
+  Arrow of Time", CVPR 2018, reduced to its simplest form); it registers its demo config
+  (``demo_synthetic.py``), so ``vidssl-bench synthetic`` ranks it;
 * method ``clip_order`` (a method with an extra view): a second clip of the same video from
   another time; a head on both clips' features says which comes first;
 * method ``queue_contrast`` (a method with a queue surviving ``--resume``): InfoNCE between two
@@ -217,7 +218,9 @@ class StopBelow:
 
 @hookimpl
 def vidssl_register_methods(register):
-    register("arrow_of_time", ArrowOfTime)
+    # its entry in vidssl-bench synthetic: a config shipped inside this package
+    register("arrow_of_time", ArrowOfTime,
+             demo_config=Path(__file__).with_name("demo_synthetic.py"))
     register("clip_order", ClipOrder)
     register("queue_contrast", QueueContrast)
 
