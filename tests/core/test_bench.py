@@ -43,6 +43,8 @@ def test_the_leaderboard_ranks_every_method_with_a_demo_config(tmp_path):
                         "--out", str(out), "--data-root", str(data), check=True)
         assert {p: p.stat().st_mtime for p in out.glob("*/seed0/results.json")} == before
         assert "| vtdl |" in again.stdout and "| mlfo |" not in again.stdout
+        printed = run_cli("vidssl-bench", "synthetic", "--out", str(out), "--table", check=True)
+        assert printed.stdout == (out / "leaderboard.md").read_text()
     finally:
         pip("uninstall", "-y", "vidssl-example-plugin")
     refused = run_cli("vidssl-bench", "synthetic", "--methods", "arrow_of_time", "--out",

@@ -139,6 +139,23 @@ def test_cli_extract_list_is_resumable_and_survives_a_broken_video(tmp_path):
             str(out), "--shard", "0/2", check=True)
     assert (out / "pan.npz").stat().st_mtime_ns == stamp   # finished videos are skipped
 
+    # a SLURM array job (--array=1-2): each task its share, then the failure logs merged
+    sharded = tmp_path / "sharded"
+    slurm = {"SLURM_ARRAY_TASK_MIN": "1", "SLURM_ARRAY_TASK_COUNT": "2"}
+    merge = ["vidssl-idt", "merge", str(sharded), "--list", str(listing)]
+    first = run_cli("vidssl-idt", "extract", "--list", str(listing), "--root", str(videos), "-o",
+                    str(sharded), "--mode", "dt", env={**slurm, "SLURM_ARRAY_TASK_ID": "1"},
+                    check=True)
+    assert "shard 0/2: 2 of 2 videos" in first.stdout
+    unfinished = run_cli(*merge)
+    assert unfinished.returncode == 1 and "1 videos not done yet" in unfinished.stderr
+    run_cli("vidssl-idt", "extract", "--list", str(listing), "--root", str(videos), "-o",
+            str(sharded), "--mode", "dt", env={**slurm, "SLURM_ARRAY_TASK_ID": "2"})
+    assert "broken.avi" in (sharded / "failed.shard1of2.txt").read_text()
+    merged = run_cli(*merge, check=True)
+    assert "2 of 3 videos have trajectories, 1 failed" in merged.stdout
+    assert (sharded / "failed.txt").read_text().startswith("broken.avi\t")
+
     boxes = tmp_path / "boxes"
     boxes.mkdir()
     (boxes / "square.bb").write_text("".join(f"{t} 55 {15 + 3 * t} 90 {50 + 3 * t} 0.9\n"

@@ -7,8 +7,9 @@ self-supervised method, ``supervised`` for a supervised one) into OUT/<method>/s
 already finished there is reused. Its score is that stage's top-1; its baseline, the
 random-init linear probe (``probe_random``) of the same run, on the same input; the gain, their
 difference, passes at +10 points on every seed. OUT/leaderboard.md and leaderboard.json are
-rewritten after every run (mean ± std over seeds, each value, minutes per run). --tiny runs each
-stage as the --smoke --tiny preflight does (a few videos, 2 iterations): what CI runs.
+rewritten after every run (mean ± std over seeds, each value, minutes per run); --table prints it
+again. --tiny runs each stage as the --smoke --tiny preflight does (a few videos, 2 iterations):
+what CI runs.
 """
 from __future__ import annotations
 
@@ -37,6 +38,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                                             "vidssl-run: $VIDSSL_DATA_ROOT or data)")
     parser.add_argument("--tiny", action="store_true",
                         help="each stage as the --smoke --tiny preflight (CI)")
+    parser.add_argument("--table", action="store_true",
+                        help="print the leaderboard of OUT/leaderboard.json only (nothing runs)")
     return parser.parse_args(argv)
 
 
@@ -129,6 +132,12 @@ def main(argv: list[str] | None = None) -> int:
         from vidssl.plugin_manager import get_plugins
 
         out = Path(args.out)
+        if args.table:
+            saved = out / "leaderboard.json"
+            if not saved.is_file():
+                raise ConfigError(f"--table: {saved} does not exist (run the benchmark first)")
+            print(leaderboard(json.loads(saved.read_text())), end="")
+            return 0
         methods = entries(get_plugins().registry,
                           [m.strip() for m in args.methods.split(",")] if args.methods else None)
         records = []

@@ -2,13 +2,17 @@
 
     vidssl-idt extract VIDEO -o OUT[.txt|.gz|.npz] [--mode dt|idt] [--boxes FILE.bb]
     vidssl-idt extract --list VIDEOS.txt -o DIR [--shard i/n] [--format npz|gz|txt] [--boxes-dir D]
+    vidssl-idt merge DIR --list VIDEOS.txt
     vidssl-idt fit DIR -o model.npz [--k 256] [--pca 0.9] [--samples 500] [--per-descriptor]
     vidssl-idt encode DIR --model model.npz -o OUT_DIR [--variant seed|improved] [--sketch 2000]
     vidssl-idt cluster OUT_DIR --annotation LIST -o CLUSTER_DIR [--k 6000] [--num-c 3]
 
-``extract --list`` is sharded (``--shard i/n``, or by ``RANK``/``WORLD_SIZE`` under torchrun),
-resumable (videos whose output exists are skipped) and logs a failing video to
-``DIR/failed.txt`` without stopping. ``cluster`` matches annotation rows to feature files by
+``extract --list`` is sharded (``--shard i/n``; else a SLURM array job's
+``SLURM_ARRAY_TASK_ID``/``SLURM_ARRAY_TASK_COUNT``; else ``RANK``/``WORLD_SIZE`` under torchrun),
+resumable (videos whose output exists are skipped) and logs a failing video without stopping: to
+``DIR/failed.txt`` unsharded, to ``DIR/failed.shard<i>of<n>.txt`` per shard (rewritten by each
+run of that shard). ``merge`` joins the shards' logs into ``DIR/failed.txt`` and names the videos
+that have neither an output nor a failure (a shard that has not finished). ``cluster`` matches annotation rows to feature files by
 video name and writes ``cluster_labels.npy`` (int64 ``[num_c, N]``) with the annotation file
 filtered to the videos that have features, in its own format, rows in the same order.
 """
@@ -38,8 +42,14 @@ def _params(args: argparse.Namespace) -> TrajectoryParams:
 
 
 def _shard(text: str | None) -> tuple[int, int]:
+    """(index, count) of this process's share of a list: ``--shard``, a SLURM array task, or a
+    torchrun rank."""
     if text is None:
-        return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
+        env = os.environ
+        if "SLURM_ARRAY_TASK_ID" in env and "SLURM_ARRAY_TASK_COUNT" in env:
+            first = int(env.get("SLURM_ARRAY_TASK_MIN", 0))   # --array=1-100 starts at 1
+            return int(env["SLURM_ARRAY_TASK_ID"]) - first, int(env["SLURM_ARRAY_TASK_COUNT"])
+        return int(env.get("RANK", 0)), int(env.get("WORLD_SIZE", 1))
     try:
         index, count = (int(v) for v in text.split("/"))
     except ValueError:
@@ -96,10 +106,34 @@ def extract(args: argparse.Namespace) -> int:
              lambda row=row, name=name: extract_trajectories(dataset.frames(row), args.mode,
                                                              params, boxes_of(name)))
             for row, name in enumerate(videos))
+    log = out / ("failed.txt" if count == 1 else f"failed.shard{index}of{count}.txt")
+    log.unlink(missing_ok=True)   # this run retries the videos that failed before
     failed = extract_missing(tqdm(jobs, total=len(videos), desc=f"idt {index}/{count}",
-                                  disable=not sys.stderr.isatty()), out / "failed.txt")
-    print(f"vidssl-idt: {len(videos) - failed} of {len(videos)} videos done in {out}"
-          + (f", {failed} failed (see {out / 'failed.txt'})" if failed else ""))
+                                  disable=not sys.stderr.isatty()), log)
+    print(f"vidssl-idt: shard {index}/{count}: {len(videos) - failed} of {len(videos)} videos "
+          f"done in {out}" + (f", {failed} failed (see {log})" if failed else ""))
+    return 0
+
+
+def merge(args: argparse.Namespace) -> int:
+    """The shards' failure logs joined into ``DIR/failed.txt``; exit 1 while videos of the list
+    have neither an output nor a failure."""
+    out = Path(args.folder)
+    logs = sorted(out.glob("failed.shard*of*.txt"))
+    lines = [line for log in logs for line in log.read_text().splitlines() if line]
+    (out / "failed.txt").write_text("".join(f"{line}\n" for line in lines))
+    failed = {line.split("\t", 1)[0] for line in lines}
+    done = {_stem(p) for p in out.iterdir() if p.name.endswith(tuple(FORMATS.values()))
+            and not p.name.startswith("failed")}
+    videos = [name for name, _ in _video_names(Path(args.list))]
+    missing = [v for v in videos if Path(v).stem not in done and v not in failed]
+    print(f"vidssl-idt merge: {len(videos) - len(missing) - len(failed)} of {len(videos)} videos "
+          f"have trajectories, {len(failed)} failed (from {len(logs)} shard logs, now in "
+          f"{out / 'failed.txt'})")
+    if missing:
+        print(f"vidssl-idt merge: {len(missing)} videos not done yet (a shard still running or "
+              f"stopped; rerun it, it resumes), e.g. {', '.join(missing[:3])}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -197,7 +231,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="dense trajectories, or improved (camera motion removed; default)")
     p.add_argument("--boxes", help="person boxes (.bb) left out of camera-motion estimation")
     p.add_argument("--boxes-dir", help="with --list: <video name>.bb box files (the seed's -H)")
-    p.add_argument("--shard", help="i/n: process every n-th video from the i-th")
+    p.add_argument("--shard", help="i/n: process every n-th video from the i-th (default: the "
+                                   "SLURM array task, else RANK/WORLD_SIZE, else all)")
     p.add_argument("--format", choices=sorted(FORMATS), default="npz",
                    help="with --list: output format")
     defaults = TrajectoryParams()
@@ -210,6 +245,10 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument(f"--{name.replace('_', '-')}", type=int, default=getattr(defaults, name),
                        help=f"{text}; default {getattr(defaults, name)}, as the original program")
     p.set_defaults(run=extract)
+    p = commands.add_parser("merge", help="join the shards' failure logs after a sharded extract")
+    p.add_argument("folder", help="the extract --list output folder")
+    p.add_argument("--list", required=True, help="the list the shards extracted")
+    p.set_defaults(run=merge)
     p = commands.add_parser("fit", help="PCA + GMM on sampled descriptors")
     p.add_argument("descriptors", help="folder of trajectory files")
     p.add_argument("-o", "--output", required=True, help="the model file to write (.npz)")
