@@ -1,91 +1,201 @@
-"""Trajectory extraction speed (frames/s, decoding excluded) in ``--mode dt`` and ``--mode idt``
-on the KTH fixture (160×120) and on synthetic_motion videos rendered at 320×240 and 640×480, plus
-the Fisher-vector + clustering time, in one run.
+"""Trajectory extraction side by side with the original program: videos/s over the same list of
+videos, both using the whole machine, in ``dt`` and ``idt`` mode; and where vidssl's time goes.
 
-The anchor is the original C++ program (DenseTrack, plain DT) on this kind of machine: about
-60 frames/s on the KTH clip, 13.6 at 320×240 and 3.2 at 640×480 (figures given with the IDT
-issue; the binary cannot be built here, so these are quoted, not re-measured). The ratio printed
-per row is ours / anchor for dt; the target is ≥ 1.5.
+The peer is Heng Wang's LEAR release, built outside this repository (README, "Dense trajectories"
+says how and why it cannot be built on Debian's OpenCV): ``--peer DIR`` holding ``DenseTrack``
+(dense trajectories) and/or ``DenseTrackStab`` (improved trajectories). The original is
+single-threaded: it runs as one process per core over the list (``--workers``, default: the
+cores); vidssl runs ``vidssl-idt extract --list`` with as many shards at once. Both read the
+same video files and write their own output (the original: text on stdout, counted; vidssl:
+``.npz``). Median of ``--repeats`` interleaved repeats (the programs and modes alternate).
 
-    python benchmarks/idt.py [--frames 60] [--repeats 2]
+Videos: the KTH fixture (../shared, 160×120) and videos this script renders (``--frames`` frames
+each): a textured scene panned by the camera with two moving objects, at 320×240 and 640×480.
+Without a peer it prints vidssl's figures alone and says so (the README's ratios then stay the
+quoted ones). ``--profile`` adds the split of vidssl's time (flow, tracking, descriptors, camera
+motion, output) on the 320×240 video.
+
+    python benchmarks/idt.py [--peer DIR] [--repeats 5] [--frames 100] [--workers 2] [--profile]
 """
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import cv2
 import numpy as np
-from sklearn.metrics import normalized_mutual_info_score
 
-from vidssl.kmeans import kmeans_labels
-from vidssl_datasets import synthetic_motion as sm
-from vidssl_datasets.video_reader import read_video
-from vidssl_idt.count_sketch import CountSketch
-from vidssl_idt.fisher import fisher_vector, fit_fisher_model, sample_descriptors
-from vidssl_idt.trajectories import extract_trajectories
-
-ANCHOR_FPS = {"KTH 160×120": 60.0, "synthetic 320×240": 13.6, "synthetic 640×480": 3.2}
 KTH = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "idt" / \
     "person01_boxing_d1_uncomp.avi"
+PEER_PROGRAMS = {"dt": "DenseTrack", "idt": "DenseTrackStab"}
+BIN = Path(sys.executable).parent
 
 
-def synthetic(width: int, height: int, frames: int, label: int = 0) -> np.ndarray:
-    cfg = sm.SyntheticMotionConfig(size=height, frames=frames)
-    video = sm.render_video(label, [label], cfg, *sm.split_families("train"))
-    return np.stack([cv2.resize(f, (width, height)) for f in video])
+def render_scene(path: Path, width: int, height: int, frames: int, seed: int = 0) -> None:
+    """A textured scene the camera pans across (2 px/frame), with two objects moving on it."""
+    rng = np.random.default_rng(seed)
+    world = cv2.GaussianBlur(rng.integers(0, 255, (height + 40, width + 2 * frames + 40, 3),
+                                          dtype=np.uint8), (0, 0), 3)
+    world = cv2.normalize(world, None, 0, 255, cv2.NORM_MINMAX)
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 25, (width, height))
+    side = height // 5
+    for t in range(frames):
+        frame = world[20:20 + height, 2 * t:2 * t + width].copy()
+        for k, (x0, y0, vx, vy) in enumerate(((0.1, 0.2, 3, 1), (0.7, 0.6, -2, -1))):
+            x = int(x0 * width + vx * t) % (width - side)
+            y = int(y0 * height + vy * t) % (height - side)
+            cv2.rectangle(frame, (x, y), (x + side, y + side), (40 + 180 * k, 200, 60), -1)
+        writer.write(frame)
+    writer.release()
 
 
-def frames_per_second(video: np.ndarray, mode: str, repeats: int) -> tuple[float, int]:
-    best, rows = 0.0, 0
-    for _ in range(repeats):
+def videos(folder: Path, frames: int) -> list[Path]:
+    found = []
+    if KTH.is_file():
+        found.append(shutil.copy(KTH, folder / KTH.name))
+    else:
+        print(f"(KTH fixture not found at {KTH}; the list has the rendered videos only)")
+    for width, height in ((320, 240), (640, 480)):
+        path = folder / f"scene_{width}x{height}.avi"
+        render_scene(path, width, height, frames)
+        found.append(path)
+    return [Path(p) for p in found]
+
+
+def run_peer(program: Path, listing: list[Path], workers: int) -> tuple[float, list[int]]:
+    """Seconds for the original over the list, one process per worker; trajectories per video."""
+    def one(video: Path) -> int:
+        out = subprocess.run([str(program), str(video)], capture_output=True, check=True).stdout
+        return out.count(b"\n")
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(workers) as pool:   # each thread waits on one peer process
+        counts = list(pool.map(one, listing))
+    return time.perf_counter() - started, counts
+
+
+def run_vidssl(mode: str, listing: list[Path], workers: int, scratch: Path) -> tuple[float, list[int]]:
+    """Seconds for ``vidssl-idt extract --list`` in ``workers`` shards at once; trajectories per
+    video."""
+    out = Path(tempfile.mkdtemp(dir=scratch))
+    list_file = out / "list.txt"
+    list_file.write_text("".join(f"{p}\n" for p in listing))
+    started = time.perf_counter()
+    shards = [subprocess.Popen([str(BIN / "vidssl-idt"), "extract", "--list", str(list_file),
+                                "--root", "/", "-o", str(out), "--mode", mode, "--shard",
+                                f"{i}/{workers}"], stdout=subprocess.DEVNULL)
+              for i in range(workers)]
+    if any(shard.wait() for shard in shards):
+        raise SystemExit("vidssl-idt extract failed")
+    seconds = time.perf_counter() - started
+    counts = [len(np.load(out / f"{p.stem}.npz")["trajectories"]) for p in listing]
+    shutil.rmtree(out)
+    return seconds, counts
+
+
+def profile(video: Path, mode: str) -> None:
+    """vidssl's time on one video split by what it does: each part's functions are timed where
+    they run (frame analysis runs in a thread beside the tracking, so parts overlap in time)."""
+    from vidssl_datasets.video_reader import read_video
+    from vidssl_idt import camera_motion, trajectories
+    from vidssl_idt.trajectory_io import write_trajectories
+
+    parts = {"flow (pyramids, Farneback, median filter)": [(trajectories, "_flow_pyramid"),
+                                                            (trajectories, "_flow_images"),
+                                                            (trajectories, "_grey_pyramid")],
+             "camera motion (matches, homography, warp)": [(camera_motion.CameraMotion,
+                                                            "homography"),
+                                                           (trajectories, "warp_to_previous")],
+             "orientation histograms (HOG/HOF/MBH maps)": [(trajectories, "frame_histograms")],
+             "tracking, pruning, descriptor pooling": [(trajectories, "_advance"),
+                                                       (trajectories, "_finish")]}
+    spent = dict.fromkeys(parts, 0.0)
+
+    def timed(part, function):
+        def wrapper(*args, **kwargs):
+            started = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                spent[part] += time.perf_counter() - started
+        return wrapper
+
+    originals = [(owner, name, getattr(owner, name)) for part in parts for owner, name in parts[part]]
+    for part, functions in parts.items():
+        for owner, name in functions:
+            setattr(owner, name, timed(part, getattr(owner, name)))
+    try:
+        frames = read_video(video)
         started = time.perf_counter()
-        rows = len(extract_trajectories(video, mode))
-        best = max(best, len(video) / (time.perf_counter() - started))
-    return best, rows
+        rows = trajectories.extract_trajectories(frames, mode)
+        extracted = time.perf_counter()
+        with tempfile.TemporaryDirectory() as scratch:
+            write_trajectories(Path(scratch) / "out.npz", rows)
+        spent["output (.npz)"] = time.perf_counter() - extracted
+    finally:
+        for owner, name, function in originals:
+            setattr(owner, name, function)
+    wall = time.perf_counter() - started
+    print(f"\nwhere vidssl's time goes ({video.name}, {mode}, {len(frames)} frames, decoding "
+          f"excluded: {wall:.2f} s wall):")
+    for part, seconds in spent.items():
+        print(f"  {part:<45}{seconds:>7.2f} s  ({100 * seconds / wall:>5.1f} % of the wall time)")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--frames", type=int, default=60, help="frames of each synthetic video")
-    parser.add_argument("--repeats", type=int, default=2, help="best of this many runs")
+    parser.add_argument("--peer", help="folder with the original DenseTrack / DenseTrackStab")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--frames", type=int, default=100, help="frames of each rendered video")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--profile", action="store_true", help="split vidssl's time by stage")
     args = parser.parse_args()
-    videos = {}
-    if KTH.is_file():
-        videos["KTH 160×120"] = read_video(KTH)
+    peers = {}
+    if args.peer:
+        peers = {mode: Path(args.peer) / name for mode, name in PEER_PROGRAMS.items()
+                 if (Path(args.peer) / name).is_file()}
+        if not peers:
+            raise SystemExit(f"--peer {args.peer}: neither DenseTrack nor DenseTrackStab there")
     else:
-        print(f"(KTH fixture not found at {KTH}; skipping that row)")
-    videos["synthetic 320×240"] = synthetic(320, 240, args.frames)
-    videos["synthetic 640×480"] = synthetic(640, 480, args.frames)
-    print(f"{'video':<20}{'frames':>7}{'dt fps':>9}{'idt fps':>9}{'anchor':>8}{'dt/anchor':>11}"
-          f"{'rows dt':>9}")
-    ratios = []
-    for name, video in videos.items():
-        dt, rows = frames_per_second(video, "dt", args.repeats)
-        idt, _ = frames_per_second(video, "idt", args.repeats)
-        ratios.append(dt / ANCHOR_FPS[name])
-        print(f"{name:<20}{len(video):>7}{dt:>9.1f}{idt:>9.1f}{ANCHOR_FPS[name]:>8.1f}"
-              f"{ratios[-1]:>11.2f}{rows:>9}")
-
-    # Fisher vectors + clustering on synthetic_motion at 64×64 (200 videos)
-    cfg = sm.SyntheticMotionConfig(size=64, frames=32)
-    clips = [sm.render_video(i % 10, [i], cfg, *sm.split_families("train")) for i in range(200)]
-    started = time.perf_counter()
-    tracks = [extract_trajectories(c, "dt") for c in clips]
-    extracted = time.perf_counter()
-    model = fit_fisher_model(sample_descriptors(tracks, 200), k=32, pca=0.9, n_init=1)
-    vectors = np.stack([fisher_vector(t, model) for t in tracks])
-    features = CountSketch(vectors.shape[1], 2000)(vectors)
-    encoded = time.perf_counter()
-    labels = kmeans_labels(features, k=10, num_c=3)
-    clustered = time.perf_counter()
-    classes = np.arange(200) % 10
-    nmi = np.mean([normalized_mutual_info_score(classes, run) for run in labels])
-    print(f"200 synthetic videos 64×64×32: trajectories {extracted - started:.1f} s, "
-          f"FV fit+encode+sketch ({vectors.shape[1]}-d → 2000) {encoded - extracted:.1f} s, "
-          f"k-means 3×10 {clustered - encoded:.2f} s; NMI with the 10 motion classes {nmi:.3f}")
-    print(f"ratio: {min(ratios):.2f}  (slowest dt row, ours / original program)")
+        print("no --peer: the original program is not measured (README: how to build it); "
+              "vidssl's figures alone follow")
+    with tempfile.TemporaryDirectory() as scratch_dir:
+        scratch = Path(scratch_dir)
+        listing = videos(scratch, args.frames)
+        print(f"{len(listing)} videos: {', '.join(p.name for p in listing)}; {args.workers} "
+              f"workers; median of {args.repeats} interleaved repeats")
+        seconds: dict[tuple[str, str], list[float]] = {}
+        counts: dict[tuple[str, str], list[int]] = {}
+        for _ in range(args.repeats):
+            for mode in ("dt", "idt"):
+                for program in ("vidssl", "original"):
+                    if program == "original" and mode not in peers:
+                        continue
+                    took, found = run_vidssl(mode, listing, args.workers, scratch) \
+                        if program == "vidssl" else run_peer(peers[mode], listing, args.workers)
+                    seconds.setdefault((mode, program), []).append(took)
+                    counts[(mode, program)] = found
+        print(f"\n{'mode':<5}{'program':<10}{'videos/s':>10}  trajectories per video")
+        ratios = []
+        for (mode, program), times in seconds.items():
+            rate = len(listing) / statistics.median(times)
+            print(f"{mode:<5}{program:<10}{rate:>10.3f}  {counts[(mode, program)]}")
+            if program == "original":
+                ratios.append(statistics.median(times) /
+                              statistics.median(seconds[(mode, "vidssl")]))
+                print(f"{'':<15}vidssl / original: {ratios[-1]:.2f}")
+        if args.profile:
+            profile(listing[-2], "idt")
+    if ratios:
+        print(f"ratio: {min(ratios):.2f}  (worst mode, vidssl videos/s / original videos/s)")
 
 
 if __name__ == "__main__":
