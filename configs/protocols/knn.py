@@ -6,7 +6,9 @@
 # `vidssl-eval SOURCE --protocol knn --dataset NAME` runs it on any of `datasets`.
 _base_ = ['../_base_/ucf101.py']
 protocol = dict(name='knn', dataset='ucf101',
-                datasets=['ucf101', 'hmdb51', 'kinetics400', 'something_v1', 'synthetic_motion'])
+                datasets=['ucf101', 'hmdb51', 'kinetics400', 'something_v1', 'synthetic_motion'],
+                overrides=dict(synthetic_motion={'stages.0.num_workers': 2,
+                                                 'stages.0.batch_size': 32}))
 backbone = dict(type='r3d', depth=18, shortcut='B', stem_pool='1x3x3')
 _view = dict(clip_len=16, stride=1, size=112, resize=128, sampler='uniform', num_clips=10,
              crop='center')

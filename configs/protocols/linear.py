@@ -12,6 +12,7 @@ protocol = dict(
     datasets=['ucf101', 'hmdb51', 'kinetics400', 'something_v1', 'synthetic_motion'],
     overrides=dict(synthetic_motion={
         'stages.0.epochs': 5, 'stages.0.batch_size': 32, 'stages.0.scheduler': None,
+        'stages.0.num_workers': 2,
         'stages.0.optimizer': dict(type='Adam', lr=1e-2, weight_decay=1e-4)}))
 backbone = dict(type='r3d', depth=18, shortcut='B', stem_pool='1x3x3')
 _train_view = dict(clip_len=16, stride=1, size=112, resize=128, crop='random_resized',

@@ -102,8 +102,9 @@ def card_summary(card: dict[str, Any]) -> str:
     evaluator = card.get("evaluator", {})
     if "aggregation" in evaluator:
         parts.append(evaluator["aggregation"])
-    if "level" in evaluator:
-        parts.append(f"{evaluator['level']}-level")
+    if "level" in evaluator:   # "video" or "video (how its features are made)"
+        level, _, how = evaluator["level"].partition(" ")
+        parts.append(f"{level}-level {how}".strip())
     head = card.get("method", {}).get("head")
     if head:
         parts.append(head)

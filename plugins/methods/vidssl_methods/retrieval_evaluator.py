@@ -28,7 +28,8 @@ class RetrievalEvaluator:
         self.examples = examples
 
     def card(self) -> dict[str, object]:
-        return {"level": "video (embed features averaged over each video's clips × crops)",
+        return {"level": "video", "aggregation": "embed features averaged over each video's "
+                                                 "clips × crops",
                 "normalisation": "centred by the gallery mean, L2-normalised",
                 "similarity": "cosine", "queries": "test split", "gallery": "train split",
                 "metrics": f"R@k (percent) for k in {self.ks}"}
