@@ -209,6 +209,16 @@ def stage_configs(cfg: dict[str, Any]) -> list[dict[str, Any]]:
             for stage in cfg["stages"]]
 
 
+def dataset_slots(stage: dict[str, Any]) -> list[tuple[dict[str, Any], str]]:
+    """Where a stage's dataset configs are: (the dict holding one, its key) for ``dataset``,
+    ``val_dataset`` and an evaluator's gallery ``train_dataset``, those that are set."""
+    slots = [(stage, key) for key in ("dataset", "val_dataset") if isinstance(stage.get(key), dict)]
+    evaluator = stage.get("evaluator")
+    if isinstance(evaluator, dict) and isinstance(evaluator.get("train_dataset"), dict):
+        slots.append((evaluator, "train_dataset"))
+    return slots
+
+
 def validate_config(cfg: dict[str, Any], registry: Registry) -> None:
     """Validate the merged config, components included; raise :class:`ConfigError` with the key
     path, where it is written, and what was expected."""

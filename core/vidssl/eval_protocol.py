@@ -24,12 +24,11 @@ import pprint
 from pathlib import Path
 from typing import Any
 
+from vidssl.config import dataset_slots
 from vidssl.errors import ConfigError
 
 PROTOCOLS_ENV = "VIDSSL_PROTOCOLS"
 DATASETS_FILE = "_datasets.py"
-#: the stage keys that hold dataset configs (and the evaluator's gallery)
-DATASET_KEYS = ("dataset", "val_dataset")
 
 
 def protocol_dir() -> Path:
@@ -94,15 +93,6 @@ def _swap(cfg: dict[str, Any], old: dict[str, Any], new: dict[str, Any],
     return cfg, None
 
 
-def _datasets_of(stage: dict[str, Any]) -> list[tuple[dict[str, Any], str]]:
-    """(the dict holding it, key) of every dataset config of a stage, the gallery included."""
-    found = [(stage, k) for k in DATASET_KEYS if isinstance(stage.get(k), dict)]
-    evaluator = stage.get("evaluator")
-    if isinstance(evaluator, dict) and isinstance(evaluator.get("train_dataset"), dict):
-        found.append((evaluator, "train_dataset"))
-    return found
-
-
 def _replace_number(value: Any, key: str, old: int, new: int) -> Any:
     if isinstance(value, dict):
         return {k: new if k == key and v == old else _replace_number(v, key, old, new)
@@ -145,7 +135,7 @@ def compose(protocol_path: Path, dataset: str, backbone: dict[str, Any], seed: i
                           f", not {split}")
     roles = set()
     for stage in cfg["stages"]:
-        for holder, key in _datasets_of(stage):
+        for holder, key in dataset_slots(stage):
             holder[key], role = _swap(holder[key], old, new, split)
             roles.add(role)
     if not {"train", "test"} & roles:
@@ -158,7 +148,7 @@ def compose(protocol_path: Path, dataset: str, backbone: dict[str, Any], seed: i
         set_key(cfg, key, copy.deepcopy(value))
     if residual:
         for stage in cfg["stages"]:
-            for holder, key in _datasets_of(stage):
+            for holder, key in dataset_slots(stage):
                 view = holder[key].setdefault("view", {})
                 view["clip_len"] = int(view.get("clip_len", 16)) + 1
                 view["residual"] = True

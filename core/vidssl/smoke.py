@@ -29,18 +29,11 @@ from vidssl.dataset_subset import DatasetSubset
 TINY_VIEW = {"clip_len": 8, "resize": 64, "num_clips": 2}   # and size ≤ 64, one crop
 
 
-def _datasets(stage: dict[str, Any]) -> list[dict[str, Any]]:
-    """The dataset configs of a stage (an evaluator's gallery included)."""
-    found = [stage[k] for k in ("dataset", "val_dataset") if isinstance(stage.get(k), dict)]
-    gallery = (stage.get("evaluator") or {}).get("train_dataset")
-    return found + ([gallery] if isinstance(gallery, dict) else [])
-
-
 def smoke_config(cfg: dict[str, Any], iters: int, tiny: bool, hook: Any,
                  world_size: int = 1) -> tuple[dict[str, Any], dict[str, dict], list[str]]:
     """The config reshaped for a smoke run, the full config's settings per stage (for the
     projection), and a line per change that is not the same for every stage (caps)."""
-    from vidssl.config import stage_configs
+    from vidssl.config import dataset_slots, stage_configs
 
     cfg = copy.deepcopy(cfg)
     full = {s["name"]: {"batch_size": s["batch_size"], "epochs": s["epochs"]}
@@ -58,7 +51,8 @@ def smoke_config(cfg: dict[str, Any], iters: int, tiny: bool, hook: Any,
         else:
             stage["batch_size"] = min(2, merged.get("batch_size", 8))
         if tiny:
-            for dataset in _datasets(merged):
+            for holder, slot in dataset_slots(merged):
+                dataset = holder[slot]
                 if dataset.get("view") is None:
                     dataset["view"] = {}
                 view = dataset["view"]

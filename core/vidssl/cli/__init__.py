@@ -87,6 +87,13 @@ def integer_list(text: str | None, option: str) -> list[int | None]:
         raise ConfigError(f"--{option}: expected comma-separated integers, got '{text}'") from None
 
 
+def mean_std(values: list[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation (0 for a single value) of several runs' metric."""
+    import statistics
+
+    return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
+
+
 def table(rows: list[list[str]], header: list[str]) -> str:
     """Left-aligned plain-text table."""
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from vidssl.cli import command_parser, guarded, integer_list
+from vidssl.cli import command_parser, guarded, integer_list, mean_std
 from vidssl.errors import ConfigError
 
 PASS_GAIN = 10.0
@@ -98,8 +98,7 @@ def run_entry(component, seed: int, out: Path, data_root: str | None,
 
 
 def _spread(values: list[float]) -> str:
-    mean = statistics.fmean(values)
-    std = statistics.stdev(values) if len(values) > 1 else 0.0
+    mean, std = mean_std(values)
     return f"{mean:.1f} ± {std:.1f} ({', '.join(f'{v:.1f}' for v in values)})"
 
 

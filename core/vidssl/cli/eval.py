@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 from pathlib import Path
 from typing import Any
 
-from vidssl.cli import command_parser, guarded, integer_list
+from vidssl.cli import command_parser, guarded, integer_list, mean_std
 from vidssl.cli.run import execute, exit_code, results_table
 from vidssl.errors import ConfigError
 
@@ -118,8 +117,7 @@ def aggregate(runs: list[tuple[dict[str, Any], Path]]) -> tuple[dict, dict]:
         for metric in loaded[0][1][stage]:
             values = [r[stage][metric] for _, r, _, _ in loaded
                       if r.get(stage, {}).get(metric) is not None]
-            means[metric] = statistics.fmean(values) if values else None
-            stds[metric] = statistics.stdev(values) if len(values) > 1 else 0.0
+            means[metric], stds[metric] = mean_std(values) if values else (None, 0.0)
         results[stage] = means
         cards[stage] = {**first, "runs": [{**labels, "work_dir": str(d.relative_to(top)),
                                            "metrics": r[stage]} for labels, r, _, d in loaded],
