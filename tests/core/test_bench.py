@@ -35,8 +35,23 @@ def test_the_leaderboard_ranks_every_method_with_a_demo_config(tmp_path):
             assert r["score"] == results[r["score_stage"]]["top1"]
             assert r["gain"] == pytest.approx(r["score"] - results["probe_random"]["top1"])
             assert "retrieval" not in results, "stages after the score stage are not run"
+            # the pair metrics come from the stage's confusion matrix: its top-1 is the score
+            assert r["pairs"]["score"]["top1"] == pytest.approx(r["score"])
+            assert r["pairs"]["random_init"]["top1"] == pytest.approx(r["random_init"])
+            pairs = r["pairs"]["score"]
+            assert pairs["pair_accuracy"] >= pairs["top1"]
+        state = json.loads((out / "calibration.json").read_text())
+        assert state["methods"]["supervised"] == "RGB"
+        assert state["methods"]["vtdl"] == "residual frames"
+        for kind in ("RGB", "residual frames"):
+            found = state["inputs"][kind]
+            assert found["classes"] == 10 and found["reverse"]["0"] == 1
+            assert set(found["probes"]) == {"mean frame", "first minus last frame"}
         table = (out / "leaderboard.md").read_text()
         assert table in result.stdout and "| arrow_of_time | vidssl-example-plugin 0.1.0 |" in table
+        assert "| chance | | 10.0 | 20.0 | 50.0 | |" in table
+        assert "| pixel probe on the mean frame | residual frames |" in table
+        assert "| random-init probe, seeds 0 | RGB |" in table
         # a second call reuses the finished runs
         before = {p: p.stat().st_mtime for p in out.glob("*/seed0/results.json")}
         again = run_cli("vidssl-bench", "synthetic", "--tiny", "--methods", "vtdl,arrow_of_time",

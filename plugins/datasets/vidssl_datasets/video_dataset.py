@@ -50,7 +50,8 @@ class VideoDataset(Dataset):
         self._reported: set[int] = set()
         self._bad = self.index.known_bad([r.path for r in self.records]) \
             if reader.source == "video" else set()
-        self._check_label_preserving(label_swaps or {})
+        self.label_swaps = dict(label_swaps or {})   # transform → {class → class it becomes}
+        self._check_label_preserving(self.label_swaps)
 
     def _check_label_preserving(self, swaps: LabelSwaps) -> None:
         for view_name, spec in self.specs.items():
