@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import platform
 import subprocess
 import sys
@@ -35,7 +34,7 @@ from vidssl.protocols import Backbone, check
 from vidssl.run_context import RunContext
 from vidssl.stage import Stage, build_stage, seed_all, stage_file
 from vidssl.training import train
-from vidssl.work_dir import WorkDirLock, check_fresh_run, check_resume, save_config
+from vidssl.work_dir import WorkDirLock, check_fresh_run, check_resume, save_config, write_json
 
 
 class Runner:
@@ -297,14 +296,7 @@ class Runner:
         return registered
 
     def _write_json(self, name: str, content: Any) -> None:
-        work_dir = self.run_context.work_dir
-        tmp = work_dir / f".{name}.tmp"
-        try:
-            tmp.write_text(json.dumps(content, indent=2, allow_nan=False) + "\n")
-            os.replace(tmp, work_dir / name)
-        except BaseException:   # no partial file is left
-            tmp.unlink(missing_ok=True)
-            raise
+        write_json(self.run_context.work_dir / name, content)
 
 
 def _git_commit(where: Path) -> str | None:

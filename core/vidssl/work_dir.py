@@ -141,9 +141,20 @@ def _plain(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
 
 
+def write_json(path: Path, content: Any, indent: int = 2) -> None:
+    """``content`` as JSON (no NaN) at ``path``, through a temporary file and a rename: a crash
+    mid-write leaves the previous file, never a partial one."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    try:
+        tmp.write_text(json.dumps(content, indent=indent, allow_nan=False) + "\n")
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
 def save_config(work_dir: Path, cfg: dict[str, Any], stages: list[dict[str, Any]]) -> None:
     """``config.json``: the run's config and its stages (defaults filled in), for ``--resume``."""
     body = {k: v for k, v in cfg.items() if k not in ("_source", "stages")}
-    tmp = work_dir / ".config.json.tmp"
-    tmp.write_text(json.dumps({**_plain(body), "_stages": _plain(stages)}, indent=1))
-    os.replace(tmp, work_dir / "config.json")
+    write_json(work_dir / "config.json", {**_plain(body), "_stages": _plain(stages)}, indent=1)

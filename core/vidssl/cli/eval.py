@@ -20,6 +20,7 @@ from typing import Any
 from vidssl.cli import command_parser, guarded, integer_list, mean_std
 from vidssl.cli.run import execute, exit_code, results_table
 from vidssl.errors import ConfigError
+from vidssl.work_dir import write_json
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -162,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
         if len(runs) > 1:
             results, cards = aggregate(done)
             for file, content in (("results.json", results), ("protocols.json", cards)):
-                (work_dir / file).write_text(json.dumps(content, indent=2, allow_nan=False) + "\n")
+                write_json(work_dir / file, content)
             rows = {stage: {k: f"{v:.4g} ± {cards[stage]['std'][k]:.2g}" if v is not None else "-"
                             for k, v in metrics.items()} for stage, metrics in results.items()}
             print(results_table(rows))
