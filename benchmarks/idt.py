@@ -1,9 +1,9 @@
 """Trajectory extraction side by side with the original program: videos/s over the same list of
 videos, both using the whole machine, in ``dt`` and ``idt`` mode; and where vidssl's time goes.
 
-The peer is Heng Wang's LEAR release, built outside this repository (README, "Dense trajectories"
-says how and why it cannot be built on Debian's OpenCV): ``--peer DIR`` holding ``DenseTrack``
-(dense trajectories) and/or ``DenseTrackStab`` (improved trajectories). The original is
+The peer is Heng Wang's LEAR release, built outside this repository by
+``benchmarks/build_idt_peer.sh DIR`` (README, "Dense trajectories"): ``--peer DIR`` holding
+``DenseTrack`` (dense trajectories) and/or ``DenseTrackStab`` (improved trajectories). The original is
 single-threaded: it runs as one process per core over the list (``--workers``, default: the
 cores); vidssl runs ``vidssl-idt extract --list`` with as many shards at once. Both read the
 same video files and write their own output (the original: text on stdout, counted; vidssl:

@@ -24,7 +24,10 @@ from vidssl_idt.trajectory_io import read_trajectories, write_trajectories
 
 @pytest.fixture(scope="module")
 def kth():
-    """The KTH clip and the original DenseTrack output for it."""
+    """The KTH clip and the original program's output for it: 2001 rows, 95 ending on frame 15.
+    That output is the improved trajectories' (DenseTrackStab; the file is the release's test
+    sequence): rebuilt here (benchmarks/build_idt_peer.sh), DenseTrackStab writes 2002 rows, 93
+    ending on frame 15, and DenseTrack 2092, 172."""
     video = read_video(requires_shared("fixtures/idt/person01_boxing_d1_uncomp.avi"))
     reference = read_trajectories(requires_shared("fixtures/idt/person01_boxing_d1.gz"))
     return video, reference
@@ -35,19 +38,32 @@ def kth_dt(kth):
     return extract_trajectories(kth[0], mode="dt")
 
 
-def test_dt_matches_original_program_count_and_descriptor_statistics(kth, kth_dt):
+@pytest.fixture(scope="module")
+def kth_idt(kth):
+    return extract_trajectories(kth[0], mode="idt")
+
+
+def test_idt_matches_original_program_count_and_descriptor_statistics(kth, kth_idt):
     _, reference = kth
     assert reference.shape == (2001, N_COLUMNS)
-    assert abs(len(kth_dt) - len(reference)) <= 0.05 * len(reference), len(kth_dt)
+    assert abs(len(kth_idt) - len(reference)) < 0.02 * len(reference), len(kth_idt)
+    # the tracks seeded on the first frame end on frame 15: 95 in the original's output
+    assert abs(int((kth_idt[:, 0] == 15).sum()) - 95) <= 3
     for block in ("trajectory", "hog", "hof", "mbhx", "mbhy"):
         lo, hi = COLUMNS[block]
-        ours, theirs = np.abs(kth_dt[:, lo:hi]).mean(), np.abs(reference[:, lo:hi]).mean()
-        assert abs(ours - theirs) <= 0.05 * theirs, (block, ours, theirs)
+        ours, theirs = np.abs(kth_idt[:, lo:hi]).mean(), np.abs(reference[:, lo:hi]).mean()
+        assert abs(ours - theirs) < 0.01 * theirs, (block, ours, theirs)
     # same scales and same frame range; mean track length and position close
-    assert set(np.round(kth_dt[:, 6], 3)) == set(np.round(reference[:, 6], 3))
-    assert kth_dt[:, 0].min() == reference[:, 0].min() == 15
+    assert set(np.round(kth_idt[:, 6], 3)) == set(np.round(reference[:, 6], 3))
+    assert kth_idt[:, 0].min() == reference[:, 0].min() == 15
     for column in (1, 2, 5):  # mean x, mean y, length
-        assert kth_dt[:, column].mean() == pytest.approx(reference[:, column].mean(), rel=0.1)
+        assert kth_idt[:, column].mean() == pytest.approx(reference[:, column].mean(), rel=0.02)
+
+
+def test_dt_keeps_the_tracks_that_camera_motion_removal_drops(kth_dt, kth_idt):
+    """DenseTrack on this clip (rebuilt from the release): 2092 rows, 172 ending on frame 15."""
+    assert abs(len(kth_dt) - 2092) < 0.02 * 2092, len(kth_dt)
+    assert int((kth_dt[:, 0] == 15).sum()) > 1.5 * int((kth_idt[:, 0] == 15).sum())
 
 
 def test_rows_follow_the_release_layout(kth_dt):

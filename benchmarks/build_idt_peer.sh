@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Build the peer of benchmarks/idt.py, Heng Wang's trajectory programs, outside this repository:
+#   OUT/DenseTrackStab  improved trajectories: the OpenCV-4 port of the LEAR release
+#                       (github.com/programehr/improved_trajectory_ocv4), unchanged
+#   OUT/DenseTrack      dense trajectories: derived from it by benchmarks/idt_peer_dt_port.py
+#                       (the camera-motion steps removed; the v1.2 DT release has no OpenCV-4 port)
+# both linked against OUT/opencv: OpenCV 4.6 with opencv_contrib's xfeatures2d built with the
+# non-free SURF that DenseTrackStab needs (Debian's OpenCV has neither), from the PyPI sdist of
+# opencv-contrib-python-headless 4.6.0.66, which carries both source trees. Release flags as the
+# original Makefile (-O3 -DNDEBUG). About 25 minutes on 2 cores, most of it OpenCV.
+#
+#   apt-get install -y cmake g++ pkg-config curl libavcodec-dev libavformat-dev libswscale-dev
+#   bash benchmarks/build_idt_peer.sh OUT [CHECKOUT of improved_trajectory_ocv4]
+#   python benchmarks/idt.py --peer OUT
+set -euo pipefail
+OUT=$(realpath -m "${1:?usage: build_idt_peer.sh OUT [CHECKOUT]}")
+HERE=$(dirname "$(realpath "$0")")
+SDIST=opencv-contrib-python-headless-4.6.0.66
+URL=https://files.pythonhosted.org/packages/b4/c3/224fccca114f51b108c1a5ea50afedfc08dd3a3accbfc851706104e17efb/$SDIST.tar.gz
+SHA256=6de67452f8fea8ac40e997dc158614ef25b8448d1e16977de242f0c4141fa2a0
+mkdir -p "$OUT"
+
+if [ ! -e "$OUT/opencv/lib/libopencv_xfeatures2d.so" ]; then
+    if [ ! -d "$OUT/$SDIST" ]; then
+        curl -sSfL -o "$OUT/$SDIST.tar.gz" "$URL"
+        echo "$SHA256  $OUT/$SDIST.tar.gz" | sha256sum -c -
+        tar xzf "$OUT/$SDIST.tar.gz" -C "$OUT"
+        # FFmpeg 5.1 (Debian 12) no longer includes libavcodec/version.h from avformat.h; OpenCV
+        # 4.6's FFmpeg backend needs its version macros (Debian's own OpenCV package patches the same)
+        sed -i 's|#include <libavformat/avformat.h>|&\n#include <libavcodec/version.h>|' \
+            "$OUT/$SDIST/opencv/modules/videoio/src/ffmpeg_codecs.hpp"
+    fi
+    # boostdesc/vgg data downloads fail offline: xfeatures2d then builds without them (SURF is
+    # all the program uses)
+    cmake -S "$OUT/$SDIST/opencv" -B "$OUT/opencv-build" -DCMAKE_BUILD_TYPE=Release \
+        -DCMAKE_INSTALL_PREFIX="$OUT/opencv" -DCMAKE_INSTALL_RPATH="$OUT/opencv/lib" \
+        -DOPENCV_EXTRA_MODULES_PATH="$OUT/$SDIST/opencv_contrib/modules" -DOPENCV_ENABLE_NONFREE=ON \
+        -DBUILD_LIST=core,imgproc,imgcodecs,videoio,highgui,video,calib3d,features2d,flann,xfeatures2d \
+        -DWITH_FFMPEG=ON -DWITH_IPP=OFF -DWITH_GTK=OFF -DWITH_QT=OFF -DWITH_OPENCL=OFF \
+        -DWITH_ADE=OFF -DBUILD_TESTS=OFF -DBUILD_PERF_TESTS=OFF -DBUILD_EXAMPLES=OFF \
+        -DBUILD_opencv_apps=OFF -DBUILD_opencv_python3=OFF -DBUILD_JAVA=OFF -DBUILD_DOCS=OFF
+    cmake --build "$OUT/opencv-build" -j "$(nproc)"
+    cmake --install "$OUT/opencv-build"
+fi
+
+SRC=${2:-$OUT/improved_trajectory_ocv4}
+if [ ! -e "$SRC/DenseTrackStab.cpp" ]; then
+    git clone https://github.com/programehr/improved_trajectory_ocv4 "$SRC"
+fi
+python3 "$HERE/idt_peer_dt_port.py" "$SRC" "$OUT/dense_track_src"
+
+LIBS="-lopencv_xfeatures2d -lopencv_calib3d -lopencv_features2d -lopencv_flann -lopencv_video
+      -lopencv_videoio -lopencv_imgcodecs -lopencv_highgui -lopencv_imgproc -lopencv_core"
+build() {   # build SOURCE_DIR PROGRAM
+    # shellcheck disable=SC2086
+    g++ -O3 -DNDEBUG -D__STDC_CONSTANT_MACROS -I"$1" -I"$OUT/opencv/include/opencv4" \
+        "$1/$2.cpp" -o "$OUT/$2" -L"$OUT/opencv/lib" -Wl,-rpath,"$OUT/opencv/lib" $LIBS
+}
+build "$SRC" DenseTrackStab
+build "$OUT/dense_track_src" DenseTrack
+echo "built $OUT/DenseTrackStab and $OUT/DenseTrack"
