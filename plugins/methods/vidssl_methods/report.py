@@ -93,9 +93,10 @@ def card_summary(card: dict[str, Any]) -> str:
             parts.append(f"{role}: {d.get('type')}{split}")
     if "input" in card:
         i = card["input"]
-        parts.append(f"{i['frames']} {i.get('clip_len', '?')} frames"
-                     f"{' every ' + str(i['stride']) if i.get('stride', 1) != 1 else ''}"
-                     f" at {i.get('size', '?')} px")
+        size = f" at {i['size']} px" if "size" in i else ""
+        parts.append(f"{i['frames']} {i['clip_len']} frames"
+                     f"{' every ' + str(i['stride']) if i.get('stride', 1) != 1 else ''}{size}"
+                     if "clip_len" in i else f"whole {i['frames']} videos{size}")
     if "test_views" in card:
         v = card["test_views"]
         parts.append(f"{v['clips']} clip(s) × {v['crops']} crop(s) per video")
