@@ -9,8 +9,8 @@
   bf16 ``Conv3d`` weight gradient is garbage, NaN or inf when the input has 2 frames and the
   kernel 3 of them: layer3 of an R3D on 8-frame clips). The first time a bf16 backbone trains on
   a clip shape, :func:`check_bf16_gradients` tests each convolution and linear layer on the
-  input shape it gets; one whose bf16 gradients are wrong then runs in fp32, and the run says
-  which.
+  input shape it gets; one whose bf16 gradients are wrong, or that matches that measured case,
+  then runs in fp32, and the run says which.
 """
 from __future__ import annotations
 
@@ -118,8 +118,11 @@ def check_bf16_gradients(backbone: nn.Module, clips: torch.Tensor) -> list[str]:
                                                         device=clips.device))
         for hook in hooks:
             hook.remove()
+        layout = torch.channels_last_3d if clips.dim() == 5 and not clips.is_contiguous() \
+            and clips.is_contiguous(memory_format=torch.channels_last_3d) else torch.contiguous_format
         wrong = [name for name, shape in shapes.items()
-                 if _gradient_error(copy.get_submodule(name), shape, device_type, dtype)
+                 if _known_wrong(copy.get_submodule(name), shape, device_type, dtype)
+                 or _gradient_error(copy.get_submodule(name), shape, layout, device_type, dtype)
                  > BF16_GRADIENT_TOLERANCE]
     for name in wrong:
         module = backbone.get_submodule(name)
@@ -132,21 +135,33 @@ def check_bf16_gradients(backbone: nn.Module, clips: torch.Tensor) -> list[str]:
     return wrong
 
 
+def _known_wrong(module: nn.Module, shape: tuple[int, ...], device_type: str,
+                 dtype: torch.dtype) -> bool:
+    """The case measured wrong on CPUs with native bf16 (torch 2.14): a ``Conv3d`` whose input
+    has 2 frames and whose kernel spans 3 or more. Its garbage is intermittent for strided
+    convolutions (a test can pass by chance), so it is moved to fp32 without a test."""
+    return device_type == "cpu" and dtype is torch.bfloat16 and isinstance(module, nn.Conv3d) \
+        and shape[2] == 2 and module.kernel_size[0] >= 3
+
+
 def _runs_in_low_precision(module: nn.Module) -> bool:
     weight = getattr(module, "weight", None)
     return not any(module.children()) and isinstance(weight, torch.Tensor) and weight.dim() >= 2
 
 
-def _gradient_error(module: nn.Module, shape: tuple[int, ...], device_type: str,
-                    dtype: torch.dtype) -> float:
+def _gradient_error(module: nn.Module, shape: tuple[int, ...], layout: torch.memory_format,
+                    device_type: str, dtype: torch.dtype) -> float:
     """The worst relative error (inf if not finite) of ``module``'s weight and input gradients
-    under autocast, for a squared-output loss on a random input of ``shape``, over two tries."""
+    under autocast, for a squared-output loss on a random input of ``shape`` (5-D inputs in
+    ``layout``, as the clips), over two tries."""
     module = deepcopy(module).float()
     reference = deepcopy(module)
     weight = module.weight.detach().to(dtype).float()
     module.weight.data.copy_(weight)
     reference.weight.data.copy_(weight)
     x = torch.randn(shape, device=weight.device).to(dtype).float()
+    if x.dim() == 5:
+        x = x.contiguous(memory_format=layout)
     x_ref = x.clone().requires_grad_(True)
     reference(x_ref).square().sum().backward()
     worst = 0.0
