@@ -5,7 +5,8 @@ The peer is Heng Wang's LEAR release, built outside this repository by
 ``benchmarks/build_idt_peer.sh DIR`` (README, "Dense trajectories"): ``--peer DIR`` holding
 ``DenseTrack`` (dense trajectories) and/or ``DenseTrackStab`` (improved trajectories). The original is
 single-threaded: it runs as one process per core over the list (``--workers``, default: the
-cores); vidssl runs ``vidssl-idt extract --list`` with as many shards at once. Both read the
+cores), each taking the next video when it finishes one; vidssl runs ``vidssl-idt extract --list
+--workers`` with as many worker processes, which do the same. Both read the
 same video files and write their own output (the original: text on stdout, counted; vidssl:
 ``.npz``). Median of ``--repeats`` interleaved repeats (the programs and modes alternate).
 
@@ -83,18 +84,15 @@ def run_peer(program: Path, listing: list[Path], workers: int) -> tuple[float, l
 
 
 def run_vidssl(mode: str, listing: list[Path], workers: int, scratch: Path) -> tuple[float, list[int]]:
-    """Seconds for ``vidssl-idt extract --list`` in ``workers`` shards at once; trajectories per
-    video."""
+    """Seconds for ``vidssl-idt extract --list --workers N`` (start-up included); trajectories
+    per video."""
     out = Path(tempfile.mkdtemp(dir=scratch))
     list_file = out / "list.txt"
     list_file.write_text("".join(f"{p}\n" for p in listing))
     started = time.perf_counter()
-    shards = [subprocess.Popen([str(BIN / "vidssl-idt"), "extract", "--list", str(list_file),
-                                "--root", "/", "-o", str(out), "--mode", mode, "--shard",
-                                f"{i}/{workers}"], stdout=subprocess.DEVNULL)
-              for i in range(workers)]
-    if any(shard.wait() for shard in shards):
-        raise SystemExit("vidssl-idt extract failed")
+    subprocess.run([str(BIN / "vidssl-idt"), "extract", "--list", str(list_file), "--root", "/",
+                    "-o", str(out), "--mode", mode, "--workers", str(workers)],
+                   stdout=subprocess.DEVNULL, check=True)
     seconds = time.perf_counter() - started
     counts = [len(np.load(out / f"{p.stem}.npz")["trajectories"]) for p in listing]
     shutil.rmtree(out)
@@ -103,7 +101,8 @@ def run_vidssl(mode: str, listing: list[Path], workers: int, scratch: Path) -> t
 
 def profile(video: Path, mode: str) -> None:
     """vidssl's time on one video split by what it does: each part's functions are timed where
-    they run (frame analysis runs in a thread beside the tracking, so parts overlap in time)."""
+    they run (the flow, the descriptor maps and the tracking run in three threads, so parts
+    overlap in time and can add up to more than the wall time)."""
     from vidssl_datasets.video_reader import read_video
     from vidssl_idt import camera_motion, trajectories
     from vidssl_idt.trajectory_io import write_trajectories
@@ -114,9 +113,10 @@ def profile(video: Path, mode: str) -> None:
              "camera motion (matches, homography, warp)": [(camera_motion.CameraMotion,
                                                             "homography"),
                                                            (trajectories, "warp_to_previous")],
-             "orientation histograms (HOG/HOF/MBH maps)": [(trajectories, "frame_histograms")],
-             "tracking, pruning, descriptor pooling": [(trajectories, "_advance"),
-                                                       (trajectories, "_finish")]}
+             "orientation histograms (HOG/HOF/MBH integrals)": [(trajectories,
+                                                                 "integral_histograms")],
+             "tracking, pruning, descriptors": [(trajectories, "_advance"),
+                                                (trajectories, "_finish")]}
     spent = dict.fromkeys(parts, 0.0)
 
     def timed(part, function):
@@ -144,10 +144,11 @@ def profile(video: Path, mode: str) -> None:
         for owner, name, function in originals:
             setattr(owner, name, function)
     wall = time.perf_counter() - started
+    total = sum(spent.values())
     print(f"\nwhere vidssl's time goes ({video.name}, {mode}, {len(frames)} frames, decoding "
-          f"excluded: {wall:.2f} s wall):")
+          f"excluded: {wall:.2f} s wall; the parts run in 3 threads, {total:.2f} s in all):")
     for part, seconds in spent.items():
-        print(f"  {part:<45}{seconds:>7.2f} s  ({100 * seconds / wall:>5.1f} % of the wall time)")
+        print(f"  {part:<48}{seconds:>7.2f} s  ({100 * seconds / total:>5.1f} % of the parts)")
 
 
 def main() -> None:

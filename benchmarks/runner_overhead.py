@@ -55,7 +55,7 @@ class InMemoryClips(Dataset):
         return int(self.labels[row])
 
     def frames(self, row: int):
-        return (self.clips[row].permute(1, 2, 3, 0).clamp(-2, 2) * 60 + 128).byte().numpy()
+        return iter((self.clips[row].permute(1, 2, 3, 0).clamp(-2, 2) * 60 + 128).byte().numpy())
 
 
 class StageTimer:

@@ -2,7 +2,7 @@
 rows an earlier stage listed (``rows_from``: e.g. the videos that have dense trajectories)."""
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -37,5 +37,5 @@ class DatasetSubset(Dataset):
     def label(self, row: int) -> int:
         return self.dataset.label(self.rows[row])
 
-    def frames(self, row: int) -> np.ndarray:
+    def frames(self, row: int) -> Iterator[np.ndarray]:
         return self.dataset.frames(self.rows[row])

@@ -7,6 +7,7 @@ component that lacks one is a config error naming it, not an ``AttributeError`` 
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -43,8 +44,9 @@ class ClipDataset(Protocol):
         """The class of video ``row`` from the annotation (−1 when unlabelled), without reading
         the video."""
 
-    def frames(self, row: int) -> np.ndarray:
-        """Every frame of video ``row`` → ``T×H×W×3`` uint8 RGB, no view applied; raises
+    def frames(self, row: int) -> Iterator[np.ndarray]:
+        """Every frame of video ``row`` in order, each ``H×W×3`` uint8 RGB, no view applied,
+        decoded as the iterator is consumed (so a long video never sits in memory whole); raises
         :class:`~vidssl.errors.DataError` naming the video if it cannot be read."""
 
 

@@ -1,6 +1,9 @@
 """Reading real video files and frame folders, and what happens with broken ones."""
 from __future__ import annotations
 
+import os
+import tracemalloc
+
 import cv2
 import numpy as np
 import pytest
@@ -36,6 +39,36 @@ def test_frame_count_comes_from_decoding_not_metadata(tmp_path):
     frames = read_video(path)
     assert claimed == 10 and 0 < len(frames) < 10, "the container still claims 10 frames"
     assert np.allclose(frames.mean((1, 2, 3)), 20 + 20 * np.arange(len(frames)), atol=3)
+
+
+@pytest.mark.parametrize("backend", ["auto", "opencv"])
+def test_whole_videos_stream_one_frame_at_a_time(tmp_path, backend):
+    path = tmp_path / "long.avi"
+    write_video(path, np.repeat(gradient_video(10, 64), 12, axis=0))   # 120 frames
+    dataset = VideoDataset([VideoRecord(str(path), -1)], [], {}, None, ReaderSpec(backend=backend))
+    frames = dataset.frames(0)
+    assert not isinstance(frames, np.ndarray)
+    tracemalloc.start()
+    means = [float(frame.mean()) for frame in frames]   # keeps no frame
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert len(means) == 120 and np.allclose(means[::12], 20 + 20 * np.arange(10), atol=3)
+    assert peak < 10 * 64 * 64 * 3, f"{peak} bytes held at once: more than 10 of 120 frames"
+
+
+def test_a_stream_shorter_than_indexed_is_an_error_naming_the_video(tmp_path):
+    path = tmp_path / "v.avi"
+    write_video(path, gradient_video(12))
+    dataset = VideoDataset([VideoRecord(str(path), -1, origin="list.txt:3")], [], {}, None)
+    assert sum(1 for _ in dataset.frames(0)) == 12   # indexed: 12 frames
+    # replaced by a 6-frame video of the same size and time stamp (a copy that kept both)
+    stat, size = path.stat(), path.stat().st_size
+    write_video(path, gradient_video(6))
+    path.write_bytes(path.read_bytes().ljust(size, b"\0"))
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    with pytest.raises(DataError, match=r"v.avi: decoding gave 6 frames where the index counted "
+                                        r"12 .*list.txt:3"):
+        list(dataset.frames(0))
 
 
 def test_frame_folders(tmp_path):

@@ -117,6 +117,28 @@ def _write_video(path, frames):
     writer.release()
 
 
+def test_cli_extract_list_in_worker_processes_equals_one_process(tmp_path):
+    from tests.idt.test_trajectories import _panning_video
+
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    for name, frames in (("a", 18), ("b", 20), ("c", 22)):
+        _write_video(videos / f"{name}.avi", _panning_video(frames=frames, square=True))
+    (videos / "broken.avi").write_bytes(b"not a video at all")
+    listing = tmp_path / "list.txt"
+    listing.write_text("a.avi\nbroken.avi\nb.avi\nc.avi\n")
+    outputs = {}
+    for workers in (1, 2):
+        out = outputs[workers] = tmp_path / f"workers{workers}"
+        result = run_cli("vidssl-idt", "extract", "--list", str(listing), "--root", str(videos),
+                         "-o", str(out), "--mode", "idt", "--workers", str(workers), check=True)
+        assert f"3 of 4 videos done in {out} ({workers} worker processes), 1 failed" in result.stdout
+        assert (out / "failed.txt").read_text().startswith("broken.avi\tDataError: video ")
+    for name in "abc":
+        one, two = (np.load(outputs[w] / f"{name}.npz")["trajectories"] for w in (1, 2))
+        assert len(one) > 0 and np.array_equal(one, two)
+
+
 def test_cli_extract_list_is_resumable_and_survives_a_broken_video(tmp_path):
     from tests.idt.test_trajectories import _panning_video
 

@@ -11,7 +11,12 @@ from tests.conftest import requires_shared
 from vidssl.errors import DataError
 from vidssl_datasets.video_reader import read_video
 from vidssl_idt.camera_motion import read_boxes
-from vidssl_idt.descriptors import DescriptorGeometry, frame_descriptors, frame_histograms, pool_time
+from vidssl_idt.descriptors import (
+    DescriptorGeometry,
+    frame_descriptors,
+    integral_histograms,
+    pool_time,
+)
 from vidssl_idt.trajectories import (
     COLUMNS,
     N_COLUMNS,
@@ -133,16 +138,32 @@ def test_idt_keeps_independent_motion_and_reads_person_boxes(tmp_path):
         read_boxes(str(tmp_path / "bad.bb"))
 
 
+def _pixel_histograms(grey, flow):
+    """Per-pixel histograms ``H×W×33`` back from :func:`integral_histograms`."""
+    return np.diff(np.diff(integral_histograms(grey, flow), axis=0), axis=1)
+
+
 def test_histograms_split_magnitude_between_neighbouring_bins():
     flow = np.zeros((40, 40, 2), np.float32)
     flow[..., 0] = 2.0 * math.cos(math.radians(22.5))   # 22.5°: halfway between bins 0 and 1
     flow[..., 1] = 2.0 * math.sin(math.radians(22.5))
-    hist = frame_histograms(np.zeros((40, 40), np.uint8), flow)
+    hist = _pixel_histograms(np.zeros((40, 40), np.uint8), flow)
     hog, hof, mbhx, mbhy = hist[..., :8], hist[..., 8:17], hist[..., 17:25], hist[..., 25:]
     assert hog.sum() == 0 and mbhx.sum() == 0 and mbhy.sum() == 0   # constant image and flow
     np.testing.assert_allclose(hof[5, 5], [1, 1, 0, 0, 0, 0, 0, 0, 0], atol=1e-3)
-    small = frame_histograms(np.zeros((40, 40), np.uint8), flow * 0.1)   # |f| = 0.2 ≤ 0.4
+    small = _pixel_histograms(np.zeros((40, 40), np.uint8), flow * 0.1)   # |f| = 0.2 ≤ 0.4
     np.testing.assert_allclose(small[5, 5, 8:17], [0] * 8 + [1])
+    # every angle: the weight lands on the bins either side of it, in proportion (to 0.01°)
+    angles = np.linspace(0, 360, 40 * 40, endpoint=False).reshape(40, 40)
+    turning = np.stack([np.cos(np.radians(angles)), np.sin(np.radians(angles))], -1)
+    hof = _pixel_histograms(np.zeros((40, 40), np.uint8), turning.astype(np.float32))[..., 8:16]
+    position = angles / 45.0
+    expected = np.zeros((40, 40, 8))
+    np.put_along_axis(expected, np.floor(position)[..., None].astype(int) % 8,
+                      (1 - position % 1)[..., None], -1)
+    np.put_along_axis(expected, (np.floor(position)[..., None].astype(int) + 1) % 8,
+                      (position % 1)[..., None], -1)
+    np.testing.assert_allclose(hof, expected, atol=3e-4)
 
 
 def test_descriptors_are_l1_normalised_square_roots():

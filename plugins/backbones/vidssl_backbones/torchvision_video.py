@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections import OrderedDict
 
 import torch
-import torchvision
 from torch import nn
 
 from vidssl.protocols import FeatureInfo
@@ -24,6 +23,8 @@ MODELS = ("r3d_18", "mc3_18", "r2plus1d_18", "s3d", "swin3d_t", "swin3d_s", "swi
 def _headless(name: str) -> tuple[nn.Module, int]:
     """torchvision's model ``name`` without its head (S3D's pool made adaptive), and its
     feature size."""
+    import torchvision.models.video  # here, not at import: registering costs no torchvision
+
     model = getattr(torchvision.models.video, name)(weights=None)
     if hasattr(model, "fc"):            # VideoResNet
         feat_dim = model.fc.in_features

@@ -111,8 +111,8 @@ def video_files(views: dict[str, dict], paths: list[str], root: str = "",
                 view: dict | None = None, reader: dict | None = None,
                 seed: int = 0) -> VideoDataset:
     """Unlabelled videos given as a list of ``paths`` (relative to ``root``): what tools read
-    frames through (``vidssl-cam``, ``vidssl-idt extract``); whole videos with
-    ``frames(row)``, clips with views. A missing file is reported when it is read."""
+    frames through (``vidssl-cam``, ``vidssl-idt extract``); whole videos streamed frame by frame
+    with ``frames(row)``, clips with views. A missing file is reported when it is read."""
     if not paths:
         raise DatasetNotFound("video_files: the list of paths is empty")
     records = [VideoRecord(str(Path(root) / p), -1, origin=f"paths[{i}]")

@@ -10,7 +10,7 @@ lives in shared memory, so persistent data workers see :meth:`set_epoch` too.
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import torch
@@ -19,7 +19,13 @@ from torch.utils.data import Dataset
 import vidssl
 from vidssl.errors import ConfigError, DataError, RunError
 from vidssl_datasets.video_index import VideoIndex
-from vidssl_datasets.video_source import FrameGetter, ReaderSpec, VideoRecord, open_video
+from vidssl_datasets.video_source import (
+    FrameGetter,
+    ReaderSpec,
+    VideoRecord,
+    open_video,
+    stream_video,
+)
 from vidssl_datasets.view import frame_indices, make_view_specs, render_view
 
 #: label-changing transforms a dataset can declare: transform → {class index → class index}
@@ -120,11 +126,11 @@ class VideoDataset(Dataset):
             views[name] = clips[0] if len(clips) == 1 else torch.stack(clips)
         return {"views": views, "label": record.label, "index": row}
 
-    def frames(self, row: int) -> np.ndarray:
-        """Every frame of video ``row`` → ``T×H×W×3`` uint8 RGB (no view, no augmentation);
-        raises :class:`DataError` naming the video if it cannot be read."""
-        n, get = self._frame_source(self.records[row])
-        return get(list(range(n)))
+    def frames(self, row: int) -> Iterator[np.ndarray]:
+        """Every frame of video ``row`` in order, each ``H×W×3`` uint8 RGB (no view, no
+        augmentation), decoded as it is consumed; raises :class:`DataError` naming the video if
+        it cannot be read or is shorter than indexed."""
+        return stream_video(self.records[row], self.reader, self.index)[1]
 
     def _frame_source(self, record: VideoRecord) -> tuple[int, FrameGetter]:
         return open_video(record, self.reader, self.index)

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -288,41 +288,50 @@ def _clip_torchcodec(path: Path, wanted: list[int], info: VideoInfo,
 def read_video(path: str | Path, backend: Literal["opencv", "pyav"] = "opencv") -> np.ndarray:
     """Decode every frame of a video file → ``T×H×W×3`` uint8 RGB. A file that does not open or
     yields no frame raises :class:`DataError` naming it."""
+    return np.stack(list(iter_video(path, backend)))
+
+
+def iter_video(path: str | Path, backend: Literal["opencv", "pyav"] = "pyav"
+               ) -> Iterator[np.ndarray]:
+    """Every frame of a video file in order, each ``H×W×3`` uint8 RGB, decoded as it is consumed
+    (memory: one frame and the decoder's state, whatever the length). A file that does not open
+    or yields no frame, or changes frame size mid-stream, raises :class:`DataError` naming it."""
     path = Path(path)
     _check_file(path)
-    frames = _read_pyav(path) if backend == "pyav" else _read_opencv(path)
-    if not frames:
+    frames = _iter_pyav(path) if backend == "pyav" else _iter_opencv(path)
+    first = next(frames, None)
+    if first is None:
         raise DataError(f"video {path} could not be decoded (no frame read; corrupt or "
                         f"truncated file?)")
-    shapes = {f.shape for f in frames}
-    if len(shapes) > 1:
-        raise DataError(f"video {path} changes frame size mid-stream ({sorted(shapes)})")
-    return np.stack(frames)
+    yield first
+    for frame in frames:
+        if frame.shape != first.shape:
+            raise DataError(f"video {path} changes frame size mid-stream ({first.shape} to "
+                            f"{frame.shape})")
+        yield frame
 
 
-def _read_opencv(path: Path) -> list[np.ndarray]:
+def _iter_opencv(path: Path) -> Iterator[np.ndarray]:
     cap = cv2.VideoCapture(str(path))
-    frames = []
     try:
         while True:
             ok, frame = cap.read()
             if not ok:
-                break
-            frames.append(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
+                return
+            yield cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
     finally:
         cap.release()
-    return frames
 
 
-def _read_pyav(path: Path) -> list[np.ndarray]:
+def _iter_pyav(path: Path) -> Iterator[np.ndarray]:
     import av
 
     try:
         with av.open(str(path)) as container:
-            return [f.to_ndarray(format="rgb24")
-                    for f in _decoded(container, container.streams.video[0])]
+            for frame in _decoded(container, container.streams.video[0]):
+                yield frame.to_ndarray(format="rgb24")
     except (av.FFmpegError, IndexError):
-        return []
+        return
 
 
 def read_frames(folder: str | Path, indices: Sequence[int], pattern: str = "image_{:05d}.jpg",

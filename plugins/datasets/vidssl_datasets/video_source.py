@@ -5,7 +5,7 @@ frame count and keyframes from the dataset's :class:`~vidssl_datasets.video_inde
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -15,7 +15,7 @@ import numpy as np
 from vidssl.errors import DataError
 from vidssl.schema import schema_from_signature
 from vidssl_datasets.video_index import VideoIndex, entry_info
-from vidssl_datasets.video_reader import count_frames, read_clip, read_frames
+from vidssl_datasets.video_reader import VideoInfo, count_frames, iter_video, read_clip, read_frames
 
 FrameGetter = Callable[[list[int]], np.ndarray]
 
@@ -57,6 +57,15 @@ _BAD = {"missing": "video not found: {path}", "empty": "video {path} is empty (0
         "unreadable": "{error}"}
 
 
+def _indexed_info(record: VideoRecord, index: VideoIndex, where: str) -> VideoInfo:
+    """The index's facts about a video file; :class:`DataError` if the index marks it bad."""
+    entry = index.lookup(record.path)
+    if entry["status"] != "ok":
+        message = _BAD[entry["status"]].format(path=record.path, error=entry.get("error"))
+        raise DataError(f"{message}{where}")
+    return entry_info(entry)
+
+
 def open_video(record: VideoRecord, reader: ReaderSpec,
                index: VideoIndex) -> tuple[int, FrameGetter]:
     """``(n_frames, get)`` for ``record``: ``get(indices)`` → ``len(indices)×H×W×3`` uint8 RGB.
@@ -64,11 +73,7 @@ def open_video(record: VideoRecord, reader: ReaderSpec,
     video the index marks missing, empty or unreadable is not opened)."""
     where = f" ({record.origin})" if record.origin else ""
     if reader.source == "video":
-        entry = index.lookup(record.path)
-        if entry["status"] != "ok":
-            message = _BAD[entry["status"]].format(path=record.path, error=entry.get("error"))
-            raise DataError(f"{message}{where}")
-        info = entry_info(entry)
+        info = _indexed_info(record, index, where)
 
         def get(ids: list[int]) -> np.ndarray:
             try:
@@ -82,3 +87,33 @@ def open_video(record: VideoRecord, reader: ReaderSpec,
     if n <= 0:
         raise DataError(f"frame folder {folder} has no frames{where}")
     return n, lambda ids: read_frames(folder, ids, reader.frame_pattern, reader.first_frame)
+
+
+def stream_video(record: VideoRecord, reader: ReaderSpec,
+                 index: VideoIndex) -> tuple[int, Iterator[np.ndarray]]:
+    """``(n_frames, frames)`` for ``record``: every frame in order, each ``H×W×3`` uint8 RGB,
+    decoded as the iterator is consumed (a video file sequentially, with PyAV unless the reader
+    says ``opencv``; a frame folder one file at a time). The iterator raises
+    :class:`DataError` naming the video if it cannot be read or ends before the ``n_frames``
+    the index (or the folder) promised: a truncated video never passes for a short one."""
+    where = f" ({record.origin})" if record.origin else ""
+    if reader.source == "video":
+        n = _indexed_info(record, index, where).n_frames
+        frames = iter_video(record.path, "opencv" if reader.backend == "opencv" else "pyav")
+    else:
+        n, get = open_video(record, reader, index)
+        frames = (get([i])[0] for i in range(n))
+    return n, _checked_length(frames, n, record.path, where)
+
+
+def _checked_length(frames: Iterator[np.ndarray], n: int, path: str, where: str
+                    ) -> Iterator[np.ndarray]:
+    count = 0
+    try:
+        for count, frame in enumerate(frames, 1):
+            yield frame
+    except DataError as exc:
+        raise DataError(f"{exc}{where}") from None
+    if count != n:
+        raise DataError(f"video {path}: decoding gave {count} frames where the index counted {n} "
+                        f"(the file changed since it was indexed, or is damaged){where}")

@@ -1,24 +1,27 @@
 """``vidssl-idt``: improved dense trajectories, Fisher vectors and clustering from the shell.
 
     vidssl-idt extract VIDEO -o OUT[.txt|.gz|.npz] [--mode dt|idt] [--boxes FILE.bb]
-    vidssl-idt extract --list VIDEOS.txt -o DIR [--shard i/n] [--format npz|gz|txt] [--boxes-dir D]
+    vidssl-idt extract --list VIDEOS.txt -o DIR [--workers N] [--shard i/n] [--format npz|gz|txt]
+                                            [--boxes-dir D]
     vidssl-idt merge DIR --list VIDEOS.txt
     vidssl-idt fit DIR -o model.npz [--k 256] [--pca 0.9] [--samples 500] [--per-descriptor]
     vidssl-idt encode DIR --model model.npz -o OUT_DIR [--variant seed|improved] [--sketch 2000]
     vidssl-idt cluster OUT_DIR --annotation LIST -o CLUSTER_DIR [--k 6000] [--num-c 3]
 
-``extract --list`` is sharded (``--shard i/n``; else a SLURM array job's
+``extract --list`` runs ``--workers`` processes over its videos (each streams one video's frames),
+is sharded (``--shard i/n``; else a SLURM array job's
 ``SLURM_ARRAY_TASK_ID``/``SLURM_ARRAY_TASK_COUNT``; else ``RANK``/``WORLD_SIZE`` under torchrun),
 resumable (videos whose output exists are skipped) and logs a failing video without stopping: to
 ``DIR/failed.txt`` unsharded, to ``DIR/failed.shard<i>of<n>.txt`` per shard (rewritten by each
 run of that shard). ``merge`` joins the shards' logs into ``DIR/failed.txt`` and names the videos
-that have neither an output nor a failure (a shard that has not finished). ``cluster`` matches annotation rows to feature files by
-video name and writes ``cluster_labels.npy`` (int64 ``[num_c, N]``) with the annotation file
+that have neither an output nor a failure (a shard that has not finished). ``cluster`` matches
+annotation rows to feature files by video name and writes ``cluster_labels.npy`` (int64 ``[num_c, N]``) with the annotation file
 filtered to the videos that have features, in its own format, rows in the same order.
 """
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import sys
@@ -70,48 +73,58 @@ def _video_names(path: Path) -> list[tuple[str, str]]:
 
 
 def _videos(paths: list[str], root: str = "") -> vidssl.protocols.ClipDataset:
-    """The videos as a registered ``video_files`` dataset (its ``frames(row)`` reads one)."""
+    """The videos as a registered ``video_files`` dataset (its ``frames(row)`` streams one)."""
     return vidssl.build("dataset", {"type": "video_files", "paths": paths, "root": root},
                         views={})
+
+
+def _extract_listed(dataset: vidssl.protocols.ClipDataset, mode: str, params: TrajectoryParams,
+                    boxes_dir: str | None, row: int) -> np.ndarray:
+    """Trajectories of row ``row`` of a ``--list``, with ``<boxes_dir>/<video stem>.bb`` if
+    there is one (runs in a worker process)."""
+    boxes = None
+    if boxes_dir:
+        path = Path(boxes_dir) / f"{Path(dataset.video_name(row)).stem}.bb"
+        boxes = read_boxes(str(path)) if path.is_file() else None
+    return extract_trajectories(dataset.frames(row), mode, params, boxes)
 
 
 def extract(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from vidssl_idt.trajectory_io import extract_missing, write_trajectories
+    from vidssl_idt.batch_extract import available_cores, extract_missing
+    from vidssl_idt.trajectory_io import write_trajectories
 
     params = _params(args)
-    boxes = read_boxes(args.boxes) if args.boxes else None
     if args.list is None:
         if args.video is None:
             raise ConfigError("extract: give a VIDEO or --list FILE")
+        boxes = read_boxes(args.boxes) if args.boxes else None
         rows = extract_trajectories(_videos([args.video]).frames(0), args.mode, params, boxes)
         write_trajectories(args.output, rows)
         print(f"vidssl-idt: {len(rows)} trajectories of {args.video} → {args.output}")
         return 0
     index, count = _shard(args.shard)
+    workers = args.workers or available_cores()
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
     root = Path(args.root) if args.root else Path(args.list).parent
     videos = [name for name, _ in _video_names(Path(args.list))][index::count]
-    dataset = _videos(videos, str(root)) if videos else None
-
-    def boxes_of(name: str) -> dict[int, np.ndarray] | None:
-        if not args.boxes_dir:
-            return None
-        path = Path(args.boxes_dir) / f"{Path(name).stem}.bb"
-        return read_boxes(str(path)) if path.is_file() else None
-
-    jobs = ((name, out / (Path(name).stem + FORMATS[args.format]),
-             lambda row=row, name=name: extract_trajectories(dataset.frames(row), args.mode,
-                                                             params, boxes_of(name)))
-            for row, name in enumerate(videos))
+    jobs = [(name, out / (Path(name).stem + FORMATS[args.format]), row)
+            for row, name in enumerate(videos)]
     log = out / ("failed.txt" if count == 1 else f"failed.shard{index}of{count}.txt")
     log.unlink(missing_ok=True)   # this run retries the videos that failed before
-    failed = extract_missing(tqdm(jobs, total=len(videos), desc=f"idt {index}/{count}",
-                                  disable=not sys.stderr.isatty()), log)
+    failed = 0
+    if videos:
+        extract_one = functools.partial(_extract_listed, _videos(videos, str(root)), args.mode,
+                                         params, args.boxes_dir)
+        failed = extract_missing(
+            extract_one, jobs, log, workers,
+            lambda results, total: tqdm(results, total=total, desc=f"idt {index}/{count}",
+                                        disable=not sys.stderr.isatty()))
     print(f"vidssl-idt: shard {index}/{count}: {len(videos) - failed} of {len(videos)} videos "
-          f"done in {out}" + (f", {failed} failed (see {log})" if failed else ""))
+          f"done in {out} ({workers} worker processes)"
+          + (f", {failed} failed (see {log})" if failed else ""))
     return 0
 
 
@@ -235,6 +248,10 @@ def _parser() -> argparse.ArgumentParser:
                                    "SLURM array task, else RANK/WORLD_SIZE, else all)")
     p.add_argument("--format", choices=sorted(FORMATS), default="npz",
                    help="with --list: output format")
+    p.add_argument("--workers", type=int, default=0,
+                   help="with --list: processes extracting videos at once, each streaming one "
+                        "video's frames (default: the cores this process may use, shared among "
+                        "torchrun's processes on the machine)")
     defaults = TrajectoryParams()
     for name, text in (("track_length", "trajectory length in frames (L)"),
                        ("min_distance", "sampling stride in pixels (W)"),

@@ -14,45 +14,52 @@ encodes and clusters.
 """
 from __future__ import annotations
 
+import functools
+import itertools
 import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-from sklearn.metrics import normalized_mutual_info_score
 
 import vidssl
 from vidssl import distributed
 from vidssl.kmeans import kmeans_labels
-from vidssl_idt.count_sketch import CountSketch
-from vidssl_idt.fisher import fisher_vector, fit_fisher_model, sample_descriptors
+from vidssl_idt.batch_extract import extract_missing
 from vidssl_idt.trajectories import N_COLUMNS, TrajectoryParams, extract_trajectories
-from vidssl_idt.trajectory_io import extract_missing, read_trajectories
+from vidssl_idt.trajectory_io import read_trajectories
 
 if TYPE_CHECKING:
     from vidssl.evaluation import EvaluationContext
     from vidssl.protocols import ClipDataset
 
 
+def _extract_row(dataset: ClipDataset, mode: Literal["dt", "idt"], params: TrajectoryParams,
+                 max_frames: int | None, row: int) -> np.ndarray:
+    """Trajectories of a dataset's video ``row``, streamed (its first ``max_frames`` frames)."""
+    return extract_trajectories(itertools.islice(dataset.frames(row), max_frames), mode, params)
+
+
 class IDTExtractor:
     """Extractor ``idt``: trajectories and descriptors of a video (``extract``), or of every video
-    of a stage's dataset into ``<work_dir>/<out>/trajectories/<row>.npz`` (``run``; finished
-    videos are skipped on a rerun, a video that fails is logged and gets no rows); with
-    ``max_frames``, of each video's first frames only."""
+    of a stage's dataset into ``<work_dir>/<out>/trajectories/<row>.npz`` (``run``, in
+    ``workers`` processes, each streaming its video's frames; finished videos are skipped on a
+    rerun, a video that fails is logged and gets no rows); with ``max_frames``, of each video's
+    first frames only."""
 
     def __init__(self, mode: Literal["dt", "idt"] = "idt", trajectory: dict[str, Any] | None = None,
-                 out: str = "idt", max_frames: int | None = None) -> None:
+                 out: str = "idt", max_frames: int | None = None, workers: int = 1) -> None:
         self.mode, self.params, self.out = mode, TrajectoryParams(**(trajectory or {})), out
-        self.max_frames = max_frames
+        self.max_frames, self.workers = max_frames, workers
 
     def extract(self, video: str | Path | np.ndarray) -> np.ndarray:
-        """A video file (read through a registered ``video_files`` dataset) or ``T×H×W×3`` uint8
-        RGB frames → float32 ``n×436`` trajectory rows."""
-        if not isinstance(video, np.ndarray):
-            video = vidssl.build("dataset", {"type": "video_files", "paths": [str(video)]},
-                                 views={}).frames(0)
-        return extract_trajectories(video[:self.max_frames], self.mode, self.params)
+        """A video file (streamed through a registered ``video_files`` dataset) or ``T×H×W×3``
+        uint8 RGB frames → float32 ``n×436`` trajectory rows."""
+        frames = video if isinstance(video, np.ndarray) else vidssl.build(
+            "dataset", {"type": "video_files", "paths": [str(video)]}, views={}).frames(0)
+        return extract_trajectories(itertools.islice(frames, self.max_frames), self.mode,
+                                    self.params)
 
     def run(self, context: EvaluationContext) -> dict[str, float]:
         dataset = context.dataset
@@ -61,8 +68,9 @@ class IDTExtractor:
         started = time.perf_counter()
         rows = range(distributed.rank(), len(dataset), distributed.world_size())
         failed = extract_missing(
-            (f"video {row} ({dataset.video_name(row)})", cache / f"{row:07d}.npz",
-             lambda row=row: self.extract(dataset.frames(row))) for row in rows)
+            functools.partial(_extract_row, dataset, self.mode, self.params, self.max_frames),
+            [(f"video {row} ({dataset.video_name(row)})", cache / f"{row:07d}.npz", row)
+             for row in rows], workers=self.workers)
         failed = sum(distributed.all_gather_objects(failed))
         distributed.barrier()
         return {"videos": float(len(dataset)), "failed_videos": float(failed),
@@ -83,9 +91,9 @@ class IDTClusters(IDTExtractor):
                  samples_per_video: int = 500, pca: float = 0.9, gmm_components: int = 256,
                  fv_variant: Literal["seed", "improved"] = "seed", sketch_dim: int = 2000,
                  k: int = 6000, num_c: int = 3, seed: int = 1234, out: str = "idt",
-                 max_frames: int | None = None,
+                 max_frames: int | None = None, workers: int = 1,
                  no_trajectory: Literal["drop", "ignore"] = "drop") -> None:
-        super().__init__(mode, trajectory, out, max_frames)
+        super().__init__(mode, trajectory, out, max_frames, workers)
         self.no_trajectory = no_trajectory
         self.samples_per_video, self.pca, self.gmm_components = samples_per_video, pca, gmm_components
         self.fv_variant, self.sketch_dim = fv_variant, sketch_dim
@@ -102,6 +110,13 @@ class IDTClusters(IDTExtractor):
 
     def _cluster(self, dataset: ClipDataset, videos: list[np.ndarray], out: Path
                  ) -> dict[str, float]:
+        # imported here: scikit-learn and scipy cost a second to import, and registering the
+        # plugin (every vidssl command) should not
+        from sklearn.metrics import normalized_mutual_info_score
+
+        from vidssl_idt.count_sketch import CountSketch
+        from vidssl_idt.fisher import fisher_vector, fit_fisher_model, sample_descriptors
+
         has = np.array([len(v) > 0 for v in videos])
         rows = np.flatnonzero(has) if self.no_trajectory == "drop" else np.arange(len(videos))
         model = fit_fisher_model(sample_descriptors(videos, self.samples_per_video, self.seed),

@@ -20,14 +20,15 @@ Schmid, ICCV 2013) with OpenCV and numpy, following the LEAR release (``DenseTra
   camera motion.
 
 :func:`extract_trajectories` returns the original program's 436 columns per trajectory. Tracks
-that started on the same frame move together as one array (a cohort); the flow and histograms
-of frame t + 1 are computed in a worker thread while frame t is tracked.
+that started on the same frame move together as one array (a cohort); while frame t is tracked,
+two worker threads compute the descriptor flow and histograms of frame t + 1 and the tracking flow
+of frame t + 2.
 """
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Literal
 
@@ -39,7 +40,7 @@ from vidssl_idt.descriptors import (
     BLOCK_BINS,
     DescriptorGeometry,
     frame_descriptors,
-    frame_histograms,
+    integral_histograms,
     patch_corners,
     pool_time,
 )
@@ -89,11 +90,13 @@ def pyramid_sizes(width: int, height: int, params: TrajectoryParams
 class _Cohort:
     """Tracks of one scale that started at the same frame (so all have the same length):
     points ``n×(L+1)×2``, camera-compensated displacements ``n×L×2``, per-frame descriptors
-    ``n×L×d`` and the index of the last point."""
+    ``n×L×d``, the index of the last point and which tracks are still in the frame (a track
+    that left stays in the arrays, which are not copied for it, and is dropped at the end)."""
 
     points: np.ndarray
     displacement: np.ndarray
     descriptors: np.ndarray
+    alive: np.ndarray
     index: int = 0
 
     @classmethod
@@ -101,11 +104,11 @@ class _Cohort:
         points = np.zeros((len(starts), length + 1, 2), np.float32)
         points[:, 0] = starts
         return cls(points, np.zeros((len(starts), length, 2), np.float32),
-                   np.zeros((len(starts), length, dim), np.float32))
+                   np.zeros((len(starts), length, dim), np.float32), np.ones(len(starts), bool))
 
-    def keep(self, mask: np.ndarray) -> None:
-        self.points, self.displacement = self.points[mask], self.displacement[mask]
-        self.descriptors = self.descriptors[mask]
+    def live_points(self) -> np.ndarray:
+        """The last points of the tracks still in the frame, ``m×2``."""
+        return self.points[self.alive, self.index]
 
 
 def dense_sample(grey: np.ndarray, occupied: np.ndarray, params: TrajectoryParams) -> np.ndarray:
@@ -184,10 +187,11 @@ def _valid(traj: np.ndarray, params: TrajectoryParams
 
 @dataclass
 class _FrameAnalysis:
-    """Everything per frame that does not depend on the tracks (computed ahead in a worker
-    thread): the sampling pyramid, the tracking flow from the previous frame per level, the
-    descriptor flow (camera-compensated in ``idt`` mode) and the integral histograms of HOG (on
-    the previous frame) and HOF/MBH (on the descriptor flow)."""
+    """Everything per frame that does not depend on the tracks (computed ahead in worker
+    threads): the sampling pyramid, the flow-estimation pyramid and the tracking flow from the
+    previous frame per level (:func:`_track_flow`); the descriptor flow (camera-compensated in
+    ``idt`` mode) and the integral histograms of HOG (on the previous frame) and HOF/MBH (on the
+    descriptor flow) (:func:`_describe`)."""
 
     pyramid: list[np.ndarray]
     flow_images: list[np.ndarray]
@@ -196,22 +200,34 @@ class _FrameAnalysis:
     integrals: list[np.ndarray] | None = None
 
 
-def _analyse(frame: np.ndarray, previous: _FrameAnalysis | None, scales: list[float],
-             sizes: list[tuple[int, int]], params: TrajectoryParams,
-             camera: CameraMotion | None, boxes: np.ndarray) -> _FrameAnalysis:
+def _track_flow(frame: np.ndarray, previous: Future[_FrameAnalysis] | None, scales: list[float],
+                sizes: list[tuple[int, int]], params: TrajectoryParams) -> _FrameAnalysis:
+    """The pyramids of ``frame`` and its tracking flow from the ``previous`` frame's analysis."""
     grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
     result = _FrameAnalysis(_grey_pyramid(grey, sizes), _flow_images(grey, scales, sizes))
-    if previous is None:
-        return result
-    result.flows = _flow_pyramid(previous.flow_images, result.flow_images, params.scale_stride)
+    if previous is not None:
+        result.flows = _flow_pyramid(previous.result().flow_images, result.flow_images,
+                                     params.scale_stride)
+    return result
+
+
+def _describe(current: Future[_FrameAnalysis], previous: Future[_FrameAnalysis],
+              scales: list[float], sizes: list[tuple[int, int]], params: TrajectoryParams,
+              camera: CameraMotion | None, boxes: np.ndarray,
+              spare: list[np.ndarray] | None) -> _FrameAnalysis:
+    """``current`` completed with its descriptor flow and integral histograms; ``spare``:
+    integral images of a frame nobody reads any more, overwritten instead of allocating new
+    ones (fresh pages of a large array cost the kernel more than filling them)."""
+    result, before = current.result(), previous.result()
     result.descriptor_flows = result.flows
     if camera is not None:
-        h = camera.homography(previous.pyramid[0], grey, result.flows[0], boxes)
-        warped = warp_to_previous(grey, previous.pyramid[0], h)
+        grey = result.pyramid[0]
+        h = camera.homography(before.pyramid[0], grey, result.flows[0], boxes)
+        warped = warp_to_previous(grey, before.pyramid[0], h)
         result.descriptor_flows = _flow_pyramid(
-            previous.flow_images, _flow_images(warped, scales, sizes), params.scale_stride)
-    result.integrals = [cv2.integral(frame_histograms(g, f), sdepth=cv2.CV_32F)
-                        for g, f in zip(previous.pyramid, result.descriptor_flows)]
+            before.flow_images, _flow_images(warped, scales, sizes), params.scale_stride)
+    result.integrals = [integral_histograms(g, f, spare[k] if spare else None)
+                        for k, (g, f) in enumerate(zip(before.pyramid, result.descriptor_flows))]
     return result
 
 
@@ -238,29 +254,41 @@ def extract_trajectories(frames: Iterable[np.ndarray], mode: Mode = "dt",
 
     def sample(analysis: _FrameAnalysis) -> None:
         for s, level in enumerate(analysis.pyramid):
-            occupied = [c.points[:, c.index] for c in cohorts[s]]
+            occupied = [c.live_points() for c in cohorts[s]]
             starts = dense_sample(level, np.concatenate(occupied) if occupied
                                   else np.zeros((0, 2), np.float32), params)
             if len(starts):
                 cohorts[s].append(_Cohort.start(starts, params.track_length, dim))
 
-    analysis = _analyse(first, None, scales, sizes, params, camera, no_boxes)
-    sample(analysis)
-    t = 0
-    with ThreadPoolExecutor(1) as worker:
-        # the analysis of frame t + 1 (flow, histograms) runs while frame t is tracked
-        future = None
-        frame = next(frames, None)
-        if frame is not None:
-            future = worker.submit(_analyse, frame, analysis, scales, sizes, params, camera,
-                                   (boxes or {}).get(0, no_boxes))
-        while future is not None:
+    with ThreadPoolExecutor(1) as flow_thread, ThreadPoolExecutor(1) as describe_thread:
+        # while frame t is tracked, one thread describes frame t + 1 and the other estimates the
+        # tracking flow of frame t + 2 (each thread keeps frame order)
+        flows = {0: flow_thread.submit(_track_flow, first, None, scales, sizes, params)}
+
+        def flow_ahead() -> None:
+            frame, last = next(frames, None), max(flows)
+            if frame is not None:
+                flows[last + 1] = flow_thread.submit(_track_flow, frame, flows[last], scales,
+                                                     sizes, params)
+
+        def describe(t: int, spare: list[np.ndarray] | None) -> Future[_FrameAnalysis] | None:
+            if t not in flows:
+                return None
+            return describe_thread.submit(_describe, flows[t], flows[t - 1], scales, sizes,
+                                          params, camera, (boxes or {}).get(t - 1, no_boxes),
+                                          spare)
+
+        analysis = flows[0].result()
+        sample(analysis)
+        flow_ahead()
+        flow_ahead()
+        described, t = describe(1, None), 0
+        while described is not None:
             t += 1
-            analysis = future.result()
-            frame = next(frames, None)
-            future = None if frame is None else worker.submit(
-                _analyse, frame, analysis, scales, sizes, params, camera,
-                (boxes or {}).get(t, no_boxes))
+            spare, analysis = analysis.integrals, described.result()
+            del flows[t - 1]   # its analysis is no longer read
+            flow_ahead()
+            described = describe(t + 1, spare)
             for s, scale in enumerate(scales):
                 rows.extend(_advance(cohorts[s], analysis, s, scale, (width, height), t, params,
                                      camera is not None))
@@ -301,9 +329,8 @@ def _advance(cohorts: list[_Cohort], analysis: _FrameAnalysis, level: int, scale
         cohort.displacement[:, cohort.index] = displacement[part]
         cohort.index += 1
         cohort.points[:, cohort.index] = moved[part]
-        if not inside[part].all():
-            cohort.keep(inside[part])
-        if not len(cohort.points):
+        cohort.alive &= inside[part]
+        if not cohort.alive.any():
             continue
         if cohort.index >= params.track_length:
             rows.append(_finish(cohort, scale, frame_size, t, params, camera_compensated))
@@ -318,6 +345,7 @@ def _finish(cohort: _Cohort, scale: float, frame_size: tuple[int, int], t: int,
     """Rows (436 columns) of the tracks of a complete cohort that pass the release's pruning."""
     traj = cohort.points.astype(np.float64) * scale
     keep, mean, std, track_length = _valid(traj, params)
+    keep &= cohort.alive
     if camera_compensated:
         shape = cohort.displacement.astype(np.float64) * scale
         magnitude = np.linalg.norm(shape, axis=2)

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import gzip
 import os
-import sys
-from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +21,7 @@ def write_trajectories(path: str | Path, rows: np.ndarray) -> None:
     partial = path.with_name(path.name + ".partial")
     if path.suffix == ".npz":
         with open(partial, "wb") as f:
-            np.savez_compressed(f, trajectories=rows.astype(np.float32))
+            np.savez(f, trajectories=rows.astype(np.float32))
     else:
         opener = gzip.open if path.suffix == ".gz" else open
         with opener(partial, "wt") as f:
@@ -51,26 +49,3 @@ def read_trajectories(path: str | Path) -> np.ndarray:
                                  f"{len(values)}")
             rows.append(np.array(values, np.float32))
     return np.stack(rows) if rows else np.zeros((0, N_COLUMNS), np.float32)
-
-
-def extract_missing(jobs: Iterable[tuple[str, Path, Callable[[], np.ndarray]]],
-                    failure_log: Path | None = None) -> int:
-    """For each ``(name, target, compute)``: write ``compute()``'s rows to ``target`` unless the
-    target already exists (so a rerun resumes). A video whose ``compute`` raises is reported on
-    stderr (and appended to ``failure_log``) and skipped. Returns the number of failures."""
-    failed = 0
-    for name, target, compute in jobs:
-        if target.is_file():
-            continue
-        try:
-            rows = compute()
-        except Exception as exc:  # noqa: BLE001 (one bad video must not stop the others)
-            failed += 1
-            message = f"{name}\t{type(exc).__name__}: {exc}"
-            print(f"vidssl-idt: failed: {message}", file=sys.stderr)
-            if failure_log is not None:
-                with open(failure_log, "a") as f:
-                    f.write(message + "\n")
-            continue
-        write_trajectories(target, rows)
-    return failed
