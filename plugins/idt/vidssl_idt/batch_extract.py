@@ -38,7 +38,12 @@ def extract_missing(extract: Extract, jobs: Iterable[Job], failure_log: Path | N
     in ``workers`` processes (1: in this one). A video whose extraction raises is reported on
     stderr (and appended to ``failure_log``, tab-separated name and error) and gets no file.
     ``progress(results, total)`` may wrap the results as they come (e.g. tqdm). Returns the
-    number of failures."""
+    number of failures.
+
+    The workers are forked: use more than one only from a process that has not yet computed
+    with OpenCV or torch, as ``vidssl-idt extract --list`` (workers forked from a training run's
+    process sat idle forever in a test here; a thread pool of the parent's, which a fork does
+    not copy, is the usual cause)."""
     todo = [job for job in jobs if not job[1].is_file()]
     results = _in_process(extract, todo) if workers <= 1 else _in_workers(extract, todo, workers)
     failed = 0

@@ -43,15 +43,15 @@ def _extract_row(dataset: ClipDataset, mode: Literal["dt", "idt"], params: Traje
 
 class IDTExtractor:
     """Extractor ``idt``: trajectories and descriptors of a video (``extract``), or of every video
-    of a stage's dataset into ``<work_dir>/<out>/trajectories/<row>.npz`` (``run``, in
-    ``workers`` processes, each streaming its video's frames; finished videos are skipped on a
-    rerun, a video that fails is logged and gets no rows); with ``max_frames``, of each video's
-    first frames only."""
+    of a stage's dataset into ``<work_dir>/<out>/trajectories/<row>.npz`` (``run``, streaming
+    each video's frames, the videos shared among the run's processes; finished videos are
+    skipped on a rerun, a video that fails is logged and gets no rows); with ``max_frames``, of
+    each video's first frames only."""
 
     def __init__(self, mode: Literal["dt", "idt"] = "idt", trajectory: dict[str, Any] | None = None,
-                 out: str = "idt", max_frames: int | None = None, workers: int = 1) -> None:
+                 out: str = "idt", max_frames: int | None = None) -> None:
         self.mode, self.params, self.out = mode, TrajectoryParams(**(trajectory or {})), out
-        self.max_frames, self.workers = max_frames, workers
+        self.max_frames = max_frames
 
     def extract(self, video: str | Path | np.ndarray) -> np.ndarray:
         """A video file (streamed through a registered ``video_files`` dataset) or ``T×H×W×3``
@@ -70,7 +70,7 @@ class IDTExtractor:
         failed = extract_missing(
             functools.partial(_extract_row, dataset, self.mode, self.params, self.max_frames),
             [(f"video {row} ({dataset.video_name(row)})", cache / f"{row:07d}.npz", row)
-             for row in rows], workers=self.workers)
+             for row in rows])
         failed = sum(distributed.all_gather_objects(failed))
         distributed.barrier()
         return {"videos": float(len(dataset)), "failed_videos": float(failed),
@@ -91,9 +91,9 @@ class IDTClusters(IDTExtractor):
                  samples_per_video: int = 500, pca: float = 0.9, gmm_components: int = 256,
                  fv_variant: Literal["seed", "improved"] = "seed", sketch_dim: int = 2000,
                  k: int = 6000, num_c: int = 3, seed: int = 1234, out: str = "idt",
-                 max_frames: int | None = None, workers: int = 1,
+                 max_frames: int | None = None,
                  no_trajectory: Literal["drop", "ignore"] = "drop") -> None:
-        super().__init__(mode, trajectory, out, max_frames, workers)
+        super().__init__(mode, trajectory, out, max_frames)
         self.no_trajectory = no_trajectory
         self.samples_per_video, self.pca, self.gmm_components = samples_per_video, pca, gmm_components
         self.fv_variant, self.sketch_dim = fv_variant, sketch_dim
