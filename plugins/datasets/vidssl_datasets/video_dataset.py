@@ -130,7 +130,7 @@ class VideoDataset(Dataset):
         """Every frame of video ``row`` in order, each ``H×W×3`` uint8 RGB (no view, no
         augmentation), decoded as it is consumed; raises :class:`DataError` naming the video if
         it cannot be read or is shorter than indexed."""
-        return stream_video(self.records[row], self.reader, self.index)[1]
+        return stream_video(self.records[row], self.reader, self.index)
 
     def _frame_source(self, record: VideoRecord) -> tuple[int, FrameGetter]:
         return open_video(record, self.reader, self.index)

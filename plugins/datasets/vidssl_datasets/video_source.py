@@ -90,9 +90,9 @@ def open_video(record: VideoRecord, reader: ReaderSpec,
 
 
 def stream_video(record: VideoRecord, reader: ReaderSpec,
-                 index: VideoIndex) -> tuple[int, Iterator[np.ndarray]]:
-    """``(n_frames, frames)`` for ``record``: every frame in order, each ``H×W×3`` uint8 RGB,
-    decoded as the iterator is consumed (a video file sequentially, with PyAV unless the reader
+                 index: VideoIndex) -> Iterator[np.ndarray]:
+    """Every frame of ``record`` in order, each ``H×W×3`` uint8 RGB, decoded as the iterator is
+    consumed (a video file sequentially, with PyAV unless the reader
     says ``opencv``; a frame folder one file at a time). The iterator raises
     :class:`DataError` naming the video if it cannot be read or ends before the ``n_frames``
     the index (or the folder) promised: a truncated video never passes for a short one."""
@@ -103,7 +103,7 @@ def stream_video(record: VideoRecord, reader: ReaderSpec,
     else:
         n, get = open_video(record, reader, index)
         frames = (get([i])[0] for i in range(n))
-    return n, _checked_length(frames, n, record.path, where)
+    return _checked_length(frames, n, record.path, where)
 
 
 def _checked_length(frames: Iterator[np.ndarray], n: int, path: str, where: str

@@ -3,17 +3,24 @@ video logged without stopping the others, and spread over worker processes, each
 video's frames (memory per worker: one video's frames in flight, not the video)."""
 from __future__ import annotations
 
+import itertools
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from vidssl.errors import RunError
+from vidssl_idt.camera_motion import read_boxes
+from vidssl_idt.trajectories import Mode, TrajectoryParams, extract_trajectories
 from vidssl_idt.trajectory_io import write_trajectories
+
+if TYPE_CHECKING:
+    from vidssl.protocols import ClipDataset
 
 #: ``(name for messages, output file, row)`` of one video
 Job = tuple[str, Path, int]
@@ -23,6 +30,19 @@ Result = tuple[str, str | None]   # (name, error or None)
 Progress = Callable[[Iterable[Result], int], Iterable[Result]]
 
 _extract: Extract | None = None   # set in each worker process by _start_worker
+
+
+def extract_row(dataset: ClipDataset, mode: Mode, params: TrajectoryParams, row: int, *,
+                max_frames: int | None = None, boxes_dir: str | None = None) -> np.ndarray:
+    """Trajectories of a dataset's video ``row``, its frames streamed (the first ``max_frames``),
+    with the person boxes of ``<boxes_dir>/<video stem>.bb`` if there is one. Bound with
+    ``functools.partial`` to everything but ``row``, it is an :data:`Extract`."""
+    boxes = None
+    if boxes_dir:
+        path = Path(boxes_dir) / f"{Path(dataset.video_name(row)).stem}.bb"
+        boxes = read_boxes(str(path)) if path.is_file() else None
+    return extract_trajectories(itertools.islice(dataset.frames(row), max_frames), mode, params,
+                                boxes)
 
 
 def available_cores() -> int:

@@ -15,8 +15,9 @@ resumable (videos whose output exists are skipped) and logs a failing video with
 ``DIR/failed.txt`` unsharded, to ``DIR/failed.shard<i>of<n>.txt`` per shard (rewritten by each
 run of that shard). ``merge`` joins the shards' logs into ``DIR/failed.txt`` and names the videos
 that have neither an output nor a failure (a shard that has not finished). ``cluster`` matches
-annotation rows to feature files by video name and writes ``cluster_labels.npy`` (int64 ``[num_c, N]``) with the annotation file
-filtered to the videos that have features, in its own format, rows in the same order.
+annotation rows to feature files by video name and writes ``cluster_labels.npy`` (int64
+``[num_c, N]``) with the annotation file filtered to the videos that have features, in its own
+format, rows in the same order.
 """
 from __future__ import annotations
 
@@ -78,21 +79,10 @@ def _videos(paths: list[str], root: str = "") -> vidssl.protocols.ClipDataset:
                         views={})
 
 
-def _extract_listed(dataset: vidssl.protocols.ClipDataset, mode: str, params: TrajectoryParams,
-                    boxes_dir: str | None, row: int) -> np.ndarray:
-    """Trajectories of row ``row`` of a ``--list``, with ``<boxes_dir>/<video stem>.bb`` if
-    there is one (runs in a worker process)."""
-    boxes = None
-    if boxes_dir:
-        path = Path(boxes_dir) / f"{Path(dataset.video_name(row)).stem}.bb"
-        boxes = read_boxes(str(path)) if path.is_file() else None
-    return extract_trajectories(dataset.frames(row), mode, params, boxes)
-
-
 def extract(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from vidssl_idt.batch_extract import available_cores, extract_missing
+    from vidssl_idt.batch_extract import available_cores, extract_missing, extract_row
     from vidssl_idt.trajectory_io import write_trajectories
 
     params = _params(args)
@@ -116,8 +106,8 @@ def extract(args: argparse.Namespace) -> int:
     log.unlink(missing_ok=True)   # this run retries the videos that failed before
     failed = 0
     if videos:
-        extract_one = functools.partial(_extract_listed, _videos(videos, str(root)), args.mode,
-                                         params, args.boxes_dir)
+        extract_one = functools.partial(extract_row, _videos(videos, str(root)), args.mode,
+                                        params, boxes_dir=args.boxes_dir)
         failed = extract_missing(
             extract_one, jobs, log, workers,
             lambda results, total: tqdm(results, total=total, desc=f"idt {index}/{count}",

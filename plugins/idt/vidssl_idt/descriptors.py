@@ -56,7 +56,9 @@ def integral_histograms(grey: np.ndarray, flow: np.ndarray, out: np.ndarray | No
     return out
 
 
-#: per field of :func:`integral_histograms`: orientation bins, and whether a zero-motion bin follows
+#: per field of :func:`integral_histograms`: its channels, orientation bins, and whether a
+#: zero-motion bin follows
+_BLOCK_BINS = np.array(list(BLOCK_BINS.values()))
 _ORIENTATION_BINS = np.array([bins - (name == "hof") for name, bins in BLOCK_BINS.items()])
 _ZERO_BIN = np.array([name == "hof" for name in BLOCK_BINS])
 
@@ -133,7 +135,7 @@ def frame_descriptors(integral: np.ndarray, x: np.ndarray, y: np.ndarray,
     cell sums (x-major cell order) + ε, L1-normalised and square-rooted."""
     out = np.empty((len(x), geometry.nxy_cells ** 2 * integral.shape[2]), np.float32)
     _cell_descriptors(integral, x, y, geometry.patch_size // geometry.nxy_cells,
-                      geometry.nxy_cells, np.array(list(BLOCK_BINS.values())), out)
+                      geometry.nxy_cells, _BLOCK_BINS, out)
     return out
 
 

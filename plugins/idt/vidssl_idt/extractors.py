@@ -26,19 +26,13 @@ import numpy as np
 import vidssl
 from vidssl import distributed
 from vidssl.kmeans import kmeans_labels
-from vidssl_idt.batch_extract import extract_missing
+from vidssl_idt.batch_extract import extract_missing, extract_row
 from vidssl_idt.trajectories import N_COLUMNS, TrajectoryParams, extract_trajectories
 from vidssl_idt.trajectory_io import read_trajectories
 
 if TYPE_CHECKING:
     from vidssl.evaluation import EvaluationContext
     from vidssl.protocols import ClipDataset
-
-
-def _extract_row(dataset: ClipDataset, mode: Literal["dt", "idt"], params: TrajectoryParams,
-                 max_frames: int | None, row: int) -> np.ndarray:
-    """Trajectories of a dataset's video ``row``, streamed (its first ``max_frames`` frames)."""
-    return extract_trajectories(itertools.islice(dataset.frames(row), max_frames), mode, params)
 
 
 class IDTExtractor:
@@ -68,7 +62,8 @@ class IDTExtractor:
         started = time.perf_counter()
         rows = range(distributed.rank(), len(dataset), distributed.world_size())
         failed = extract_missing(
-            functools.partial(_extract_row, dataset, self.mode, self.params, self.max_frames),
+            functools.partial(extract_row, dataset, self.mode, self.params,
+                              max_frames=self.max_frames),
             [(f"video {row} ({dataset.video_name(row)})", cache / f"{row:07d}.npz", row)
              for row in rows])
         failed = sum(distributed.all_gather_objects(failed))
