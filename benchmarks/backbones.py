@@ -1,12 +1,16 @@
 """Backbone training speed on this machine: forward + backward + SGD step, clips/s.
 
-Our R3D-18 and R(2+1)D-18 (``torchvision`` variants) against torchvision's own models, interleaved
-in one run (same inputs, same threads), median of ``--repeats`` rounds whose order rotates:
+Our R3D-18 and R(2+1)D-18 (``torchvision`` variants) against torchvision's own models, median of
+``--repeats`` interleaved rounds whose order rotates:
 
-* each throughput switch of a vidssl stage (``memory_format='channels_last_3d'``, ``compile``,
-  ``precision='bf16'``), applied the same way (:mod:`vidssl.precision`) to ours and to
-  torchvision's model, so every row compares like with like;
-* vidssl's defaults (channels_last_3d, fp32 on CPU) against torchvision's (contiguous fp32);
+* each throughput switch of a vidssl stage (``memory_format='channels_last_3d'``,
+  ``conv3d='lean'``, ``compile``, ``precision='bf16'``), applied the same way (:mod:`vidssl.precision`,
+  :mod:`vidssl.lean_conv3d`) to ours and to torchvision's model, in one process, so every row
+  compares like with like;
+* the run's process switch ``keep_freed_memory`` (:mod:`vidssl.host_memory`): torchvision's model
+  in a fresh process with it against one without;
+* vidssl's defaults (channels_last_3d, lean Conv3d, fp32 on CPU, freed memory kept) against
+  torchvision's (contiguous fp32, glibc's malloc as it comes), each in fresh processes;
 * the losses of ``--check-steps`` SGD steps with each switch against fp32 contiguous from the same
   weights and clips (relative difference, worst step; bf16 is stated, not held to 1e-3).
 
@@ -18,41 +22,53 @@ from __future__ import annotations
 
 import argparse
 import copy
+import json
 import statistics
+import subprocess
+import sys
 import time
-from collections.abc import Callable
 
 import torch
 import torchvision
 
 import vidssl
+from vidssl.host_memory import keep_freed_memory
+from vidssl.lean_conv3d import use_conv3d
 from vidssl.precision import clips_in, use_memory_format, use_precision
 
 CPU = torch.device("cpu")
-#: switch name → (memory format, precision, compile)
-SWITCHES = {"defaults": ("contiguous", "fp32", False),
-            "channels_last_3d": ("channels_last_3d", "fp32", False),
-            "compile": ("contiguous", "fp32", True),
-            "bf16": ("contiguous", "bf16", False)}
-VIDSSL_DEFAULTS = ("channels_last_3d", "fp32", False)
+#: switch name → (memory format, precision, compile, conv3d)
+SWITCHES = {"defaults": ("contiguous", "fp32", False, "torch"),
+            "channels_last_3d": ("channels_last_3d", "fp32", False, "torch"),
+            "conv3d lean": ("contiguous", "fp32", False, "lean"),
+            "compile": ("contiguous", "fp32", True, "torch"),
+            "bf16": ("contiguous", "bf16", False, "torch")}
+VIDSSL_DEFAULTS = ("channels_last_3d", "fp32", False, "lean")
+#: the fresh-process rows: name → (implementation, model switches, keep_freed_memory)
+PROCESSES = {"torchvision defaults": ("torchvision", SWITCHES["defaults"], False),
+             "torchvision + keep_freed_memory": ("torchvision", SWITCHES["defaults"], True),
+             "vidssl defaults": ("vidssl", VIDSSL_DEFAULTS, True)}
+MODELS = {"r3d": torchvision.models.video.r3d_18, "r2plus1d": torchvision.models.video.r2plus1d_18}
 
 
-def ours(name: str) -> torch.nn.Module:
-    return vidssl.build("backbone", {"type": name, "depth": 18, "variant": "torchvision"})
-
-
-def theirs(builder: Callable[[], torch.nn.Module]) -> torch.nn.Module:
-    model = builder()
+def built(impl: str, name: str) -> torch.nn.Module:
+    """The R3D-18 or R(2+1)D-18 (``name``) of ``impl`` (vidssl or torchvision), classifier off,
+    from the weights that seed 0 gives."""
+    torch.manual_seed(0)
+    if impl == "vidssl":
+        return vidssl.build("backbone", {"type": name, "depth": 18, "variant": "torchvision"})
+    model = MODELS[name]()
     model.fc = torch.nn.Identity()
     return model
 
 
-def switched(model: torch.nn.Module, memory_format: str, precision: str,
-             compiled: bool) -> torch.nn.Module:
+def switched(model: torch.nn.Module, memory_format: str, precision: str, compiled: bool,
+             conv3d: str) -> torch.nn.Module:
     """A copy of ``model`` with the switches applied as a vidssl stage applies them."""
     model = copy.deepcopy(model)
     use_precision(model, precision, CPU)
     use_memory_format(model, memory_format)
+    use_conv3d(model, conv3d)
     if compiled:
         model.compile()
     return model
@@ -78,6 +94,62 @@ def clips_per_second(model: torch.nn.Module, clip: torch.Tensor, steps: int) -> 
     return steps * clip.shape[0] / (time.perf_counter() - start)
 
 
+def clip_of(args: argparse.Namespace) -> torch.Tensor:
+    torch.manual_seed(1)
+    return torch.randn(args.batch, 3, args.frames, args.size, args.size)
+
+
+def one_process(args: argparse.Namespace) -> None:
+    """``--process NAME ROW``: clips/s of one fresh-process row (after ``--warmup`` steps), as
+    one JSON line."""
+    name, row = args.process
+    impl, switches, keep = PROCESSES[row]
+    if keep:
+        keep_freed_memory()
+    model = switched(built(impl, name), *switches)
+    clip = clips_in(clip_of(args), switches[0])
+    train_steps(model, clip, args.warmup)
+    print(json.dumps(clips_per_second(model, clip, args.steps * 2)))
+
+
+def in_fresh_processes(args: argparse.Namespace, name: str) -> dict[str, float]:
+    """The median clips/s of each :data:`PROCESSES` row, every repeat in a fresh process, the
+    rows' order rotating."""
+    rows = list(PROCESSES)
+    rates: dict[str, list[float]] = {row: [] for row in rows}
+    for repeat in range(args.repeats):
+        for row in rows[repeat % len(rows):] + rows[:repeat % len(rows)]:
+            out = subprocess.run(
+                [sys.executable, __file__, "--process", name, row, "--batch", str(args.batch),
+                 "--frames", str(args.frames), "--size", str(args.size), "--steps",
+                 str(args.steps), "--warmup", str(args.warmup)],
+                check=True, capture_output=True, text=True).stdout
+            rates[row].append(json.loads(out.splitlines()[-1]))
+    return {row: statistics.median(values) for row, values in rates.items()}
+
+
+def in_one_process(args: argparse.Namespace, name: str, clip: torch.Tensor
+                   ) -> tuple[dict[tuple[str, str], float], dict[tuple[str, str], float]]:
+    """Median clips/s and worst relative loss difference (against vidssl fp32 contiguous) of
+    every (implementation, switch), plus ("vidssl", "vidssl defaults"), interleaved."""
+    configs = {(impl, switch): SWITCHES[switch]
+               for impl in ("vidssl", "torchvision") for switch in SWITCHES}
+    configs[("vidssl", "vidssl defaults")] = VIDSSL_DEFAULTS
+    models = {key: switched(built(key[0], name), *switches) for key, switches in configs.items()}
+    inputs = {key: clips_in(clip, configs[key][0]) for key in models}
+    # the loss check, every model from the same weights; it is also the warm-up (compilation)
+    losses = {key: train_steps(models[key], inputs[key], args.check_steps) for key in models}
+    reference = losses[("vidssl", "defaults")]
+    differences = {key: max(abs(a - b) / abs(b) for a, b in zip(values, reference))
+                   for key, values in losses.items()}
+    rates: dict[tuple[str, str], list[float]] = {key: [] for key in models}
+    keys = list(models)
+    for repeat in range(args.repeats):   # rotate the order so no model always runs first
+        for key in keys[repeat % len(keys):] + keys[:repeat % len(keys)]:
+            rates[key].append(clips_per_second(models[key], inputs[key], args.steps))
+    return {key: statistics.median(values) for key, values in rates.items()}, differences
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, default=4)
@@ -85,46 +157,42 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=112)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--steps", type=int, default=2, help="timed steps per repeat")
+    parser.add_argument("--warmup", type=int, default=2, help="steps before a fresh process times")
     parser.add_argument("--check-steps", type=int, default=20, help="steps of the loss check")
+    parser.add_argument("--process", nargs=2, metavar=("MODEL", "ROW"), help=argparse.SUPPRESS)
     args = parser.parse_args()
-    torch.manual_seed(0)
-    clip = torch.randn(args.batch, 3, args.frames, args.size, args.size)
+    if args.process:
+        one_process(args)
+        return
+    clip = clip_of(args)
     print(f"threads {torch.get_num_threads()}, input {args.batch}×3×{args.frames}×{args.size}², "
-          f"median of {args.repeats} interleaved repeats × {args.steps} steps")
-    pairs = [("r3d", torchvision.models.video.r3d_18),
-             ("r2plus1d", torchvision.models.video.r2plus1d_18)]
-    ratios = []
-    print(f"{'model':<12} {'switch':<18} {'vidssl':>8} {'torchvision':>11} {'same switch':>11} "
+          f"median of {args.repeats} interleaved repeats × {args.steps} steps (fresh processes: "
+          f"× {args.steps * 2} steps after {args.warmup})")
+    print(f"{'model':<12} {'switch':<34} {'vidssl':>8} {'torchvision':>11} {'ratio':>7} "
           f"{'loss diff':>10}")
-    for name, builder in pairs:
-        base = {"vidssl": ours(name), "torchvision": theirs(builder)}
-        configs = {(impl, switch): (model, SWITCHES[switch])
-                   for impl, model in base.items() for switch in SWITCHES}
-        configs[("vidssl", "vidssl defaults")] = (base["vidssl"], VIDSSL_DEFAULTS)
-        models = {key: switched(model, *switch) for key, (model, switch) in configs.items()}
-        inputs = {key: clips_in(clip, configs[key][1][0]) for key in models}
-        # the loss check, every model from the same weights; it is also the warm-up (compilation)
-        losses = {key: train_steps(models[key], inputs[key], args.check_steps) for key in models}
-        reference = losses[("vidssl", "defaults")]
-        differences = {key: max(abs(a - b) / abs(b) for a, b in zip(values, reference))
-                       for key, values in losses.items()}
-        rates: dict[tuple, list[float]] = {key: [] for key in models}
-        keys = list(models)
-        for repeat in range(args.repeats):   # rotate the order so no model always runs first
-            for key in keys[repeat % len(keys):] + keys[:repeat % len(keys)]:
-                rates[key].append(clips_per_second(models[key], inputs[key], args.steps))
-        rate = {key: statistics.median(values) for key, values in rates.items()}
+    ratios = []
+    for name in MODELS:
+        rate, differences = in_one_process(args, name, clip)
         for switch in SWITCHES:
-            ours_rate, their_rate = rate[("vidssl", switch)], rate[("torchvision", switch)]
-            print(f"{name + '_18':<12} {switch:<18} {ours_rate:8.2f} {their_rate:11.2f} "
-                  f"{ours_rate / their_rate:11.3f} {differences[('vidssl', switch)]:10.1e}")
-        defaults = rate[("vidssl", "vidssl defaults")] / rate[("torchvision", "defaults")]
-        print(f"{name + '_18':<12} {'vidssl defaults':<18} {rate[('vidssl', 'vidssl defaults')]:8.2f} "
-              f"{rate[('torchvision', 'defaults')]:11.2f} {defaults:11.3f} "
-              f"{differences[('vidssl', 'vidssl defaults')]:10.1e}  (vs torchvision's defaults)")
-        ratios.append(defaults)
-    print("clips/s; 'same switch' = vidssl / torchvision with that switch; 'loss diff' = worst "
-          f"relative loss difference over {args.check_steps} steps against fp32 contiguous")
+            ours, theirs = rate[("vidssl", switch)], rate[("torchvision", switch)]
+            print(f"{name + '_18':<12} {switch:<34} {ours:8.2f} {theirs:11.2f} "
+                  f"{ours / theirs:7.3f} {differences[('vidssl', switch)]:10.1e}")
+        print(f"{name + '_18':<12} {'vidssl defaults, one process':<34} "
+              f"{rate[('vidssl', 'vidssl defaults')]:8.2f} {rate[('torchvision', 'defaults')]:11.2f} "
+              f"{rate[('vidssl', 'vidssl defaults')] / rate[('torchvision', 'defaults')]:7.3f} "
+              f"{differences[('vidssl', 'vidssl defaults')]:10.1e}")
+        fresh = in_fresh_processes(args, name)
+        base = fresh["torchvision defaults"]
+        kept = fresh["torchvision + keep_freed_memory"]
+        print(f"{name + '_18':<12} {'keep_freed_memory (torchvision)':<34} {'':8} {kept:11.2f} "
+              f"{kept / base:7.3f}  (vs torchvision's defaults, fresh processes)")
+        ratio = fresh["vidssl defaults"] / base
+        print(f"{name + '_18':<12} {'vidssl defaults':<34} {fresh['vidssl defaults']:8.2f} "
+              f"{base:11.2f} {ratio:7.3f}  (vs torchvision's defaults, fresh processes)")
+        ratios.append(ratio)
+    print("clips/s; 'ratio' = vidssl / torchvision with that switch (keep_freed_memory: with / "
+          "without it); 'loss diff' = worst relative loss difference over "
+          f"{args.check_steps} steps against fp32 contiguous")
     print(f"ratio: {min(ratios):.3f}")
 
 

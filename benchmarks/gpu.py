@@ -2,8 +2,8 @@
 
 For R3D-18, R(2+1)D-18 and I3D-ResNet-50 train steps (forward, backward, SGD) at 16×112² and
 16×224²: clips/s and peak GPU memory in fp32, bf16 and fp16 (with its gradient scaler), each with
-vidssl's default memory format (channels_last_3d) and applied as a vidssl stage applies them
-(:mod:`vidssl.precision`); torch.compile on the fastest (model, precision) pair; the data
+vidssl's default memory format (channels_last_3d) and lean Conv3d, applied as a vidssl stage
+applies them (:mod:`vidssl.precision`, :mod:`vidssl.lean_conv3d`); torch.compile on the fastest (model, precision) pair; the data
 pipeline's feed rate (decoded, augmented 16×112² clips per second from synthetic_motion videos with
 ``--workers`` DataLoader workers), to see whether the GPU would wait for data; faiss k-means of
 100,000 × 128 points into 6,000 clusters on the GPU against the CPU. Medians of ``--repeats``.
@@ -24,6 +24,7 @@ import torch
 
 import vidssl
 from vidssl.errors import ConfigError
+from vidssl.lean_conv3d import use_conv3d
 from vidssl.precision import clips_in, grad_scaler, use_memory_format, use_precision
 
 MODELS = {"r3d_18": dict(type="r3d", depth=18, variant="torchvision"),
@@ -37,6 +38,7 @@ def step_rate(spec: dict, size: int, batch: int, precision: str, compiled: bool,
     model = vidssl.build("backbone", spec).to(device)
     use_precision(model, precision, device)
     use_memory_format(model, "channels_last_3d")
+    use_conv3d(model, "lean")
     if compiled:
         model.compile()
     clip = clips_in(torch.randn(batch, 3, 16, size, size, device=device), "channels_last_3d")

@@ -56,6 +56,7 @@ STAGE_PROPERTIES: dict[str, dict] = {
     "rows_from": {"type": ["string", "null"]},
     "precision": {"enum": ["auto", "fp32", "bf16", "fp16"]},
     "memory_format": {"enum": ["channels_last_3d", "contiguous"]},
+    "conv3d": {"enum": ["lean", "torch"]},
     "compile": {"type": "boolean"},
     "accumulate": {"type": "integer", "minimum": 1},
     "sync_bn": {"type": "boolean"},
@@ -73,6 +74,7 @@ CORE_SCHEMA = {
         "seed": {"type": "integer"},
         "deterministic": {"type": "boolean"},
         "device": {"enum": ["auto", "cpu", "cuda"]},
+        "keep_freed_memory": {"type": "boolean"},
         "work_dir": {"type": ["string", "null"]},
         "data_root": {"type": "string"},
         "backbone": _component("backbone"),
@@ -104,7 +106,8 @@ CORE_SCHEMA = {
 }
 
 DEFAULTS: dict[str, Any] = {
-    "seed": 0, "deterministic": False, "device": "auto", "work_dir": None, "custom_hooks": [],
+    "seed": 0, "deterministic": False, "device": "auto", "keep_freed_memory": True,
+    "work_dir": None, "custom_hooks": [],
     "stage_defaults": {},
     "checkpoint": {"interval_iters": 0, "best_metric": "top1"},
     "log": {"interval": 10, "interval_seconds": 30, "progress_bar": True, "tensorboard": True},
@@ -115,6 +118,7 @@ STAGE_DEFAULTS: dict[str, Any] = {"epochs": 1, "batch_size": 8, "num_workers": 0
                                   "scheduler": None, "clip_grad_norm": None, "nan_policy": "stop",
                                   "max_iters": None, "max_videos": None, "rows_from": None,
                                   "precision": "auto", "memory_format": "channels_last_3d",
+                                  "conv3d": "lean",
                                   "compile": False, "accumulate": 1, "sync_bn": False,
                                   "global_batch": None}
 

@@ -28,6 +28,7 @@ from torch import nn
 from vidssl import checkpoint, distributed
 from vidssl.config import stage_configs, validate_config
 from vidssl.errors import CheckpointError, ConfigError, PluginError, StopRun
+from vidssl.host_memory import keep_freed_memory
 from vidssl.plugin_manager import Plugins, get_plugins
 from vidssl.protocol_card import backbone_sha256, protocol_card
 from vidssl.protocols import Backbone, check
@@ -71,6 +72,8 @@ class Runner:
         """Run every (selected) stage; return and write ``results.json``."""
         run = self.run_context
         seed_all(run.cfg["seed"])
+        if run.cfg["keep_freed_memory"]:
+            keep_freed_memory()
         if run.cfg["deterministic"]:
             torch.use_deterministic_algorithms(True, warn_only=True)
         lock = self._claim_work_dir()

@@ -20,6 +20,7 @@ from torch.utils.data import DataLoader
 from vidssl import checkpoint, distributed
 from vidssl.errors import RunError
 from vidssl.evaluation import to_device
+from vidssl.lean_conv3d import use_conv3d
 from vidssl.optim import steps_per_iteration
 from vidssl.precision import (
     clips_in,
@@ -49,15 +50,17 @@ def train(run: RunContext, stage: Stage, progress: dict[str, Any] | None) -> dic
 
 
 def switch_backbones(run: RunContext, stage: Stage) -> list[torch.nn.Module]:
-    """Apply the stage's ``precision``, ``memory_format`` and ``compile`` to the method's backbone
-    and its copies (e.g. a momentum encoder: every submodule of the backbone's class); print the
-    effective batch and warn where it differs from the config's ``global_batch``."""
+    """Apply the stage's ``precision``, ``memory_format``, ``conv3d`` and ``compile`` to the
+    method's backbone and its copies (e.g. a momentum encoder: every submodule of the backbone's
+    class); print the effective batch and warn where it differs from the config's
+    ``global_batch``."""
     cfg, method = stage.cfg, stage.method
     precision = resolve_precision(cfg["precision"], run.device)
     backbones = [m for m in method.modules() if plain_class(m) is plain_class(method.backbone)]
     for backbone in backbones:
         use_precision(backbone, precision, run.device)
         use_memory_format(backbone, cfg["memory_format"])
+        use_conv3d(backbone, cfg["conv3d"])
     if cfg["compile"]:
         method.backbone.compile()
     effective = distributed.world_size() * cfg["batch_size"] * cfg["accumulate"]

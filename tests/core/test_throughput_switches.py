@@ -28,6 +28,8 @@ def test_a_misspelled_switch_names_the_key(tiny_config):
     for option, expected in (("stages.1.precision=bf61", r"stages\[1\]\.precision: expected one "
                                                          r"of 'auto', 'fp32', 'bf16', 'fp16'"),
                              ("stages.1.memory_format=channels_last", r"stages\[1\]\.memory_format"),
+                             ("stages.1.conv3d=fast", r"stages\[1\]\.conv3d"),
+                             ("keep_freed_memory=yes", r"keep_freed_memory"),
                              ("stages.1.accumulate=0", r"stages\[1\]\.accumulate")):
         with pytest.raises(ConfigError, match=expected):
             validate_config(load_config(tiny_config, [option]), get_plugins().registry)
