@@ -12,7 +12,8 @@ Our R3D-18 and R(2+1)D-18 (``torchvision`` variants) against torchvision's own m
 * vidssl's defaults (channels_last_3d, lean Conv3d, fp32 on CPU, freed memory kept) against
   torchvision's (contiguous fp32, glibc's malloc as it comes), each in fresh processes;
 * the losses of ``--check-steps`` SGD steps with each switch against fp32 contiguous from the same
-  weights and clips (relative difference, worst step; bf16 is stated, not held to 1e-3).
+  weights and clips (relative difference, worst step; bf16 is stated, not held to 1e-3), and the
+  floor of that check: the same against fp32 contiguous with every weight moved one ulp up.
 
 The last line is ``ratio: X``: vidssl defaults / torchvision defaults, the worse of the two models.
 
@@ -131,7 +132,8 @@ def in_fresh_processes(args: argparse.Namespace, name: str) -> dict[str, float]:
 def in_one_process(args: argparse.Namespace, name: str, clip: torch.Tensor
                    ) -> tuple[dict[tuple[str, str], float], dict[tuple[str, str], float]]:
     """Median clips/s and worst relative loss difference (against vidssl fp32 contiguous) of
-    every (implementation, switch), plus ("vidssl", "vidssl defaults"), interleaved."""
+    every (implementation, switch), plus ("vidssl", "vidssl defaults"), interleaved; the loss
+    differences also of ("vidssl", "one ulp"), the check's floor."""
     configs = {(impl, switch): SWITCHES[switch]
                for impl in ("vidssl", "torchvision") for switch in SWITCHES}
     configs[("vidssl", "vidssl defaults")] = VIDSSL_DEFAULTS
@@ -139,6 +141,13 @@ def in_one_process(args: argparse.Namespace, name: str, clip: torch.Tensor
     inputs = {key: clips_in(clip, configs[key][0]) for key in models}
     # the loss check, every model from the same weights; it is also the warm-up (compilation)
     losses = {key: train_steps(models[key], inputs[key], args.check_steps) for key in models}
+    # the floor of the check: fp32 contiguous again, every weight moved one ulp up
+    nudged = switched(built("vidssl", name), *SWITCHES["defaults"])
+    with torch.no_grad():
+        for parameter in nudged.parameters():
+            parameter.copy_(torch.nextafter(parameter, torch.full_like(parameter, torch.inf)))
+    losses[("vidssl", "one ulp")] = train_steps(nudged, inputs[("vidssl", "defaults")],
+                                                args.check_steps)
     reference = losses[("vidssl", "defaults")]
     differences = {key: max(abs(a - b) / abs(b) for a, b in zip(values, reference))
                    for key, values in losses.items()}
@@ -181,6 +190,8 @@ def main() -> None:
               f"{rate[('vidssl', 'vidssl defaults')]:8.2f} {rate[('torchvision', 'defaults')]:11.2f} "
               f"{rate[('vidssl', 'vidssl defaults')] / rate[('torchvision', 'defaults')]:7.3f} "
               f"{differences[('vidssl', 'vidssl defaults')]:10.1e}")
+        print(f"{name + '_18':<12} {'rounding floor: weights 1 ulp up':<34} {'':8} {'':11} "
+              f"{'':7} {differences[('vidssl', 'one ulp')]:10.1e}")
         fresh = in_fresh_processes(args, name)
         base = fresh["torchvision defaults"]
         kept = fresh["torchvision + keep_freed_memory"]
