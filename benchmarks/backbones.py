@@ -95,6 +95,11 @@ def clips_per_second(model: torch.nn.Module, clip: torch.Tensor, steps: int) -> 
     return steps * clip.shape[0] / (time.perf_counter() - start)
 
 
+def rotated(items: list, repeat: int) -> list:
+    """``items`` rotated by ``repeat``, so that no row always runs first."""
+    return items[repeat % len(items):] + items[:repeat % len(items)]
+
+
 def clip_of(args: argparse.Namespace) -> torch.Tensor:
     torch.manual_seed(1)
     return torch.randn(args.batch, 3, args.frames, args.size, args.size)
@@ -119,7 +124,7 @@ def in_fresh_processes(args: argparse.Namespace, name: str) -> dict[str, float]:
     rows = list(PROCESSES)
     rates: dict[str, list[float]] = {row: [] for row in rows}
     for repeat in range(args.repeats):
-        for row in rows[repeat % len(rows):] + rows[:repeat % len(rows)]:
+        for row in rotated(rows, repeat):
             out = subprocess.run(
                 [sys.executable, __file__, "--process", name, row, "--batch", str(args.batch),
                  "--frames", str(args.frames), "--size", str(args.size), "--steps",
@@ -153,8 +158,8 @@ def in_one_process(args: argparse.Namespace, name: str, clip: torch.Tensor
                    for key, values in losses.items()}
     rates: dict[tuple[str, str], list[float]] = {key: [] for key in models}
     keys = list(models)
-    for repeat in range(args.repeats):   # rotate the order so no model always runs first
-        for key in keys[repeat % len(keys):] + keys[:repeat % len(keys)]:
+    for repeat in range(args.repeats):
+        for key in rotated(keys, repeat):
             rates[key].append(clips_per_second(models[key], inputs[key], args.steps))
     return {key: statistics.median(values) for key, values in rates.items()}, differences
 
