@@ -5,7 +5,7 @@ switches of that row (same seed, same budget) and prints the probe's top-1 next 
 probe of the same config. ``--keep DIR`` keeps each run's results.json and protocols.json in
 DIR/<run> (what the README's generated ablation table reads).
 
-    python benchmarks/vtdl_ablation.py [--epochs 8] [--keep docs/results/vtdl_ablation]
+    python benchmarks/vtdl_ablation.py [--epochs 8] [--keep docs/results/vtdl_ablation] [--rows 3,4]
 """
 from __future__ import annotations
 
@@ -44,11 +44,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--keep", type=Path, help="keep each run's results and cards in KEEP/<run>")
+    parser.add_argument("--rows", default="0,1,2,3,4",
+                        help="which rows to run (0 is the random-init probe), e.g. 3,4 after a "
+                             "change that only the temporal negative and TCA see")
     args = parser.parse_args()
     keep = (lambda name: args.keep / name) if args.keep else (lambda name: None)
-    random = run([], "probe_random", keep("0-random_init"))["probe_random"]["top1"]
-    print(f"{'row':<22} {'probe top1':>10}   (random-init probe: {random:.1f})")
-    for row, (name, options) in ROWS.items():
+    rows = {int(r) for r in args.rows.split(",")}
+    if 0 in rows:
+        random = run([], "probe_random", keep("0-random_init"))["probe_random"]["top1"]
+        print(f"{'row':<22} {'probe top1':>10}   (random-init probe: {random:.1f})")
+    for number, (row, (name, options)) in enumerate(ROWS.items(), start=1):
+        if number not in rows:
+            continue
         results = run(options + [f"stages.1.epochs={args.epochs}"], "pretrain,probe", keep(name))
         print(f"{row:<22} {results['probe']['top1']:10.1f}", flush=True)
 

@@ -73,18 +73,77 @@ def test_views_queue_and_momentum_encoder_after_real_steps():
     assert "queue" in state and "queue_ptr" in state and any(k.startswith("key_backbone.") for k in state)
 
 
-def test_anchor_and_negative_share_one_online_batch():
-    """As the seed: the online encoder sees anchor and negative as one batch, so its BatchNorm
-    running statistics after a step equal those of one pass over both."""
+def seed_vtdl_step(model, model_ema, memory, optimizer, views, tca_max, temperature, momentum):
+    """Seed 002's ``train_temporal_dis.py::train_moco`` step written out on vidssl's modules:
+    TCA on the anchor, ``model(anchor)``, the key through ``model_ema`` (BatchNorm in train mode;
+    Shuffle-BN is the identity in one process), ``model(negative)`` as a second online pass,
+    ``MemoryMoCo``'s logits and FIFO write at its index (``memory = {"queue", "index"}``), the
+    optimizer step, then ``moment_update``."""
+    anchor = views["query"]
+    lam = float(torch.rand(()) * tca_max)
+    frames = torch.randint(anchor.shape[2], (anchor.shape[0],))
+    still = anchor[torch.arange(anchor.shape[0]), :, frames]
+    anchor = (1 - lam) * anchor + lam * still.unsqueeze(2)
+    feat_q = model(anchor)
+    with torch.no_grad():
+        feat_k = model_ema(views["key"])
+    feat_n = model(views["negative"])
+    logits = torch.cat([(feat_q * feat_k).sum(1, keepdim=True), feat_q @ memory["queue"].t(),
+                        (feat_q * feat_n).sum(1, keepdim=True)], dim=1) / temperature
+    loss = F.cross_entropy(logits, torch.zeros(anchor.shape[0], dtype=torch.long))
+    optimizer.zero_grad()
+    loss.backward()
+    grads = [p.grad.clone() for p in model.parameters()]
+    optimizer.step()
+    with torch.no_grad():
+        size = memory["queue"].shape[0]
+        memory["queue"].index_copy_(0, (torch.arange(feat_k.shape[0]) + memory["index"]) % size, feat_k)
+        memory["index"] = (memory["index"] + feat_k.shape[0]) % size
+        for ema, online in zip(model_ema.parameters(), model.parameters()):
+            ema.mul_(momentum).add_(online.detach(), alpha=1 - momentum)
+    return loss.detach(), grads
+
+
+def relative_error(ours: torch.Tensor, reference: torch.Tensor) -> float:
+    return float((ours.double() - reference.double()).norm() / reference.double().norm().clamp_min(1e-12))
+
+
+def test_four_steps_equal_the_seeds_step_with_two_online_passes():
+    """Loss (absolute), gradients, queue, BatchNorm statistics and key encoder (relative to
+    their norm) over 4 steps equal seed 002's step within 1e-5 (anchor and
+    negative as two online passes around the key pass). vidssl updates the key encoder before
+    its key pass (MoCo style), the seed after ``optimizer.step()``: the same update one step
+    later, so the seed's key encoder after 4 steps is compared with vidssl's after one more
+    update."""
     torch.manual_seed(0)
-    method = small_vtdl(tca=False)
-    reference = copy.deepcopy(method.backbone)
-    views = {k: torch.randn(4, 3, 4, 16, 16) for k in ("query", "key", "negative")}
+    method = small_vtdl(queue_size=8).double()   # float64: rounding stays far below 1e-5
     method.train()
-    method({"views": views})
-    reference.train()
-    reference(torch.cat([views["query"], views["negative"]]))
-    stats = [(n, b) for n, b in method.backbone.named_buffers() if "running" in n]
-    assert stats
-    for name, buffer in stats:
-        assert torch.allclose(buffer, dict(reference.named_buffers())[name], atol=1e-6), name
+    model = torch.nn.Sequential(copy.deepcopy(method.backbone), copy.deepcopy(method.head)).train()
+    model_ema = torch.nn.Sequential(copy.deepcopy(method.key_backbone), copy.deepcopy(method.key_head))
+    model_ema.train()
+    memory = {"queue": method.queue.clone(), "index": 0}
+    ours = torch.optim.SGD([p for p in method.parameters() if p.requires_grad], lr=0.5, momentum=0.9)
+    theirs = torch.optim.SGD(model.parameters(), lr=0.5, momentum=0.9)
+    online = [*method.backbone.parameters(), *method.head.parameters()]
+    for step in range(4):
+        views = {k: torch.randn(4, 3, 4, 16, 16, dtype=torch.float64) for k in ("query", "key", "negative")}
+        torch.manual_seed(100 + step)
+        loss = method({"views": views})["loss"]
+        ours.zero_grad()
+        loss.backward()
+        ours.step()
+        torch.manual_seed(100 + step)
+        seed_loss, seed_grads = seed_vtdl_step(model, model_ema, memory, theirs, views, method.tca_max,
+                                               method.temperature, method.momentum)
+        assert abs(loss.item() - seed_loss.item()) <= 1e-5, step
+        for ours_param, grad in zip(online, seed_grads):
+            assert relative_error(ours_param.grad, grad) <= 1e-5, step
+    assert int(method.queue_ptr) == memory["index"] == 16 % 8
+    assert relative_error(method.queue, memory["queue"]) <= 1e-5
+    ours_buffers = [*method.backbone.buffers()]
+    for ours_buffer, seed_buffer in zip(ours_buffers, model[0].buffers()):   # BN running stats
+        assert relative_error(ours_buffer, seed_buffer) <= 1e-5
+    method._momentum_update()   # the seed's update after the 4th optimizer step
+    for key, ema in zip([*method.key_backbone.parameters(), *method.key_head.parameters()],
+                        model_ema.parameters()):
+        assert relative_error(key, ema) <= 1e-5

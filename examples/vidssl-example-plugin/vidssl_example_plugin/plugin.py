@@ -67,7 +67,7 @@ class ClipOrder(Method):
         swap = torch.rand(views["clip"].shape[0], device=views["clip"].device) < 0.5
         first = torch.where(swap.view(-1, 1, 1, 1, 1), views["other"], views["clip"])
         second = torch.where(swap.view(-1, 1, 1, 1, 1), views["clip"], views["other"])
-        # both views as one batch through the backbone (one BatchNorm pass, as the seeds do)
+        # both views as one batch through the backbone (one BatchNorm pass, as MLFO's seed does)
         a, b = self.backbone(torch.cat([first, second])).chunk(2)
         return {"loss": F.cross_entropy(self.head(torch.cat([a, b], 1)), swap.long())}
 

@@ -5,8 +5,10 @@ MoCo-style instance discrimination with two additions, each a switch so the READ
 rows are configs:
 
 * ``temporal_negative``: a clip of the *same video at a different time* (start at least
-  ``min_gap`` frames away) is an extra negative, encoded by the online encoder with gradient, in
-  one batch with the anchor (BatchNorm statistics over both, as the seed);
+  ``min_gap`` frames away) is an extra negative, encoded by the online encoder with gradient in a
+  pass of its own after the key's, as the seed (``train_temporal_dis.py::train_moco``:
+  ``model(anchor)``, ``model_ema(positive)``, ``model(negative)``; BatchNorm statistics and
+  running-stat updates per pass, anchor first);
 * ``tca`` (temporal consistent augmentation): every frame of the anchor is mixed with one random
   frame of the same clip, ``x'_t = (1 − λ) x_t + λ x_r`` with ``λ ~ U(0, tca_max)`` drawn once
   per batch, so every temporal difference is scaled by exactly ``1 − λ``.
@@ -99,16 +101,14 @@ class VTDL(Method):
             lam = float(torch.rand(()) * self.tca_max)
             frames = torch.randint(anchor.shape[2], (anchor.shape[0],), device=anchor.device)
             anchor = temporal_consistent_mix(anchor, lam, frames)
-        if self.temporal_negative:   # anchor and negative as one batch of the online encoder
-            q, n = self.embed_query(torch.cat([anchor, views["negative"]])).chunk(2)
-        else:
-            q, n = self.embed_query(anchor), None
+        q = self.embed_query(anchor)
         with torch.no_grad():
             self._momentum_update()
             self.key_backbone.train()
             key, permutation = distributed.shuffle_batch(views["key"]) if self.shuffle_bn \
                 else (views["key"], None)
             k = distributed.unshuffle_batch(self.key_head(self.key_backbone(key)), permutation)
+        n = self.embed_query(views["negative"]) if self.temporal_negative else None
         logits = contrastive_logits(q, k, self.queue.clone(), n, self.temperature)
         loss = F.cross_entropy(logits, torch.zeros(q.shape[0], dtype=torch.long, device=q.device))
         self._enqueue(k)
