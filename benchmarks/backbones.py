@@ -34,7 +34,7 @@ import torchvision
 
 import vidssl
 from vidssl.host_memory import keep_freed_memory
-from vidssl.lean_conv3d import use_conv3d
+from vidssl.lean_conv3d import conv3d_mode
 from vidssl.precision import clips_in, use_memory_format, use_precision
 
 CPU = torch.device("cpu")
@@ -65,23 +65,26 @@ def built(impl: str, name: str) -> torch.nn.Module:
 
 def switched(model: torch.nn.Module, memory_format: str, precision: str, compiled: bool,
              conv3d: str) -> torch.nn.Module:
-    """A copy of ``model`` with the switches applied as a vidssl stage applies them."""
+    """A copy of ``model`` with the switches applied as a vidssl stage applies them (``conv3d``
+    is no module change: :func:`train_steps` enters its mode around each forward pass)."""
     model = copy.deepcopy(model)
     use_precision(model, precision, CPU)
     use_memory_format(model, memory_format)
-    use_conv3d(model, conv3d)
     if compiled:
         model.compile()
     return model
 
 
-def train_steps(model: torch.nn.Module, clip: torch.Tensor, steps: int) -> list[float]:
-    """``steps`` SGD steps on ``clip``; the loss of each."""
+def train_steps(model: torch.nn.Module, clip: torch.Tensor, steps: int,
+                conv3d: str = "torch") -> list[float]:
+    """``steps`` SGD steps on ``clip``, each forward pass in ``conv3d``'s mode as a vidssl
+    stage runs it; the loss of each."""
     optimizer = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
     model.train()
     losses = []
     for _ in range(steps):
-        loss = model(clip).square().mean()
+        with conv3d_mode(conv3d):
+            loss = model(clip).square().mean()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -89,9 +92,10 @@ def train_steps(model: torch.nn.Module, clip: torch.Tensor, steps: int) -> list[
     return losses
 
 
-def clips_per_second(model: torch.nn.Module, clip: torch.Tensor, steps: int) -> float:
+def clips_per_second(model: torch.nn.Module, clip: torch.Tensor, steps: int,
+                     conv3d: str = "torch") -> float:
     start = time.perf_counter()
-    train_steps(model, clip, steps)
+    train_steps(model, clip, steps, conv3d)
     return steps * clip.shape[0] / (time.perf_counter() - start)
 
 
@@ -114,8 +118,8 @@ def one_process(args: argparse.Namespace) -> None:
         keep_freed_memory()
     model = switched(built(impl, name), *switches)
     clip = clips_in(clip_of(args), switches[0])
-    train_steps(model, clip, args.warmup)
-    print(json.dumps(clips_per_second(model, clip, args.steps * 2)))
+    train_steps(model, clip, args.warmup, switches[3])
+    print(json.dumps(clips_per_second(model, clip, args.steps * 2, switches[3])))
 
 
 def in_fresh_processes(args: argparse.Namespace, name: str) -> dict[str, float]:
@@ -145,7 +149,8 @@ def in_one_process(args: argparse.Namespace, name: str, clip: torch.Tensor
     models = {key: switched(built(key[0], name), *switches) for key, switches in configs.items()}
     inputs = {key: clips_in(clip, configs[key][0]) for key in models}
     # the loss check, every model from the same weights; it is also the warm-up (compilation)
-    losses = {key: train_steps(models[key], inputs[key], args.check_steps) for key in models}
+    losses = {key: train_steps(models[key], inputs[key], args.check_steps, configs[key][3])
+              for key in models}
     # the floor of the check: fp32 contiguous again, every weight moved one ulp up
     nudged = switched(built("vidssl", name), *SWITCHES["defaults"])
     with torch.no_grad():
@@ -160,7 +165,8 @@ def in_one_process(args: argparse.Namespace, name: str, clip: torch.Tensor
     keys = list(models)
     for repeat in range(args.repeats):
         for key in rotated(keys, repeat):
-            rates[key].append(clips_per_second(models[key], inputs[key], args.steps))
+            rates[key].append(clips_per_second(models[key], inputs[key], args.steps,
+                                               configs[key][3]))
     return {key: statistics.median(values) for key, values in rates.items()}, differences
 
 

@@ -24,7 +24,7 @@ import torch
 
 import vidssl
 from vidssl.errors import ConfigError
-from vidssl.lean_conv3d import use_conv3d
+from vidssl.lean_conv3d import conv3d_mode
 from vidssl.precision import clips_in, grad_scaler, use_memory_format, use_precision
 
 MODELS = {"r3d_18": dict(type="r3d", depth=18, variant="torchvision"),
@@ -38,7 +38,6 @@ def step_rate(spec: dict, size: int, batch: int, precision: str, compiled: bool,
     model = vidssl.build("backbone", spec).to(device)
     use_precision(model, precision, device)
     use_memory_format(model, "channels_last_3d")
-    use_conv3d(model, "lean")
     if compiled:
         model.compile()
     clip = clips_in(torch.randn(batch, 3, 16, size, size, device=device), "channels_last_3d")
@@ -47,7 +46,8 @@ def step_rate(spec: dict, size: int, batch: int, precision: str, compiled: bool,
 
     def steps(n: int) -> None:
         for _ in range(n):
-            loss = model(clip).square().mean()
+            with conv3d_mode("torch" if compiled else "lean"):   # as a vidssl stage
+                loss = model(clip).square().mean()
             optimizer.zero_grad(set_to_none=True)
             (scaler.scale(loss) if scaler else loss).backward()
             if scaler:

@@ -122,6 +122,17 @@ STAGE_DEFAULTS: dict[str, Any] = {"epochs": 1, "batch_size": 8, "num_workers": 0
                                   "compile": False, "accumulate": 1, "sync_bn": False,
                                   "global_batch": None}
 
+#: keys added after runs could already exist, with the behaviour a run started before each had
+#: (which is not always today's default): a resumed run whose config.json lacks one continues
+#: with that value (:func:`vidssl.work_dir.check_resume`). Add every new run or stage key here.
+KEYS_ADDED_LATER: dict[str, dict[str, Any]] = {
+    "run": {"keep_freed_memory": False},
+    "stage": {"init_method": False, "nan_policy": "stop", "max_iters": None, "max_videos": None,
+              "rows_from": None, "precision": "fp32", "memory_format": "contiguous",
+              "compile": False, "accumulate": 1, "sync_bn": False, "global_batch": None,
+              "conv3d": "torch"},
+}
+
 
 def load_config(path: str | Path, options: list[str] | None = None) -> dict[str, Any]:
     """Read ``path`` (with ``_base_`` files) and apply ``key=value`` overrides.

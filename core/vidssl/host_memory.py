@@ -4,26 +4,53 @@ A training step on CPU allocates and frees activations and gradients of tens of 
 (layer1 of an R(2+1)D-18 on 4 clips of 8×112²: 58 MB each, dozens per step). glibc's ``malloc``
 hands every block above 32 MB back to the kernel on ``free`` and maps it afresh on the next
 ``malloc``, so each one costs page faults and zeroing again (R(2+1)D-18 trains 1.19× as fast
-on this machine when that stops). :func:`keep_freed_memory` tells ``malloc`` to serve blocks up
-to 1 GiB from its heap and to keep what is freed, as a GPU caching allocator does: the process
-holds on to its peak, which a training process reaches in its first steps anyway.
+on this machine when that stops). :func:`keep_freed_memory` sets three ``mallopt`` parameters:
+
+* ``M_MMAP_THRESHOLD`` 1 GiB: blocks up to 1 GiB come from malloc's heap, not their own mapping;
+* ``M_TRIM_THRESHOLD`` 2³¹−1: freed heap memory is kept for reuse, not returned to the kernel;
+* ``M_ARENA_MAX`` 1: one heap for every thread. glibc otherwise gives threads heaps of their own
+  and each keeps what its thread freed (eight threads freeing a 50 MB block in turn held 400 MB);
+  with one heap the process holds its peak of live blocks plus fragmentation, no more.
+
+So a process holds on to about the most memory it had in use at once, as a GPU caching
+allocator does. ``mallopt`` has no getter and these settings switch off glibc's own adaptive
+thresholds, so they cannot be undone: vidssl applies them only in a process that one of its
+commands started (``vidssl-run``, ``vidssl-eval``, ``vidssl-bench``, ...: :func:`claim_process`),
+never in a user's Python program that calls vidssl, where the key is ignored.
 """
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
 import sys
+from pathlib import Path
 
 #: glibc mallopt parameters (malloc.h)
-_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD, _M_ARENA_MAX = -1, -3, -8
 #: blocks up to this size come from the heap instead of their own mapping
 HEAP_BLOCK_LIMIT = 1 << 30
 
+_claimed = False
+
+
+def claim_process(command: str) -> bool:
+    """Mark this process as started by the vidssl command ``command`` (its ``sys.argv[0]`` is
+    that command), so that :func:`process_claimed` allows process-wide settings; returns whether
+    it was."""
+    global _claimed
+    _claimed = _claimed or Path(sys.argv[0]).name == command
+    return _claimed
+
+
+def process_claimed() -> bool:
+    """Whether a vidssl command started this process (see :func:`claim_process`)."""
+    return _claimed
+
 
 def keep_freed_memory() -> bool:
-    """Make this process's ``malloc`` keep freed memory for reuse (glibc on Linux; the process
-    and the data workers forked from it afterwards). Returns False, changing nothing, where
-    the C library is not glibc."""
+    """Make this process's ``malloc`` keep freed memory for reuse, in one heap (glibc on Linux;
+    the process and the data workers forked from it afterwards). Returns False, changing
+    nothing, where the C library is not glibc."""
     if not sys.platform.startswith("linux"):
         return False
     try:
@@ -32,5 +59,5 @@ def keep_freed_memory() -> bool:
     except (OSError, AttributeError):
         return False
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
-    return bool(mallopt(_M_MMAP_THRESHOLD, HEAP_BLOCK_LIMIT)) \
+    return bool(mallopt(_M_ARENA_MAX, 1)) and bool(mallopt(_M_MMAP_THRESHOLD, HEAP_BLOCK_LIMIT)) \
         and bool(mallopt(_M_TRIM_THRESHOLD, 2 ** 31 - 1))

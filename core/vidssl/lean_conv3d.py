@@ -1,12 +1,11 @@
-"""Lean ``Conv3d``: the stage switch ``conv3d='lean'`` (the default; ``'torch'`` turns it off).
+"""Lean 3-D convolution: the stage switch ``conv3d='lean'`` (the default; ``'torch'`` turns it off).
 
-Two savings, applied to every ``nn.Conv3d`` of a backbone (any subclass, any plugin's model)
-without touching its weights or its results beyond float rounding:
+Two savings, each the same function as ``F.conv3d`` up to float rounding:
 
 * **Taps that only meet padding are skipped.** Deep in a network clips are short: layer4 of an
   R3D on 8-frame clips sees 1 frame, so two of its kernel's three temporal taps only ever
-  multiply zero padding. The layer then runs with the taps that reach the input (a view of the
-  weight, smaller padding); the others get a zero gradient, as they would anyway.
+  multiply zero padding. The convolution then runs with the taps that reach the input (a view of
+  the weight, smaller padding); the others get a zero gradient, as they would anyway.
 * **Small layers' weight gradient is one matrix product.** Where a clip's output has at most
   :data:`GEMM_MAX_POSITIONS` positions (layer4: 1×7×7 or 2×7×7), the CPU kernel's weight
   gradient runs at a fifth of its forward speed on this machine (80 ms against 17 ms for one
@@ -14,32 +13,41 @@ without touching its weights or its results beyond float rounding:
   ``grad_output^T @ im2col(input)`` (:class:`GemmWeightGradConv3d`), whose columns are small
   there.
 
-Only zero padding, dilation 1 and numeric padding are handled; any other ``Conv3d`` runs as
-torch's.
+No module is changed: :class:`LeanConv3d` is a ``TorchFunctionMode`` that a training stage enters
+around each step's forward pass, and inside it every ``F.conv3d`` call (from ``nn.Conv3d``, from a
+subclass with its own ``_conv_forward``, from a method's own code) is answered by
+:func:`lean_conv3d`. Modules therefore pickle, ``torch.save``, trace (fx, jit) and compose with
+``torch.func`` as torch's own, before, during and after the stage. A call the lean path cannot
+answer exactly — string or non-zero-dilation padding, an unbatched input, no tap reaching the
+input, a tensor subclass or fx proxy, a ``torch.func`` transform, jit tracing or torch.compile —
+is passed to ``F.conv3d`` unchanged.
 """
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import torch
 import torch.nn.functional as F
-from torch import nn
-from torch.autograd.function import once_differentiable
+from torch.nn.modules.utils import _triple
+from torch.overrides import TorchFunctionMode
 
 #: a clip's output positions (frames × height × width) up to which the CPU fp32 weight gradient
 #: is a matrix product (measured: 2×7×7 and 1×7×7 layers gain 2–5×, 2×14×14 ones tie, larger
 #: ones lose)
 GEMM_MAX_POSITIONS = 100
-CONV3D_KINDS = ("lean", "torch")
 
 
-def reaching_taps(size: int, kernel: int, stride: int, padding: int) -> tuple[slice, int]:
+def reaching_taps(size: int, kernel: int, stride: int, padding: int) -> tuple[slice, int] | None:
     """Along one dimension of ``size`` input positions: the slice of the ``kernel`` taps that
     reach the input for at least one output, and the (symmetric) padding that gives the same
-    outputs with only those taps. All taps and ``padding`` where no symmetric padding does."""
+    outputs with only those taps. All taps and ``padding`` where no symmetric padding does;
+    ``None`` where no tap reaches the input (every output is the bias)."""
     outputs = (size + 2 * padding - kernel) // stride + 1
     reach = [tap for tap in range(kernel)
              if any(0 <= i * stride - padding + tap < size for i in range(outputs))]
+    if not reach:
+        return None
     first, last = reach[0], reach[-1]
     taps, left = last - first + 1, padding - first
     right = max(0, (outputs - 1) * stride - left + taps - size)
@@ -50,17 +58,21 @@ def reaching_taps(size: int, kernel: int, stride: int, padding: int) -> tuple[sl
 
 class GemmWeightGradConv3d(torch.autograd.Function):
     """``F.conv3d`` (no dilation, one group) whose weight gradient is ``grad_output^T @
-    im2col(input)``; the input gradient is torch's."""
+    im2col(input)``; the input gradient is torch's. The backward is itself differentiable
+    (double backward works)."""
 
     @staticmethod
-    def forward(ctx: Any, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
+    def forward(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
                 stride: tuple[int, int, int], padding: tuple[int, int, int]) -> torch.Tensor:
-        ctx.save_for_backward(x, weight)
-        ctx.stride, ctx.padding, ctx.has_bias = stride, padding, bias is not None
         return F.conv3d(x, weight, bias, stride, padding)
 
     @staticmethod
-    @once_differentiable
+    def setup_context(ctx: Any, inputs: tuple, output: torch.Tensor) -> None:
+        x, weight, bias, stride, padding = inputs
+        ctx.save_for_backward(x, weight)
+        ctx.stride, ctx.padding, ctx.has_bias = stride, padding, bias is not None
+
+    @staticmethod
     def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         x, weight = ctx.saved_tensors
         grad_x = grad_weight = grad_bias = None
@@ -92,43 +104,51 @@ def _weight_grad(x: torch.Tensor, grad: torch.Tensor, shape: torch.Size,
     return (rows.T @ columns).view(out_channels, *kernel, in_channels).permute(0, 4, 1, 2, 3)
 
 
-def _lean_conv_forward(self: nn.Conv3d, x: torch.Tensor, weight: torch.Tensor,
-                       bias: torch.Tensor | None) -> torch.Tensor:
-    if self.padding_mode != "zeros" or isinstance(self.padding, str) or self.dilation != (1, 1, 1) \
-            or x.dim() != 5:
-        return self._vidssl_torch_conv_forward(x, weight, bias)
-    taps, padding = zip(*(reaching_taps(x.shape[2 + d], weight.shape[2 + d], self.stride[d],
-                                        self.padding[d]) for d in range(3)))
-    weight = weight[:, :, taps[0], taps[1], taps[2]]
-    outputs = [(x.shape[2 + d] + 2 * padding[d] - weight.shape[2 + d]) // self.stride[d] + 1
+def _plain_call(x: Any, weight: Any, padding: Any, dilation: Any) -> bool:
+    """Whether this ``F.conv3d`` call must go to torch unchanged (see the module docstring)."""
+    return not (type(x) in (torch.Tensor, torch.nn.Parameter)
+                and type(weight) in (torch.Tensor, torch.nn.Parameter)) \
+        or x.dim() != 5 or isinstance(padding, str) or _triple(dilation) != (1, 1, 1) \
+        or torch._C._functorch.peek_interpreter_stack() is not None \
+        or torch.jit.is_tracing() or torch.compiler.is_compiling()
+
+
+def lean_conv3d(input: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None,
+                stride: Any = 1, padding: Any = 0, dilation: Any = 1, groups: int = 1) -> torch.Tensor:
+    """``F.conv3d`` (same arguments, same result up to float rounding) with the taps that only
+    meet padding skipped and, for small CPU fp32 outputs under autograd, the matrix-product
+    weight gradient."""
+    if _plain_call(input, weight, padding, dilation):
+        return F.conv3d(input, weight, bias, stride, padding, dilation, groups)
+    stride, padding = _triple(stride), _triple(padding)
+    reached = [reaching_taps(input.shape[2 + d], weight.shape[2 + d], stride[d], padding[d])
                for d in range(3)]
-    if outputs[0] * outputs[1] * outputs[2] <= GEMM_MAX_POSITIONS and self.groups == 1 \
-            and x.device.type == "cpu" and x.dtype == weight.dtype == torch.float32 \
-            and not torch.is_autocast_enabled("cpu") and torch.is_grad_enabled():
-        return GemmWeightGradConv3d.apply(x, weight, bias, self.stride, padding)
-    return F.conv3d(x, weight, bias, self.stride, padding, 1, self.groups)
+    if None in reached:
+        return F.conv3d(input, weight, bias, stride, padding, dilation, groups)
+    taps, padding = zip(*reached)
+    weight = weight[:, :, taps[0], taps[1], taps[2]]
+    outputs = [(input.shape[2 + d] + 2 * padding[d] - weight.shape[2 + d]) // stride[d] + 1
+               for d in range(3)]
+    if outputs[0] * outputs[1] * outputs[2] <= GEMM_MAX_POSITIONS and groups == 1 \
+            and input.device.type == "cpu" and input.dtype == weight.dtype == torch.float32 \
+            and not torch.is_autocast_enabled("cpu") and torch.is_grad_enabled() \
+            and (input.requires_grad or weight.requires_grad):
+        return GemmWeightGradConv3d.apply(input, weight, bias, stride, padding)
+    return F.conv3d(input, weight, bias, stride, padding, 1, groups)
 
 
-_LEAN_CLASSES: dict[type, type] = {}
+class LeanConv3d(TorchFunctionMode):
+    """While entered, every ``F.conv3d`` call is :func:`lean_conv3d`; every other torch call
+    runs as usual."""
+
+    def __torch_function__(self, func: Any, types: Any, args: tuple = (),
+                           kwargs: dict | None = None) -> Any:
+        if func is F.conv3d:
+            return lean_conv3d(*args, **(kwargs or {}))
+        return func(*args, **(kwargs or {}))
 
 
-def _lean_class(plain: type) -> type:
-    if plain not in _LEAN_CLASSES:
-        _LEAN_CLASSES[plain] = type(f"Lean{plain.__name__}", (plain,), {
-            "_conv_forward": _lean_conv_forward,
-            "_vidssl_torch_conv_forward": plain._conv_forward,
-            "_vidssl_lean_base": plain})
-    return _LEAN_CLASSES[plain]
-
-
-def use_conv3d(module: nn.Module, kind: str) -> None:
-    """Make every ``nn.Conv3d`` in ``module`` lean (``'lean'``) or torch's own again
-    (``'torch'``), in place; weights and buffers are untouched."""
-    if kind not in CONV3D_KINDS:
-        raise ValueError(f"conv3d must be one of {CONV3D_KINDS}, not {kind!r}")
-    for sub in module.modules():
-        base = getattr(type(sub), "_vidssl_lean_base", None)
-        if kind == "torch" and base is not None:
-            sub.__class__ = base
-        elif kind == "lean" and base is None and isinstance(sub, nn.Conv3d):
-            sub.__class__ = _lean_class(type(sub))
+def conv3d_mode(kind: str) -> contextlib.AbstractContextManager:
+    """The context a training step's forward pass runs in for the stage key ``conv3d``:
+    :class:`LeanConv3d` for ``'lean'``, nothing for ``'torch'``."""
+    return LeanConv3d() if kind == "lean" else contextlib.nullcontext()

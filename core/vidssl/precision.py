@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import sys
+from collections.abc import Callable
 from copy import deepcopy
 from typing import Any
 
@@ -95,8 +96,8 @@ BF16_GRADIENT_TOLERANCE = 0.05
 @torch.compiler.disable
 def check_bf16_gradients(backbone: nn.Module, clips: torch.Tensor) -> list[str]:
     """Test, in isolation and on the input shapes that clips of ``clips``' shape (at most 4 of
-    them) give it, every leaf module of ``backbone`` that autocast runs in bf16 (a ``weight`` of
-    2 or more dims: convolutions, linear layers): its bf16 weight and input gradients against
+    them) give it, every convolution and linear layer of ``backbone`` (:data:`CHECKED_LAYERS`;
+    other layers are not tested): its bf16 weight and input gradients against
     fp32 ones from the same bf16-rounded weight and input. Modules that fail run in fp32 from
     now on (in ``backbone`` itself); prints and returns their names. Neither the backbone's
     weights and statistics nor the global random state change."""
@@ -144,9 +145,15 @@ def _known_wrong(module: nn.Module, shape: tuple[int, ...], device_type: str,
         and shape[2] == 2 and module.kernel_size[0] >= 3
 
 
+#: the layers the bf16 check knows how to feed (one floating input, the layer's own weight)
+CHECKED_LAYERS = (nn.modules.conv._ConvNd, nn.Linear)
+
+
 def _runs_in_low_precision(module: nn.Module) -> bool:
-    weight = getattr(module, "weight", None)
-    return not any(module.children()) and isinstance(weight, torch.Tensor) and weight.dim() >= 2
+    """Whether the bf16 check tests ``module``: a convolution or linear layer (autocast runs
+    those in bf16); any other layer, e.g. an ``Embedding`` (integer input) or a ``Bilinear``
+    (two inputs), is left as autocast runs it."""
+    return isinstance(module, CHECKED_LAYERS) and not any(module.children())
 
 
 def _gradient_error(module: nn.Module, shape: tuple[int, ...], layout: torch.memory_format,
@@ -196,12 +203,21 @@ def _to_fp32(out: Any) -> Any:
     return map_tensors(lambda t: t.float() if t.is_floating_point() else t, out)
 
 
-def use_memory_format(module: nn.Module, memory_format: str) -> None:
-    """Lay out every 5-D parameter and buffer of ``module`` in ``memory_format`` (in place)."""
+def use_memory_format(module: nn.Module, memory_format: str) -> Callable[[], None]:
+    """Lay out every 5-D parameter and buffer of ``module`` in ``memory_format`` (in place);
+    returns what lays each of them out as it was again."""
     fmt = MEMORY_FORMATS[memory_format]
-    for tensor in [*module.parameters(), *module.buffers()]:
-        if tensor.dim() == 5:
-            tensor.data = tensor.data.contiguous(memory_format=fmt)
+    tensors = [t for t in [*module.parameters(), *module.buffers()] if t.dim() == 5]
+    before = [torch.channels_last_3d if not t.is_contiguous()
+              and t.is_contiguous(memory_format=torch.channels_last_3d) else torch.contiguous_format
+              for t in tensors]
+    for tensor in tensors:
+        tensor.data = tensor.data.contiguous(memory_format=fmt)
+
+    def restore() -> None:
+        for tensor, layout in zip(tensors, before):
+            tensor.data = tensor.data.contiguous(memory_format=layout)
+    return restore
 
 
 def clips_in(batch: Any, memory_format: str) -> Any:

@@ -28,14 +28,21 @@ from torch import nn
 from vidssl import checkpoint, distributed
 from vidssl.config import stage_configs, validate_config
 from vidssl.errors import CheckpointError, ConfigError, PluginError, StopRun
-from vidssl.host_memory import keep_freed_memory
+from vidssl.host_memory import keep_freed_memory, process_claimed
 from vidssl.plugin_manager import Plugins, get_plugins
 from vidssl.protocol_card import backbone_sha256, protocol_card
 from vidssl.protocols import Backbone, check
 from vidssl.run_context import RunContext
 from vidssl.stage import Stage, build_stage, seed_all, stage_file
 from vidssl.training import train
-from vidssl.work_dir import WorkDirLock, check_fresh_run, check_resume, save_config, write_json
+from vidssl.work_dir import (
+    WorkDirLock,
+    adopt,
+    check_fresh_run,
+    check_resume,
+    save_config,
+    write_json,
+)
 
 
 class Runner:
@@ -72,11 +79,11 @@ class Runner:
         """Run every (selected) stage; return and write ``results.json``."""
         run = self.run_context
         seed_all(run.cfg["seed"])
-        if run.cfg["keep_freed_memory"]:
-            keep_freed_memory()
         if run.cfg["deterministic"]:
             torch.use_deterministic_algorithms(True, warn_only=True)
-        lock = self._claim_work_dir()
+        lock = self._claim_work_dir()   # a resumed run may adopt old values of newer keys
+        if run.cfg["keep_freed_memory"] and process_claimed():   # never in a user's program
+            keep_freed_memory()
         try:
             return self._run_locked()
         finally:
@@ -88,7 +95,7 @@ class Runner:
         outcome): no other run in it, no finished run replaced without ``overwrite``, a resumed
         run's config unchanged where it must be."""
         run = self.run_context
-        lock, problem = None, None
+        lock, problem, adopted = None, None, {}
         if run.is_main:
             lock = WorkDirLock(run.work_dir)
             try:
@@ -97,14 +104,15 @@ class Runner:
                     check_fresh_run(run.work_dir, self.overwrite)
                 if run.resume and (run.checkpoint_dir / "last.pt").is_file():
                     finished = set(checkpoint.load(run.checkpoint_dir / "last.pt")["results"])
-                    check_resume(run.work_dir, run.cfg, self.stage_cfgs, finished)
+                    adopted = check_resume(run.work_dir, run.cfg, self.stage_cfgs, finished)
             except ConfigError as exc:
                 problem = str(exc)
                 lock.release()   # only if it was taken by this run
                 lock = None
-        problem = distributed.broadcast_object(problem)
+        problem, adopted = distributed.broadcast_object((problem, adopted))
         if problem:
             raise ConfigError(problem)
+        adopt(run.cfg, self.stage_cfgs, adopted)
         return lock
 
     def _run_locked(self) -> dict[str, dict[str, float]]:

@@ -57,12 +57,12 @@ def smoke_config(cfg: dict[str, Any], iters: int, tiny: bool, hook: Any,
                     dataset["view"] = {}
                 view = dataset["view"]
                 for key, limit in TINY_VIEW.items():
-                    if key in view:
+                    if view.get(key) is not None:   # None: the view does without (no resize)
                         view[key] = min(view[key], limit)
-                view["size"] = min(view.get("size", 64), 64)
+                view["size"] = min(view.get("size") or 64, 64)
                 if view.get("crop") == "three":
                     view["crop"] = "center"
-                if "resize" in view:
+                if view.get("resize") is not None:
                     view["resize"] = max(view["resize"], view["size"])
             for key in ("dataset", "val_dataset", "evaluator"):
                 if key in merged and key not in stage:

@@ -10,7 +10,9 @@ nothing else of the runner.
 from __future__ import annotations
 
 import contextlib
+import functools
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -20,7 +22,7 @@ from torch.utils.data import DataLoader
 from vidssl import checkpoint, distributed
 from vidssl.errors import RunError
 from vidssl.evaluation import to_device
-from vidssl.lean_conv3d import use_conv3d
+from vidssl.lean_conv3d import conv3d_mode
 from vidssl.optim import steps_per_iteration
 from vidssl.precision import (
     clips_in,
@@ -38,44 +40,58 @@ def train(run: RunContext, stage: Stage, progress: dict[str, Any] | None) -> dic
     """Train ``stage.method`` for ``stage.cfg["epochs"]`` epochs, continuing from ``progress``
     (a ``last.pt``'s progress entry) if given; return the stage's final metrics: the evaluator's
     on ``val_dataset`` if one is set, else the last epoch's mean losses. The stage's throughput
-    switches (:mod:`vidssl.precision`) hold while it trains; with ``accumulate=N`` an optimizer
-    (and per-iteration scheduler) step follows every N batches, and checkpoints land on those
-    steps."""
-    backbones = switch_backbones(run, stage)
+    switches (:mod:`vidssl.precision`, :mod:`vidssl.lean_conv3d`) hold while it trains and are
+    undone when it ends; with ``accumulate=N`` an optimizer (and per-iteration scheduler) step
+    follows every N batches, and checkpoints land on those steps."""
+    restore = switch_backbones(run, stage)
     try:
         return _loop(run, stage, progress)
-    finally:   # later stages (evaluations) start from plain fp32 forwards again
-        for backbone in backbones:
-            use_precision(backbone, "fp32", run.device)
+    finally:   # later stages, evaluators and a user's code meet the modules as they were
+        restore()
 
 
-def switch_backbones(run: RunContext, stage: Stage) -> list[torch.nn.Module]:
-    """Apply the stage's ``precision``, ``memory_format``, ``conv3d`` and ``compile`` to the
-    method's backbone and its copies (e.g. a momentum encoder: every submodule of the backbone's
-    class); print the effective batch and warn where it differs from the config's
-    ``global_batch``."""
+def switch_backbones(run: RunContext, stage: Stage) -> Callable[[], None]:
+    """Apply the stage's ``precision``, ``memory_format`` and ``compile`` to the method's
+    backbone and its copies (e.g. a momentum encoder: every submodule of the backbone's class);
+    print the effective batch and warn where it differs from the config's ``global_batch``.
+    Returns what undoes the three. (``conv3d`` is no module change: the loop enters
+    :func:`~vidssl.lean_conv3d.conv3d_mode` around each forward pass.)"""
     cfg, method = stage.cfg, stage.method
     precision = resolve_precision(cfg["precision"], run.device)
     backbones = [m for m in method.modules() if plain_class(m) is plain_class(method.backbone)]
+    undo = []
     for backbone in backbones:
         use_precision(backbone, precision, run.device)
-        use_memory_format(backbone, cfg["memory_format"])
-        use_conv3d(backbone, cfg["conv3d"])
+        undo.append(functools.partial(use_precision, backbone, "fp32", run.device))
+        undo.append(use_memory_format(backbone, cfg["memory_format"]))
     if cfg["compile"]:
         method.backbone.compile()
+        undo.append(functools.partial(setattr, method.backbone, "_compiled_call_impl", None))
+    _report_batch(stage)
+
+    def restore() -> None:
+        for step in reversed(undo):
+            step()
+    return restore
+
+
+def _report_batch(stage: Stage) -> None:
+    """Print the effective batch where it differs from ``batch_size``; warn where it differs
+    from the config's ``global_batch``."""
+    cfg = stage.cfg
     effective = distributed.world_size() * cfg["batch_size"] * cfg["accumulate"]
-    if distributed.is_main():
-        if effective != cfg["batch_size"]:
-            print(f"vidssl: stage '{stage.name}': effective batch {effective} = "
-                  f"{distributed.world_size()} processes × batch_size {cfg['batch_size']} × "
-                  f"accumulate {cfg['accumulate']}", file=sys.stderr)
-        if cfg["global_batch"] and cfg["global_batch"] != effective:
-            print(f"vidssl: warning: stage '{stage.name}': the config declares global_batch="
-                  f"{cfg['global_batch']} but this run's effective batch is {effective} "
-                  f"({distributed.world_size()} processes × {cfg['batch_size']} × accumulate "
-                  f"{cfg['accumulate']}); the recipe's learning rate assumes the former",
-                  file=sys.stderr)
-    return backbones
+    if not distributed.is_main():
+        return
+    if effective != cfg["batch_size"]:
+        print(f"vidssl: stage '{stage.name}': effective batch {effective} = "
+              f"{distributed.world_size()} processes × batch_size {cfg['batch_size']} × "
+              f"accumulate {cfg['accumulate']}", file=sys.stderr)
+    if cfg["global_batch"] and cfg["global_batch"] != effective:
+        print(f"vidssl: warning: stage '{stage.name}': the config declares global_batch="
+              f"{cfg['global_batch']} but this run's effective batch is {effective} "
+              f"({distributed.world_size()} processes × {cfg['batch_size']} × accumulate "
+              f"{cfg['accumulate']}); the recipe's learning rate assumes the former",
+              file=sys.stderr)
 
 
 def _loop(run: RunContext, stage: Stage, progress: dict[str, Any] | None) -> dict[str, float]:
@@ -117,6 +133,8 @@ def _loop(run: RunContext, stage: Stage, progress: dict[str, Any] | None) -> dic
     metrics: dict[str, float] = {}
     validated: dict[str, float] | None = None
     workers = cfg["num_workers"]
+    # torch.compile makes its own kernels: the lean convolution is for eager steps
+    lean = conv3d_mode("torch" if cfg["compile"] else cfg["conv3d"])
     # one loader for the stage: its workers persist across epochs (items depend only on (seed,
     # epoch, row), and the dataset's epoch is shared with them), the sampler sets the order
     loader = DataLoader(stage.dataset, batch_size=batch_size, sampler=stage.sampler,
@@ -143,7 +161,8 @@ def _loop(run: RunContext, stage: Stage, progress: dict[str, Any] | None) -> dic
             steps_now = (iteration + 1) % accumulate == 0      # the group's last batch
             syncing = steps_now or not isinstance(model, DistributedDataParallel)
             with contextlib.nullcontext() if syncing else model.no_sync():
-                losses = model(clips_in(to_device(batch, run.device), cfg["memory_format"]))
+                with lean:
+                    losses = model(clips_in(to_device(batch, run.device), cfg["memory_format"]))
                 finite = _finite(losses["loss"])
                 if not finite and cfg["nan_policy"] == "stop":
                     raise RunError(

@@ -9,7 +9,7 @@
 * :func:`check_resume`: ``--resume`` compares the config with the one the run was started with
   (``config.json``): changes to finished stages, the backbone, the seed or a dataset are refused
   naming the keys; ``epochs`` of an unfinished stage, ``log`` and ``num_workers`` are allowed and
-  printed.
+  printed; a key vidssl added after the run started reads as the behaviour the run had then.
 """
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from vidssl.config import KEYS_ADDED_LATER
 from vidssl.errors import ConfigError
 
 LOCK_NAME = ".vidssl-lock.json"
@@ -107,13 +108,18 @@ def _differences(old: Any, new: Any, path: str) -> list[str]:
 
 
 def check_resume(work_dir: Path, cfg: dict[str, Any], stages: list[dict[str, Any]],
-                 finished: set[str]) -> None:
-    """Compare ``cfg`` with the config the run in ``work_dir`` was started with."""
+                 finished: set[str]) -> dict[str, Any]:
+    """Compare ``cfg`` with the config the run in ``work_dir`` was started with. A key added to
+    vidssl after that run started (:data:`vidssl.config.KEYS_ADDED_LATER`) reads as the
+    behaviour the run had then; returns those keys (``key`` or ``stages[i].key``) → that value,
+    which the resumed run adopts (:func:`adopt`)."""
     saved_file = work_dir / "config.json"
     if not saved_file.is_file():
-        return
+        return {}
     saved = json.loads(saved_file.read_text())
     old_stages = {s["name"]: s for s in saved.pop("_stages", [])}
+    adopted = {key: value for key, value in KEYS_ADDED_LATER["run"].items() if key not in saved}
+    saved |= adopted
     refused, allowed = [], []
     for key in ("backbone", "seed", "data_root"):
         if saved.get(key) != _plain(cfg.get(key)):
@@ -123,6 +129,9 @@ def check_resume(work_dir: Path, cfg: dict[str, Any], stages: list[dict[str, Any
         old = old_stages.get(stage["name"])
         if old is None:
             continue
+        for key, value in KEYS_ADDED_LATER["stage"].items():
+            if key not in old:
+                old[key] = stage[key] = adopted[f"stages[{i}].{key}"] = value
         for diff in _differences(old, stage, f"stages[{i}]"):
             key = diff.split(".")[1]
             unfinished = stage["name"] not in finished
@@ -134,6 +143,21 @@ def check_resume(work_dir: Path, cfg: dict[str, Any], stages: list[dict[str, Any
                           f"run with --work-dir, or --overwrite)")
     for diff in allowed:
         print(f"vidssl: --resume with a changed {diff} (allowed)", file=sys.stderr)
+    if adopted:
+        print(f"vidssl: --resume: this run started before vidssl had "
+              f"{', '.join(f'{k} (continues as {v!r})' for k, v in adopted.items())}",
+              file=sys.stderr)
+    return adopted
+
+
+def adopt(cfg: dict[str, Any], stages: list[dict[str, Any]], adopted: dict[str, Any]) -> None:
+    """Set what :func:`check_resume` returned in the run's config and stage configs."""
+    for path, value in adopted.items():
+        if path.startswith("stages["):
+            index, key = path[len("stages["):].split("].")
+            stages[int(index)][key] = value
+        else:
+            cfg[path] = value
 
 
 def _plain(value: Any) -> Any:

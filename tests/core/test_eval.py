@@ -70,6 +70,18 @@ def test_linear_probe_of_a_work_dir_on_synthetic_motion(source_run, eval_data, t
     assert "protocol = {'name': 'linear'" in (work / "eval_config.py").read_text()
 
 
+def test_smoke_tiny_of_a_protocol_whose_view_has_no_resize(source_run, eval_data, tmp_path):
+    """The linear protocol's synthetic_motion view sets resize=None: --tiny leaves it off (a raw
+    TypeError, min(None, 64), before)."""
+    work = tmp_path / "linear_smoke"
+    result = evaluate(str(source_run), "--protocol", "linear", "--dataset", "synthetic_motion",
+                      "--smoke", "2", "--tiny", "--work-dir", str(work), "--cfg-options",
+                      f"data_root={eval_data}", check=False)
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "linear" in json.loads((work / "results.json").read_text())
+
+
 def test_knn_of_a_torchvision_checkpoint(eval_data, tmp_path):
     from torchvision.models.video import r3d_18
 

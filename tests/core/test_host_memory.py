@@ -1,4 +1,5 @@
-"""keep_freed_memory: freed blocks of tens of megabytes are reused without new page faults."""
+"""keep_freed_memory: freed blocks of tens of megabytes are reused without new page faults, the
+memory kept is bounded by the peak, and only a process a vidssl command started takes it."""
 from __future__ import annotations
 
 import subprocess
@@ -34,3 +35,75 @@ def test_kept_memory_is_reused_without_page_faults():
     plain, kept = _faults("plain"), _faults("keep")
     assert plain > 5 * 8000, "without it every 64 MB block is mapped and faulted in afresh"
     assert kept < 1000, "with it the freed block is reused"
+
+
+THREADS = """
+import sys, threading
+import numpy as np
+from vidssl.host_memory import keep_freed_memory
+if sys.argv[1] == "keep":
+    assert keep_freed_memory()
+def resident():
+    return int(open("/proc/self/statm").read().split()[1]) * 4096 / 2 ** 20
+before = resident()
+turns = [threading.Event() for _ in range(9)]
+turns[0].set()
+def work(i):   # eight live threads (a pool), each allocating and freeing 50 MB in its turn
+    turns[i].wait()
+    block = np.ones(50 * 2 ** 20 // 8)
+    del block
+    turns[i + 1].set()
+    turns[8].wait()
+pool = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+for thread in pool:
+    thread.start()
+turns[8].wait()
+print(resident() - before)
+for thread in pool:
+    thread.join()
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc only")
+def test_kept_memory_is_bounded_by_the_peak_not_by_the_threads():
+    """Eight live threads each freeing a 50 MB block in turn: glibc's per-thread heaps kept
+    them all (about 400 MB); with one heap the process holds one block."""
+    out = subprocess.run([sys.executable, "-c", THREADS, "keep"], check=True,
+                         capture_output=True, text=True)
+    assert float(out.stdout.split()[-1]) < 80
+
+
+LIBRARY_USE = """
+import resource, sys, torch
+from vidssl.cli.run import main
+assert main(sys.argv[1:]) == 0
+def step():
+    t = torch.empty(16 * 1024 * 1024)
+    t.fill_(1.0)
+for _ in range(5):
+    step()
+before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+for _ in range(5):
+    step()
+print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc only")
+def test_a_program_that_calls_vidssl_keeps_its_own_malloc_settings(tiny_config, tmp_path):
+    """A user's program running a config (keep_freed_memory on, the default) through vidssl's
+    Python API: its malloc still maps and faults in every 64 MB block afterwards."""
+    out = subprocess.run([sys.executable, "-c", LIBRARY_USE, str(tiny_config), "--work-dir",
+                          str(tmp_path / "run"), "--smoke", "1", "--stages", "probe_random"],
+                         check=True, capture_output=True, text=True)
+    assert int(out.stdout.split()[-1]) > 5 * 8000
+
+
+def test_only_a_process_a_vidssl_command_started_claims_it(monkeypatch):
+    from vidssl import host_memory
+
+    monkeypatch.setattr(host_memory, "_claimed", False)
+    monkeypatch.setattr(sys, "argv", ["/usr/bin/python", "-c"])
+    assert not host_memory.claim_process("vidssl-run")
+    monkeypatch.setattr(sys, "argv", ["/venv/bin/vidssl-run", "config.py"])
+    assert host_memory.claim_process("vidssl-run") and host_memory.process_claimed()

@@ -1,5 +1,6 @@
-"""The lean Conv3d (stage switch ``conv3d``): skipping the taps that only meet padding and the
-matrix-product weight gradient give torch's results to float rounding, in both memory formats."""
+"""The lean 3-D convolution (stage switch ``conv3d``): skipping the taps that only meet padding and
+the matrix-product weight gradient give torch's results to float rounding, in both memory formats,
+for any module that calls ``F.conv3d``; no module is changed."""
 from __future__ import annotations
 
 import copy
@@ -9,7 +10,7 @@ import torch
 from torch import nn
 
 import vidssl
-from vidssl.lean_conv3d import GemmWeightGradConv3d, reaching_taps, use_conv3d
+from vidssl.lean_conv3d import GemmWeightGradConv3d, LeanConv3d, conv3d_mode, reaching_taps
 
 
 def test_reaching_taps_keeps_only_taps_that_meet_the_input():
@@ -18,6 +19,22 @@ def test_reaching_taps_keeps_only_taps_that_meet_the_input():
     assert reaching_taps(2, 3, 1, 1) == (slice(0, 3), 1)     # every tap meets a frame
     assert reaching_taps(7, 7, 2, 3) == (slice(0, 7), 3)
     assert reaching_taps(1, 1, 1, 0) == (slice(0, 1), 0)
+    assert reaching_taps(1, 1, 2, 1) is None                 # padding only: every output is the bias
+
+
+def test_a_layer_no_tap_reaches_gives_torchs_bias():
+    """``Conv3d(8, 8, (1, 3, 3), stride=2, padding=1)`` on one frame: both output frames read
+    only temporal padding (an IndexError before)."""
+    torch.manual_seed(0)
+    conv = nn.Conv3d(8, 8, (1, 3, 3), stride=2, padding=1)
+    x = torch.randn(2, 8, 1, 14, 14, requires_grad=True)
+    expected = conv(x)
+    with LeanConv3d():
+        out = conv(x)
+    assert torch.equal(out, expected)
+    assert torch.equal(out[:, :, 0], conv.bias.view(1, 8, 1, 1).expand(2, 8, 7, 7))
+    out.sum().backward()
+    assert torch.equal(conv.weight.grad, torch.zeros_like(conv.weight))
 
 
 # input shape, kernel, stride, padding, bias: layer4 of an R3D on 8-frame clips (1 frame), the
@@ -34,12 +51,13 @@ def test_lean_conv3d_equals_torch_in_float64(shape, kernel, stride, padding, bia
     torch.manual_seed(0)
     reference = nn.Conv3d(8, 6, kernel, stride, padding, bias=bias).double()
     lean = copy.deepcopy(reference).float().to(memory_format=layout)
-    use_conv3d(lean, "lean")
-    assert type(lean).__name__ == "LeanConv3d"
     x = torch.randn(shape, dtype=torch.float64)
     x_ref, x_lean = x.clone().requires_grad_(), x.float().contiguous(memory_format=layout)
     x_lean.requires_grad_()
-    out_ref, out_lean = reference(x_ref), lean(x_lean)
+    out_ref = reference(x_ref)
+    with LeanConv3d():
+        out_lean = lean(x_lean)
+    assert type(lean) is nn.Conv3d
     assert out_lean.shape == out_ref.shape
     grad = torch.randn_like(out_ref)
     out_ref.backward(grad)
@@ -61,12 +79,13 @@ def test_small_layers_take_the_matrix_product_gradient_and_large_ones_torchs():
         return original(*args)
 
     backbone = vidssl.build("backbone", dict(type="r3d", depth=10, width=0.125))
-    use_conv3d(backbone, "lean")
     GemmWeightGradConv3d.apply = spy
     try:
-        backbone(torch.randn(2, 3, 8, 112, 112)).sum().backward()
-        with torch.no_grad():   # no gradient, nothing to gain
-            backbone(torch.randn(2, 3, 8, 112, 112))
+        with LeanConv3d():
+            backbone(torch.randn(2, 3, 8, 112, 112)).sum().backward()
+            with torch.no_grad():   # no gradient, nothing to gain
+                backbone(torch.randn(2, 3, 8, 112, 112))
+        backbone(torch.randn(2, 3, 8, 112, 112)).sum().backward()   # outside: torch's
     finally:
         GemmWeightGradConv3d.apply = original
     # layer4 (1×7×7 outputs) and the strided convolutions into it, not layer1-3
@@ -74,18 +93,17 @@ def test_small_layers_take_the_matrix_product_gradient_and_large_ones_torchs():
     assert (2, 16, 2, 14, 14) in seen and (2, 32, 1, 7, 7) in seen
 
 
-def test_use_conv3d_torch_restores_the_classes_and_touches_no_weight():
-    backbone = vidssl.build("backbone", dict(type="r2plus1d", depth=10, width=0.25))
+def test_the_lean_mode_changes_no_module_and_only_answers_conv3d():
+    backbone = vidssl.build("backbone", dict(type="r2plus1d", depth=10, width=0.25)).eval()
     state = copy.deepcopy(backbone.state_dict())
     classes = [type(m) for m in backbone.modules()]
-    use_conv3d(backbone, "lean")
-    assert sum(type(m).__name__.startswith("Lean") for m in backbone.modules()) \
-        == sum(isinstance(m, nn.Conv3d) for m in backbone.modules()) > 0
-    use_conv3d(backbone, "torch")
+    with LeanConv3d():
+        backbone(torch.randn(2, 3, 8, 32, 32)).sum().backward()
+        assert torch.equal(torch.ones(2) + 1, torch.full((2,), 2.0)), "other calls run as usual"
     assert [type(m) for m in backbone.modules()] == classes
     assert all(torch.equal(state[k], v) for k, v in backbone.state_dict().items())
-    with pytest.raises(ValueError, match="conv3d must be one of"):
-        use_conv3d(backbone, "fast")
+    assert isinstance(conv3d_mode("lean"), LeanConv3d)
+    assert not isinstance(conv3d_mode("torch"), LeanConv3d)
 
 
 def test_lean_conv3d_trains_a_backbone_as_torchs_does():
@@ -97,11 +115,11 @@ def test_lean_conv3d_trains_a_backbone_as_torchs_does():
         torch.manual_seed(1)
         backbone = vidssl.build("backbone", dict(type="r3d", depth=10, width=0.25))
         backbone.to(memory_format=torch.channels_last_3d)
-        use_conv3d(backbone, kind)
         optimizer = torch.optim.SGD(backbone.parameters(), lr=0.05, momentum=0.9)
         losses[kind] = []
         for _ in range(10):
-            loss = backbone(clips).square().mean()
+            with conv3d_mode(kind):
+                loss = backbone(clips).square().mean()
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()

@@ -113,6 +113,32 @@ def test_the_bf16_gradient_check_moves_a_wrong_module_to_fp32(capfd):
     assert type(model.wrong) is WrongInBf16Linear and type(model) is TwoLayers
 
 
+class EmbeddingAndBilinear(nn.Module):
+    """A plugin backbone with layers the bf16 check cannot feed one float input to: an
+    ``Embedding`` (integer input) and a ``Bilinear`` (two inputs)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.position = nn.Embedding(8, 4)
+        self.pair = nn.Bilinear(4, 4, 4)
+        self.conv = nn.Conv3d(3, 4, 3, padding=1)
+
+    def forward(self, clip: torch.Tensor) -> torch.Tensor:
+        features = self.conv(clip).mean((3, 4)).transpose(1, 2)          # B × T × 4
+        features = features + self.position(torch.arange(clip.shape[2]))
+        return self.pair(features, features).mean(1)
+
+
+def test_the_bf16_check_skips_layers_it_cannot_feed():
+    torch.manual_seed(0)
+    model = EmbeddingAndBilinear()
+    use_precision(model, "bf16", torch.device("cpu"))
+    model(torch.randn(2, 3, 4, 8, 8)).square().sum().backward()   # runs the check first
+    assert model._vidssl_checked == {(2, 3, 4, 8, 8)}
+    assert torch.isfinite(model.position.weight.grad).all()
+    assert type(model.position) is nn.Embedding and type(model.pair) is nn.Bilinear
+
+
 def test_bf16_gradients_of_the_demo_backbone_are_finite_and_repeatable_after_the_check():
     """On 8-frame clips layer3 sees 2 frames, where torch 2.14's CPU bf16 Conv3d weight gradient
     (on CPUs with native bf16) is garbage read from memory: it changes from one pass to the next
@@ -272,3 +298,55 @@ def test_shuffle_bn_is_the_identity_in_one_process():
     shuffled, permutation = distributed.shuffle_batch(rows)
     assert shuffled is rows and permutation is None
     assert distributed.unshuffle_batch(rows, None) is rows
+
+
+def test_a_run_started_before_a_key_existed_resumes_with_its_old_behaviour(tiny_config, tmp_path,
+                                                                           capfd):
+    """config.json written before ``conv3d`` and ``keep_freed_memory`` existed (removed here
+    from a real run's): ``--resume`` continues with their behaviour then (``conv3d='torch'``,
+    memory not kept), says so, and refuses nothing; it was refused as a changed key before."""
+    cfg = load_config(tiny_config, ["stages.1.epochs=2"])
+    cfg["stages"] = cfg["stages"][1:2]
+    work = tmp_path / "old"
+    Runner(cfg, work, hooks=[StopAtEpoch(1)]).run()
+    saved = json.loads((work / "config.json").read_text())
+    del saved["keep_freed_memory"]
+    for stage in saved["_stages"]:
+        del stage["conv3d"]
+    (work / "config.json").write_text(json.dumps(saved))
+    results = Runner(load_config(tiny_config, ["stages.1.epochs=2"]) | {"stages": cfg["stages"]},
+                     work, resume=True).run()
+    assert "supervised" in results
+    assert "this run started before vidssl had keep_freed_memory (continues as False), " \
+           "stages[0].conv3d (continues as 'torch')" in capfd.readouterr().err
+    resumed = json.loads((work / "config.json").read_text())
+    assert resumed["_stages"][0]["conv3d"] == "torch" and resumed["keep_freed_memory"] is False
+
+
+def test_the_switches_are_undone_when_the_training_stage_ends(tiny_config, tmp_path):
+    """After a training stage the backbone is as it was: plain classes, its 5-D weights in
+    their own layout, not compiled; it pickles and saves whole."""
+    from types import SimpleNamespace
+
+    from vidssl.training import switch_backbones
+
+    cfg = load_config(tiny_config, ["stages.1.epochs=1", "stages.1.precision=bf16"])
+    cfg["stages"] = cfg["stages"][1:2]
+    runner = Runner(cfg, tmp_path / "run")
+    runner.run()
+    backbone = runner.backbone
+    assert all(type(m).__module__.startswith(("torch.", "vidssl_backbones.")) for m in backbone.modules())
+    assert all(p.is_contiguous() for p in backbone.parameters())
+    torch.save(backbone, tmp_path / "whole.pt")
+    assert type(torch.load(tmp_path / "whole.pt", weights_only=False)) is type(backbone)
+    # compile too (its wrapper is made at once, compiled only at the first call)
+    method = vidssl.build("method", {"type": "supervised", "num_classes": 10}, backbone=backbone)
+    stage = SimpleNamespace(name="s", method=method, cfg={
+        "precision": "fp32", "memory_format": "channels_last_3d", "compile": True,
+        "batch_size": 2, "accumulate": 1, "global_batch": None})
+    restore = switch_backbones(SimpleNamespace(device=torch.device("cpu")), stage)
+    assert backbone._compiled_call_impl is not None
+    assert not next(p for p in backbone.parameters() if p.dim() == 5).is_contiguous()
+    restore()
+    assert backbone._compiled_call_impl is None
+    assert all(p.is_contiguous() for p in backbone.parameters())

@@ -18,11 +18,15 @@ from collections.abc import Callable
 from typing import Any
 
 from vidssl.errors import VidsslError
+from vidssl.host_memory import claim_process
 
 
 def guarded(command: str, body: Callable[[], int], debug: bool) -> int:
     """Run ``body`` and return its exit code; print a :class:`VidsslError` or an ``OSError`` as
-    one line (the traceback only with ``debug``) and return the code of the table above."""
+    one line (the traceback only with ``debug``) and return the code of the table above. A
+    process started as ``command`` may take process-wide settings
+    (:func:`vidssl.host_memory.claim_process`)."""
+    claim_process(command)
     try:
         return body()
     except VidsslError as exc:
