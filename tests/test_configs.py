@@ -49,8 +49,9 @@ def test_every_config_passes_its_tiny_preflight(config, real_data_root, tmp_path
         assert all(v is None or isinstance(v, float) for v in results[name].values())
         if "top1" in results[name]:
             assert 0 <= results[name]["top1"] <= 100
-    if "ucf" in config.name:   # the corrupt and the empty fixture videos were met and counted
-        assert "skipping unreadable video" in result.stderr
+    if "ucf" in config.name:   # the corrupt and the empty fixture videos: skipped where they
+        # were read, left out at start-up where the index already knew them
+        assert "skipping unreadable video" in result.stderr or "videos left out" in result.stderr
     if load_config(config).get("custom_hooks"):
         assert (work / "metrics.png").is_file()
 

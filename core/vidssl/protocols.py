@@ -25,6 +25,10 @@ class ClipDataset(Protocol):
     each view is ``3×T×H×W`` (``N×[crops×]3×T×H×W`` for multi-clip views), ``label`` the class
     (−1 when unlabelled), ``index`` the row of the video actually read (memory-bank methods key on
     it) and ``skipped`` how many unreadable videos were passed over to produce the item.
+
+    Optional: ``unusable``, a list of (video, why) of the videos the dataset left out when it was
+    made (missing or known unreadable files); the runner lists them in the work dir
+    (``unusable_videos/<stage>.tsv``) and counts them on the stage's protocol card.
     """
 
     #: class names, in label order

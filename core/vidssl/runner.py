@@ -159,6 +159,7 @@ class Runner:
             stage = build_stage(run, index, cfg, self.backbone, resuming=progress is not None)
             if progress is None or name not in run.protocols:
                 run.protocols[name] = self._card(stage)
+            self._list_unusable(stage)
             run.hook.vidssl_stage_start(run=run, stage=stage)
             if stage.trains:
                 metrics = train(run, stage, progress)
@@ -178,6 +179,21 @@ class Runner:
                 "evaluator", cfg["evaluator"], ["stages", stage.index, "evaluator"])
         return protocol_card(self.run_context.cfg, cfg, stage.method, evaluator,
                              backbone_sha256(self.backbone))
+
+    def _list_unusable(self, stage: Stage) -> None:
+        """The videos a stage's training dataset left out when it was made (its ``unusable``:
+        (video, why) pairs, see :class:`vidssl.protocols.ClipDataset`): listed in
+        ``<work_dir>/unusable_videos/<stage>.tsv`` and counted on the stage's card."""
+        unusable = list(getattr(stage.dataset, "unusable", None) or [])
+        if not unusable:
+            return
+        listing = Path("unusable_videos") / f"{stage.name}.tsv"
+        card = self.run_context.protocols[stage.name]
+        card["data"]["left_out"] = {"videos": len(unusable), "listed_in": str(listing)}
+        if self.is_main:
+            (self.run_context.work_dir / listing).parent.mkdir(exist_ok=True)
+            (self.run_context.work_dir / listing).write_text(
+                "".join(f"{why}\t{video}\n" for video, why in unusable))
 
     def _runs(self, name: str) -> bool:
         """Whether stage ``name`` runs now: selected (``--stages``) and not finished already."""

@@ -28,7 +28,7 @@ from vidssl.errors import ConfigError
 LOCK_NAME = ".vidssl-lock.json"
 #: what a run writes into its work dir (``--overwrite`` removes these)
 RUN_FILES = ("checkpoints", "results.json", "protocols.json", "metrics.jsonl", "tb", "config.py", "config.json",
-             "env.json")
+             "env.json", "unusable_videos")
 ALLOWED_ON_RESUME = ("epochs", "num_workers")
 
 

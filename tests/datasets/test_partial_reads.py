@@ -129,7 +129,7 @@ def test_a_second_index_build_opens_no_video(tmp_path, monkeypatch):
     assert (tmp_path / ".vidssl-index.jsonl").is_file()
 
     probes = []
-    monkeypatch.setattr(video_index, "probe", lambda path: probes.append(path) or probe(path))
+    monkeypatch.setattr(video_index, "probe", lambda path, *args: probes.append(path) or probe(path, *args))
     assert VideoIndex(tmp_path).build(everything) == counts
     assert probes == [], "the second build reads the index file only"
     write_video(paths[7], np.zeros((3, 8, 8, 3), np.uint8))   # the file changes: size, mtime

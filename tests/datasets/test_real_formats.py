@@ -35,14 +35,23 @@ def test_every_config_dataset_reads_the_fixtures(real_data_root, config, classes
     assert all(item["views"]["clip"].shape == (3, 4, 32, 32) for item in items)
 
 
-def test_damaged_videos_are_skipped_and_counted(real_data_root):
-    dataset = vidssl.build("dataset", {"type": "ucf101", "root": str(real_data_root / "ucf101" / "UCF-101"),
+def test_videos_known_unusable_at_start_up_are_left_out_not_skipped(real_data_root):
+    """The index knows v_ApplyEyeMakeup_g15 unreadable: the dataset leaves it out when it is made
+    (listed in ``unusable``), so no item is replaced by a neighbour and nothing counts towards
+    ``reader.max_skipped`` (which is for videos that fail while read)."""
+    from vidssl_datasets.video_index import VideoIndex
+
+    root = real_data_root / "ucf101" / "UCF-101"
+    corrupt = root / "ApplyEyeMakeup" / "v_ApplyEyeMakeup_g15_c01.avi"
+    assert VideoIndex(root).lookup(corrupt)["status"] == "unreadable"
+    dataset = vidssl.build("dataset", {"type": "ucf101", "root": str(root),
                                        "annotation_dir": str(real_data_root / "ucf101" / "ucfTrainTestlist"),
-                                       "subset": "train", "view": {"clip_len": 4, "size": 32}},
+                                       "subset": "train", "view": {"clip_len": 4, "size": 32},
+                                       "reader": {"max_skipped": 0.0}},
                            views={"clip": {}})
-    corrupt = next(i for i in range(len(dataset)) if "v_ApplyEyeMakeup_g15" in dataset.video_name(i))
-    item = dataset[corrupt]
-    assert item["skipped"] == 1 and item["index"] == corrupt + 1
+    assert dataset.unusable == [(str(corrupt), "unreadable")] and len(dataset) == 201
+    assert all("v_ApplyEyeMakeup_g15" not in dataset.video_name(i) for i in range(len(dataset)))
+    assert all(dataset[i]["skipped"] == 0 for i in range(0, 201, 40))
 
 
 def test_verify_reports_and_writes_the_index(real_data_root):
@@ -79,6 +88,6 @@ def test_too_many_unreadable_videos_stop_the_run(tmp_path):
                                         "reader": {"max_skipped": max_skipped},
                                         "view": {"clip_len": 4, "size": 16}}, views={"clip": {}})
     assert dataset(0.25)[1]["skipped"] == 1, "1 of 4 is within 25 %"
-    with pytest.raises(RunError, match=r"1 of its 4 videos \(25.0 %\) are missing or unreadable, "
+    with pytest.raises(RunError, match=r"1 of its 4 videos \(25.0 %\) failed while read, "
                                        r"more than reader.max_skipped=0.05"):
         dataset(0.05)[1]

@@ -125,11 +125,12 @@ def read_kinetics(csv_path: Path, video_root: Path, classes: list[str] | None = 
         end = _int(row[3], csv_path, number, "time_end")
         entries.append((label, f"{ytid}_{start:06d}_{end:06d}{suffix}", number))
     classes = classes or sorted({e[0] for e in entries})
+    labels = {name: i for i, name in enumerate(classes)}
     records = []
     for label, name, number in entries:
-        if label not in classes:
+        if label not in labels:
             raise DataError(f"{csv_path}:{number}: unknown label '{label}'")
-        records.append(VideoRecord(str(video_root / label / name), classes.index(label),
+        records.append(VideoRecord(f"{video_root}/{label}/{name}", labels[label],
                                    origin=f"{csv_path}:{number}"))
     return records, classes
 

@@ -131,7 +131,7 @@ class UnlabeledSyntheticMotion(VideoDataset):
                          name="synthetic_motion[unlabeled]")
         self.cfg, self.families = cfg, sm.split_families("train")
 
-    def _frame_source(self, record: VideoRecord) -> tuple[int, FrameGetter]:
+    def _frame_source(self, record: VideoRecord, row: int) -> tuple[int, FrameGetter]:
         k = int(record.path.rsplit("/", 1)[1]) // len(sm.CLASSES)
         video = sm.render_video(record.label, sm.video_seed(self.cfg, "unlabeled", record.label, k,
                                                             self.epoch), self.cfg, *self.families)

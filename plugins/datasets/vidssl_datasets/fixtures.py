@@ -21,6 +21,7 @@ Layouts under ``DATA_ROOT`` (what the configs' ``{data_root}`` paths expect):
 """
 from __future__ import annotations
 
+import os
 import shutil
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -79,9 +80,9 @@ def render(seed: int, frames: int, size: tuple[int, int]) -> np.ndarray:
     return np.stack([cv2.resize(f, size, interpolation=cv2.INTER_LINEAR) for f in video])
 
 
-def encode(path: Path, video: np.ndarray, codec: str, fps: int) -> None:
+def encode(path: Path, video: np.ndarray, codec: str, fps: int, gop: int | None = None) -> None:
     """Write RGB frames with PyAV: ``mpeg4`` (MPEG-4 part 2, GOP 12, 2 B-frames) or ``libx264``
-    (a keyframe every 2 s, 2 B-frames)."""
+    (2 B-frames, a keyframe every ``gop`` frames, default every 2 s)."""
     import av
 
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -93,8 +94,10 @@ def encode(path: Path, video: np.ndarray, codec: str, fps: int) -> None:
             stream.codec_context.gop_size = 12
             stream.codec_context.max_b_frames = 2
         else:
-            stream.codec_context.options = {"preset": "veryfast", "bf": "2", "g": str(2 * fps),
-                                            "crf": "36"}
+            options = {"preset": "veryfast", "bf": "2", "g": str(gop or 2 * fps), "crf": "36"}
+            if gop:   # exactly: no keyframe at a scene cut either
+                options |= {"keyint_min": str(gop), "sc_threshold": "0"}
+            stream.codec_context.options = options
         for frame in video:
             for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
                 container.mux(packet)
@@ -171,6 +174,80 @@ def kinetics400(out: Path) -> list[tuple]:
     for split, lines in rows.items():
         (root / "annotations" / f"{split}.csv").write_text("\n".join(lines) + "\n")
     return jobs
+
+
+#: the official Kinetics-400 list sizes (train, validate, test) and the share of listed videos
+#: a full-size fixture leaves absent, as a user's copy typically lacks 3–10 %
+FULL_SIZE_ROWS = {"train": 246_534, "validate": 19_906, "test": 38_685}
+FULL_SIZE_MISSING = 0.06
+#: the real videos a full-size fixture's files link to: Kinetics-like H.264, one keyframe each
+#: (YouTube encodes put keyframes seconds apart): 10 s of 340×256 at 25 fps, two of 2 s at 720p
+FULL_SIZE_SOURCES = [(f"short_side_256_{i:02d}.mp4", (340, 256), 250) for i in range(22)] + \
+    [(f"hd_720p_{i}.mp4", (1280, 720), 50) for i in range(2)]
+
+
+def _encode_long_gop(job: tuple[Path, int, tuple[int, int], int]) -> None:
+    path, seed, size, frames = job
+    encode(path, render(seed, frames, size), "libx264", 25, gop=frames)
+
+
+def index_full_size(split: Path) -> int:
+    """Write the video index of a full-size fixture's split folder as ``vidssl-prepare verify``
+    writes it (first-frame probes), each distinct file (inode) probed once: its hard links share
+    the probe. Returns the number of lines."""
+    import json
+
+    from vidssl_datasets.video_index import INDEX_NAME, file_stat, make_entry
+
+    probed, lines = {}, []
+    for path in sorted(split.rglob("*.mp4")):
+        stat = file_stat(path)
+        if stat.st_ino not in probed:
+            probed[stat.st_ino] = make_entry("", path, stat, "first")
+        lines.append(json.dumps({**probed[stat.st_ino], "path": str(path.relative_to(split))}))
+    (split / INDEX_NAME).write_text("\n".join(lines) + "\n")
+    return len(lines)
+
+
+def kinetics400_full_size(out: Path, rows: int | None = None, workers: int = 2) -> Path:
+    """Kinetics-400 at its listed size (or ``rows`` listed videos in all, split as the official
+    lists are): the official layout, annotation CSVs of every row, and a video file for all but
+    :data:`FULL_SIZE_MISSING` of them, each a hard link to one of a few dozen real encoded videos
+    (``kinetics400/.sources``): seconds to write, megabytes on disk, every probe real."""
+    root = out / "kinetics400"
+    shutil.rmtree(root, ignore_errors=True)
+    sources = root / ".sources"
+    sources.mkdir(parents=True)
+    jobs = [(sources / name, 7000 + i, size, frames)
+            for i, (name, size, frames) in enumerate(FULL_SIZE_SOURCES)]
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        list(pool.map(_encode_long_gop, jobs))
+    total = sum(FULL_SIZE_ROWS.values())
+    counts = {split: n if rows is None else max(1, round(rows * n / total))
+              for split, n in FULL_SIZE_ROWS.items()}
+    classes = kinetics_classes()
+    rng = np.random.default_rng(0)
+    letters = np.array(list("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_"))
+    header = "label,youtube_id,time_start,time_end,split"
+    (root / "annotations").mkdir()
+    for split, n in counts.items():
+        folder = root / {"train": "train", "validate": "val", "test": "test"}[split]
+        for cls in classes:
+            (folder / cls).mkdir(parents=True)
+        labels = rng.integers(0, len(classes), n)
+        ids = ["".join(row) for row in letters[rng.integers(0, len(letters), (n, 11))]]
+        starts = rng.integers(0, 290, n)
+        present = rng.random(n) >= FULL_SIZE_MISSING
+        which = rng.integers(0, len(jobs), n)
+        lines = [header]
+        for label, ytid, start, keep, source in zip(labels, ids, starts, present, which):
+            cls = classes[label]
+            lines.append(f"{chr(34) + cls + chr(34) if ',' in cls else cls},{ytid},{start},"
+                         f"{start + 10},{split}")
+            if keep:
+                os.link(jobs[source][0], folder / cls / f"{ytid}_{start:06d}_{start + 10:06d}.mp4")
+        (root / "annotations" / f"{split}.csv").write_text("\n".join(lines) + "\n")
+    return root
 
 
 def something_v1(out: Path) -> None:

@@ -3,7 +3,9 @@
     vidssl-prepare frames --videos UCF-101 --out ucf101_frames [--short-side 240] [--workers 2]
     vidssl-prepare annotations ucf101 --annotation-dir ucfTrainTestlist --split 1 --out ucf101_01.json
     vidssl-prepare fixtures {ucf101,hmdb51,kinetics400,something_v1,all} --out DATA_ROOT
+    vidssl-prepare fixtures kinetics400 --full-size [--rows N] --out DATA_ROOT
     vidssl-prepare verify {ucf101,hmdb51,kinetics400,something_v1} [--data-root DATA_ROOT]
+                          [--workers N] [--decode first|last_gop|all]
 
 ``frames`` extracts every video under ``--videos`` (keeping the folder structure, one folder per
 video named like the file without extension) as ``image_00001.jpg`` ... resized so the shorter
@@ -12,8 +14,10 @@ side is ``--short-side`` pixels, and writes ``n_frames`` last; a video whose fol
 ``annotations`` writes the 3D-ResNets JSON (``labels`` + ``database``) for a UCF101 or HMDB51
 split, which the ``video_list`` dataset reads. ``fixtures`` writes tiny copies of the datasets in
 their official layouts (:mod:`vidssl_datasets.fixtures`). ``verify`` reads a dataset's annotation
-files, checks every listed video (missing, unreadable, empty), writes the dataset's video index
-(:mod:`vidssl_datasets.video_index`) and prints a summary against the official counts.
+files, checks every listed video (missing, unreadable, empty) in ``--workers`` processes, writes
+the dataset's video index (:mod:`vidssl_datasets.video_index`) and prints a summary against the
+official counts; videos the index already holds valid entries for are not probed again, so an
+interrupted verify continues where it stopped.
 """
 from __future__ import annotations
 
@@ -23,13 +27,14 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import cv2
 
 from vidssl.cli import command_parser, guarded
-from vidssl.errors import DataError, DatasetNotFound
+from vidssl.errors import ConfigError, DataError, DatasetNotFound
 from vidssl_datasets import annotations as ann
 from vidssl_datasets.clip_transforms import resize_short
 from vidssl_datasets.video_reader import read_video
@@ -128,13 +133,20 @@ def annotations_command(args: argparse.Namespace) -> int:
 def fixtures_command(args: argparse.Namespace) -> int:
     import time
 
-    from vidssl_datasets.fixtures import DATASETS, write_fixtures
+    from vidssl_datasets.fixtures import DATASETS, kinetics400_full_size, write_fixtures
 
     which = list(DATASETS) if args.dataset == "all" else [args.dataset]
     started = time.perf_counter()
-    folders = write_fixtures(args.out, which, args.workers)
+    if args.full_size or args.rows:
+        if which != ["kinetics400"]:
+            raise ConfigError("--full-size and --rows are for kinetics400 only")
+        folders = {"kinetics400": kinetics400_full_size(Path(args.out), args.rows, args.workers)}
+    else:
+        folders = write_fixtures(args.out, which, args.workers)
     for name, folder in folders.items():
-        size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+        files = {(s.st_dev, s.st_ino): s.st_size for p in folder.rglob("*") if p.is_file()
+                 for s in [p.stat()]}   # a hard-linked file once
+        size = sum(files.values())
         print(f"{name}: {folder} ({size / 1e6:.1f} MB)")
     print(f"fixtures written in {time.perf_counter() - started:.0f} s; try a config on them with "
           f"--cfg-options data_root={args.out}")
@@ -168,10 +180,54 @@ def _listed_videos(dataset: str, root: Path) -> dict[str, list[Path]]:
         base / "20bn-something-something-v1")[0]] for split in ("train", "validation")}
 
 
+def _probe_chunk(job: tuple[str, list[str], str]) -> list[str]:
+    """In a worker process: look up (probing where need be) each path in the index of
+    ``root``; their statuses."""
+    from vidssl_datasets.video_index import VideoIndex
+
+    root, paths, decode = job
+    index = VideoIndex(root)
+    return [index.lookup(p, decode)["status"] for p in paths]
+
+
+def verify_videos(paths: list[Path], root: Path, workers: int, decode: str,
+                  label: str) -> list[str]:
+    """The status of each video file (``ok``, ``missing``, ``unreadable``, ``empty``), probing
+    only those the index of ``root`` does not hold valid entries for, in ``workers`` processes;
+    progress (videos/s, ETA) on stderr. Entries are appended as they are made, so an interrupted
+    verify continues where it stopped."""
+    from vidssl_datasets.video_index import VideoIndex
+
+    index = VideoIndex(root)
+    print(f"{label}: index {index.file}", file=sys.stderr)
+    texts = [str(p) for p in paths]
+    rows, unusable = index.check_at_startup(texts, "startup")
+    statuses = ["ok" if rows[i] >= 0 else unusable.get(i, "") for i in range(len(paths))]
+    for i in unusable:   # a line saying so where the index has none (missing, empty: no probe)
+        index.lookup(texts[i], decode)
+    todo = [i for i, s in enumerate(statuses) if not s]
+    if not todo:
+        return statuses
+    chunks = [todo[k:k + 8] for k in range(0, len(todo), 8)]
+    started, done, shown = time.perf_counter(), 0, 0.0
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        jobs = pool.map(_probe_chunk, [(str(root), [texts[i] for i in c], decode) for c in chunks])
+        for chunk, found in zip(chunks, jobs):
+            for i, status in zip(chunk, found):
+                statuses[i] = status
+            done += len(chunk)
+            elapsed = time.perf_counter() - started
+            if elapsed - shown >= 10 or done == len(todo):
+                shown = elapsed
+                rate = done / max(elapsed, 1e-9)
+                print(f"{label}: probed {done}/{len(todo)}, {rate:.1f} videos/s, ETA "
+                      f"{(len(todo) - done) / max(rate, 1e-9):.0f} s", file=sys.stderr, flush=True)
+    return statuses
+
+
 def verify_command(args: argparse.Namespace) -> int:
     """Check every listed video, write the dataset's video index, print a summary."""
     from vidssl_datasets.fixtures import COUNTS
-    from vidssl_datasets.video_index import VideoIndex
     from vidssl_datasets.video_reader import count_frames
 
     root = Path(args.data_root or os.environ.get("VIDSSL_DATA_ROOT") or "data")
@@ -185,9 +241,8 @@ def verify_command(args: argparse.Namespace) -> int:
             statuses = ["missing" if not p.is_dir() else "ok" if count_frames(p, "{:05d}.jpg")
                         else "empty" for p in paths]
         else:
-            index = VideoIndex(paths[0].parents[1] if paths else root)
-            statuses = [index.lookup(p)["status"] for p in paths]
-            print(f"{part}: index {index.file}", file=sys.stderr)
+            statuses = verify_videos(paths, paths[0].parents[1] if paths else root,
+                                     args.workers, args.decode, part)
         counts = {s: statuses.count(s) for s in ("ok", "missing", "unreadable", "empty")}
         rows.append([part, str(len(paths)), *map(str, counts.values()),
                      str(COUNTS.get(part, "")) or "-"])
@@ -198,8 +253,8 @@ def verify_command(args: argparse.Namespace) -> int:
     if bad:
         report = root / args.dataset / "vidssl-verify.txt"
         report.write_text("\n".join(bad) + "\n")
-        print(f"{len(bad)} videos are not usable (datasets skip them without opening them); the "
-              f"first ones:\n  " + "\n  ".join(bad[:10]) + f"\nall of them: {report}")
+        print(f"{len(bad)} videos are not usable (datasets leave them out without opening them); "
+              f"the first ones:\n  " + "\n  ".join(bad[:10]) + f"\nall of them: {report}")
     return 0
 
 
@@ -226,10 +281,20 @@ def main(argv: list[str] | None = None) -> int:
     fixtures.add_argument("dataset", choices=[*names, "all"], help="which dataset, or all")
     fixtures.add_argument("--out", required=True, help="the data root to write them under")
     fixtures.add_argument("--workers", type=int, default=2, help="encoding processes")
+    fixtures.add_argument("--full-size", action="store_true",
+                          help="kinetics400 with every row of the official lists (train, "
+                               "validate, test), its files hard links to a few dozen real videos")
+    fixtures.add_argument("--rows", type=int,
+                          help="with --full-size: this many listed videos in all instead")
     verify = commands.add_parser("verify", help="check a dataset's files against its annotation "
                                                 "and write its video index")
     verify.add_argument("dataset", choices=names, help="which dataset")
     verify.add_argument("--data-root", help="default: $VIDSSL_DATA_ROOT, else data")
+    verify.add_argument("--workers", type=int, default=len(os.sched_getaffinity(0)),
+                        help="probing processes (default: the cores this process may use)")
+    verify.add_argument("--decode", choices=["first", "last_gop", "all"], default="first",
+                        help="how much of each video a probe decodes: its first frame (the "
+                             "packets give the rest), its last group of pictures, or all of it")
     args = parser.parse_args(argv)
     command = {"frames": frames_command, "annotations": annotations_command,
                "fixtures": fixtures_command, "verify": verify_command}[args.command]

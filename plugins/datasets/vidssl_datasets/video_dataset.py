@@ -17,11 +17,13 @@ import torch
 from torch.utils.data import Dataset
 
 import vidssl
-from vidssl.errors import ConfigError, DataError, RunError
+from vidssl import distributed
+from vidssl.errors import ConfigError, DataError, DatasetNotFound, RunError
 from vidssl_datasets.video_index import VideoIndex
 from vidssl_datasets.video_source import (
     FrameGetter,
     ReaderSpec,
+    RecordTable,
     VideoRecord,
     open_video,
     stream_video,
@@ -44,18 +46,24 @@ class VideoDataset(Dataset):
                  index: VideoIndex | None = None) -> None:
         if not records:
             raise DataError(f"{name}: no videos found")
-        self.records, self.classes = list(records), list(classes)
+        self.table, self.classes = RecordTable(records), list(classes)
         self.specs = make_view_specs(view or {}, views, name)
         self.reader, self.seed, self.name = reader, seed, name
         self.index = index or VideoIndex(None)
+        #: each row's snapshot row in the index (-1: looked up when read)
+        self._rows = np.full(len(self.table), -1, np.int64)
+        #: videos left out at start-up: (path, why)
+        self.unusable: list[tuple[str, str]] = []
+        if reader.source == "video" and self.index.file is not None:
+            self._check_files()
         self.transforms = {view_name: [vidssl.build("transform", t) for t in spec.transforms]
                            for view_name, spec in self.specs.items()}
         self.samplers = {view_name: vidssl.build("transform", spec.sampler)
                          for view_name, spec in self.specs.items() if isinstance(spec.sampler, dict)}
         self._epoch = torch.zeros((), dtype=torch.long).share_memory_()
         self._reported: set[int] = set()
-        self._bad = self.index.known_bad([r.path for r in self.records]) \
-            if reader.source == "video" else set()
+        self._bad: set[int] = set()   # rows that failed while read
+        self._reprobed: set[int] = set()
         self.label_swaps = dict(label_swaps or {})   # transform → {class → class it becomes}
         self._check_label_preserving(self.label_swaps)
 
@@ -71,6 +79,31 @@ class VideoDataset(Dataset):
                         f"dataset ({pairs}, ...), so it cannot be a label-preserving augmentation; "
                         f"set {'flip' if transform == 'hflip' else 'reverse'}=0")
 
+    def _check_files(self) -> None:
+        """Leave out the videos that are missing or known unusable (``reader.check_files``);
+        stop where more than ``reader.max_missing`` of them are."""
+        paths = self.table.paths()
+        rows, unusable = self.index.check_at_startup(paths, self.reader.check_files)
+        if not unusable:
+            self._rows = rows
+            return
+        share = len(unusable) / len(paths)
+        counts = {why: list(unusable.values()).count(why) for why in sorted(set(unusable.values()))}
+        summary = ", ".join(f"{n} {why}" for why, n in counts.items())
+        if share > self.reader.max_missing:
+            first = sorted(unusable)[:3]
+            raise DatasetNotFound(
+                f"{self.name}: {len(unusable)} of its {len(paths)} videos ({100 * share:.1f} %: "
+                f"{summary}) cannot be used, more than reader.max_missing="
+                f"{self.reader.max_missing:g}; is the dataset root right? The first: "
+                f"{', '.join(paths[i] for i in first)}")
+        keep = np.array([i for i in range(len(paths)) if i not in unusable], np.int64)
+        self.unusable = [(paths[i], why) for i, why in sorted(unusable.items())]
+        self.table, self._rows = self.table.select(keep), rows[keep]
+        if distributed.is_main():
+            print(f"vidssl: {self.name}: {len(unusable)} of {len(paths)} videos left out "
+                  f"({summary}; the first: {self.unusable[0][0]})", file=sys.stderr)
+
     @property
     def epoch(self) -> int:
         return int(self._epoch)
@@ -79,21 +112,22 @@ class VideoDataset(Dataset):
         self._epoch.fill_(epoch)
 
     def __len__(self) -> int:
-        return len(self.records)
+        return len(self.table)
 
     def video_name(self, row: int) -> str:
-        return self.records[row].path
+        return self.table.path(row)
 
     def label(self, row: int) -> int:
-        return self.records[row].label
+        return int(self.table.labels[row])
 
     def __getitem__(self, index: int) -> dict:
         rng = np.random.default_rng([self.seed, self.epoch, index])
-        for attempt in range(len(self.records)):
-            row = (index + attempt) % len(self.records)
+        for attempt in range(len(self)):
+            row = (index + attempt) % len(self)
             try:
                 item = self.load(row, rng)
             except DataError as exc:
+                self._reprobe(row)
                 if self.reader.on_error == "raise":
                     raise
                 if row not in self._reported:   # one line per file (per process)
@@ -103,22 +137,33 @@ class VideoDataset(Dataset):
                 self._check_skipped()
                 continue
             return {**item, "skipped": attempt}
-        raise DataError(f"{self.name}: none of its {len(self.records)} videos could be read")
+        raise DataError(f"{self.name}: none of its {len(self)} videos could be read")
+
+    def _reprobe(self, row: int) -> None:
+        """After a failed read of a video file, probe it again decoding all of it and update the
+        index (once per video and process): a frame count that a fast probe got wrong is not
+        read again, in this run or the next."""
+        if self.reader.source != "video" or row in self._reprobed or self.index.file is None:
+            return
+        self._reprobed.add(row)
+        self.index.reprobe(self.table.path(row))
+        self._rows[row] = -1
 
     def _check_skipped(self) -> None:
-        share = len(self._bad) / len(self.records)
+        share = len(self._bad) / len(self)
         if share > self.reader.max_skipped:
             raise RunError(
-                f"{self.name}: {len(self._bad)} of its {len(self.records)} videos ({100 * share:.1f} "
-                f"%) are missing or unreadable, more than reader.max_skipped="
+                f"{self.name}: {len(self._bad)} of its {len(self)} videos ({100 * share:.1f} "
+                f"%) failed while read, more than reader.max_skipped="
                 f"{self.reader.max_skipped:g}; stopped rather than train on their neighbours "
                 f"('vidssl-prepare verify' lists them; raise max_skipped to accept them)")
 
     def load(self, row: int, rng: np.random.Generator) -> dict:
         """Views, label and index of video ``row``."""
-        record = self.records[row]
-        n, get = self._frame_source(record)
+        record = self.table.record(row)
+        n, get = self._frame_source(record, row)
         indices = frame_indices(self.specs, n, rng, self.samplers)
+        self._check_indices(record, n, indices)
         views = {}
         for name, spec in self.specs.items():
             clips = [render_view(get(ids), spec, rng, self.transforms[name])
@@ -126,11 +171,28 @@ class VideoDataset(Dataset):
             views[name] = clips[0] if len(clips) == 1 else torch.stack(clips)
         return {"views": views, "label": record.label, "index": row}
 
+    def _check_indices(self, record: VideoRecord, n: int, indices: dict[str, list[list[int]]]) -> None:
+        """A view's sampler must give each clip at least one frame index, each in ``0..n-1``;
+        anything else is a sampler's bug, not an unreadable video: :class:`RunError` naming the
+        view and the sampler (nothing is skipped)."""
+        for name, clips in indices.items():
+            for ids in clips or [[]]:
+                if len(ids) and 0 <= min(ids) and max(ids) < n:
+                    continue
+                sampler = self.specs[name].sampler
+                label = sampler.get("type") if isinstance(sampler, dict) else sampler
+                given = f"frame indices {min(ids)}..{max(ids)}" if len(ids) else \
+                    "a clip without frames" if clips else "no clip"
+                raise RunError(f"{self.name}.views.{name}: sampler '{label}' gave {given} for "
+                               f"video {record.path}, which has {n} frames; a sampler must give "
+                               f"each clip at least one index, each in 0..{n - 1} (a bug of the "
+                               f"sampler, not an unreadable video: nothing was skipped)")
+
     def frames(self, row: int) -> Iterator[np.ndarray]:
         """Every frame of video ``row`` in order, each ``H×W×3`` uint8 RGB (no view, no
         augmentation), decoded as it is consumed; raises :class:`DataError` naming the video if
         it cannot be read or is shorter than indexed."""
-        return stream_video(self.records[row], self.reader, self.index)
+        return stream_video(self.table.record(row), self.reader, self.index, int(self._rows[row]))
 
-    def _frame_source(self, record: VideoRecord) -> tuple[int, FrameGetter]:
-        return open_video(record, self.reader, self.index)
+    def _frame_source(self, record: VideoRecord, row: int) -> tuple[int, FrameGetter]:
+        return open_video(record, self.reader, self.index, int(self._rows[row]))

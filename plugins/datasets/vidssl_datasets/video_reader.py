@@ -33,7 +33,7 @@ from typing import Any, Literal
 import cv2
 import numpy as np
 
-from vidssl.errors import ConfigError, DataError
+from vidssl.errors import ConfigError, DataError, RunError
 
 Backend = Literal["auto", "pyav", "opencv", "torchcodec"]
 
@@ -87,21 +87,30 @@ def _check_file(path: Path) -> None:
         raise DataError(f"video {path} is empty (0 bytes)")
 
 
-def probe(path: str | Path) -> VideoInfo:
-    """Frame count, rate, size and keyframes of a video file from its packets (no decoding),
-    verified by decoding the last group of pictures; counted by a full decode when the packets
-    and the decoder disagree. Raises :class:`DataError` if the file yields no frame."""
+#: how much of a video :func:`probe` decodes: the first frame (its packets give the rest), the
+#: last group of pictures (so the frame count is checked), or every frame
+ProbeDecode = Literal["first", "last_gop", "all"]
+
+
+def probe(path: str | Path, decode: ProbeDecode = "last_gop") -> VideoInfo:
+    """Frame count, rate, size and keyframes of a video file from its packets, checked by
+    decoding (``decode``): its first frame, its last group of pictures (the default) or all of
+    it; counted by a full decode when the packets and the decoder disagree. ``first`` is what a
+    long-GOP file can afford (the last group of pictures of a video with one keyframe is all of
+    it); a count it gets wrong shows when a read fails, and the dataset then probes that video
+    again with ``all``. Raises :class:`DataError` if the file yields no frame."""
     import av
 
     path = Path(path)
     _check_file(path)
+    check = {"first": _decodes_first, "last_gop": _decodes_to_end, "all": _decodes_all}[decode]
     try:
         with av.open(str(path)) as container:
             stream = container.streams.video[0]
             packets = [(p.pts, p.dts, p.is_keyframe) for p in container.demux(stream)
                        if p.size and p.pts is not None]
             info = _info_from_packets(stream, packets)
-            if info is not None and _decodes_to_end(container, stream, info):
+            if info is not None and check(container, stream, info):
                 return info
         with av.open(str(path)) as container:  # the packets do not add up: count by decoding
             stream = container.streams.video[0]
@@ -159,6 +168,25 @@ def _decodes_to_end(container: Any, stream: Any, info: VideoInfo) -> bool:
     return count == info.n_frames - key_index
 
 
+def _decodes_first(container: Any, stream: Any, info: VideoInfo) -> bool:
+    """Whether the first frame decodes and is the first keyframe."""
+    container.seek(info.keyframes[0][2], stream=stream, backward=True, any_frame=False)
+    try:
+        first = next(iter(_decoded(container, stream, strict=True)), None)
+    except ValueError:
+        return False
+    return first is not None and first.pts == info.keyframes[0][1]
+
+
+def _decodes_all(container: Any, stream: Any, info: VideoInfo) -> bool:
+    """Whether a full decode yields exactly the frames the packets promise."""
+    container.seek(info.keyframes[0][2], stream=stream, backward=True, any_frame=False)
+    try:
+        return sum(1 for _ in _decoded(container, stream, strict=True)) == info.n_frames
+    except ValueError:
+        return False
+
+
 def _decoded(container: Any, stream: Any, strict: bool = False) -> Any:
     """Frames of ``stream`` until its end or, unless ``strict``, until the first packet that does
     not decode (a damaged tail: the frames before it stand, as a sequential decode returns them).
@@ -176,21 +204,28 @@ def read_clip(path: str | Path, indices: Sequence[int], info: VideoInfo,
               backend: Backend = "pyav", threads: int = 1) -> np.ndarray:
     """Frames ``indices`` (0-based, any order, repeats allowed) of a video file →
     ``len(indices)×H×W×3`` uint8 RGB, decoding only from the keyframe before the first of them to
-    the last of them. Raises :class:`DataError` naming the file if it cannot be read."""
+    the last of them; no other call on the file. Raises :class:`DataError` naming the file if it
+    cannot be read (``video not found`` where it is gone)."""
     path = Path(path)
-    _check_file(path)
     wanted = sorted(set(indices))
+    if not wanted:
+        raise RunError(f"video {path}: read_clip was asked for no frame")
     if wanted[0] < 0 or wanted[-1] >= info.n_frames:
         raise DataError(f"video {path}: frames {wanted[0]}..{wanted[-1]} asked for, it has "
                         f"{info.n_frames} (the file changed since it was indexed?)")
     if backend == "auto":
         backend = "torchcodec" if torchcodec_is_exact(info) else "pyav"
     read = {"pyav": _clip_pyav, "opencv": _clip_opencv, "torchcodec": _clip_torchcodec}[backend]
-    frames = read(path, wanted, info, threads)
+    try:   # the file is not looked up first (a dataset checked it at start-up): only on failure
+        frames = read(path, wanted, info, threads)
+    except DataError:
+        _check_file(path)
+        raise
     if isinstance(frames, np.ndarray):   # a batch in ``wanted`` order (torchcodec)
         return frames if list(indices) == wanted else frames[np.searchsorted(wanted, indices)]
     missing = [i for i in wanted if i not in frames]
     if missing:
+        _check_file(path)
         raise DataError(f"video {path}: frames {missing[:5]} could not be decoded (corrupt or "
                         f"truncated file?)")
     return np.stack([frames[i] for i in indices])

@@ -5,7 +5,7 @@ frame count and keyframes from the dataset's :class:`~vidssl_datasets.video_inde
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -14,6 +14,7 @@ import numpy as np
 
 from vidssl.errors import DataError
 from vidssl.schema import schema_from_signature
+from vidssl_datasets.compact_index import text_blob
 from vidssl_datasets.video_index import VideoIndex, entry_info
 from vidssl_datasets.video_reader import VideoInfo, count_frames, iter_video, read_clip, read_frames
 
@@ -31,14 +32,51 @@ class VideoRecord:
     origin: str = ""
 
 
+class RecordTable:
+    """A dataset's :class:`VideoRecord` rows as flat arrays (paths and origins as byte blobs with
+    offsets, labels and frame counts as ints): a forked data worker reading a row copies no
+    page of them, where a list of objects is copied as its reference counts are touched."""
+
+    def __init__(self, records: Sequence[VideoRecord]) -> None:
+        self._paths, self._path_offsets = text_blob([r.path for r in records])
+        self._origins, self._origin_offsets = text_blob([r.origin for r in records])
+        self.labels = np.array([r.label for r in records], np.int64)
+        self._n_frames = np.array([-1 if r.n_frames is None else r.n_frames for r in records],
+                                  np.int64)
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def path(self, row: int) -> str:
+        return bytes(self._paths[self._path_offsets[row]:self._path_offsets[row + 1]]).decode()
+
+    def paths(self) -> list[str]:
+        return [self.path(row) for row in range(len(self))]
+
+    def record(self, row: int) -> VideoRecord:
+        origin = bytes(self._origins[self._origin_offsets[row]:self._origin_offsets[row + 1]])
+        n = int(self._n_frames[row])
+        return VideoRecord(self.path(row), int(self.labels[row]), None if n < 0 else n,
+                           origin.decode())
+
+    def select(self, rows: np.ndarray) -> RecordTable:
+        """The table of ``rows`` only, in their order."""
+        return RecordTable([self.record(int(row)) for row in rows])
+
+
 @dataclass(frozen=True)
 class ReaderSpec:
     """How a dataset reads its videos: video files (``source="video"``, decoded with ``backend``
     using ``decode_threads`` threads per data worker) or frame folders (``source="frames"``,
-    files named by ``frame_pattern`` numbered from ``first_frame``). An unreadable video is
+    files named by ``frame_pattern`` numbered from ``first_frame``).
+
+    Video files of an indexed dataset are checked once, when the dataset is made
+    (``check_files="startup"``: one stat of every file, in parallel; ``"never"``: the index is
+    trusted; ``"per_item"``: every read looks the file up again): videos missing or known
+    unusable then are left out of the dataset, and more than ``max_missing`` of them (a fraction
+    of the annotation) stops the run (a wrong root?). A video that fails while it is read is
     skipped and counted (``on_error="skip"``) or stops the run (``"raise"``); more than
-    ``max_skipped`` (a fraction of the annotation, counting the videos the index already marks
-    missing, empty or unreadable) stops the run instead of training on their neighbours."""
+    ``max_skipped`` of those stops the run instead of training on their neighbours."""
 
     source: Literal["video", "frames"] = "video"
     backend: Literal["auto", "pyav", "opencv", "torchcodec"] = "auto"
@@ -47,6 +85,8 @@ class ReaderSpec:
     first_frame: int = 1
     on_error: Literal["skip", "raise"] = "skip"
     max_skipped: float = 0.05
+    check_files: Literal["startup", "never", "per_item"] = "startup"
+    max_missing: float = 0.2
 
 
 READER_SCHEMA = schema_from_signature(ReaderSpec)
@@ -57,8 +97,11 @@ _BAD = {"missing": "video not found: {path}", "empty": "video {path} is empty (0
         "unreadable": "{error}"}
 
 
-def _indexed_info(record: VideoRecord, index: VideoIndex, where: str) -> VideoInfo:
-    """The index's facts about a video file; :class:`DataError` if the index marks it bad."""
+def _indexed_info(record: VideoRecord, index: VideoIndex, where: str, row: int) -> VideoInfo:
+    """The index's facts about a video file (from snapshot ``row`` where the dataset checked it
+    at start-up, else looked up); :class:`DataError` if the index marks it bad."""
+    if row >= 0:
+        return index.info(row)
     entry = index.lookup(record.path)
     if entry["status"] != "ok":
         message = _BAD[entry["status"]].format(path=record.path, error=entry.get("error"))
@@ -66,14 +109,15 @@ def _indexed_info(record: VideoRecord, index: VideoIndex, where: str) -> VideoIn
     return entry_info(entry)
 
 
-def open_video(record: VideoRecord, reader: ReaderSpec,
-               index: VideoIndex) -> tuple[int, FrameGetter]:
-    """``(n_frames, get)`` for ``record``: ``get(indices)`` → ``len(indices)×H×W×3`` uint8 RGB.
-    Raises :class:`DataError` naming the video and its annotation line if it cannot be read (a
-    video the index marks missing, empty or unreadable is not opened)."""
+def open_video(record: VideoRecord, reader: ReaderSpec, index: VideoIndex,
+               row: int = -1) -> tuple[int, FrameGetter]:
+    """``(n_frames, get)`` for ``record`` (``row``: its snapshot row in ``index``, ``-1`` to
+    look it up): ``get(indices)`` → ``len(indices)×H×W×3`` uint8 RGB. Raises
+    :class:`DataError` naming the video and its annotation line if it cannot be read (a video
+    the index marks missing, empty or unreadable is not opened)."""
     where = f" ({record.origin})" if record.origin else ""
     if reader.source == "video":
-        info = _indexed_info(record, index, where)
+        info = _indexed_info(record, index, where, row)
 
         def get(ids: list[int]) -> np.ndarray:
             try:
@@ -89,8 +133,8 @@ def open_video(record: VideoRecord, reader: ReaderSpec,
     return n, lambda ids: read_frames(folder, ids, reader.frame_pattern, reader.first_frame)
 
 
-def stream_video(record: VideoRecord, reader: ReaderSpec,
-                 index: VideoIndex) -> Iterator[np.ndarray]:
+def stream_video(record: VideoRecord, reader: ReaderSpec, index: VideoIndex,
+                 row: int = -1) -> Iterator[np.ndarray]:
     """Every frame of ``record`` in order, each ``H×W×3`` uint8 RGB, decoded as the iterator is
     consumed (a video file sequentially, with PyAV unless the reader
     says ``opencv``; a frame folder one file at a time). The iterator raises
@@ -98,10 +142,10 @@ def stream_video(record: VideoRecord, reader: ReaderSpec,
     the index (or the folder) promised: a truncated video never passes for a short one."""
     where = f" ({record.origin})" if record.origin else ""
     if reader.source == "video":
-        n = _indexed_info(record, index, where).n_frames
+        n = _indexed_info(record, index, where, row).n_frames
         frames = iter_video(record.path, "opencv" if reader.backend == "opencv" else "pyav")
     else:
-        n, get = open_video(record, reader, index)
+        n, get = open_video(record, reader, index, row)
         frames = (get([i])[0] for i in range(n))
     return _checked_length(frames, n, record.path, where)
 
