@@ -9,6 +9,7 @@ import pytest
 
 PROGRAM = """
 import resource, sys, torch
+torch.set_num_threads(1)   # no pool thread allocating beside the block in the one heap
 from vidssl.host_memory import keep_freed_memory
 if sys.argv[1] == "keep":
     assert keep_freed_memory()
@@ -34,9 +35,8 @@ def _faults(mode: str) -> int:
 def test_kept_memory_is_reused_without_page_faults():
     plain, kept = _faults("plain"), _faults("keep")
     assert plain > 5 * 8000, "without it every 64 MB block is mapped and faulted in afresh"
-    # reused: at most one of the five rounds faults a block in again (with one heap for all
-    # threads, torch's threads' small allocations can land beside it once)
-    assert kept <= 16 * 1024 + 1000, "with it the freed block is reused"
+    # reused: most rounds fault nothing in again (seen: 0 in most runs, a block now and then)
+    assert kept < plain / 4, "with it the freed block is reused"
 
 
 THREADS = """
