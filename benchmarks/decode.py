@@ -19,9 +19,21 @@ worker of a dataset does (``decode_threads=1``, OpenCV at one thread):
 * peers: torchcodec (``seek_mode="exact"``, a decoder per clip as a dataset item would make it),
   decord2 (``VideoReader(...).get_batch``); a peer that is not installed is named as such.
 
+Then two more measurements, each with its own summary line before the last:
+
+* an item's read (``item ratio:``): every clip of the views a method asks for (VTDL: query, key at
+  the same time, a negative elsewhere; MLFO: three parts of one span; the multi-clip test: 10
+  uniform clips), read clip by clip as vidssl did before against one read of their union as it
+  does now (:meth:`VideoDataset.load`); ms per item and frames decoded per item; the line gives
+  the worse VTDL ratio of the UCF101-like and Kinetics-like videos;
+* ``transcode`` (``transcode ratio:``): long-GOP files as downloaded (one keyframe in 10 s,
+  340×256 and 720p) against their copies by :func:`~vidssl_datasets.transcode.transcode_video`
+  (short side 256, a keyframe every 16 frames): ms per clip and clips/s on one core; the line
+  gives the 720p file's speed-up.
+
 The last line is ``ratio: X`` = vidssl's default backend / floor, worst kind (1.0 = the floor).
 
-    python benchmarks/decode.py [--repeats 5] [--clips 8]
+    python benchmarks/decode.py [--repeats 5] [--clips 8] [--items 8]
 """
 from __future__ import annotations
 
@@ -114,10 +126,77 @@ WORKER = """
 """
 
 
+#: one subprocess: --items items of a method's view set read clip by clip (as before) or in one
+#: read of their union (now); prints {"ms": per item, "frames": decoded per item (PyAV's reader)}
+ITEM = """
+    import json, sys, time
+    import numpy as np
+    from vidssl_datasets import video_reader
+    from vidssl_datasets.video_reader import _torchcodec_problem, probe, read_clip
+    from vidssl_datasets.view import frame_indices, make_view_specs
+    how, path, views, items = sys.argv[1], sys.argv[2], json.loads(sys.argv[3]), int(sys.argv[4])
+    _torchcodec_problem()
+    info = probe(path)
+    specs = make_view_specs({"clip_len": 16, "stride": 4, "size": 112}, views, "item")
+    plans = [frame_indices(specs, info.n_frames, np.random.default_rng([7, i])) for i in range(items)]
+
+    def read(plan, backend):
+        clips = [ids for view in plan.values() for ids in view]
+        if how == "clips":
+            return [read_clip(path, ids, info, backend) for ids in clips]
+        union = sorted({i for ids in clips for i in ids})
+        frames, at = read_clip(path, union, info, backend), {i: k for k, i in enumerate(union)}
+        return [frames[[at[i] for i in ids]] for ids in clips]
+
+    counted, decode = [0], video_reader.decoded_frames
+    def counting(*args, **kwargs):
+        for frame in decode(*args, **kwargs):
+            counted[0] += 1
+            yield frame
+    video_reader.decoded_frames = counting
+    for plan in plans:
+        read(plan, "pyav")
+    video_reader.decoded_frames = decode
+    for plan in plans:   # warm-up: a decoder's first calls in a process cost far more
+        read(plan, "auto")
+    started = time.perf_counter()
+    for plan in plans:
+        read(plan, "auto")
+    print(json.dumps({"ms": 1000 * (time.perf_counter() - started) / items,
+                      "frames": counted[0] / items}))
+"""
+
+#: the view sets an item is read for: VTDL's and MLFO's (as their methods ask) and the
+#: multi-clip test protocol's
+VIEW_SETS = {
+    "VTDL": {"query": {}, "key": {"same_time_as": "query"},
+             "negative": {"different_time_from": "query", "min_gap": 2}},
+    "MLFO": {"first": {"part": "first", "rate_max": 2.0},
+             "second": {"part": "second", "same_time_as": "first"},
+             "global": {"part": "global", "same_time_as": "first"}},
+    "multi-clip test": {"clip": {"sampler": "uniform", "num_clips": 10}},
+}
+#: long-GOP files as downloaded (one keyframe in 10 s), timed before and after transcode; their
+#: scene is the same at every size (squares of a 30th of the height, blurred, panning a 240th of
+#: it a frame): the 8-pixel grid of the clip rows is predicted perfectly at its own size and not
+#: at all once scaled, which no camera footage does
+LONG_GOP = {
+    "Kinetics-like 340×256 H.264, one keyframe": dict(
+        codec="libx264", size=(340, 256), fps=30, frames=300, gop=None, block=9, pan=1,
+        smooth=True, options={"g": "300", "keyint_min": "300", "bf": "3", "sc_threshold": "0"}),
+    "720p 1280×720 H.264, one keyframe": dict(
+        codec="libx264", size=(1280, 720), fps=30, frames=300, gop=None, block=24, pan=3,
+        smooth=True, options={"g": "300", "keyint_min": "300", "bf": "3", "sc_threshold": "0"}),
+}
+
+
 def encode(path: Path, codec: str, size: tuple[int, int], fps: int, frames: int,
-           options: dict, gop: int | None) -> None:
-    """A textured scene panning and a moving square, written with PyAV."""
+           options: dict, gop: int | None, block: int = 8, pan: int = 2,
+           smooth: bool = False) -> None:
+    """A textured scene (random colours in ``block``-pixel squares, blurred with ``smooth``)
+    panning ``pan`` pixels a frame and a moving square, written with PyAV."""
     import av
+    import cv2
     import numpy as np
 
     container = av.open(str(path), "w")
@@ -129,10 +208,13 @@ def encode(path: Path, codec: str, size: tuple[int, int], fps: int, frames: int,
     stream.codec_context.options = options
     w, h = size
     rng = np.random.default_rng(0)
-    texture = (rng.random((h // 8 + 1, (w + frames * 2) // 8 + 1, 3)) * 255).astype(np.uint8)
-    texture = np.kron(texture, np.ones((8, 8, 1), np.uint8))
+    texture = (rng.random((h // block + 1, (w + frames * pan) // block + 1, 3)) * 255
+               ).astype(np.uint8)
+    texture = np.kron(texture, np.ones((block, block, 1), np.uint8))
+    if smooth:
+        texture = cv2.GaussianBlur(texture, (0, 0), block / 3)
     for i in range(frames):
-        image = np.ascontiguousarray(texture[:h, 2 * i:2 * i + w])
+        image = np.ascontiguousarray(texture[:h, pan * i:pan * i + w])
         x = (5 * i) % (w - h // 4)
         image[h // 3:h // 3 + h // 4, x:x + h // 4] = 255
         for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
@@ -151,18 +233,80 @@ def available_peers() -> tuple[list[str], list[str]]:
     return peers, missing
 
 
-def measure(script: Path, reader: str, path: Path, starts: list[int]) -> dict:
-    result = subprocess.run([sys.executable, str(script), reader, str(path), json.dumps(starts)],
+def measure(script: Path, reader: str, path: Path, *args: str) -> dict:
+    result = subprocess.run([sys.executable, str(script), reader, str(path), *args],
                             capture_output=True, text=True)
     if result.returncode != 0:
         raise RuntimeError(f"{reader} on {path.name}: {result.stderr.strip()[-400:]}")
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
+def item_rows(tmp: Path, videos: dict[str, Path], repeats: int, items: int) -> float:
+    """Print per-item read cost, clip by clip against one read of the union, for every view set
+    on the UCF101-like and Kinetics-like videos; return the worst ratio for VTDL."""
+    script = tmp / "item.py"
+    script.write_text(textwrap.dedent(ITEM))
+    kinds = [k for k in KINDS if not k.startswith("720p")]
+    runs = {(k, v, how): [] for k in kinds for v in VIEW_SETS for how in ("clips", "union")}
+    for repeat in range(repeats):
+        for key in runs:
+            kind, views, how = key
+            runs[key].append(measure(script, how, videos[kind], json.dumps(VIEW_SETS[views]),
+                                     str(items)))
+    print(f"\nitem read: every clip of an item's views (16 frames every 4th), clip by clip (as "
+          f"before) / one read of their union (now); ms per item with vidssl auto, frames "
+          f"decoded per item by its PyAV reader; median of {repeats}, {items} items each")
+    print(f"  {'video':<30}{'view set':<18}{'clip by clip':>22}{'one read':>20}{'ratio':>8}")
+    worst = float("inf")
+    for kind in kinds:
+        for views in VIEW_SETS:
+            before, after = ({f: statistics.median(r[f] for r in runs[(kind, views, how)])
+                              for f in ("ms", "frames")} for how in ("clips", "union"))
+            ratio = before["ms"] / after["ms"]
+            print(f"  {kind[:28]:<30}{views:<18}{before['ms']:9.1f} ms {before['frames']:5.0f} fr"
+                  f"{after['ms']:9.1f} ms {after['frames']:5.0f} fr{ratio:8.2f}")
+            if views == "VTDL":
+                worst = min(worst, ratio)
+    print(f"item ratio: {worst:.2f}")
+    return worst
+
+
+def transcode_rows(tmp: Path, script: Path, repeats: int, clips: int) -> float:
+    """Print clip cost before and after ``transcode`` (short side 256, a keyframe every 16
+    frames) on long-GOP files; return the 720p file's speed-up."""
+    import numpy as np
+
+    from vidssl_datasets.transcode import transcode_video
+
+    runs, speedup = {}, 0.0
+    for i, (kind, spec) in enumerate(LONG_GOP.items()):
+        source, dense = tmp / f"long{i}.mp4", tmp / f"dense{i}.mp4"
+        encode(source, **spec)
+        transcode_video(source, dense)
+        starts = [int(s) for s in np.random.default_rng(10 + i).integers(
+            0, spec["frames"] - CLIP * STEP, clips)]
+        runs[kind] = {"before": [], "after": []}
+        for _ in range(repeats):
+            runs[kind]["before"].append(measure(script, "vidssl auto", source, json.dumps(starts)))
+            runs[kind]["after"].append(measure(script, "vidssl auto", dense, json.dumps(starts)))
+    print("\ntranscode (short side 256, a keyframe every 16 frames): vidssl auto, ms per clip "
+          "and clips/s on one core, before / after")
+    for kind in LONG_GOP:
+        before, after = (statistics.median(r["ms"] for r in runs[kind][w]) for w in ("before", "after"))
+        print(f"  {kind:<46}{before:8.1f} ms {1000 / before:6.1f}/s{after:8.1f} ms "
+              f"{1000 / after:6.1f}/s{before / after:8.2f}×")
+        if kind.startswith("720p"):
+            speedup = before / after
+    print(f"transcode ratio: {speedup:.2f}")
+    return speedup
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=5, help="interleaved repeats (default 5)")
     parser.add_argument("--clips", type=int, default=8, help="clips per measurement (default 8)")
+    parser.add_argument("--items", type=int, default=8, help="items per item measurement "
+                                                            "(default 8)")
     args = parser.parse_args()
     import numpy as np
 
@@ -170,12 +314,13 @@ def main() -> None:
     readers = ["full decode", "vidssl auto", "vidssl pyav", "vidssl opencv"]
     readers += ["vidssl torchcodec"] if "torchcodec" in peers else []
     readers += ["floor", *peers]
-    with tempfile.TemporaryDirectory() as tmp:
-        script = Path(tmp) / "worker.py"
+    with tempfile.TemporaryDirectory() as folder:
+        tmp = Path(folder)
+        script = tmp / "worker.py"
         script.write_text(textwrap.dedent(WORKER))
         videos, starts = {}, {}
         for i, (kind, spec) in enumerate(KINDS.items()):
-            videos[kind] = Path(tmp) / f"video{i}{'.avi' if spec['codec'] == 'mpeg4' else '.mp4'}"
+            videos[kind] = tmp / f"video{i}{'.avi' if spec['codec'] == 'mpeg4' else '.mp4'}"
             encode(videos[kind], **spec)
             rng = np.random.default_rng(i)
             starts[kind] = [int(s) for s in rng.integers(0, spec["frames"] - CLIP * STEP,
@@ -186,8 +331,17 @@ def main() -> None:
                 order = readers[repeat % len(readers):] + readers[:repeat % len(readers)]
                 for reader in order:
                     results[(kind, reader)].append(measure(script, reader, videos[kind],
-                                                           starts[kind]))
+                                                           json.dumps(starts[kind])))
             print(f"repeat {repeat + 1}/{args.repeats} done", file=sys.stderr)
+        worst = report_clips(results, readers, peers, missing, args)
+        item_rows(tmp, videos, args.repeats, args.items)
+        transcode_rows(tmp, script, args.repeats, args.clips)
+    print(f"ratio: {worst:.2f}")
+
+
+def report_clips(results: dict, readers: list[str], peers: list[str], missing: list[str],
+                 args: argparse.Namespace) -> float:
+    """Print the clip table; return vidssl's default backend / floor, worst kind."""
     print(f"clip: {CLIP} frames every {STEP}th, 128 short side, 112² crop; median of "
           f"{args.repeats} interleaved repeats, {args.clips} clips each, one process per "
           f"measurement")
@@ -207,7 +361,7 @@ def main() -> None:
                            default=float("inf"))
         print(f"  vidssl {DEFAULT_BACKEND} / fastest peer: {default / fastest_peer:.2f}")
         worst = max(worst, default / floor)
-    print(f"ratio: {worst:.2f}")
+    return worst
 
 
 if __name__ == "__main__":

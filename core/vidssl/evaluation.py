@@ -17,6 +17,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from vidssl import distributed
+from vidssl.host_memory import start_data_worker
 from vidssl.method import Method
 from vidssl.sampler import ResumableSampler
 
@@ -91,7 +92,8 @@ class EvaluationContext:
         sampler = ResumableSampler(len(dataset), shuffle=False, rank=distributed.rank(),
                                    world_size=distributed.world_size())
         return DataLoader(dataset, batch_size=self.batch_size, sampler=sampler,
-                          num_workers=self.num_workers, pin_memory=self.device.type == "cuda")
+                          num_workers=self.num_workers, pin_memory=self.device.type == "cuda",
+                          worker_init_fn=start_data_worker)
 
     def batches(self, dataset: Dataset | None = None) -> Iterator[dict[str, Any]]:
         """Batches of this rank's shard of ``dataset`` on :attr:`device`, with the method in

@@ -28,7 +28,7 @@ class ClipDataset(Protocol):
 
     Optional: ``unusable``, a list of (video, why) of the videos the dataset left out when it was
     made (missing or known unreadable files); the runner lists them in the work dir
-    (``unusable_videos/<stage>.tsv``) and counts them on the stage's protocol card.
+    (``unusable_videos/<stage>.<dataset key>.tsv``) and counts them on the stage's protocol card.
     """
 
     #: class names, in label order

@@ -33,7 +33,9 @@ class RunContext:
     * ``protocols``: stage name → protocol card, as in ``protocols.json``;
     * ``resume``: whether the run continues from ``checkpoints/last.pt``;
     * ``planned``: the names of the stages this run will run, in order (set before
-      ``vidssl_run_start``: selected by ``--stages`` and not finished already).
+      ``vidssl_run_start``: selected by ``--stages`` and not finished already);
+    * ``left_out``: stage name → dataset key → the videos that dataset left out when it was made
+      (listed by :meth:`build_dataset` in ``unusable_videos/<stage>.<key>.tsv``).
     """
 
     cfg: dict[str, Any]
@@ -44,6 +46,7 @@ class RunContext:
     results: dict[str, dict[str, float]] = field(default_factory=dict)
     protocols: dict[str, dict[str, Any]] = field(default_factory=dict)
     planned: list[str] = field(default_factory=list)
+    left_out: dict[str, dict[str, int]] = field(default_factory=dict)
 
     @property
     def hook(self) -> pluggy.HookRelay:
@@ -83,12 +86,26 @@ class RunContext:
 
         dataset = self.plugins.registry.build("dataset", cfg, path, views=views)
         check(dataset, ClipDataset, ".".join(map(str, path)))
+        self._list_unusable(stage, str(path[-1]), list(getattr(dataset, "unusable", None) or []))
         rows = list(range(len(dataset)))
         if stage.cfg.get("rows_from") and path[-1] == "dataset":
             rows = _rows_file(self.work_dir / stage.cfg["rows_from"], len(dataset), stage.name)
         if stage.cfg.get("max_videos"):
             rows = rows[:stage.cfg["max_videos"]]
         return dataset if len(rows) == len(dataset) else DatasetSubset(dataset, rows)
+
+    def _list_unusable(self, stage: Stage, key: str, unusable: list[tuple[str, str]]) -> None:
+        """The videos a dataset left out when it was made (its ``unusable``: (video, why) pairs,
+        see :class:`vidssl.protocols.ClipDataset`): listed in
+        ``unusable_videos/<stage>.<key>.tsv`` and counted in :attr:`left_out` (the runner puts
+        the count on the stage's card)."""
+        if not unusable:
+            return
+        self.left_out.setdefault(stage.name, {})[key] = len(unusable)
+        if self.is_main:
+            listing = self.work_dir / "unusable_videos" / f"{stage.name}.{key}.tsv"
+            listing.parent.mkdir(exist_ok=True)
+            listing.write_text("".join(f"{why}\t{video}\n" for video, why in unusable))
 
     def save_checkpoint(self, content: dict[str, Any], best: bool = False) -> None:
         """Write ``checkpoints/last.pt`` (and ``best.pt``) on rank 0 after the

@@ -159,7 +159,7 @@ class Runner:
             stage = build_stage(run, index, cfg, self.backbone, resuming=progress is not None)
             if progress is None or name not in run.protocols:
                 run.protocols[name] = self._card(stage)
-            self._list_unusable(stage)
+            self._count_left_out(stage)
             run.hook.vidssl_stage_start(run=run, stage=stage)
             if stage.trains:
                 metrics = train(run, stage, progress)
@@ -180,20 +180,14 @@ class Runner:
         return protocol_card(self.run_context.cfg, cfg, stage.method, evaluator,
                              backbone_sha256(self.backbone))
 
-    def _list_unusable(self, stage: Stage) -> None:
-        """The videos a stage's training dataset left out when it was made (its ``unusable``:
-        (video, why) pairs, see :class:`vidssl.protocols.ClipDataset`): listed in
-        ``<work_dir>/unusable_videos/<stage>.tsv`` and counted on the stage's card."""
-        unusable = list(getattr(stage.dataset, "unusable", None) or [])
-        if not unusable:
-            return
-        listing = Path("unusable_videos") / f"{stage.name}.tsv"
-        card = self.run_context.protocols[stage.name]
-        card["data"]["left_out"] = {"videos": len(unusable), "listed_in": str(listing)}
-        if self.is_main:
-            (self.run_context.work_dir / listing).parent.mkdir(exist_ok=True)
-            (self.run_context.work_dir / listing).write_text(
-                "".join(f"{why}\t{video}\n" for video, why in unusable))
+    def _count_left_out(self, stage: Stage) -> None:
+        """Put on the stage's card how many videos each of its datasets made so far left out
+        (``data.left_out``: dataset key → count and listing)."""
+        counts = self.run_context.left_out.get(stage.name)
+        if counts:
+            self.run_context.protocols[stage.name]["data"]["left_out"] = {
+                key: {"videos": n, "listed_in": f"unusable_videos/{stage.name}.{key}.tsv"}
+                for key, n in counts.items()}
 
     def _runs(self, name: str) -> bool:
         """Whether stage ``name`` runs now: selected (``--stages``) and not finished already."""
@@ -228,6 +222,7 @@ class Runner:
         run = self.run_context
         metrics = {k: float(v) if math.isfinite(float(v)) else None for k, v in metrics.items()}
         run.results[stage.name] = metrics
+        self._count_left_out(stage)   # with the datasets its evaluation made
         order = [s["name"] for s in self.stage_cfgs]
         run.results = dict(sorted(run.results.items(),
                                   key=lambda kv: order.index(kv[0]) if kv[0] in order else -1))

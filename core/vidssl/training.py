@@ -22,6 +22,7 @@ from torch.utils.data import DataLoader
 from vidssl import checkpoint, distributed
 from vidssl.errors import RunError
 from vidssl.evaluation import to_device
+from vidssl.host_memory import start_data_worker
 from vidssl.lean_conv3d import conv3d_mode
 from vidssl.optim import steps_per_iteration
 from vidssl.precision import (
@@ -141,7 +142,7 @@ def _loop(run: RunContext, stage: Stage, progress: dict[str, Any] | None) -> dic
                         drop_last=True, num_workers=workers, persistent_workers=workers > 0,
                         prefetch_factor=2 if workers else None,
                         generator=torch.Generator().manual_seed(seed * 100003),
-                        pin_memory=run.device.type == "cuda")
+                        pin_memory=run.device.type == "cuda", worker_init_fn=start_data_worker)
     for epoch in range(start_epoch, cfg["epochs"]):
         method.train()
         if stage.type == "probe":

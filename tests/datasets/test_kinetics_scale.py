@@ -168,23 +168,31 @@ def test_a_wrong_root_stops_before_training(tmp_path):
 RUN = """
 backbone = dict(type='r3d', depth=10, width=0.125, stem_pool='1x3x3')
 log = dict(interval=1, tensorboard=False)
-_train = dict(type='kinetics400', root={root!r}, annotation={annotation!r},
+_train = dict(type='kinetics400', root={base!r} + '/train', annotation={base!r} + '/annotations/train.csv',
               view=dict(clip_len=4, size=16))
-stages = [dict(name='supervised', type='train', dataset=_train, batch_size=2, max_iters=1,
-               method=dict(type='supervised', num_classes=400), optimizer=dict(type='SGD', lr=0.01))]
+_val = dict(_train, root={base!r} + '/val', annotation={base!r} + '/annotations/validate.csv',
+            train_annotation={base!r} + '/annotations/train.csv')
+stages = [dict(name='supervised', type='train', dataset=_train, val_dataset=_val, batch_size=2,
+               max_iters=1, method=dict(type='supervised', num_classes=400),
+               evaluator=dict(type='classification'), optimizer=dict(type='SGD', lr=0.01))]
 """
 
 
 def test_a_run_lists_the_videos_left_out_and_its_card_counts_them(real_data_root, tmp_path):
+    """Training and validation datasets alike: each left-out video listed with why, each count
+    on the stage's protocol card."""
     run_cli("vidssl-prepare", "verify", "kinetics400", "--data-root", str(real_data_root),
             check=True)   # so the index knows the unreadable video too
-    base = real_data_root / "kinetics400"
     config = tmp_path / "run.py"
-    config.write_text(RUN.format(root=str(base / "train"),
-                                 annotation=str(base / "annotations" / "train.csv")))
+    config.write_text(RUN.format(base=str(real_data_root / "kinetics400")))
     run_cli("vidssl-run", str(config), "--work-dir", str(tmp_path / "run"), check=True)
-    listed = (tmp_path / "run" / "unusable_videos" / "supervised.tsv").read_text().splitlines()
-    whys = sorted(line.split("\t")[0] for line in listed)
+    listings = tmp_path / "run" / "unusable_videos"
+    whys = sorted(line.split("\t")[0] for line in
+                  (listings / "supervised.dataset.tsv").read_text().splitlines())
     assert whys == ["empty"] + ["missing"] * 16 + ["unreadable"]
+    validation = (listings / "supervised.val_dataset.tsv").read_text().splitlines()
+    assert len(validation) == 16 and all(line.startswith("missing\t") for line in validation)
     card = json.loads((tmp_path / "run" / "protocols.json").read_text())["supervised"]
-    assert card["data"]["left_out"] == {"videos": 18, "listed_in": "unusable_videos/supervised.tsv"}
+    assert card["data"]["left_out"] == {
+        "dataset": {"videos": 18, "listed_in": "unusable_videos/supervised.dataset.tsv"},
+        "val_dataset": {"videos": 16, "listed_in": "unusable_videos/supervised.val_dataset.tsv"}}

@@ -13,13 +13,37 @@ labels (-1 for unlabelled rows); a malformed line raises :class:`DataError` nami
 from __future__ import annotations
 
 import csv
+import functools
+import gc
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import ParamSpec, TypeVar
 
 from vidssl.errors import DataError
 from vidssl_datasets.video_source import VideoRecord
 
 Records = tuple[list[VideoRecord], list[str]]
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+def gc_paused(function: Callable[P, T]) -> Callable[P, T]:
+    """``function`` run with Python's cyclic garbage collector paused: the hundreds of thousands
+    of rows an annotation file of Kinetics' size becomes (lists, tuples, strings; no cycles)
+    would otherwise set off one collection pass over all of them after another (Kinetics-400's
+    train list: 1.5 s to read instead of 0.6 s)."""
+    @functools.wraps(function)
+    def run(*args: P.args, **kwargs: P.kwargs) -> T:
+        paused = gc.isenabled()
+        gc.disable()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            if paused:
+                gc.enable()
+
+    return run
 
 
 def _lines(path: Path) -> list[tuple[int, str]]:
@@ -114,25 +138,25 @@ def read_kinetics(csv_path: Path, video_root: Path, classes: list[str] | None = 
         rows = list(csv.reader(f))
     if not rows or [c.strip() for c in rows[0]][:5] != KINETICS_HEADER:
         raise DataError(f"{csv_path}:1: expected the header '{','.join(KINETICS_HEADER)}'")
-    entries = []
-    for number, row in enumerate(rows[1:], 2):
-        if not row:
-            continue
-        if len(row) < 5:
-            raise DataError(f"{csv_path}:{number}: expected 5 comma-separated fields, got {row}")
-        label, ytid = row[0], row[1]
-        start = _int(row[2], csv_path, number, "time_start")
-        end = _int(row[3], csv_path, number, "time_end")
-        entries.append((label, f"{ytid}_{start:06d}_{end:06d}{suffix}", number))
-    classes = classes or sorted({e[0] for e in entries})
+    numbered = [(number, row) for number, row in enumerate(rows[1:], 2) if row]
+    try:   # one pass for the ~250,000 rows of a well-formed file
+        names = [f"{row[1]}_{int(row[2]):06d}_{int(row[3]):06d}{suffix}" for _, row in numbered
+                 if len(row) >= 5]
+    except ValueError:
+        names = []
+    if len(names) != len(numbered):   # the first malformed row, named
+        for number, row in numbered:
+            if len(row) < 5:
+                raise DataError(f"{csv_path}:{number}: expected 5 comma-separated fields, got {row}")
+            _int(row[2], csv_path, number, "time_start")
+            _int(row[3], csv_path, number, "time_end")
+    classes = classes or sorted({row[0] for _, row in numbered})
     labels = {name: i for i, name in enumerate(classes)}
-    records = []
-    for label, name, number in entries:
-        if label not in labels:
-            raise DataError(f"{csv_path}:{number}: unknown label '{label}'")
-        records.append(VideoRecord(f"{video_root}/{label}/{name}", labels[label],
-                                   origin=f"{csv_path}:{number}"))
-    return records, classes
+    unknown = next(((n, row[0]) for n, row in numbered if row[0] not in labels), None)
+    if unknown:
+        raise DataError(f"{csv_path}:{unknown[0]}: unknown label '{unknown[1]}'")
+    return [VideoRecord(f"{video_root}/{row[0]}/{name}", labels[row[0]], None,
+                        f"{csv_path}:{number}") for (number, row), name in zip(numbered, names)], classes
 
 
 def read_something_v1(labels_path: Path, split_path: Path, frame_root: Path) -> Records:

@@ -4,8 +4,9 @@ index (:mod:`~vidssl_datasets.video_index`) for datasets of hundreds of thousand
 A dict of dicts per video costs kilobytes each and every forked data worker slowly copies it (reading
 a Python object writes its reference count); a snapshot is a folder of ``.npy`` files opened with
 ``mmap_mode='r'``: one array per field, the keyframes of every video as one ``K×3`` int64 array
-with per-video offsets, paths and error texts as byte blobs with offsets, and the 64-bit hashes of
-the paths, sorted, to find a video's row. Touching an entry reads shared pages and copies nothing.
+with per-video offsets, paths and error texts as byte blobs with offsets, and a 128-bit hash of
+each path in two halves: rows are sorted by the first to find a video's row, the second confirms
+it. Touching an entry reads shared pages and copies nothing.
 
 The snapshot lives beside the index file (``<index>.d/<name>/``, the one in use named by the
 ``current`` link) and records how many bytes of the index file it holds. :func:`open_snapshot`
@@ -29,6 +30,8 @@ import numpy as np
 
 from vidssl_datasets.video_reader import VideoInfo
 
+#: the snapshot layout; a snapshot of another is rebuilt
+FORMAT = 2
 STATUSES = ("ok", "missing", "unreadable", "empty")
 #: the ``dts`` of a keyframe that has none (a file read from its start)
 NO_DTS = np.iinfo(np.int64).min
@@ -36,9 +39,11 @@ NO_DTS = np.iinfo(np.int64).min
 INT_FIELDS = ("size", "mtime_ns", "ctime_ns", "inode", "n_frames", "width", "height")
 
 
-def path_hash(key: str) -> int:
-    """The 64-bit hash the snapshot finds a video's row by."""
-    return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "little") >> 1
+def path_hashes(keys: list[str]) -> np.ndarray:
+    """``len(keys)×2`` int64: the two halves of each key's 128-bit hash (the first finds a row,
+    the second confirms it: two paths sharing both is not a practical possibility)."""
+    digests = b"".join(hashlib.blake2b(k.encode(), digest_size=16).digest() for k in keys)
+    return np.frombuffer(digests, np.int64).reshape(-1, 2)
 
 
 def text_blob(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -53,10 +58,13 @@ def text_blob(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
 def write_snapshot(entries: dict[str, dict[str, Any]], folder: Path, source_bytes: int) -> None:
     """Write the snapshot of ``entries`` (path → index entry) into ``folder``."""
     folder.mkdir(parents=True)
-    keys = sorted(entries, key=path_hash)
+    unordered = list(entries)
+    hashes = path_hashes(unordered)
+    order = np.argsort(hashes[:, 0], kind="stable")
+    keys = [unordered[i] for i in order]
     rows = [entries[k] for k in keys]
     arrays: dict[str, np.ndarray] = {
-        "hash": np.array([path_hash(k) for k in keys], np.int64),
+        "hash": hashes[order, 0], "check": hashes[order, 1],
         "status": np.array([STATUSES.index(e["status"]) for e in rows], np.int8),
         "fps": np.array([e.get("fps") or 0.0 for e in rows], np.float64),
         "time_base": np.array([e.get("time_base") or (0, 1) for e in rows], np.int64).reshape(-1, 2),
@@ -75,8 +83,8 @@ def write_snapshot(entries: dict[str, dict[str, Any]], folder: Path, source_byte
     arrays["errors"], arrays["error_offsets"] = text_blob([e.get("error", "") for e in rows])
     for name, array in arrays.items():
         np.save(folder / f"{name}.npy", array)
-    (folder / "meta.json").write_text(json.dumps({"source_bytes": source_bytes, "codecs": codecs,
-                                                  "videos": len(rows)}))
+    (folder / "meta.json").write_text(json.dumps({"format": FORMAT, "source_bytes": source_bytes,
+                                                  "codecs": codecs, "videos": len(rows)}))
 
 
 class Snapshot:
@@ -85,6 +93,7 @@ class Snapshot:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         meta = json.loads((folder / "meta.json").read_text())
+        self.format = meta.get("format", 1)
         self.source_bytes, self.codecs = meta["source_bytes"], meta["codecs"]
         self.arrays = {f.stem: np.load(f, mmap_mode="r") for f in folder.glob("*.npy")}
 
@@ -100,13 +109,18 @@ class Snapshot:
         table = self.arrays["hash"]
         if not len(table):
             return np.full(len(keys), -1, np.int64)
-        hashes = np.array([path_hash(k) for k in keys], np.int64)
-        found = np.minimum(np.searchsorted(table, hashes), len(table) - 1)
-        rows = np.where(table[found] == hashes, found, -1)
-        for i in np.flatnonzero(rows >= 0):   # a hash collision would name another path
-            if self._text("paths", int(rows[i])) != keys[i]:
-                rows[i] = -1
-        return rows.astype(np.int64)
+        hashes = path_hashes(keys)
+        found = np.minimum(np.searchsorted(table, hashes[:, 0]), len(table) - 1)
+        rows = np.where(table[found] == hashes[:, 0], found, -1)
+        confirmed = self.arrays["check"][rows] == hashes[:, 1]
+        for i in np.flatnonzero((rows >= 0) & ~confirmed):   # first halves shared: the next rows
+            row = int(rows[i]) + 1
+            while row < len(table) and table[row] == hashes[i, 0] and \
+                    self.arrays["check"][row] != hashes[i, 1]:
+                row += 1
+            confirmed[i] = row < len(table) and table[row] == hashes[i, 0]
+            rows[i] = row
+        return np.where(confirmed, rows, -1).astype(np.int64)
 
     def identity(self, rows: np.ndarray) -> np.ndarray:
         """``len(rows)×4`` int64: size, mtime_ns, ctime_ns, inode of each row's entry."""
@@ -157,20 +171,22 @@ def parse_lines(data: bytes) -> dict[str, dict[str, Any]]:
     return entries
 
 
-def _holds_all(snapshot: Snapshot, index_file: Path) -> bool:
-    """Whether ``snapshot`` holds every complete line of ``index_file`` (a line cut by a crash
-    at its end does not count; a file shorter than the snapshot's source was rewritten)."""
-    if index_file.stat().st_size < snapshot.source_bytes:
-        return False
+def _tail_bytes(snapshot: Snapshot, index_file: Path) -> int | None:
+    """How many bytes of complete lines ``index_file`` has past what ``snapshot`` holds (a line
+    cut by a crash at its end does not count); ``None`` where the snapshot cannot stand for the
+    file at all (another layout, or a file shorter than the snapshot's source: rewritten)."""
+    if snapshot.format != FORMAT or index_file.stat().st_size < snapshot.source_bytes:
+        return None
     with open(index_file, "rb") as f:
         f.seek(snapshot.source_bytes)
-        return b"\n" not in f.read()
+        return f.read().rfind(b"\n") + 1
 
 
-def open_snapshot(index_file: Path) -> Snapshot | None:
-    """The snapshot of ``index_file`` holding all of it, (re)built by whichever process gets the
-    lock first; ``None`` where there is no index file or no snapshot can be written beside it
-    (the caller then reads the JSON lines itself)."""
+def open_snapshot(index_file: Path, tail_share: float = 0.0) -> Snapshot | None:
+    """The snapshot of ``index_file``, (re)built by whichever process gets the lock first where
+    the complete lines past it are more than ``tail_share`` of what it holds (by default: any);
+    the caller reads the lines past ``source_bytes`` itself. ``None`` where there is no index
+    file or no snapshot can be written beside it (the caller then reads all the JSON lines)."""
     if not index_file.is_file():
         return None
     home = index_file.with_name(index_file.name + ".d")
@@ -183,7 +199,8 @@ def open_snapshot(index_file: Path) -> Snapshot | None:
         fcntl.flock(lock, fcntl.LOCK_EX)   # the other processes wait here, then map
         current = home / "current"
         snapshot = Snapshot(current.resolve()) if current.exists() else None
-        if snapshot is not None and _holds_all(snapshot, index_file):
+        tail = _tail_bytes(snapshot, index_file) if snapshot is not None else None
+        if tail is not None and tail <= tail_share * snapshot.source_bytes:
             return snapshot
         started = time.perf_counter()
         data = index_file.read_bytes()

@@ -229,12 +229,17 @@ def kinetics400_full_size(out: Path, rows: int | None = None, workers: int = 2) 
     rng = np.random.default_rng(0)
     letters = np.array(list("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_"))
     header = "label,youtube_id,time_start,time_end,split"
+    pool = np.arange(len(classes))
     (root / "annotations").mkdir()
     for split, n in counts.items():
         folder = root / {"train": "train", "validate": "val", "test": "test"}[split]
         for cls in classes:
             (folder / cls).mkdir(parents=True)
-        labels = rng.integers(0, len(classes), n)
+        labels = pool[rng.integers(0, len(pool), n)]
+        if split == "train":   # every class in the train list (as in the official one), if it can
+            first = min(n, len(classes))
+            labels[:first] = np.random.default_rng(1).permutation(len(classes))[:first]
+            pool = np.unique(labels)   # the other lists name no class train lacks
         ids = ["".join(row) for row in letters[rng.integers(0, len(letters), (n, 11))]]
         starts = rng.integers(0, 290, n)
         present = rng.random(n) >= FULL_SIZE_MISSING

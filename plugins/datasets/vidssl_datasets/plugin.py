@@ -2,6 +2,7 @@
 from vidssl import hookimpl
 from vidssl.schema import schema_from_signature
 from vidssl_datasets import datasets
+from vidssl_datasets.annotations import gc_paused
 from vidssl_datasets.video_source import READER_SCHEMA
 from vidssl_datasets.view import VIEW_SCHEMA
 
@@ -22,4 +23,4 @@ def _schema(builder) -> dict:
 def vidssl_register_datasets(register):
     for name in DATASETS:
         builder = getattr(datasets, name)
-        register(name, builder, _schema(builder))
+        register(name, gc_paused(builder), _schema(builder))

@@ -6,6 +6,8 @@
     vidssl-prepare fixtures kinetics400 --full-size [--rows N] --out DATA_ROOT
     vidssl-prepare verify {ucf101,hmdb51,kinetics400,something_v1} [--data-root DATA_ROOT]
                           [--workers N] [--decode first|last_gop|all]
+    vidssl-prepare transcode {ucf101,hmdb51,kinetics400} [--data-root DATA_ROOT] --out NEW_ROOT
+                             [--short-side 256] [--gop 16] [--workers N]
 
 ``frames`` extracts every video under ``--videos`` (keeping the folder structure, one folder per
 video named like the file without extension) as ``image_00001.jpg`` ... resized so the shorter
@@ -17,19 +19,26 @@ their official layouts (:mod:`vidssl_datasets.fixtures`). ``verify`` reads a dat
 files, checks every listed video (missing, unreadable, empty) in ``--workers`` processes, writes
 the dataset's video index (:mod:`vidssl_datasets.video_index`) and prints a summary against the
 official counts; videos the index already holds valid entries for are not probed again, so an
-interrupted verify continues where it stopped.
+interrupted verify continues where it stopped. ``transcode`` re-encodes every listed video of
+a dataset into a new data root (:mod:`vidssl_datasets.transcode`: H.264, short side 256, a
+keyframe every 16 frames; same layout, file names and containers, annotation files copied) in
+``--workers`` processes, resumable (a video whose copy exists is not encoded again), then verifies
+the copy, which writes its video index, and prints the size before and after.
 """
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import Any, TypeVar
 
 import cv2
 
@@ -37,9 +46,12 @@ from vidssl.cli import command_parser, guarded
 from vidssl.errors import ConfigError, DataError, DatasetNotFound
 from vidssl_datasets import annotations as ann
 from vidssl_datasets.clip_transforms import resize_short
+from vidssl_datasets.compact_index import open_snapshot
+from vidssl_datasets.video_index import VideoIndex
 from vidssl_datasets.video_reader import read_video
 
 VIDEO_EXTENSIONS = (".avi", ".mp4", ".mkv", ".webm", ".mov")
+T = TypeVar("T")
 
 
 def extract_frames(video: Path, out: Path, short_side: int, backend: str = "opencv",
@@ -153,78 +165,97 @@ def fixtures_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def _listed_videos(dataset: str, root: Path) -> dict[str, list[Path]]:
-    """Every video (or frame folder) the official annotation files of ``dataset`` under the data
-    root list, per part."""
+def _listed_videos(dataset: str, root: Path) -> dict[str, tuple[Path, list[str]]]:
+    """Per part of ``dataset`` under the data root: the folder its videos (or frame folders) are
+    under and every path its official annotation files list."""
     if dataset == "ucf101":
         lists, videos = root / "ucf101" / "ucfTrainTestlist", root / "ucf101" / "UCF-101"
         classes = ann.read_class_index(lists / "classInd.txt")
         paths = {r.path for split in (1, 2, 3) for subset in ("train", "test")
                  for r in ann.read_ucf101_list(lists / f"{subset}list0{split}.txt", classes, videos)}
-        return {"ucf101": sorted(Path(p) for p in paths)}
+        return {"ucf101": (videos, sorted(paths))}
     if dataset == "hmdb51":
         splits, videos = root / "hmdb51" / "splits", root / "hmdb51" / "videos"
         paths = {r.path for subset in ("train", "test") for split in (1, 2, 3)
                  for r in ann.read_hmdb51(splits, split, subset, videos)[0]}
-        return {"hmdb51": sorted(Path(p) for p in paths)}
+        return {"hmdb51": (videos, sorted(paths))}
     if dataset == "kinetics400":
         base = root / "kinetics400"
         train, classes = ann.read_kinetics(base / "annotations" / "train.csv", base / "train")
         val, _ = ann.read_kinetics(base / "annotations" / "validate.csv", base / "val", classes)
-        return {"kinetics400_train": [Path(r.path) for r in train],
-                "kinetics400_val": [Path(r.path) for r in val]}
+        return {"kinetics400_train": (base / "train", [r.path for r in train]),
+                "kinetics400_val": (base / "val", [r.path for r in val])}
     base = root / "something_v1"
     labels = base / "something-something-v1-labels.csv"
-    return {f"something_v1_{split}": [Path(r.path) for r in ann.read_something_v1(
-        labels, base / f"something-something-v1-{split}.csv",
-        base / "20bn-something-something-v1")[0]] for split in ("train", "validation")}
+    frames = base / "20bn-something-something-v1"
+    return {f"something_v1_{split}": (frames, [r.path for r in ann.read_something_v1(
+        labels, base / f"something-something-v1-{split}.csv", frames)[0]])
+        for split in ("train", "validation")}
+
+
+@functools.cache
+def _worker_index(root: str) -> VideoIndex:
+    """A verify worker's index of ``root``: opened once per process, its snapshot as it is
+    (the lines the other processes append are read as they come, not made into a new snapshot
+    for every chunk)."""
+    index = VideoIndex(root)
+    index.open(tail_share=float("inf"))
+    return index
 
 
 def _probe_chunk(job: tuple[str, list[str], str]) -> list[str]:
     """In a worker process: look up (probing where need be) each path in the index of
     ``root``; their statuses."""
-    from vidssl_datasets.video_index import VideoIndex
-
     root, paths, decode = job
-    index = VideoIndex(root)
+    index = _worker_index(root)
     return [index.lookup(p, decode)["status"] for p in paths]
 
 
-def verify_videos(paths: list[Path], root: Path, workers: int, decode: str,
+def in_parallel(function: Callable[[Any], list[T]], jobs: list[Any], workers: int, label: str,
+                verb: str) -> list[T]:
+    """``function`` over ``jobs`` (each a chunk of videos, a list of results back) in ``workers``
+    processes: the results in order, progress (videos/s, ETA) on stderr every 10 s. ``jobs`` are
+    ``(root, [video, ...], ...)`` tuples."""
+    total, done, shown, results = sum(len(j[1]) for j in jobs), 0, 0.0, []
+    started = time.perf_counter()
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        for found in pool.map(function, jobs):
+            results += found
+            done += len(found)
+            elapsed = time.perf_counter() - started
+            if elapsed - shown >= 10 or done == total:
+                shown = elapsed
+                rate = done / max(elapsed, 1e-9)
+                print(f"{label}: {verb} {done}/{total}, {rate:.1f} videos/s, ETA "
+                      f"{(total - done) / max(rate, 1e-9):.0f} s", file=sys.stderr, flush=True)
+    return results
+
+
+def verify_videos(paths: list[str], root: Path, workers: int, decode: str,
                   label: str) -> list[str]:
     """The status of each video file (``ok``, ``missing``, ``unreadable``, ``empty``), probing
     only those the index of ``root`` does not hold valid entries for, in ``workers`` processes;
     progress (videos/s, ETA) on stderr. Entries are appended as they are made, so an interrupted
-    verify continues where it stopped."""
-    from vidssl_datasets.video_index import VideoIndex
-
+    verify continues where it stopped. The index's snapshot is brought up to date at the end, so
+    the first run after a verify maps it instead of making it."""
     index = VideoIndex(root)
     print(f"{label}: index {index.file}", file=sys.stderr)
-    texts = [str(p) for p in paths]
-    rows, unusable = index.check_at_startup(texts, "startup")
+    rows, unusable = index.check_at_startup(paths, "startup")
     statuses = ["ok" if rows[i] >= 0 else unusable.get(i, "") for i in range(len(paths))]
     for i in unusable:   # a line saying so where the index has none (missing, empty: no probe)
-        index.lookup(texts[i], decode)
+        index.lookup(paths[i], decode)
     todo = [i for i, s in enumerate(statuses) if not s]
-    if not todo:
-        return statuses
     chunks = [todo[k:k + 8] for k in range(0, len(todo), 8)]
-    started, done, shown = time.perf_counter(), 0, 0.0
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        jobs = pool.map(_probe_chunk, [(str(root), [texts[i] for i in c], decode) for c in chunks])
-        for chunk, found in zip(chunks, jobs):
-            for i, status in zip(chunk, found):
-                statuses[i] = status
-            done += len(chunk)
-            elapsed = time.perf_counter() - started
-            if elapsed - shown >= 10 or done == len(todo):
-                shown = elapsed
-                rate = done / max(elapsed, 1e-9)
-                print(f"{label}: probed {done}/{len(todo)}, {rate:.1f} videos/s, ETA "
-                      f"{(len(todo) - done) / max(rate, 1e-9):.0f} s", file=sys.stderr, flush=True)
+    found = in_parallel(_probe_chunk, [(str(root), [paths[i] for i in c], decode) for c in chunks],
+                        workers, label, "probed")
+    for i, status in zip(todo, found):
+        statuses[i] = status
+    if index.file is not None and index.file.is_file():
+        open_snapshot(index.file)
     return statuses
 
 
+@ann.gc_paused
 def verify_command(args: argparse.Namespace) -> int:
     """Check every listed video, write the dataset's video index, print a summary."""
     from vidssl_datasets.fixtures import COUNTS
@@ -236,13 +267,12 @@ def verify_command(args: argparse.Namespace) -> int:
                               f"there, or try 'vidssl-prepare fixtures {args.dataset} --out "
                               f"{root}')")
     rows, bad = [], []
-    for part, paths in _listed_videos(args.dataset, root).items():
+    for part, (videos, paths) in _listed_videos(args.dataset, root).items():
         if args.dataset == "something_v1":   # frame folders: present and not empty
-            statuses = ["missing" if not p.is_dir() else "ok" if count_frames(p, "{:05d}.jpg")
-                        else "empty" for p in paths]
+            statuses = ["missing" if not os.path.isdir(p) else "ok"
+                        if count_frames(Path(p), "{:05d}.jpg") else "empty" for p in paths]
         else:
-            statuses = verify_videos(paths, paths[0].parents[1] if paths else root,
-                                     args.workers, args.decode, part)
+            statuses = verify_videos(paths, videos, args.workers, args.decode, part)
         counts = {s: statuses.count(s) for s in ("ok", "missing", "unreadable", "empty")}
         rows.append([part, str(len(paths)), *map(str, counts.values()),
                      str(COUNTS.get(part, "")) or "-"])
@@ -256,6 +286,73 @@ def verify_command(args: argparse.Namespace) -> int:
         print(f"{len(bad)} videos are not usable (datasets leave them out without opening them); "
               f"the first ones:\n  " + "\n  ".join(bad[:10]) + f"\nall of them: {report}")
     return 0
+
+
+def _transcode_chunk(job: tuple[str, list[str], list[str], int, int]) -> list[str | None]:
+    """In a worker process: transcode each source video to its target; ``None`` or why not."""
+    from vidssl_datasets.transcode import transcode_video
+
+    _, sources, targets, short_side, gop = job
+    failures: list[str | None] = []
+    for source, target in zip(sources, targets):
+        try:
+            transcode_video(Path(source), Path(target), short_side, gop)
+            failures.append(None)
+        except (DataError, OSError) as exc:
+            failures.append(str(exc))
+    return failures
+
+
+def _copy_annotations(source: Path, target: Path) -> None:
+    """Every file under ``source`` that is neither a video nor vidssl's own (index, verify
+    report), to the same place under ``target``."""
+    for path in source.rglob("*"):
+        own = path.name.startswith(".vidssl-index") or path.name == "vidssl-verify.txt" or \
+            any(part.startswith(".vidssl-index") for part in path.relative_to(source).parts)
+        if path.is_file() and path.suffix.lower() not in VIDEO_EXTENSIONS and not own:
+            (target / path.relative_to(source)).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, target / path.relative_to(source))
+
+
+@ann.gc_paused
+def transcode_command(args: argparse.Namespace) -> int:
+    """Re-encode a dataset's listed videos into a new data root (same layout, names and
+    containers; annotation files copied), then verify the copy (its video index)."""
+    if args.dataset == "something_v1":
+        raise ConfigError("something_v1 is frame folders; transcode re-encodes video files "
+                          "(ucf101, hmdb51, kinetics400)")
+    root, out = Path(args.data_root or os.environ.get("VIDSSL_DATA_ROOT") or "data"), Path(args.out)
+    source, target = root / args.dataset, out / args.dataset
+    if not source.is_dir():
+        raise DatasetNotFound(f"{source} does not exist (the dataset to transcode)")
+    if target.resolve() == source.resolve() or target.resolve().is_relative_to(source.resolve()) \
+            or source.resolve().is_relative_to(target.resolve()):
+        raise ConfigError(f"--out {out}: the copy {target} would overwrite or nest in the source "
+                          f"{source}; give another data root")
+    _copy_annotations(source, target)
+    failures, sizes = [], [0, 0]
+    for part, (videos, paths) in _listed_videos(args.dataset, root).items():
+        new_videos = target / videos.relative_to(source)
+        cut = len(str(videos)) + 1   # listed paths are the video folder's path + "/" + their own
+        pairs = [(p, f"{new_videos}/{p[cut:]}") for p in paths if os.path.isfile(p)]
+        todo = [(s, t) for s, t in pairs if not os.path.exists(t)]
+        print(f"{part}: {len(pairs)} videos present, {len(pairs) - len(todo)} transcoded "
+              f"already, {len(todo)} to transcode", file=sys.stderr)
+        chunks = [todo[k:k + 4] for k in range(0, len(todo), 4)]
+        errors = in_parallel(_transcode_chunk, [(part, [s for s, _ in c], [t for _, t in c],
+                                                 args.short_side, args.gop) for c in chunks],
+                             args.workers, part, "transcoded")
+        failures += [f"{s}: {e}" for (s, _), e in zip(todo, errors) if e]
+        done = [(s, t) for s, t in pairs if os.path.exists(t)]
+        sizes[0] += sum(os.path.getsize(s) for s, _ in done)
+        sizes[1] += sum(os.path.getsize(t) for _, t in done)
+        verify_videos([t for _, t in done], new_videos, args.workers, "first", part)
+    print(f"transcoded {args.dataset} into {target}: {sizes[0] / 1e6:.1f} MB → "
+          f"{sizes[1] / 1e6:.1f} MB (short side {args.short_side}, a keyframe every {args.gop} "
+          f"frames)", file=sys.stderr)
+    for failure in failures:
+        print(f"failed: {failure}", file=sys.stderr)
+    return 1 if failures else 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -295,9 +392,21 @@ def main(argv: list[str] | None = None) -> int:
     verify.add_argument("--decode", choices=["first", "last_gop", "all"], default="first",
                         help="how much of each video a probe decodes: its first frame (the "
                              "packets give the rest), its last group of pictures, or all of it")
+    transcode = commands.add_parser("transcode", help="re-encode a dataset's videos for training "
+                                                      "(smaller, a keyframe every few frames)")
+    transcode.add_argument("dataset", choices=names, help="which dataset (video files only)")
+    transcode.add_argument("--data-root", help="where it is: default $VIDSSL_DATA_ROOT, else data")
+    transcode.add_argument("--out", required=True, help="the data root to write the copy under")
+    transcode.add_argument("--short-side", type=int, default=256,
+                           help="shorter side of the copy in pixels (never enlarged; 320 keeps "
+                                "more for 224² crops)")
+    transcode.add_argument("--gop", type=int, default=16, help="a keyframe every this many frames")
+    transcode.add_argument("--workers", type=int, default=len(os.sched_getaffinity(0)),
+                           help="encoding processes (default: the cores this process may use)")
     args = parser.parse_args(argv)
     command = {"frames": frames_command, "annotations": annotations_command,
-               "fixtures": fixtures_command, "verify": verify_command}[args.command]
+               "fixtures": fixtures_command, "verify": verify_command,
+               "transcode": transcode_command}[args.command]
     return guarded("vidssl-prepare", lambda: command(args), args.debug)
 
 

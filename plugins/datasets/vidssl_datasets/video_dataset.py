@@ -46,16 +46,17 @@ class VideoDataset(Dataset):
                  index: VideoIndex | None = None) -> None:
         if not records:
             raise DataError(f"{name}: no videos found")
-        self.table, self.classes = RecordTable(records), list(classes)
+        self.classes = list(classes)
         self.specs = make_view_specs(view or {}, views, name)
         self.reader, self.seed, self.name = reader, seed, name
         self.index = index or VideoIndex(None)
-        #: each row's snapshot row in the index (-1: looked up when read)
-        self._rows = np.full(len(self.table), -1, np.int64)
         #: videos left out at start-up: (path, why)
         self.unusable: list[tuple[str, str]] = []
+        #: each row's snapshot row in the index (-1: looked up when read)
+        self._rows = np.full(len(records), -1, np.int64)
         if reader.source == "video" and self.index.file is not None:
-            self._check_files()
+            records = self._check_files(records)
+        self.table = RecordTable(records)
         self.transforms = {view_name: [vidssl.build("transform", t) for t in spec.transforms]
                            for view_name, spec in self.specs.items()}
         self.samplers = {view_name: vidssl.build("transform", spec.sampler)
@@ -79,14 +80,14 @@ class VideoDataset(Dataset):
                         f"dataset ({pairs}, ...), so it cannot be a label-preserving augmentation; "
                         f"set {'flip' if transform == 'hflip' else 'reverse'}=0")
 
-    def _check_files(self) -> None:
-        """Leave out the videos that are missing or known unusable (``reader.check_files``);
-        stop where more than ``reader.max_missing`` of them are."""
-        paths = self.table.paths()
+    def _check_files(self, records: Sequence[VideoRecord]) -> Sequence[VideoRecord]:
+        """The records less the videos that are missing or known unusable
+        (``reader.check_files``); stop where more than ``reader.max_missing`` of them are."""
+        paths = [r.path for r in records]
         rows, unusable = self.index.check_at_startup(paths, self.reader.check_files)
         if not unusable:
             self._rows = rows
-            return
+            return records
         share = len(unusable) / len(paths)
         counts = {why: list(unusable.values()).count(why) for why in sorted(set(unusable.values()))}
         summary = ", ".join(f"{n} {why}" for why, n in counts.items())
@@ -97,12 +98,14 @@ class VideoDataset(Dataset):
                 f"{summary}) cannot be used, more than reader.max_missing="
                 f"{self.reader.max_missing:g}; is the dataset root right? The first: "
                 f"{', '.join(paths[i] for i in first)}")
-        keep = np.array([i for i in range(len(paths)) if i not in unusable], np.int64)
+        keep = np.ones(len(paths), bool)
+        keep[list(unusable)] = False
         self.unusable = [(paths[i], why) for i, why in sorted(unusable.items())]
-        self.table, self._rows = self.table.select(keep), rows[keep]
+        self._rows = rows[keep]
         if distributed.is_main():
             print(f"vidssl: {self.name}: {len(unusable)} of {len(paths)} videos left out "
                   f"({summary}; the first: {self.unusable[0][0]})", file=sys.stderr)
+        return [record for record, kept in zip(records, keep.tolist()) if kept]
 
     @property
     def epoch(self) -> int:
@@ -159,15 +162,19 @@ class VideoDataset(Dataset):
                 f"('vidssl-prepare verify' lists them; raise max_skipped to accept them)")
 
     def load(self, row: int, rng: np.random.Generator) -> dict:
-        """Views, label and index of video ``row``."""
+        """Views, label and index of video ``row``: the frames of every clip of every view are
+        read in one call (the reader decodes their union once, seeking over gaps that span a
+        keyframe), then each clip is cut from them."""
         record = self.table.record(row)
         n, get = self._frame_source(record, row)
         indices = frame_indices(self.specs, n, rng, self.samplers)
         self._check_indices(record, n, indices)
+        union = sorted({i for clips in indices.values() for ids in clips for i in ids})
+        frames, position = get(union), {index: k for k, index in enumerate(union)}
         views = {}
         for name, spec in self.specs.items():
-            clips = [render_view(get(ids), spec, rng, self.transforms[name])
-                     for ids in indices[name]]
+            clips = [render_view(frames[[position[i] for i in ids]], spec, rng,
+                                 self.transforms[name]) for ids in indices[name]]
             views[name] = clips[0] if len(clips) == 1 else torch.stack(clips)
         return {"views": views, "label": record.label, "index": row}
 

@@ -28,6 +28,7 @@ import json
 import os
 import stat as stat_mode
 import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Literal
@@ -66,22 +67,30 @@ class VideoIndex:
             f"{p}{os.sep}" for p in (Path(root).absolute(), self.root))) if root is not None else ()
         self.file = index_file(root) if root is not None else None
         self._entries: dict[str, dict[str, Any]] = {}
-        self._snapshot: Snapshot | None = None
+        #: the mapped snapshot of the index file (None: no file yet, or none can be written)
+        self.snapshot: Snapshot | None = None
         self._offset = 0   # how much of the file the snapshot and _entries hold
         self._opened = False
 
-    def open(self) -> None:
-        """Map the index file's snapshot, building it first where it is behind the file (once
-        per process; the first process to get the lock builds, the others map)."""
+    def open(self, tail_share: float = 0.0) -> None:
+        """Map the index file's snapshot, building it first where it is behind the file by more
+        than ``tail_share`` of it (once per process; the first process to get the lock builds,
+        the others map). Entries past the snapshot are read from the file as they are needed."""
         if self._opened:
             return
         self._opened = True
-        self._snapshot = open_snapshot(self.file) if self.file is not None else None
-        self._offset = self._snapshot.source_bytes if self._snapshot is not None else 0
+        self.snapshot = open_snapshot(self.file, tail_share) if self.file is not None else None
+        self._offset = self.snapshot.source_bytes if self.snapshot is not None else 0
 
     def _key(self, path: str | Path) -> str:
         """``path`` relative to the root (absolute outside it), from the string alone where it
         starts with the root as given or resolved."""
+        text = os.fspath(path)
+        for prefix in self._prefixes:   # an absolute path below the root, already normal
+            if text.startswith(prefix):
+                rest = text[len(prefix):]
+                if "/." not in rest and "//" not in rest and not rest.startswith("."):
+                    return rest
         text = os.path.abspath(path)
         for prefix in self._prefixes:
             if text.startswith(prefix):
@@ -106,10 +115,10 @@ class VideoIndex:
     def _entry(self, key: str) -> dict[str, Any] | None:
         if key in self._entries:
             return self._entries[key]
-        if self._snapshot is not None:
-            row = int(self._snapshot.rows([key])[0])
+        if self.snapshot is not None:
+            row = int(self.snapshot.rows([key])[0])
             if row >= 0:
-                return self._snapshot.entry(row)
+                return self.snapshot.entry(row)
         return None
 
     def lookup(self, path: str | Path, decode: ProbeDecode = "last_gop") -> dict[str, Any]:
@@ -137,7 +146,7 @@ class VideoIndex:
 
     def info(self, row: int) -> VideoInfo:
         """The :class:`VideoInfo` of snapshot row ``row`` (from :meth:`check_at_startup`)."""
-        return self._snapshot.info(row)
+        return self.snapshot.info(row)
 
     def check_at_startup(self, paths: list[str], mode: CheckFiles
                          ) -> tuple[np.ndarray, dict[int, str]]:
@@ -145,16 +154,17 @@ class VideoIndex:
         file again (``-1``: looked up, and probed if need be, when it is read), and the positions
         of the videos that cannot be used → why (``missing``, ``empty``, ``unreadable``).
 
-        ``startup``: every file is stat-ed once, in parallel threads; an entry is trusted where it
+        ``startup``: every file is stat-ed once (:func:`bulk_stat`); an entry is trusted where it
         describes the file, a video whose file is absent is missing, a bad entry whose file
         appeared or changed is probed again now. ``never``: no file is looked at, the entries are
         trusted. ``per_item``: as ``startup``, but every read looks the file up again."""
         self._read_new_lines()
         keys = [self._key(p) for p in paths]
-        rows = self._snapshot.rows(keys) if self._snapshot is not None \
+        rows = self.snapshot.rows(keys) if self.snapshot is not None \
             else np.full(len(paths), -1, np.int64)
-        rows[[i for i, k in enumerate(keys) if k in self._entries]] = -1   # newer than the snapshot
-        status = self._snapshot.status(rows.clip(0)) if self._snapshot is not None \
+        newer = [i for i, k in enumerate(keys) if k in self._entries] if self._entries else []
+        rows[newer] = -1   # entries past the snapshot win
+        status = self.snapshot.status(rows.clip(0)) if self.snapshot is not None \
             else np.zeros(len(paths), np.int8)
         known = rows >= 0
         unusable = {}
@@ -162,16 +172,14 @@ class VideoIndex:
             for i in np.flatnonzero(known & (status != 0)):
                 unusable[int(i)] = STATUSES[status[i]]
             return np.where(known & (status == 0), rows, -1), unusable
-        stats = bulk_stat(paths)
-        present = np.array([s is not None for s in stats], bool)
-        current = np.array([[s.st_size, s.st_mtime_ns, s.st_ctime_ns, s.st_ino] if s else [-2] * 4
-                            for s in stats], np.int64).reshape(-1, 4)
+        current = bulk_stat(paths)
+        present = current[:, 0] >= 0
         same = known & present
-        if self._snapshot is not None and same.any():
-            same[same] = (self._snapshot.identity(rows[same]) == current[same]).all(1)
+        if same.any():
+            same[same] = (self.snapshot.identity(rows[same]) == current[same]).all(1)
         for i in np.flatnonzero(~present):
             unusable[int(i)] = "missing"
-        for i in np.flatnonzero(present & (current[:, 0] == 0)):   # no probe needed to know
+        for i in np.flatnonzero(current[:, 0] == 0):   # no probe needed to know
             unusable[int(i)] = "empty"
         for i in np.flatnonzero(same & (status != 0)):
             unusable[int(i)] = STATUSES[status[i]]
@@ -179,10 +187,11 @@ class VideoIndex:
             entry = self.lookup(paths[i])
             if entry["status"] != "ok":
                 unusable[int(i)] = entry["status"]
-        for i in [i for i, k in enumerate(keys) if k in self._entries and present[i]]:
+        for i in newer:
             entry = self._entries[keys[i]]
-            if entry["status"] != "ok" and describes(entry, stats[i]):
-                unusable[int(i)] = entry["status"]
+            if present[i] and entry["status"] != "ok" and \
+                    [entry.get(k) for k in IDENTITY] == current[i].tolist():
+                unusable[i] = entry["status"]
         trusted = same & (status == 0) & (mode == "startup")
         return np.where(trusted, rows, -1), unusable
 
@@ -224,7 +233,7 @@ class VideoIndex:
 _UNWRITABLE: set[Path] = set()
 
 
-def file_stat(path: Path) -> os.stat_result | None:
+def file_stat(path: str | Path) -> os.stat_result | None:
     """The stat of the regular file at ``path``, or ``None`` where there is none."""
     try:
         found = os.stat(path)
@@ -233,16 +242,38 @@ def file_stat(path: Path) -> os.stat_result | None:
     return found if stat_mode.S_ISREG(found.st_mode) else None
 
 
-def bulk_stat(paths: list[str], threads: int = 32) -> list[os.stat_result | None]:
-    """:func:`file_stat` of every path, in ``threads`` threads (a network file system answers
-    each in a round trip; local disks in microseconds)."""
-    chunks = [paths[i::threads] for i in range(threads)]
-    with ThreadPoolExecutor(threads) as pool:
-        done = list(pool.map(lambda chunk: [file_stat(Path(p)) for p in chunk], chunks))
-    stats: list[os.stat_result | None] = [None] * len(paths)
-    for i, chunk in enumerate(done):
-        stats[i::threads] = chunk
-    return stats
+#: what tells one file from another at the same path, in :func:`bulk_stat`'s columns
+IDENTITY = ("size", "mtime_ns", "ctime_ns", "inode")
+
+
+def _identity_row(path: str) -> tuple[int, int, int, int]:
+    found = file_stat(path)
+    if found is None:
+        return -1, -1, -1, -1
+    return found.st_size, found.st_mtime_ns, found.st_ctime_ns, found.st_ino
+
+
+def bulk_stat(paths: list[str], threads: int = 32, sample: int = 256,
+              slow_s: float = 50e-6) -> np.ndarray:
+    """``len(paths)×4`` int64: the :data:`IDENTITY` of each regular file (a row of ``-1`` where
+    there is none). The first ``sample`` files are stat-ed here; where each took more than
+    ``slow_s`` (a network file system answers in round trips), the rest in ``threads`` threads,
+    else here too (a local disk answers in microseconds, and threads would only take turns at
+    the interpreter lock)."""
+    started = time.perf_counter()
+    found = [_identity_row(p) for p in paths[:sample]]
+    rest = paths[sample:]
+    if rest and time.perf_counter() - started > slow_s * sample:
+        chunks = [rest[i::threads] for i in range(threads)]
+        with ThreadPoolExecutor(threads) as pool:
+            done = list(pool.map(lambda chunk: [_identity_row(p) for p in chunk], chunks))
+        tail: list = [None] * len(rest)
+        for i, chunk in enumerate(done):
+            tail[i::threads] = chunk
+        found += tail
+    else:
+        found += [_identity_row(p) for p in rest]
+    return np.array(found, np.int64).reshape(-1, 4)
 
 
 def identity(stat: os.stat_result | None) -> dict[str, Any]:
@@ -259,8 +290,7 @@ def describes(entry: dict[str, Any], stat: os.stat_result | None) -> bool:
     if stat is None:
         return entry["status"] == "missing"
     current = identity(stat)
-    return entry["status"] != "missing" and all(entry.get(key) == current[key]
-                                                for key in ("size", "mtime_ns", "ctime_ns", "inode"))
+    return entry["status"] != "missing" and all(entry.get(key) == current[key] for key in IDENTITY)
 
 
 def make_entry(key: str, path: Path, stat: os.stat_result | None,

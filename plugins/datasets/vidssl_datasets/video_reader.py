@@ -1,9 +1,9 @@
 """Reading frames from video files (PyAV, OpenCV or torchcodec) and from frame folders.
 
 :func:`read_clip` is asked for frame indices and returns exactly those frames, ``T×H×W×3`` uint8
-RGB: it seeks to the keyframe at or before the first one and decodes up to the last one, never the
-rest of the file, keeping only the frames asked for. Index ``i`` means the ``i``-th frame a full
-sequential decode returns. The keyframes and the frame count come from :func:`probe` (kept in the
+RGB: it seeks to the keyframe at or before the first one and decodes up to the last one, seeking
+again over any gap that spans a keyframe, never the rest of the file, keeping only the frames
+asked for. Index ``i`` means the ``i``-th frame a full sequential decode returns. The keyframes and the frame count come from :func:`probe` (kept in the
 dataset's :mod:`~vidssl_datasets.video_index`): a scan of the container's packets, no decoding,
 checked by decoding the last group of pictures; a file whose packets do not add up (a truncated
 or lying container) is counted by decoding it whole.
@@ -114,7 +114,7 @@ def probe(path: str | Path, decode: ProbeDecode = "last_gop") -> VideoInfo:
                 return info
         with av.open(str(path)) as container:  # the packets do not add up: count by decoding
             stream = container.streams.video[0]
-            frames = [(f.pts, None, False) for f in _decoded(container, stream)]
+            frames = [(f.pts, None, False) for f in decoded_frames(container, stream)]
             info = _info_from_packets(stream, frames, decoded=True)
     except (av.FFmpegError, IndexError, ValueError) as exc:
         raise DataError(f"video {path} could not be decoded ({type(exc).__name__}: {exc})") from None
@@ -154,7 +154,7 @@ def _decodes_to_end(container: Any, stream: Any, info: VideoInfo) -> bool:
     container.seek(key_dts, stream=stream, backward=True, any_frame=False)
     count, started = 0, False
     try:
-        for frame in _decoded(container, stream, strict=True):
+        for frame in decoded_frames(container, stream, strict=True):
             if frame.pts is None:
                 return False
             if not started and frame.pts < key_pts:
@@ -172,7 +172,7 @@ def _decodes_first(container: Any, stream: Any, info: VideoInfo) -> bool:
     """Whether the first frame decodes and is the first keyframe."""
     container.seek(info.keyframes[0][2], stream=stream, backward=True, any_frame=False)
     try:
-        first = next(iter(_decoded(container, stream, strict=True)), None)
+        first = next(iter(decoded_frames(container, stream, strict=True)), None)
     except ValueError:
         return False
     return first is not None and first.pts == info.keyframes[0][1]
@@ -182,12 +182,12 @@ def _decodes_all(container: Any, stream: Any, info: VideoInfo) -> bool:
     """Whether a full decode yields exactly the frames the packets promise."""
     container.seek(info.keyframes[0][2], stream=stream, backward=True, any_frame=False)
     try:
-        return sum(1 for _ in _decoded(container, stream, strict=True)) == info.n_frames
+        return sum(1 for _ in decoded_frames(container, stream, strict=True)) == info.n_frames
     except ValueError:
         return False
 
 
-def _decoded(container: Any, stream: Any, strict: bool = False) -> Any:
+def decoded_frames(container: Any, stream: Any, strict: bool = False) -> Any:
     """Frames of ``stream`` until its end or, unless ``strict``, until the first packet that does
     not decode (a damaged tail: the frames before it stand, as a sequential decode returns them).
     With ``strict`` a damaged packet ends the iteration with ``ValueError``."""
@@ -203,9 +203,11 @@ def _decoded(container: Any, stream: Any, strict: bool = False) -> Any:
 def read_clip(path: str | Path, indices: Sequence[int], info: VideoInfo,
               backend: Backend = "pyav", threads: int = 1) -> np.ndarray:
     """Frames ``indices`` (0-based, any order, repeats allowed) of a video file →
-    ``len(indices)×H×W×3`` uint8 RGB, decoding only from the keyframe before the first of them to
-    the last of them; no other call on the file. Raises :class:`DataError` naming the file if it
-    cannot be read (``video not found`` where it is gone)."""
+    ``len(indices)×H×W×3`` uint8 RGB, decoding from the keyframe before the first of them to the
+    last of them and seeking over every gap that spans a keyframe (so the clips of one item are
+    read in one call: spans that overlap or lie in one group of pictures are decoded once); no
+    other call on the file. Raises :class:`DataError` naming the file if it cannot be read
+    (``video not found`` where it is gone)."""
     path = Path(path)
     wanted = sorted(set(indices))
     if not wanted:
@@ -235,6 +237,7 @@ def _clip_pyav(path: Path, wanted: list[int], info: VideoInfo, threads: int) -> 
     import av
 
     out: dict[int, np.ndarray] = {}
+    keep = set(wanted)
     try:
         with av.open(str(path)) as container:
             stream = container.streams.video[0]
@@ -247,7 +250,7 @@ def _clip_pyav(path: Path, wanted: list[int], info: VideoInfo, threads: int) -> 
                 if position is None or key_index > position:   # seek instead of decoding a gap
                     if dts is not None:
                         container.seek(dts, stream=stream, backward=True, any_frame=False)
-                    frames, position, key_pts = _decoded(container, stream), None, pts
+                    frames, position, key_pts = decoded_frames(container, stream), None, pts
                 while position is None or position <= target:
                     frame = next(frames, None)
                     if frame is None:
@@ -259,7 +262,7 @@ def _clip_pyav(path: Path, wanted: list[int], info: VideoInfo, threads: int) -> 
                             raise DataError(f"video {path}: seeking to the keyframe at pts "
                                             f"{key_pts} landed on pts {frame.pts}")
                         position = key_index
-                    if position in wanted:
+                    if position in keep:
                         out[position] = frame.to_ndarray(format="rgb24")
                     position += 1
     except (av.FFmpegError, IndexError) as exc:
@@ -270,19 +273,23 @@ def _clip_pyav(path: Path, wanted: list[int], info: VideoInfo, threads: int) -> 
 def _clip_opencv(path: Path, wanted: list[int], info: VideoInfo, threads: int) -> dict[int, np.ndarray]:
     cap = cv2.VideoCapture(str(path))
     out: dict[int, np.ndarray] = {}
+    seekable = info.constant_rate and info.keyframes[-1][2] is not None
+    keep = set(wanted)
     try:
-        position = 0
-        if info.constant_rate and info.keyframes[-1][2] is not None:
-            position = info.keyframe_before(wanted[0])[0]
-            if position:
-                cap.set(cv2.CAP_PROP_POS_FRAMES, position)
-        for index in range(position, wanted[-1] + 1):
-            if not cap.grab():
-                break
-            if index in wanted:
-                ok, frame = cap.retrieve()
-                if ok:
-                    out[index] = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+        position = 0   # the frame the next grab returns
+        for target in wanted:
+            key_index = info.keyframe_before(target)[0] if seekable else 0
+            if key_index > position:   # seek instead of decoding a gap
+                cap.set(cv2.CAP_PROP_POS_FRAMES, key_index)
+                position = key_index
+            while position <= target:
+                if not cap.grab():
+                    return out
+                if position in keep:
+                    ok, frame = cap.retrieve()
+                    if ok:
+                        out[position] = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+                position += 1
     finally:
         cap.release()
     return out
@@ -363,7 +370,7 @@ def _iter_pyav(path: Path) -> Iterator[np.ndarray]:
 
     try:
         with av.open(str(path)) as container:
-            for frame in _decoded(container, container.streams.video[0]):
+            for frame in decoded_frames(container, container.streams.video[0]):
                 yield frame.to_ndarray(format="rgb24")
     except (av.FFmpegError, IndexError):
         return

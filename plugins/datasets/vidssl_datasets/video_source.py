@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import numpy as np
 
@@ -21,8 +21,7 @@ from vidssl_datasets.video_reader import VideoInfo, count_frames, iter_video, re
 FrameGetter = Callable[[list[int]], np.ndarray]
 
 
-@dataclass(frozen=True)
-class VideoRecord:
+class VideoRecord(NamedTuple):
     """One annotated video: a file or frame folder, its class (-1 if unlabelled), its length in
     frames if the annotation gives it, and where the record came from (for messages)."""
 
@@ -50,18 +49,11 @@ class RecordTable:
     def path(self, row: int) -> str:
         return bytes(self._paths[self._path_offsets[row]:self._path_offsets[row + 1]]).decode()
 
-    def paths(self) -> list[str]:
-        return [self.path(row) for row in range(len(self))]
-
     def record(self, row: int) -> VideoRecord:
         origin = bytes(self._origins[self._origin_offsets[row]:self._origin_offsets[row + 1]])
         n = int(self._n_frames[row])
         return VideoRecord(self.path(row), int(self.labels[row]), None if n < 0 else n,
                            origin.decode())
-
-    def select(self, rows: np.ndarray) -> RecordTable:
-        """The table of ``rows`` only, in their order."""
-        return RecordTable([self.record(int(row)) for row in rows])
 
 
 @dataclass(frozen=True)
