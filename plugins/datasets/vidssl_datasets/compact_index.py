@@ -35,8 +35,10 @@ FORMAT = 2
 STATUSES = ("ok", "missing", "unreadable", "empty")
 #: the ``dts`` of a keyframe that has none (a file read from its start)
 NO_DTS = np.iinfo(np.int64).min
+#: what tells one file from another at the same path (an entry is valid while these match)
+IDENTITY = ("size", "mtime_ns", "ctime_ns", "inode")
 #: per-video integer fields (``-1`` where an entry has none)
-INT_FIELDS = ("size", "mtime_ns", "ctime_ns", "inode", "n_frames", "width", "height")
+INT_FIELDS = (*IDENTITY, "n_frames", "width", "height")
 
 
 def path_hashes(keys: list[str]) -> np.ndarray:
@@ -124,7 +126,7 @@ class Snapshot:
 
     def identity(self, rows: np.ndarray) -> np.ndarray:
         """``len(rows)×4`` int64: size, mtime_ns, ctime_ns, inode of each row's entry."""
-        return np.stack([self.arrays[f][rows] for f in ("size", "mtime_ns", "ctime_ns", "inode")], 1)
+        return np.stack([self.arrays[f][rows] for f in IDENTITY], 1)
 
     def status(self, rows: np.ndarray) -> np.ndarray:
         return self.arrays["status"][rows]
@@ -147,7 +149,7 @@ class Snapshot:
         a = self.arrays
         status = STATUSES[int(a["status"][row])]
         entry: dict[str, Any] = {"path": self._text("paths", row), "status": status}
-        for field in ("size", "mtime_ns", "ctime_ns", "inode"):
+        for field in IDENTITY:
             value = int(a[field][row])
             entry[field] = None if value == -1 else value
         entry["mtime"] = None if entry["mtime_ns"] is None else entry["mtime_ns"] / 1e9

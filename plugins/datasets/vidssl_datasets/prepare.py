@@ -214,8 +214,8 @@ def _probe_chunk(job: tuple[str, list[str], str]) -> list[str]:
 def in_parallel(function: Callable[[Any], list[T]], jobs: list[Any], workers: int, label: str,
                 verb: str) -> list[T]:
     """``function`` over ``jobs`` (each a chunk of videos, a list of results back) in ``workers``
-    processes: the results in order, progress (videos/s, ETA) on stderr every 10 s. ``jobs`` are
-    ``(root, [video, ...], ...)`` tuples."""
+    processes: the results in order, progress (videos/s, ETA) on stderr every 10 s. Each job is a
+    tuple whose second item lists its videos."""
     total, done, shown, results = sum(len(j[1]) for j in jobs), 0, 0.0, []
     started = time.perf_counter()
     with ProcessPoolExecutor(max_workers=workers) as pool:

@@ -29,6 +29,7 @@ import os
 import stat as stat_mode
 import sys
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Literal
@@ -36,7 +37,13 @@ from typing import Any, Literal
 import numpy as np
 
 from vidssl.errors import DataError
-from vidssl_datasets.compact_index import STATUSES, Snapshot, open_snapshot, parse_lines
+from vidssl_datasets.compact_index import (
+    IDENTITY,
+    STATUSES,
+    Snapshot,
+    open_snapshot,
+    parse_lines,
+)
 from vidssl_datasets.video_reader import ProbeDecode, VideoInfo, probe
 
 INDEX_NAME = ".vidssl-index.jsonl"
@@ -131,7 +138,7 @@ class VideoIndex:
         if key not in self._entries:
             self._read_new_lines()
         entry = self._entry(key)
-        if entry is not None and describes(entry, stat):
+        if entry is not None and describes(entry, identity_row(stat)):
             return entry
         entry = make_entry(key, path, stat, decode)
         self._record(entry)
@@ -189,8 +196,7 @@ class VideoIndex:
                 unusable[int(i)] = entry["status"]
         for i in newer:
             entry = self._entries[keys[i]]
-            if present[i] and entry["status"] != "ok" and \
-                    [entry.get(k) for k in IDENTITY] == current[i].tolist():
+            if entry["status"] != "ok" and describes(entry, current[i].tolist()):
                 unusable[i] = entry["status"]
         trusted = same & (status == 0) & (mode == "startup")
         return np.where(trusted, rows, -1), unusable
@@ -242,15 +248,15 @@ def file_stat(path: str | Path) -> os.stat_result | None:
     return found if stat_mode.S_ISREG(found.st_mode) else None
 
 
-#: what tells one file from another at the same path, in :func:`bulk_stat`'s columns
-IDENTITY = ("size", "mtime_ns", "ctime_ns", "inode")
+def identity_row(stat: os.stat_result | None) -> tuple[int, int, int, int]:
+    """The :data:`IDENTITY` of the file whose stat is ``stat`` (``-1`` each: no file)."""
+    if stat is None:
+        return -1, -1, -1, -1
+    return stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino
 
 
 def _identity_row(path: str) -> tuple[int, int, int, int]:
-    found = file_stat(path)
-    if found is None:
-        return -1, -1, -1, -1
-    return found.st_size, found.st_mtime_ns, found.st_ctime_ns, found.st_ino
+    return identity_row(file_stat(path))
 
 
 def bulk_stat(paths: list[str], threads: int = 32, sample: int = 256,
@@ -284,13 +290,13 @@ def identity(stat: os.stat_result | None) -> dict[str, Any]:
             "ctime_ns": stat.st_ctime_ns, "inode": stat.st_ino}
 
 
-def describes(entry: dict[str, Any], stat: os.stat_result | None) -> bool:
-    """Whether ``entry`` is about the file whose stat is ``stat`` (``None``: no file): a missing
-    video's entry while there is none, any other entry while it is the same file."""
-    if stat is None:
+def describes(entry: dict[str, Any], found: Sequence[int]) -> bool:
+    """Whether ``entry`` is about the file whose :data:`IDENTITY` is ``found`` (a row of
+    :func:`bulk_stat`; ``-1`` each: no file): a missing video's entry while there is none, any
+    other entry while it is the same file."""
+    if found[0] < 0:
         return entry["status"] == "missing"
-    current = identity(stat)
-    return entry["status"] != "missing" and all(entry.get(key) == current[key] for key in IDENTITY)
+    return entry["status"] != "missing" and [entry.get(key) for key in IDENTITY] == list(found)
 
 
 def make_entry(key: str, path: Path, stat: os.stat_result | None,
