@@ -4,10 +4,10 @@ Our R3D-18 and R(2+1)D-18 (``torchvision`` variants) against torchvision's own m
 ``--repeats`` interleaved rounds whose order rotates:
 
 * each throughput switch of a vidssl stage (``memory_format='channels_last_3d'``,
-  ``conv3d='lean'``, ``compile``, ``precision='bf16'``), applied the same way (:mod:`vidssl.precision`,
-  :mod:`vidssl.lean_conv3d`) to ours and to torchvision's model, in one process, so every row
+  ``conv3d='lean'``, ``compile``, ``precision='bf16'``), applied the same way (:mod:`vidssl._speed.precision`,
+  :mod:`vidssl._speed.lean_conv3d`) to ours and to torchvision's model, in one process, so every row
   compares like with like;
-* the run's process switch ``keep_freed_memory`` (:mod:`vidssl.host_memory`): torchvision's model
+* the run's process switch ``keep_freed_memory`` (:mod:`vidssl._speed.host_memory`): torchvision's model
   in a fresh process with it against one without;
 * vidssl's defaults (channels_last_3d, lean Conv3d, fp32 on CPU, freed memory kept) against
   torchvision's (contiguous fp32, glibc's malloc as it comes), each in fresh processes;
@@ -33,9 +33,9 @@ import torch
 import torchvision
 
 import vidssl
-from vidssl.host_memory import keep_freed_memory
-from vidssl.lean_conv3d import conv3d_mode
-from vidssl.precision import clips_in, use_memory_format, use_precision
+from vidssl._speed.host_memory import keep_freed_memory
+from vidssl._speed.lean_conv3d import conv3d_mode
+from vidssl._speed.precision import clips_in, use_memory_format, use_precision
 
 CPU = torch.device("cpu")
 #: switch name → (memory format, precision, compile, conv3d)

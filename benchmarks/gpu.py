@@ -3,7 +3,7 @@
 For R3D-18, R(2+1)D-18 and I3D-ResNet-50 train steps (forward, backward, SGD) at 16×112² and
 16×224²: clips/s and peak GPU memory in fp32, bf16 and fp16 (with its gradient scaler), each with
 vidssl's default memory format (channels_last_3d) and lean Conv3d, applied as a vidssl stage
-applies them (:mod:`vidssl.precision`, :mod:`vidssl.lean_conv3d`); torch.compile on the fastest (model, precision) pair; the data
+applies them (:mod:`vidssl._speed.precision`, :mod:`vidssl._speed.lean_conv3d`); torch.compile on the fastest (model, precision) pair; the data
 pipeline's feed rate (decoded, augmented 16×112² clips per second from synthetic_motion videos with
 ``--workers`` DataLoader workers), to see whether the GPU would wait for data; faiss k-means of
 100,000 × 128 points into 6,000 clusters on the GPU against the CPU. Medians of ``--repeats``.
@@ -23,9 +23,9 @@ import numpy as np
 import torch
 
 import vidssl
-from vidssl.errors import ConfigError
-from vidssl.lean_conv3d import conv3d_mode
-from vidssl.precision import clips_in, grad_scaler, use_memory_format, use_precision
+from vidssl import ConfigError
+from vidssl._speed.lean_conv3d import conv3d_mode
+from vidssl._speed.precision import clips_in, grad_scaler, use_memory_format, use_precision
 
 MODELS = {"r3d_18": dict(type="r3d", depth=18, variant="torchvision"),
           "r2plus1d_18": dict(type="r2plus1d", depth=18, variant="torchvision"),
@@ -86,7 +86,7 @@ def feed_rate(workers: int, repeats: int) -> float:
 
 
 def kmeans_seconds(gpu: bool) -> float:
-    from vidssl.kmeans import kmeans_labels
+    from vidssl import kmeans_labels
 
     points = np.random.default_rng(0).standard_normal((100_000, 128)).astype(np.float32)
     start = time.perf_counter()

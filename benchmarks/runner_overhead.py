@@ -18,10 +18,8 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 import vidssl
-from vidssl.config import load_config
-from vidssl.plugin_manager import get_plugins
-from vidssl.registry import Component
-from vidssl.runner import Runner
+from vidssl import Runner, get_plugins, load_config
+from vidssl._plugin_system.registry import Component
 
 CLIPS, BATCH, SHAPE = 256, 16, (3, 16, 64, 64)
 BACKBONE = {"type": "r3d", "depth": 10, "width": 0.25, "stem_pool": "1x3x3"}
@@ -29,7 +27,7 @@ BACKBONE = {"type": "r3d", "depth": 10, "width": 0.25, "stem_pool": "1x3x3"}
 
 class InMemoryClips(Dataset):
     """Fixed random clips and labels held in memory (no decoding, no augmentation); a
-    :class:`vidssl.protocols.ClipDataset`."""
+    :class:`vidssl.ClipDataset`."""
 
     classes = [str(c) for c in range(10)]
 

@@ -76,7 +76,7 @@ print(json.dumps({"seconds": seconds, "mb": mb, "videos": size, "all_pages": rss
 WORKERS = """
 import json, sys, time, torch
 import vidssl
-from vidssl.host_memory import keep_freed_memory, start_data_worker
+from vidssl._speed.host_memory import keep_freed_memory, start_data_worker
 base, items, workers, how = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 keep_freed_memory()   # as in a vidssl-run's main process
 started = time.perf_counter()

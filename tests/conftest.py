@@ -2,10 +2,13 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -88,3 +91,29 @@ def real_data_root(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("real_data")
     run_cli("vidssl-prepare", "fixtures", "all", "--out", str(root), check=True)
     return root
+
+
+def _in_process_group(rank: int, port: int, body: Callable, args: tuple, out: dict) -> None:
+    import torch.distributed as dist
+
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    dist.init_process_group("gloo", rank=rank, world_size=2)
+    try:
+        out[rank] = body(rank, *args)
+    finally:
+        dist.destroy_process_group()
+
+
+def in_two_processes(body: Callable, *args: Any) -> list[Any]:
+    """``body(rank, *args)`` run in each of two processes of a real gloo process group on
+    loopback; what each returned (picklable), in rank order. ``body`` is a module-level
+    function."""
+    import torch.multiprocessing as mp
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with mp.Manager() as manager:
+        out = manager.dict()
+        mp.spawn(_in_process_group, args=(port, body, args, out), nprocs=2)
+        return [out[rank] for rank in (0, 1)]

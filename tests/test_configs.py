@@ -10,8 +10,7 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO, run_cli
-from vidssl import get_plugins
-from vidssl.config import load_config, stage_configs, validate_config
+from vidssl import get_plugins, load_config, stage_configs, validate_config
 
 CONFIGS = sorted(p for pattern in ("*.py", "protocols/*.py") for p in (REPO / "configs").glob(pattern)
                  if not p.name.startswith("_"))

@@ -1,26 +1,82 @@
 """vidssl: a plugin-based framework for self-supervised video representation learning.
 
-Public surface:
+This module is the API: everything a plugin, a plugin's own command or a user's script may use is
+exported here, and only here. The subpackages (``vidssl._engine``, ``vidssl._config``, ...) are
+private: they may change in any release. The module paths of earlier releases
+(``vidssl.protocols``, ``vidssl.run_context``, ...) still import for one release, with a
+``DeprecationWarning`` naming what to import instead (see :mod:`vidssl._deprecated`).
 
-* :func:`build` – make a component from ``{"type": name, **kwargs}`` after schema validation;
-* :func:`components` – what is installed, per kind: name → (distribution, version);
-* :data:`hookimpl` – decorator for hook implementations in plugins (see :mod:`vidssl.hookspecs`);
-* :class:`Method` – base class of training methods;
-* :class:`StopRun` – raised by a hook to stop a run cleanly.
+Components and hooks
+    :func:`build`, :func:`components`, :func:`get_plugins`, :data:`hookimpl`, :class:`Method`,
+    :class:`StageKind` (a plugin's own kind of stage), :class:`StopRun`.
+Contracts a dataset or backbone meets (duck-typed, checked with :func:`check`)
+    :class:`ClipDataset`, :class:`Backbone`, :class:`FeatureInfo`.
+What hooks, evaluators and extractors are handed
+    :class:`RunContext`, :class:`Stage`, :class:`EvaluationContext`, and the batch helpers
+    :func:`per_video`, :func:`map_tensors`, :func:`to_device`.
+Errors
+    :class:`VidsslError` and its kinds :class:`ConfigError`, :class:`DataError`,
+    :class:`DatasetNotFound`, :class:`RunError`, :class:`CheckpointError`, :class:`PluginError`.
+Services
+    :mod:`distributed` (rank, gathers, barriers; work in one process too), :mod:`checkpoint`
+    (atomic save, ``weights_only`` load, backbone weights of a checkpoint), :func:`kmeans_labels`,
+    :func:`schema_from_signature` and :func:`validate_arguments` (component argument schemas),
+    :func:`write_json` (atomic).
+Configs and runs
+    :func:`load_config`, :func:`read_config` (a config file as plain data),
+    :func:`validate_config`, :func:`stage_configs`, :func:`dataset_slots`, :func:`parse_value`
+    (a value written on a command line), :func:`stage_file`, :class:`Runner`.
+Command-line helpers for a plugin's own command
+    :func:`command_parser`, :func:`guarded`, :func:`table`, :func:`integer_list`,
+    :func:`mean_std`, and for commands that run configs :func:`execute`, :func:`exit_code`,
+    :func:`results_table`.
 """
 from __future__ import annotations
 
 from typing import Any
 
-import pluggy
+from vidssl import _deprecated
+from vidssl._cli import command_parser, guarded, integer_list, mean_std
+from vidssl._cli.run import execute, exit_code, results_table
+from vidssl._common import checkpoint
+from vidssl._common.console import table
+from vidssl._common.errors import (
+    CheckpointError,
+    ConfigError,
+    DataError,
+    DatasetNotFound,
+    PluginError,
+    RunError,
+    StopRun,
+    VidsslError,
+)
+from vidssl._common.files import write_json
+from vidssl._common.kmeans import kmeans_labels
+from vidssl._common.schema import schema_from_signature
+from vidssl._common.schema import validate as validate_arguments
+from vidssl._common.tensors import map_tensors, per_video, to_device
+from vidssl._config.loading import (
+    dataset_slots,
+    load_config,
+    read_config,
+    stage_configs,
+    validate_config,
+)
+from vidssl._config.values import parse_value
+from vidssl._distributed import process_group as distributed
+from vidssl._engine.evaluation import EvaluationContext
+from vidssl._engine.run_context import RunContext
+from vidssl._engine.runner import Runner
+from vidssl._engine.stage import Stage, stage_file
+from vidssl._engine.stage_kinds import StageKind
+from vidssl._plugin_system.contracts import Backbone, ClipDataset, FeatureInfo, check
+from vidssl._plugin_system.hookspecs import hookimpl
+from vidssl._plugin_system.manager import get_plugins
+from vidssl._plugin_system.method import Method
 
 __version__ = "0.1.0"
 
-hookimpl = pluggy.HookimplMarker("vidssl")
-
-from vidssl.errors import StopRun  # noqa: E402
-from vidssl.method import Method  # noqa: E402  (needs hookimpl defined first for plugins)
-from vidssl.plugin_manager import get_plugins  # noqa: E402
+_deprecated.install()
 
 
 def build(kind: str, cfg: dict[str, Any], **context: Any) -> Any:
@@ -29,7 +85,7 @@ def build(kind: str, cfg: dict[str, Any], **context: Any) -> Any:
 
     ``context`` carries framework-provided arguments that are not config keys (``backbone`` for a
     method, ``views`` for a dataset). Returns the bare object (a backbone is an ``nn.Module``
-    without a head). Raises :class:`vidssl.errors.ConfigError` naming the offending key.
+    without a head). Raises :class:`ConfigError` naming the offending key.
     """
     return get_plugins().registry.build(kind, dict(cfg), [kind], **context)
 
@@ -41,4 +97,13 @@ def components(kind: str) -> dict[str, tuple[str, str]]:
             for name in registry.names(kind) for c in [registry.get(kind, name)]}
 
 
-__all__ = ["build", "components", "hookimpl", "Method", "StopRun", "__version__"]
+__all__ = [
+    "__version__", "Backbone", "build", "check", "checkpoint", "CheckpointError", "ClipDataset",
+    "command_parser", "components", "ConfigError", "DataError", "dataset_slots",
+    "DatasetNotFound", "distributed", "EvaluationContext", "execute", "exit_code",
+    "FeatureInfo", "get_plugins", "guarded", "hookimpl", "integer_list", "kmeans_labels",
+    "load_config", "map_tensors", "mean_std", "Method", "parse_value", "per_video",
+    "PluginError", "read_config", "results_table", "RunContext", "RunError", "Runner",
+    "schema_from_signature", "Stage", "stage_configs", "stage_file", "StageKind", "StopRun",
+    "table", "to_device", "validate_arguments", "validate_config", "VidsslError", "write_json",
+]

@@ -11,8 +11,7 @@ import torchvision
 import seed_layouts as seeds
 import vidssl
 from conftest import run_cli
-from vidssl.errors import CheckpointError
-from vidssl.protocols import Backbone, check
+from vidssl import Backbone, CheckpointError, check
 from vidssl_backbones.checkpoint_import import load_into
 
 PARAMS = [

@@ -5,8 +5,7 @@ import pytest
 import torch
 
 from conftest import run_cli
-from vidssl import checkpoint
-from vidssl.errors import CheckpointError
+from vidssl import CheckpointError, checkpoint
 
 
 class NotATensor:
@@ -63,7 +62,7 @@ def test_cli_reports_truncated_resume_checkpoint(tiny_config, tmp_path):
     last = work / "checkpoints" / "last.pt"
     last.write_bytes(last.read_bytes()[:100])
     result = run_cli("vidssl-run", str(tiny_config), "--work-dir", str(work), "--resume")
-    assert result.returncode == 1  # a run failure (exit-code table in vidssl.cli)
+    assert result.returncode == 1  # a run failure (exit-code table in vidssl._cli)
     assert f"vidssl-run: error: checkpoint {last} is truncated or corrupt" in result.stderr
     assert "Traceback" not in result.stderr
 

@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-import vidssl.cli
+import vidssl._cli
 from conftest import BIN, REPO, run_cli
 
 COMMANDS = ["vidssl-run", "vidssl-plugins", "vidssl-extract", "vidssl-prepare", "vidssl-idt",
@@ -42,7 +42,7 @@ def test_help_is_plain_text_with_help_on_every_option(command):
 
 
 def test_readme_exit_codes_are_the_cli_table():
-    documented = dict(re.findall(r"^ (\d+)\s+(.+)$", vidssl.cli.__doc__, re.M))
+    documented = dict(re.findall(r"^ (\d+)\s+(.+)$", vidssl._cli.__doc__, re.M))
     readme = dict(re.findall(r"^\s*\| (\d+) \| (.+) \|$", (REPO / "README.md").read_text(), re.M))
     assert documented and readme == documented
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 import pytest
 
 from conftest import run_cli
-from vidssl.config import load_config, validate_config
-from vidssl.errors import ConfigError
-from vidssl.plugin_manager import get_plugins
+from vidssl import ConfigError, Runner, StageKind, get_plugins, load_config, validate_config
+from vidssl._plugin_system.registry import Component
 
 
 def check(path, *options):
@@ -47,7 +46,31 @@ def test_wrong_type_says_what_was_expected(tiny_config):
         check(tiny_config, "stages.1.epochs=two")
 
 
-def test_unknown_component_lists_nearest_and_available(tiny_config):
+class CountVideos(StageKind):
+    """A plugin's own stage kind: counts the videos of its ``val_dataset``."""
+
+    required = ("val_dataset",)
+    evaluates_val_dataset = False
+
+    def run(self, run, stage, progress):
+        return {"videos": float(len(run.evaluation_context(stage, "val_dataset").dataset))}
+
+
+def test_unknown_component_lists_nearest_and_available(tiny_config, tmp_path):
+    with pytest.raises(ConfigError, match=r"stages\[0\]\.type: unknown stage 'prob'; did you mean "
+                                          r"'probe'\? \(available stages: evaluate, extract, probe"):
+        check(tiny_config, "stages.0.type=prob")
+    registry = get_plugins().registry
+    if "count_videos" not in registry.names("stage"):
+        registry.add(Component("stage", "count_videos", CountVideos, {"type": "object"}, "tests",
+                               "0"))
+    cfg = load_config(tiny_config, ["stages.0.type=count_videos"])
+    lacking = {**cfg, "stages": [{k: v for k, v in cfg["stages"][0].items() if k != "val_dataset"}]}
+    with pytest.raises(ConfigError, match=r"stages\[0\]\.val_dataset: required for a "
+                                          r"'count_videos' stage"):
+        validate_config(lacking, registry)
+    assert Runner(cfg, tmp_path / "run", only=["probe_random"]).run() == \
+        {"probe_random": {"videos": 20.0}}, "a registered stage kind runs like a built-in one"
     edit(tiny_config, "type='supervised'", "type='supervisd'")
     with pytest.raises(ConfigError, match=r"stages\[1\]\.method\.type: unknown method 'supervisd'; "
                                           r"did you mean 'supervised'\? \(available methods: .*linear_probe"):

@@ -3,15 +3,11 @@ gather helpers in a 2-process group."""
 from __future__ import annotations
 
 import json
-import os
-import socket
 
 import pytest
 import torch
-import torch.distributed as dist
-import torch.multiprocessing as mp
 
-from conftest import BIN, run_cli
+from conftest import BIN, in_two_processes, run_cli
 from vidssl import distributed
 
 pytestmark = pytest.mark.slow
@@ -33,29 +29,17 @@ def test_two_process_training_with_torchrun(tiny_config, tmp_path):
     assert result.stdout.count("results:") == 1, "only rank 0 reports"
 
 
-def _gather_worker(rank: int, port: int, out: dict) -> None:
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-    dist.init_process_group("gloo", rank=rank, world_size=2)
+def _gather(rank: int) -> tuple:
     local = torch.full((2, 3), float(rank + 1), requires_grad=True)
     gathered = distributed.all_gather_with_grad(local)
     gathered.sum().backward()
-    out[rank] = (gathered.detach().tolist(), local.grad.tolist(),
-                 distributed.all_gather_objects({"rank": rank}),
-                 distributed.broadcast_object(f"from {rank}"))
-    dist.destroy_process_group()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return (gathered.detach().tolist(), local.grad.tolist(),
+            distributed.all_gather_objects({"rank": rank}),
+            distributed.broadcast_object(f"from {rank}"))
 
 
 def test_gather_helpers_in_a_real_process_group():
-    with mp.Manager() as manager:
-        out = manager.dict()
-        mp.spawn(_gather_worker, args=(_free_port(), out), nprocs=2)
-        results = dict(out)
+    results = in_two_processes(_gather)
     for rank in (0, 1):
         gathered, grad, objects, broadcast = results[rank]
         assert gathered == [[1.0] * 3] * 2 + [[2.0] * 3] * 2  # rank order, same on both ranks

@@ -6,11 +6,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from vidssl import checkpoint, hookimpl
-from vidssl.config import load_config
-from vidssl.plugin_manager import get_plugins
-from vidssl.registry import Component
-from vidssl.runner import Runner
+from vidssl import Runner, checkpoint, get_plugins, hookimpl, load_config
+from vidssl._plugin_system.registry import Component
 
 
 class Recorder:
@@ -25,10 +22,13 @@ class Recorder:
     def vidssl_evaluation_end(self, stage):
         Recorder.events.append(("eval", stage.name))
 
-    @hookimpl
+    @hookimpl(wrapper=True)
     def vidssl_checkpoint_save(self, checkpoint):
+        """A wrapper (around the other implementations): every hook is called through pluggy."""
+        result = yield
         self.saves += 1
         checkpoint["recorder"] = {"saves": torch.tensor(self.saves)}
+        return result
 
     @hookimpl
     def vidssl_checkpoint_load(self, checkpoint):

@@ -12,7 +12,7 @@ import pytest
 PROGRAM = """
 import resource, sys, torch
 torch.set_num_threads(1)   # no pool thread allocating beside the block in the one heap
-from vidssl.host_memory import keep_freed_memory
+from vidssl._speed.host_memory import keep_freed_memory
 if sys.argv[1] == "keep":
     assert keep_freed_memory()
 def step():
@@ -44,7 +44,7 @@ def test_kept_memory_is_reused_without_page_faults():
 THREADS = """
 import sys, threading
 import numpy as np
-from vidssl.host_memory import keep_freed_memory
+from vidssl._speed.host_memory import keep_freed_memory
 if sys.argv[1] == "keep":
     assert keep_freed_memory()
 def resident():
@@ -79,7 +79,7 @@ def test_kept_memory_is_bounded_by_the_peak_not_by_the_threads():
 
 LIBRARY_USE = """
 import resource, sys, torch
-from vidssl.cli.run import main
+from vidssl._cli.run import main
 assert main(sys.argv[1:]) == 0
 def step():
     t = torch.empty(16 * 1024 * 1024)
@@ -104,7 +104,7 @@ def test_a_program_that_calls_vidssl_keeps_its_own_malloc_settings(tiny_config, 
 
 
 def test_only_a_process_a_vidssl_command_started_claims_it(monkeypatch):
-    from vidssl import host_memory
+    from vidssl._speed import host_memory
 
     monkeypatch.setattr(host_memory, "_claimed", False)
     monkeypatch.setattr(sys, "argv", ["/usr/bin/python", "-c"])
@@ -116,7 +116,7 @@ def test_only_a_process_a_vidssl_command_started_claims_it(monkeypatch):
 WORKER = """
 import gc, json, sys
 import numpy as np, torch
-from vidssl.host_memory import keep_freed_memory, start_data_worker
+from vidssl._speed.host_memory import keep_freed_memory, start_data_worker
 assert keep_freed_memory()   # as in a vidssl command's process, whose data workers fork from it
 def resident():
     return int(open("/proc/self/statm").read().split()[1]) * 4096 / 2 ** 20

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 import vidssl
-from vidssl.lean_conv3d import GemmWeightGradConv3d, LeanConv3d, conv3d_mode, reaching_taps
+from vidssl._speed.lean_conv3d import GemmWeightGradConv3d, LeanConv3d, conv3d_mode, reaching_taps
 
 
 def test_reaching_taps_keeps_only_taps_that_meet_the_input():

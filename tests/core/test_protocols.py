@@ -6,8 +6,7 @@ import pytest
 import torch
 
 import vidssl
-from vidssl.errors import ConfigError
-from vidssl.protocols import Backbone, ClipDataset, check
+from vidssl import Backbone, ClipDataset, ConfigError, check
 
 
 class HalfDataset(torch.utils.data.Dataset):
@@ -23,7 +22,7 @@ class HalfDataset(torch.utils.data.Dataset):
 def test_missing_protocol_attributes_are_named():
     with pytest.raises(ConfigError, match=r"^stages\[0\]\.dataset: HalfDataset is not a vidssl "
                                           r"ClipDataset: it lacks set_epoch, video_name, label, "
-                                          r"frames \(see vidssl.protocols.ClipDataset\)$"):
+                                          r"frames \(see vidssl.ClipDataset\)$"):
         check(HalfDataset(), ClipDataset, "stages[0].dataset")
     with pytest.raises(ConfigError, match=r"backbone: Linear is not a vidssl Backbone: it lacks "
                                           r"feat_dim, feature_info, forward_features"):

@@ -14,13 +14,8 @@ import torch.nn.functional as F
 
 import vidssl
 from conftest import run_cli
-from vidssl import Method, checkpoint, hookimpl
-from vidssl.config import load_config
-from vidssl.errors import RunError
-from vidssl.evaluation import EvaluationContext
-from vidssl.plugin_manager import get_plugins
-from vidssl.registry import Component
-from vidssl.runner import Runner
+from vidssl import EvaluationContext, Method, RunError, Runner, checkpoint, get_plugins, hookimpl, load_config
+from vidssl._plugin_system.registry import Component
 from vidssl_datasets.synthetic_motion import write_video
 
 
@@ -48,13 +43,35 @@ class StopAtEpochEnd:
             raise vidssl.StopRun("enough for today")
 
 
+class StopFirst:
+    @hookimpl(tryfirst=True)
+    def vidssl_epoch_end(self, stage):
+        StopAtEpochEnd.vidssl_epoch_end(self, stage)
+
+
+class StopLast:
+    @hookimpl(trylast=True)
+    def vidssl_epoch_end(self, stage):
+        StopAtEpochEnd.vidssl_epoch_end(self, stage)
+
+
+class StopAroundTheOthers:
+    """A wrapper that stops before any other implementation runs."""
+
+    @hookimpl(wrapper=True, tryfirst=True)
+    def vidssl_epoch_end(self, stage):
+        StopAtEpochEnd.vidssl_epoch_end(self, stage)
+        return (yield)
+
+
 @pytest.fixture(scope="module", autouse=True)
 def components():
     registry = get_plugins().registry
     if "nan_after" not in registry.names("method"):
         registry.add(Component("method", "nan_after", NanAfter, {"type": "object"}, "tests", "0"))
-        registry.add(Component("hook", "stop_at_epoch_end", StopAtEpochEnd, {"type": "object"},
-                               "tests", "0"))
+        for name, hook in (("stop_at_epoch_end", StopAtEpochEnd), ("stop_first", StopFirst),
+                           ("stop_last", StopLast), ("stop_around", StopAroundTheOthers)):
+            registry.add(Component("hook", name, hook, {"type": "object"}, "tests", "0"))
 
 
 def nan_config(tiny_config, policy: str):
@@ -120,3 +137,11 @@ def test_a_hook_stops_the_run_cleanly(tiny_config, tmp_path):
     assert str(runner.stopped) == "enough for today" and not runner.stopped.failed
     assert list(results) == ["probe_random"], "the finished stage keeps its result"
     assert math.isfinite(results["probe_random"]["top1"])
+    # the epoch's checkpoint is written whatever order pluggy calls the stopping hook in
+    for name in ("stop_at_epoch_end", "stop_first", "stop_last", "stop_around"):
+        cfg["custom_hooks"] = [{"type": name}]
+        work = tmp_path / name
+        Runner(cfg, work, only=["supervised"]).run()
+        progress = checkpoint.load(work / "checkpoints" / "last.pt")["progress"]
+        assert (progress["stage"], progress["epoch"], progress["iteration"]) == \
+            ("supervised", 1, 0), name

@@ -8,10 +8,8 @@ import pytest
 import torch
 
 from conftest import run_cli
-from vidssl import build, checkpoint
-from vidssl.config import load_config
-from vidssl.protocol_card import backbone_sha256
-from vidssl.runner import Runner
+from vidssl import Runner, build, checkpoint, load_config
+from vidssl._engine.protocol_card import backbone_sha256
 
 
 @pytest.fixture

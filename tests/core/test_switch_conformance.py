@@ -18,8 +18,8 @@ import torch.nn.functional as F
 from torch import nn
 
 import vidssl
-from vidssl.lean_conv3d import GEMM_MAX_POSITIONS, GemmWeightGradConv3d, LeanConv3d
-from vidssl.precision import clips_in, use_memory_format
+from vidssl._speed.lean_conv3d import GEMM_MAX_POSITIONS, GemmWeightGradConv3d, LeanConv3d
+from vidssl._speed.precision import clips_in, use_memory_format
 
 #: backbone → (builder arguments, clip shape); the others at full width on DEFAULT_CLIP
 SMALL = {"r3d": ({"depth": 10, "width": 0.125}, (2, 3, 8, 32, 32)),

@@ -3,25 +3,26 @@ survives a resume), memory format, accumulation, and the 2-process SyncBN and Sh
 from __future__ import annotations
 
 import json
-import os
 
 import pytest
 import torch
-import torch.distributed as dist
-import torch.multiprocessing as mp
-from test_distributed import _free_port
 from test_resume import assert_same_tensors
 from torch import nn
 
 import vidssl
-from conftest import run_cli
-from vidssl import checkpoint, distributed, hookimpl
-from vidssl.config import load_config, validate_config
-from vidssl.errors import ConfigError
-from vidssl.plugin_manager import get_plugins
-from vidssl.precision import check_bf16_gradients, clips_in, use_memory_format, use_precision
-from vidssl.runner import Runner
-from vidssl.sync_batchnorm import SyncBatchNorm, convert_sync_batchnorm
+from conftest import in_two_processes, run_cli
+from vidssl import (
+    ConfigError,
+    Runner,
+    checkpoint,
+    distributed,
+    get_plugins,
+    hookimpl,
+    load_config,
+    validate_config,
+)
+from vidssl._distributed.sync_batchnorm import SyncBatchNorm, convert_sync_batchnorm
+from vidssl._speed.precision import check_bf16_gradients, clips_in, use_memory_format, use_precision
 
 
 def test_a_misspelled_switch_names_the_key(tiny_config):
@@ -211,21 +212,6 @@ class StopAtEpoch:
 
 
 
-def _in_process_group(rank: int, port: int, out: dict, work) -> None:
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-    dist.init_process_group("gloo", rank=rank, world_size=2)
-    out[rank] = work(rank)
-    dist.destroy_process_group()
-
-
-def in_two_processes(work) -> list[dict]:
-    """``work(rank)`` (a module-level function) in a real 2-process gloo group; its results."""
-    with mp.Manager() as manager:
-        out = manager.dict()
-        mp.spawn(_in_process_group, args=(_free_port(), out, work), nprocs=2)
-        return [dict(out[r]) for r in (0, 1)]
-
-
 def _sync_bn_worker(rank: int) -> dict:
     torch.manual_seed(0)
     x = torch.randn(8, 4, 3, 5, 5)                     # the global batch, the same on both ranks
@@ -328,7 +314,7 @@ def test_the_switches_are_undone_when_the_training_stage_ends(tiny_config, tmp_p
     their own layout, not compiled; it pickles and saves whole."""
     from types import SimpleNamespace
 
-    from vidssl.training import switch_backbones
+    from vidssl._engine.training import switch_backbones
 
     cfg = load_config(tiny_config, ["stages.1.epochs=1", "stages.1.precision=bf16"])
     cfg["stages"] = cfg["stages"][1:2]

@@ -11,13 +11,9 @@ import subprocess
 import pytest
 
 from conftest import run_cli
-from vidssl import hookimpl
-from vidssl.config import load_config
-from vidssl.errors import CheckpointError, ConfigError
-from vidssl.plugin_manager import get_plugins
-from vidssl.registry import Component
-from vidssl.runner import Runner
-from vidssl.work_dir import LOCK_NAME
+from vidssl import CheckpointError, ConfigError, Runner, get_plugins, hookimpl, load_config
+from vidssl._engine.work_dir import LOCK_NAME
+from vidssl._plugin_system.registry import Component
 
 QUICK = ["--stages", "probe_random"]
 

@@ -6,7 +6,7 @@ import json
 import pytest
 
 import vidssl
-from vidssl.errors import DataError
+from vidssl import DataError
 from vidssl_datasets import annotations as ann
 
 

@@ -152,7 +152,7 @@ def test_verify_in_two_processes_writes_the_same_index_and_resumes(real_data_roo
 
 
 def test_a_wrong_root_stops_before_training(tmp_path):
-    from vidssl.errors import DatasetNotFound
+    from vidssl import DatasetNotFound
 
     base = tmp_path / "kinetics400"
     (base / "annotations").mkdir(parents=True)

@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 import pytest
 
-from vidssl.errors import DataError
+from vidssl import DataError
 from vidssl_datasets import video_index, video_source
 from vidssl_datasets.synthetic_motion import write_video
 from vidssl_datasets.video_index import VideoIndex, entry_info

@@ -9,7 +9,7 @@ import pytest
 
 import vidssl
 from conftest import REPO, run_cli
-from vidssl.config import load_config, stage_configs
+from vidssl import load_config, stage_configs
 
 
 def test_fixtures_have_the_official_layouts_and_sizes(real_data_root):
@@ -75,7 +75,7 @@ def test_verify_reports_and_writes_the_index(real_data_root):
 def test_too_many_unreadable_videos_stop_the_run(tmp_path):
     import numpy as np
 
-    from vidssl.errors import RunError
+    from vidssl import RunError
     from vidssl_datasets.synthetic_motion import write_video
 
     for name in ("a.avi", "c.avi", "d.avi"):

@@ -37,9 +37,9 @@ PLUGIN = """
 
 SCRIPT = """
     import sys, torch, vidssl
-    from vidssl.config import DEFAULTS, validate_config
-    from vidssl.errors import ConfigError
-    from vidssl.plugin_manager import get_plugins
+    from vidssl._config.loading import DEFAULTS, validate_config
+    from vidssl import ConfigError
+    from vidssl import get_plugins
 
     video = sys.argv[1]
     def clip(**view):

@@ -11,9 +11,8 @@ import numpy as np
 import pytest
 
 import vidssl
-from vidssl.errors import RunError
-from vidssl.plugin_manager import get_plugins
-from vidssl.registry import Component
+from vidssl import RunError, get_plugins
+from vidssl._plugin_system.registry import Component
 from vidssl_datasets import video_index
 from vidssl_datasets.synthetic_motion import write_video
 from vidssl_datasets.video_index import INDEX_NAME, VideoIndex

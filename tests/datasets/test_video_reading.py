@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import vidssl
-from vidssl.errors import DataError
+from vidssl import DataError
 from vidssl_datasets.synthetic_motion import write_video
 from vidssl_datasets.video_dataset import VideoDataset
 from vidssl_datasets.video_index import VideoIndex
@@ -129,10 +129,10 @@ def test_items_are_deterministic_per_seed_epoch_and_index(tmp_path):
 
 
 def test_label_changing_augmentations_are_refused_on_synthetic_motion(tmp_path):
-    with pytest.raises(vidssl.errors.ConfigError, match=r"'hflip' changes the class on this dataset "
+    with pytest.raises(vidssl.ConfigError, match=r"'hflip' changes the class on this dataset "
                                                         r"\(move_right→move_left"):
         vidssl.build("dataset", {"type": "synthetic_motion", "split": "unlabeled",
                                  "view": {"flip": 0.5}}, views={"clip": {}})
-    with pytest.raises(vidssl.errors.ConfigError, match=r"'reverse' changes the class"):
+    with pytest.raises(vidssl.ConfigError, match=r"'reverse' changes the class"):
         vidssl.build("dataset", {"type": "synthetic_motion", "split": "unlabeled"},
                      views={"clip": {"reverse": 0.5}})

@@ -8,8 +8,7 @@ import pytest
 from sklearn.metrics import normalized_mutual_info_score
 
 from tests.conftest import run_cli
-from vidssl.errors import ConfigError
-from vidssl.kmeans import kmeans_labels
+from vidssl import ConfigError, kmeans_labels
 from vidssl_idt.count_sketch import CountSketch
 from vidssl_idt.fisher import (
     FisherModel,
@@ -234,9 +233,7 @@ def test_videos_without_trajectories_are_dropped_or_kept_with_label_minus_one(tm
     import torch
 
     import vidssl
-    from vidssl.evaluation import EvaluationContext
-    from vidssl.plugin_manager import get_plugins
-    from vidssl.run_context import RunContext
+    from vidssl import EvaluationContext, RunContext, get_plugins
     from vidssl_datasets import synthetic_motion as sm
     from vidssl_idt.extractors import IDTClusters
 

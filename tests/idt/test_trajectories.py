@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import requires_shared
-from vidssl.errors import DataError
+from vidssl import DataError
 from vidssl_datasets.video_reader import read_video
 from vidssl_idt.camera_motion import read_boxes
 from vidssl_idt.descriptors import (

@@ -8,8 +8,7 @@ import torch
 
 import vidssl
 from conftest import run_cli
-from vidssl.errors import ConfigError
-from vidssl.evaluation import per_video
+from vidssl import ConfigError, per_video
 from vidssl_methods.classification_evaluator import classification_metrics
 from vidssl_methods.retrieval_evaluator import recall_at_k
 

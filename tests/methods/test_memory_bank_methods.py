@@ -3,19 +3,15 @@ memory bank, cluster sources, checkpoint state and a 2-process bank update."""
 from __future__ import annotations
 
 import math
-import os
-import socket
 
 import numpy as np
 import pytest
 import torch
-import torch.distributed as dist
-import torch.multiprocessing as mp
 import torch.nn.functional as F
 
 import vidssl
-from vidssl.errors import ConfigError, DataError
-from vidssl.kmeans import kmeans_labels
+from conftest import in_two_processes
+from vidssl import ConfigError, DataError, kmeans_labels
 from vidssl_methods.instance_recognition import SEED_Z, nce_loss
 from vidssl_methods.local_aggregation import local_aggregation_loss
 from vidssl_methods.memory_bank import MemoryBank
@@ -134,24 +130,17 @@ def test_la_cluster_sources(tmp_path):
     assert len(set(plain.cluster_labels[0].tolist())) == 3
 
 
-def _bank_worker(rank: int, port: int, out: dict) -> None:
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-    dist.init_process_group("gloo", rank=rank, world_size=2)
+def _bank_update(rank: int) -> torch.Tensor:
     bank = MemoryBank(4)
     bank.resize(6, seed=0)
     local = F.normalize(torch.full((1, 4), float(rank + 1)) + torch.arange(4.0), dim=1)
     bank.update(torch.tensor([rank * 3]), local, momentum=0.0)   # ranks update rows 0 and 3
-    out[rank] = bank.memory.clone()
-    dist.destroy_process_group()
+    return bank.memory.clone()
 
 
 @pytest.mark.slow
 def test_bank_updates_are_gathered_so_ranks_agree():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    out = mp.Manager().dict()
-    mp.spawn(_bank_worker, args=(port, out), nprocs=2)
+    out = in_two_processes(_bank_update)
     assert torch.equal(out[0], out[1])
     for rank in (0, 1):
         expected = F.normalize(torch.full((4,), float(rank + 1)) + torch.arange(4.0), dim=0)

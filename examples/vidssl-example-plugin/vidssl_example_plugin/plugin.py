@@ -10,7 +10,7 @@ of docs/plugins.md:
 * method ``queue_contrast`` (a method with a queue surviving ``--resume``): InfoNCE between two
   augmentations of a clip against a FIFO queue of past embeddings, kept as buffers;
 * backbone ``tiny_c3d`` (an out-of-tree backbone): three 3D conv stages, with ``feature_info``
-  and ``forward_features`` as :class:`vidssl.protocols.Backbone` asks;
+  and ``forward_features`` as :class:`vidssl.Backbone` asks;
 * clip transform ``channel_swap`` (a registered transform a view names): swaps two colour channels
   with probability ``p``;
 * hook ``loss_curve``: writes ``loss_curve.png`` (loss against iteration, one line per stage);
@@ -31,8 +31,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import vidssl
-from vidssl import Method, hookimpl
-from vidssl.protocols import FeatureInfo
+from vidssl import FeatureInfo, Method, hookimpl
 
 
 class ArrowOfTime(Method):

@@ -9,7 +9,7 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
-from vidssl.protocols import FeatureInfo
+from vidssl import FeatureInfo
 
 #: (stage, [(conv name, out channels)], pool after the stage)
 _STAGES = [("conv1", [("1", 64)], (1, 2, 2)), ("conv2", [("2", 128)], (2, 2, 2)),

@@ -32,8 +32,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from vidssl import checkpoint, distributed
-from vidssl.errors import CheckpointError
+from vidssl import CheckpointError, checkpoint, distributed
 
 
 @dataclass(frozen=True)

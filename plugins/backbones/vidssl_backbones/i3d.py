@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vidssl.protocols import FeatureInfo
+from vidssl import FeatureInfo
 
 Triple = tuple[int, int, int]
 

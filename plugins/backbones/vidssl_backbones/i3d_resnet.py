@@ -14,7 +14,7 @@ from typing import Literal
 import torch
 from torch import nn
 
-from vidssl.protocols import FeatureInfo
+from vidssl import FeatureInfo
 from vidssl_backbones.resnet3d import Shortcut
 
 

@@ -10,8 +10,7 @@ from collections.abc import Callable
 
 from torch import nn
 
-from vidssl import hookimpl
-from vidssl.schema import schema_from_signature
+from vidssl import hookimpl, schema_from_signature
 from vidssl_backbones import torchvision_video
 from vidssl_backbones.c3d import c3d
 from vidssl_backbones.checkpoint_import import FORMATS, load_into

@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vidssl.protocols import FeatureInfo
+from vidssl import FeatureInfo
 
 ConvBuilder = Callable[[int, int, int, int | None], nn.Module]
 

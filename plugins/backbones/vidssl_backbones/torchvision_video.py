@@ -11,7 +11,7 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
-from vidssl.protocols import FeatureInfo
+from vidssl import FeatureInfo
 
 #: input of the shape-only trace that describes a torchvision model's stages
 _TRACE_INPUT = (1, 3, 32, 224, 224)

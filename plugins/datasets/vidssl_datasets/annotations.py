@@ -20,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import ParamSpec, TypeVar
 
-from vidssl.errors import DataError
+from vidssl import DataError
 from vidssl_datasets.video_source import VideoRecord
 
 Records = tuple[list[VideoRecord], list[str]]

@@ -12,8 +12,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from vidssl import distributed
-from vidssl.errors import DatasetNotFound
+from vidssl import DatasetNotFound, distributed
 from vidssl_datasets import annotations as ann
 from vidssl_datasets import synthetic_motion as sm
 from vidssl_datasets.video_dataset import VideoDataset

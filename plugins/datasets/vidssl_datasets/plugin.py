@@ -1,10 +1,11 @@
-"""Entry point of vidssl-datasets: registers the datasets."""
-from vidssl import hookimpl
-from vidssl.schema import schema_from_signature
+"""Entry point of vidssl-datasets: registers the datasets, describes them on protocol cards and
+shrinks their clips for ``--smoke --tiny``."""
+from vidssl import hookimpl, schema_from_signature
 from vidssl_datasets import datasets
 from vidssl_datasets.annotations import gc_paused
+from vidssl_datasets.card import dataset_card
 from vidssl_datasets.video_source import READER_SCHEMA
-from vidssl_datasets.view import VIEW_SCHEMA
+from vidssl_datasets.view import VIEW_SCHEMA, tiny_view
 
 DATASETS = ("synthetic_motion", "ucf101", "hmdb51", "kinetics400", "something_v1", "video_list",
             "video_files")
@@ -24,3 +25,15 @@ def vidssl_register_datasets(register):
     for name in DATASETS:
         builder = getattr(datasets, name)
         register(name, gc_paused(builder), _schema(builder))
+
+
+@hookimpl
+def vidssl_dataset_card(cfg):
+    return dataset_card(cfg) if cfg.get("type") in DATASETS else None
+
+
+@hookimpl
+def vidssl_smoke_tiny(kind, cfg):
+    if kind == "dataset" and cfg.get("type") in DATASETS:
+        return {"view": tiny_view(cfg.get("view"))}
+    return None

@@ -42,8 +42,7 @@ from typing import Any, TypeVar
 
 import cv2
 
-from vidssl.cli import command_parser, guarded
-from vidssl.errors import ConfigError, DataError, DatasetNotFound
+from vidssl import ConfigError, DataError, DatasetNotFound, command_parser, guarded
 from vidssl_datasets import annotations as ann
 from vidssl_datasets.clip_transforms import resize_short
 from vidssl_datasets.compact_index import open_snapshot
@@ -277,7 +276,7 @@ def verify_command(args: argparse.Namespace) -> int:
         rows.append([part, str(len(paths)), *map(str, counts.values()),
                      str(COUNTS.get(part, "")) or "-"])
         bad += [f"{status}\t{path}" for path, status in zip(paths, statuses) if status != "ok"]
-    from vidssl.cli import table
+    from vidssl import table
 
     print(table(rows, ["part", "listed", "ok", "missing", "unreadable", "empty", "official"]))
     if bad:

@@ -15,7 +15,7 @@ import os
 from fractions import Fraction
 from pathlib import Path
 
-from vidssl.errors import DataError
+from vidssl import DataError
 from vidssl_datasets.video_reader import decoded_frames
 
 

@@ -1,5 +1,5 @@
 """A dataset of videos (files or frame folders) that yields the views a method asks for; it
-implements :class:`vidssl.protocols.ClipDataset`.
+implements :class:`vidssl.ClipDataset`.
 
 Items are ``{"views": {name: 3×T×H×W}, "label": int, "index": int, "skipped": int}``; ``index`` is
 the video's row (memory-bank methods key on it) and ``skipped`` counts unreadable videos passed
@@ -17,8 +17,7 @@ import torch
 from torch.utils.data import Dataset
 
 import vidssl
-from vidssl import distributed
-from vidssl.errors import ConfigError, DataError, DatasetNotFound, RunError
+from vidssl import ConfigError, DataError, DatasetNotFound, RunError, distributed
 from vidssl_datasets.video_index import VideoIndex
 from vidssl_datasets.video_source import (
     FrameGetter,

@@ -36,7 +36,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from vidssl.errors import DataError
+from vidssl import DataError
 from vidssl_datasets.compact_index import (
     IDENTITY,
     STATUSES,

@@ -33,7 +33,7 @@ from typing import Any, Literal
 import cv2
 import numpy as np
 
-from vidssl.errors import ConfigError, DataError, RunError
+from vidssl import ConfigError, DataError, RunError
 
 Backend = Literal["auto", "pyav", "opencv", "torchcodec"]
 

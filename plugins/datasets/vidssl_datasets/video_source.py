@@ -12,8 +12,7 @@ from typing import Literal, NamedTuple
 
 import numpy as np
 
-from vidssl.errors import DataError
-from vidssl.schema import schema_from_signature
+from vidssl import DataError, schema_from_signature
 from vidssl_datasets.compact_index import text_blob
 from vidssl_datasets.video_index import VideoIndex, entry_info
 from vidssl_datasets.video_reader import VideoInfo, count_frames, iter_video, read_clip, read_frames

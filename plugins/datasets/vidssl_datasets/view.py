@@ -7,7 +7,7 @@ for named views that override some of those fields (``{"query": {}, "key": {"sam
 A view can also name components of kind ``transform`` that another plugin registers: clip
 transforms (``transforms=[dict(type=NAME, ...)]``, applied in order to the normalised clip) and a
 temporal sampler (``sampler=dict(type=NAME, ...)`` instead of a built-in name); see
-``vidssl_register_transforms`` in :mod:`vidssl.hookspecs`.
+``vidssl_register_transforms`` in :mod:`vidssl._plugin_system.hookspecs`.
 """
 from __future__ import annotations
 
@@ -18,8 +18,7 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from vidssl.errors import ConfigError
-from vidssl.schema import schema_from_signature, validate
+from vidssl import ConfigError, schema_from_signature, validate_arguments
 from vidssl_datasets import clip_sampler as cs
 from vidssl_datasets import clip_transforms as ct
 
@@ -83,12 +82,32 @@ VIEW_SCHEMA["properties"]["transforms"] = {"type": "array",
                                            "items": {"x-component": "transform", "type": "object"}}
 
 
+#: a ``--smoke --tiny`` view's limits (and size ≤ 64, one crop)
+TINY_VIEW = {"clip_len": 8, "resize": 64, "num_clips": 2}
+
+
+def tiny_view(view: dict | None) -> dict:
+    """``view`` shrunk for ``--smoke --tiny``: clip length, resize and clips per video capped
+    (where the view sets them; no resize stays none), size ≤ 64, one crop, and a resize never
+    below the size."""
+    view = dict(view or {})
+    for key, limit in TINY_VIEW.items():
+        if view.get(key) is not None:
+            view[key] = min(view[key], limit)
+    view["size"] = min(view.get("size") or 64, 64)
+    if view.get("crop") == "three":
+        view["crop"] = "center"
+    if view.get("resize") is not None:
+        view["resize"] = max(view["resize"], view["size"])
+    return view
+
+
 def make_view_specs(default: dict, views: dict[str, dict], where: str) -> dict[str, ViewSpec]:
     """Merge each requested view over the dataset's default view; check keys and references."""
-    validate(default, VIEW_SCHEMA, [where, "view"])
+    validate_arguments(default, VIEW_SCHEMA, [where, "view"])
     specs = {}
     for name, overrides in views.items():
-        validate(overrides, VIEW_SCHEMA, [where, "views", name])
+        validate_arguments(overrides, VIEW_SCHEMA, [where, "views", name])
         merged = {**default, **overrides}
         if isinstance(merged.get("scale"), list):
             merged["scale"] = tuple(merged["scale"])

@@ -14,13 +14,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from vidssl.errors import RunError
+from vidssl import RunError
 from vidssl_idt.camera_motion import read_boxes
 from vidssl_idt.trajectories import Mode, TrajectoryParams, extract_trajectories
 from vidssl_idt.trajectory_io import write_trajectories
 
 if TYPE_CHECKING:
-    from vidssl.protocols import ClipDataset
+    from vidssl import ClipDataset
 
 #: ``(name for messages, output file, row)`` of one video
 Job = tuple[str, Path, int]

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from vidssl.errors import DataError
+from vidssl import DataError
 
 
 @dataclass

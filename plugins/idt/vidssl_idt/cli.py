@@ -31,8 +31,7 @@ from pathlib import Path
 import numpy as np
 
 import vidssl
-from vidssl.cli import command_parser, guarded
-from vidssl.errors import ConfigError, DataError, DatasetNotFound
+from vidssl import ConfigError, DataError, DatasetNotFound, command_parser, guarded
 from vidssl_idt.camera_motion import read_boxes
 from vidssl_idt.trajectories import TrajectoryParams, extract_trajectories
 
@@ -73,7 +72,7 @@ def _video_names(path: Path) -> list[tuple[str, str]]:
     return rows
 
 
-def _videos(paths: list[str], root: str = "") -> vidssl.protocols.ClipDataset:
+def _videos(paths: list[str], root: str = "") -> vidssl.ClipDataset:
     """The videos as a registered ``video_files`` dataset (its ``frames(row)`` streams one)."""
     return vidssl.build("dataset", {"type": "video_files", "paths": paths, "root": root},
                         views={})
@@ -188,7 +187,7 @@ def encode(args: argparse.Namespace) -> int:
 
 
 def cluster(args: argparse.Namespace) -> int:
-    from vidssl.kmeans import kmeans_labels
+    from vidssl import kmeans_labels
 
     features_dir, annotation = Path(args.features), Path(args.annotation)
     out = Path(args.output)

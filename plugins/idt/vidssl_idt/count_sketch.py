@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import sparse
 
-from vidssl.errors import ConfigError
+from vidssl import ConfigError
 
 
 class CountSketch:

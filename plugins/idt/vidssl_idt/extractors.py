@@ -24,15 +24,13 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 import vidssl
-from vidssl import distributed
-from vidssl.kmeans import kmeans_labels
+from vidssl import distributed, kmeans_labels
 from vidssl_idt.batch_extract import extract_missing, extract_row
 from vidssl_idt.trajectories import N_COLUMNS, TrajectoryParams, extract_trajectories
 from vidssl_idt.trajectory_io import read_trajectories
 
 if TYPE_CHECKING:
-    from vidssl.evaluation import EvaluationContext
-    from vidssl.protocols import ClipDataset
+    from vidssl import ClipDataset, EvaluationContext
 
 
 class IDTExtractor:

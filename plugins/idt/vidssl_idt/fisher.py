@@ -27,7 +27,7 @@ import numpy as np
 from sklearn.decomposition import PCA
 from sklearn.mixture import GaussianMixture
 
-from vidssl.errors import DataError
+from vidssl import DataError
 from vidssl_idt.trajectories import COLUMNS
 
 #: the seed's single descriptor, or each of the five descriptors on its own

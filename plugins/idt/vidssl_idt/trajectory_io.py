@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vidssl.errors import DataError
+from vidssl import DataError
 from vidssl_idt.trajectories import N_COLUMNS
 
 

@@ -23,11 +23,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vidssl import checkpoint, get_plugins
-from vidssl.cli import command_parser, guarded
-from vidssl.config import load_config, stage_configs
-from vidssl.errors import ConfigError
-from vidssl.protocols import Backbone, check
+from vidssl import (
+    Backbone,
+    ConfigError,
+    check,
+    checkpoint,
+    command_parser,
+    get_plugins,
+    guarded,
+    load_config,
+    stage_configs,
+)
 
 
 def last_map(backbone: nn.Module, clip: torch.Tensor) -> torch.Tensor:

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from vidssl.evaluation import EvaluationContext, per_video
+from vidssl import EvaluationContext, per_video
 
 
 class ClassificationEvaluator:

@@ -13,8 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vidssl import Method
-from vidssl.errors import ConfigError
+from vidssl import ConfigError, Method
 
 
 def freeze_below(backbone: nn.Module, ft_begin_index: int) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vidssl.evaluation import EvaluationContext
+from vidssl import EvaluationContext
 
 
 class FeaturesExtractor:

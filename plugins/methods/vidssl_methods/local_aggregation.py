@@ -30,9 +30,7 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from vidssl import distributed
-from vidssl.errors import ConfigError, DataError
-from vidssl.kmeans import kmeans_labels
+from vidssl import ConfigError, DataError, distributed, kmeans_labels
 from vidssl_methods.embedding import EmbeddingMethod
 
 

@@ -3,8 +3,7 @@ hooks."""
 import inspect
 from pathlib import Path
 
-from vidssl import hookimpl
-from vidssl.schema import schema_from_signature
+from vidssl import hookimpl, schema_from_signature
 from vidssl_methods.classification_evaluator import ClassificationEvaluator
 from vidssl_methods.classifier import linear_probe, supervised
 from vidssl_methods.features_extractor import FeaturesExtractor
@@ -33,7 +32,9 @@ def vidssl_register_methods(register):
 def vidssl_register_evaluators(register):
     register("classification", ClassificationEvaluator)
     schema = schema_from_signature(RetrievalEvaluator)
-    schema["properties"]["train_dataset"] = {"x-component": "dataset", "type": "object"}
+    # its gallery: a dataset config, named "gallery" on the protocol card
+    schema["properties"]["train_dataset"] = {"x-component": "dataset", "x-role": "gallery",
+                                             "type": "object"}
     register("retrieval", RetrievalEvaluator, schema)
 
 

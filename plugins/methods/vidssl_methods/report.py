@@ -21,8 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vidssl.cli import command_parser, guarded
-from vidssl.errors import ConfigError
+from vidssl import ConfigError, command_parser, guarded
 from vidssl_methods.metrics_plot import plot_metrics
 
 

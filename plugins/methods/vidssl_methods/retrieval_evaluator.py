@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vidssl.evaluation import EvaluationContext
+from vidssl import EvaluationContext
 
 
 class RetrievalEvaluator:

@@ -1,0 +1,3 @@
+"""Private: the engine: runner, stage kinds, training loop, optimizer step, run context, evaluation
+context, work dir, sampler.
+"""

@@ -1,0 +1,3 @@
+"""Private: built-in hooks, registered on the same hook specs plugins use: metrics log, progress
+display, smoke report, checkpoint saving and scheduler steps.
+"""

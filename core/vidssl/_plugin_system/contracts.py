@@ -1,0 +1,99 @@
+"""The contracts between the core and the components plugins register, written as code.
+
+A plugin's dataset or backbone does not subclass anything of vidssl: it has the attributes below.
+The runner checks them (:func:`check`) when it builds a stage, so a
+component that lacks one is a config error naming it, not an ``AttributeError`` mid-run.
+"""
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+import torch
+
+from vidssl._common.errors import ConfigError
+
+#: The argument by which a method that classifies takes its number of classes: before any work,
+#: the runner checks it against the classes of the datasets the stage trains and evaluates on.
+NUM_CLASSES = "num_classes"
+
+
+@runtime_checkable
+class ClipDataset(Protocol):
+    """A map-style dataset of videos that yields the views a method asks for.
+
+    ``dataset[i]`` is ``{"views": {name: tensor}, "label": int, "index": int, "skipped": int}``:
+    each view is ``3×T×H×W`` (``N×[crops×]3×T×H×W`` for multi-clip views), ``label`` the class
+    (−1 when unlabelled), ``index`` the row of the video actually read (memory-bank methods key on
+    it) and ``skipped`` how many unreadable videos were passed over to produce the item.
+
+    Optional: ``unusable``, a list of (video, why) of the videos the dataset left out when it was
+    made (missing or known unreadable files); the runner lists them in the work dir
+    (``unusable_videos/<stage>.<dataset key>.tsv``) and counts them on the stage's protocol card.
+    """
+
+    #: class names, in label order
+    classes: list[str]
+
+    def __len__(self) -> int: ...
+
+    def __getitem__(self, index: int) -> dict[str, Any]: ...
+
+    def set_epoch(self, epoch: int) -> None:
+        """Called before every epoch: random choices of an item depend on (seed, epoch, row)."""
+
+    def video_name(self, row: int) -> str:
+        """The file or folder of video ``row`` (for messages, feature indexes, IDT caches)."""
+
+    def label(self, row: int) -> int:
+        """The class of video ``row`` from the annotation (−1 when unlabelled), without reading
+        the video."""
+
+    def frames(self, row: int) -> Iterator[np.ndarray]:
+        """Every frame of video ``row`` in order, each ``H×W×3`` uint8 RGB, no view applied,
+        decoded as the iterator is consumed (so a long video never sits in memory whole); raises
+        :class:`~vidssl.DataError` naming the video if it cannot be read."""
+
+
+@dataclass(frozen=True)
+class FeatureInfo:
+    """One map of ``forward_features``: its name, channels and stride ``(t, h, w)`` relative to
+    the input clip (like timm's ``feature_info``)."""
+
+    name: str
+    channels: int
+    stride: tuple[int, int, int]
+
+
+@runtime_checkable
+class Backbone(Protocol):
+    """A backbone maps ``B×3×T×H×W`` clips to ``B×feat_dim`` pooled features (an ``nn.Module``)."""
+
+    feat_dim: int
+    #: the maps of :meth:`forward_features`, in order, shallow to deep
+    feature_info: list[FeatureInfo]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor: ...
+
+    def forward_features(self, x: torch.Tensor) -> OrderedDict[str, torch.Tensor]:
+        """Named stage maps ``B×C×T'×H'×W'``, as described by :attr:`feature_info`."""
+
+
+def _missing(obj: object, protocol: type) -> list[str]:
+    names = [n for n in protocol.__dict__.get("__annotations__", {})] + \
+        [n for n, v in vars(protocol).items() if callable(v) and not n.startswith("_")] + \
+        (["__len__", "__getitem__"] if protocol is ClipDataset else [])
+    return [n for n in dict.fromkeys(names) if not hasattr(obj, n)]
+
+
+def check(component: object, protocol: type, where: str) -> None:
+    """Raise :class:`ConfigError` naming what ``component`` (built at ``where``, a config path)
+    lacks of ``protocol`` (:class:`ClipDataset` or :class:`Backbone`)."""
+    missing = _missing(component, protocol)
+    if missing:
+        raise ConfigError(f"{where}: {type(component).__name__} is not a vidssl "
+                          f"{protocol.__name__}: it lacks {', '.join(missing)} (see "
+                          f"vidssl.{protocol.__name__})")

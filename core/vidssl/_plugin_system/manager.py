@@ -1,0 +1,121 @@
+"""Discovery of installed plugins (entry-point group ``vidssl.plugins``) and the global registry.
+
+Every entry point is loaded with pluggy's ``load_setuptools_entrypoints``, one entry point at a time,
+so that a plugin that fails to import is reported with its distribution and exception. After
+loading, each plugin's registration hooks fill the :class:`~vidssl._plugin_system.registry.Registry`.
+``VIDSSL_DISABLE_PLUGINS=name,...`` blocks plugins by entry-point name before they are imported.
+"""
+from __future__ import annotations
+
+import importlib.metadata
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import pluggy
+
+from vidssl._common.errors import PluginError
+from vidssl._plugin_system import hookspecs
+from vidssl._plugin_system.registry import KINDS, Registrar, Registry
+
+ENTRY_POINT_GROUP = "vidssl.plugins"
+DISABLE_ENV = "VIDSSL_DISABLE_PLUGINS"
+_REGISTRATION_HOOKS = {kind: f"vidssl_register_{kind}s" for kind in KINDS}
+
+
+@dataclass(frozen=True)
+class PluginInfo:
+    """One loaded plugin: its entry-point name, module and distribution."""
+
+    name: str
+    module: object
+    distribution: str
+    version: str
+
+
+class Plugins:
+    """The pluggy manager with every enabled plugin loaded, and the registry they filled."""
+
+    def __init__(self, disabled: set[str] | None = None) -> None:
+        if disabled is None:
+            disabled = {n.strip() for n in os.environ.get(DISABLE_ENV, "").split(",") if n.strip()}
+        self.disabled = disabled
+        self.manager = pluggy.PluginManager("vidssl")
+        self.manager.add_hookspecs(hookspecs)
+        self.registry = Registry()
+        self.plugins: list[PluginInfo] = []
+        self._load_entry_points()
+        self._check_hook_names()
+        self._register_components()
+
+    @property
+    def hook(self) -> pluggy.HookRelay:
+        return self.manager.hook
+
+    def _load_entry_points(self) -> None:
+        by_name: dict[str, list[importlib.metadata.Distribution]] = {}
+        for dist in importlib.metadata.distributions():
+            for ep in dist.entry_points:
+                if ep.group == ENTRY_POINT_GROUP:
+                    by_name.setdefault(ep.name, []).append(dist)
+        for name, dists in sorted(by_name.items()):
+            labels = sorted({f"{d.metadata['Name']} {d.version}" for d in dists})
+            if len(labels) > 1:  # pluggy would silently keep only the first one
+                raise PluginError(f"plugin entry point '{name}' is declared by several "
+                                  f"distributions: {' and '.join(labels)}")
+            if name in self.disabled:
+                self.manager.set_blocked(name)
+                continue
+            try:
+                self.manager.load_setuptools_entrypoints(ENTRY_POINT_GROUP, name=name)
+            except Exception as exc:
+                raise PluginError(
+                    f"plugin '{name}' from distribution {labels[0]} failed to import: "
+                    f"{type(exc).__name__}: {exc} (disable it with {DISABLE_ENV}={name})") from exc
+        for module, dist in self.manager.list_plugin_distinfo():
+            self.plugins.append(PluginInfo(self.manager.get_name(module), module,
+                                           dist.metadata["Name"], dist.version))
+
+    def _check_hook_names(self) -> None:
+        try:
+            self.manager.check_pending()
+        except pluggy.PluginValidationError as exc:
+            raise PluginError(f"{exc} (a misspelled vidssl hook name?)") from exc
+
+    def _register_components(self) -> None:
+        """Each plugin's registration hooks, called through pluggy for that plugin alone, with a
+        registrar that attributes what it adds to the plugin's distribution."""
+        modules = [p.module for p in self.plugins]
+        for info in self.plugins:
+            others = [m for m in modules if m is not info.module]
+            for kind, hook_name in _REGISTRATION_HOOKS.items():
+                registrar = Registrar(self.registry, kind, info.distribution, info.version)
+                try:
+                    self.manager.subset_hook_caller(hook_name, others)(register=registrar)
+                except PluginError:
+                    raise
+                except Exception as exc:
+                    raise PluginError(f"plugin '{info.name}' ({info.distribution} {info.version}) "
+                                      f"failed in {hook_name}: {type(exc).__name__}: {exc}") from exc
+
+    def hooks_of(self, module: object) -> list[str]:
+        """Names of the hooks that one plugin module implements."""
+        return sorted(c.name for c in self.manager.get_hookcallers(module) or [])
+
+
+_plugins: Plugins | None = None
+
+
+def get_plugins() -> Plugins:
+    """The process-wide :class:`Plugins`, loaded on first use."""
+    global _plugins
+    if _plugins is None:
+        _plugins = Plugins()
+    return _plugins
+
+
+def stage_kind(type_name: str, path: list | None = None) -> Any:
+    """The registered stage kind (a :class:`~vidssl._engine.stage_kinds.StageKind`) named
+    ``type_name``; an unknown one is a :class:`ConfigError` naming ``path`` (the stage) and the
+    kinds."""
+    return get_plugins().registry.build("stage", {"type": type_name}, path or [])
