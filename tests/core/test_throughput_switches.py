@@ -336,3 +336,31 @@ def test_the_switches_are_undone_when_the_training_stage_ends(tiny_config, tmp_p
     restore()
     assert backbone._compiled_call_impl is None
     assert all(p.is_contiguous() for p in backbone.parameters())
+
+
+@pytest.mark.slow
+def test_repeat_trains_on_videos_times_clips_resumes_exactly_and_is_refused_where_it_cannot_hold(
+        tiny_config, tmp_path, capfd):
+    """A supervised stage on ``repeat=2``: batches of 4 videos × 2 clips (printed), stopped after
+    its first epoch and resumed it ends bit for bit as an uninterrupted run; a memory-bank method
+    and an evaluation dataset refuse it."""
+    cfg = load_config(tiny_config, ["stages.1.dataset.repeat=2", "stages.1.epochs=2",
+                                           "deterministic=True"])
+    cfg["stages"] = cfg["stages"][1:2]
+    Runner(cfg, tmp_path / "whole").run()
+    assert "4 videos per step × 2 clips each = 8 clips per step" in capfd.readouterr().err
+    Runner(cfg, tmp_path / "stopped", hooks=[StopAtEpoch(1)]).run()
+    Runner(cfg, tmp_path / "stopped", resume=True).run()
+    whole, resumed = (checkpoint.load(tmp_path / w / "checkpoints" / "stage_supervised.pt")
+                      for w in ("whole", "stopped"))
+    assert_same_tensors(whole["method"], resumed["method"], "method.")
+    assert whole["metrics"] == resumed["metrics"]
+    stage = {k: v for k, v in cfg["stages"][0].items() if k != "val_dataset"}
+    bank = {**cfg, "stages": [{**stage, "method": {"type": "instance_recognition"}}]}
+    with pytest.raises(ConfigError, match=r"repeats each video 2 times per item"):
+        Runner(bank, tmp_path / "bank").run()
+    evaluated = load_config(tiny_config, ["stages.1.val_dataset.repeat=2"])
+    evaluated["stages"] = evaluated["stages"][1:2]
+    with pytest.raises(ConfigError, match=r"stages\[0\]\.val_dataset: its items hold 2 "
+                                                 r"augmented clips each"):
+        Runner(evaluated, tmp_path / "evaluated").run()

@@ -173,3 +173,32 @@ def test_a_smoke_run_reads_a_transcoded_kinetics(real_data_root, tmp_path):
             f"data_root={out}", check=True)
     results = json.loads((tmp_path / "run" / "results.json").read_text())
     assert "pretrain" in results
+
+
+def test_repeat_cuts_several_augmented_clips_from_one_decode(data_root):
+    """``repeat=3``: an item holds three independently augmented clips of the one decoded span
+    (the frames are read once), the first being the item ``repeat=1`` gives."""
+    common = {"type": "synthetic_motion", "split": "train", "size": 16, "frames": 12,
+              "train_per_class": 4, "test_per_class": 2, "root": str(data_root),
+              "view": {"clip_len": 8, "size": 16, "crop": "random_resized",
+                       "color_jitter": [0.4, 0.4, 0.4]}}
+    one = vidssl.build("dataset", common, views={"clip": {}})
+    three = vidssl.build("dataset", {**common, "repeat": 3}, views={"clip": {}})
+    reads = []
+    source = three._frame_source
+
+    def counted(record, row):
+        n, get = source(record, row)
+        return n, lambda ids: reads.append(list(ids)) or get(ids)
+
+    three._frame_source = counted
+    for row in (0, 7):
+        single, repeated = one[row]["views"]["clip"], three[row]["views"]["clip"]
+        assert repeated.shape == (3, *single.shape) and three.clips_per_item == 3
+        assert torch.equal(repeated[0], single), "the first clip is the repeat=1 item's"
+        assert not torch.equal(repeated[0], repeated[1]) and \
+            not torch.equal(repeated[1], repeated[2]), "each clip is augmented on its own"
+    assert len(reads) == 2, "one read per item"
+    with pytest.raises(vidssl.ConfigError, match=r"repeat must be at least 1"):
+        vidssl.build("dataset", {**common, "repeat": 0}, views={"clip": {}})
+

@@ -32,3 +32,16 @@ def per_video(fn: Callable[[torch.Tensor], torch.Tensor], clip: torch.Tensor,
     if softmax:
         out = out.softmax(-1)
     return out.view(b, views, -1).mean(1)
+
+
+def collate_repeated(clips_per_item: int, items: list[dict[str, Any]]) -> dict[str, Any]:
+    """The default collation of ``items`` whose views hold ``clips_per_item`` clips each, flattened
+    to ``B·N`` clips: every view ``B×N×…`` → ``(B·N)×…``, ``label`` and ``index`` repeated per clip
+    (``skipped`` stays per video: it counts videos)."""
+    from torch.utils.data import default_collate
+
+    batch = default_collate(items)
+    batch["views"] = {k: v.flatten(0, 1) for k, v in batch["views"].items()}
+    for key in ("label", "index"):
+        batch[key] = batch[key].repeat_interleave(clips_per_item)
+    return batch

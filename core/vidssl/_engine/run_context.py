@@ -17,10 +17,11 @@ import torch
 
 from vidssl._common import checkpoint
 from vidssl._common.errors import ConfigError, DataError
+from vidssl._common.schema import format_path
 from vidssl._distributed import process_group as distributed
 from vidssl._engine.dataset_subset import DatasetSubset
 from vidssl._engine.evaluation import EvaluationContext
-from vidssl._plugin_system.contracts import ClipDataset, check
+from vidssl._plugin_system.contracts import CLIPS_PER_ITEM, ClipDataset, check
 
 if TYPE_CHECKING:
     from vidssl._engine.stage import Stage
@@ -90,6 +91,10 @@ class RunContext:
         ``max_videos`` first rows when set."""
         dataset = self.plugins.registry.build("dataset", cfg, path, views=views)
         check(dataset, ClipDataset, ".".join(map(str, path)))
+        if path[-1] != "dataset" and getattr(dataset, CLIPS_PER_ITEM, 1) > 1:
+            raise ConfigError(f"{format_path(path)}: its items hold "
+                              f"{getattr(dataset, CLIPS_PER_ITEM)} augmented clips each; only the "
+                              f"dataset a stage trains on may (evaluation reads each video once)")
         self._list_unusable(stage, str(path[-1]), list(getattr(dataset, "unusable", None) or []))
         rows = list(range(len(dataset)))
         if stage.cfg.get("rows_from") and path[-1] == "dataset":

@@ -20,13 +20,14 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 
 from vidssl._common import checkpoint
-from vidssl._common.tensors import to_device
+from vidssl._common.tensors import collate_repeated, to_device
 from vidssl._config.optim import steps_per_iteration
 from vidssl._distributed import process_group as distributed
 from vidssl._engine.optimizer_step import OptimizerStep
 from vidssl._engine.run_context import RunContext
 from vidssl._engine.stage import Stage
 from vidssl._hooks.stage_end_of_epoch import EpochCheckpoint, EpochScheduler
+from vidssl._plugin_system.contracts import CLIPS_PER_ITEM
 from vidssl._speed.host_memory import start_data_worker
 from vidssl._speed.lean_conv3d import conv3d_mode
 from vidssl._speed.precision import (
@@ -78,16 +79,20 @@ def switch_backbones(run: RunContext, stage: Stage) -> Callable[[], None]:
 
 
 def _report_batch(stage: Stage) -> None:
-    """Print the effective batch where it differs from ``batch_size``; warn where it differs
-    from the config's ``global_batch``."""
+    """Print the effective batch where it differs from ``batch_size`` (and in clips where the
+    dataset's items hold several); warn where it differs from the config's ``global_batch``."""
     cfg = stage.cfg
     effective = distributed.world_size() * cfg["batch_size"] * cfg["accumulate"]
+    repeats = getattr(stage.dataset, CLIPS_PER_ITEM, 1)
     if not distributed.is_main():
         return
     if effective != cfg["batch_size"]:
         print(f"vidssl: stage '{stage.name}': effective batch {effective} = "
               f"{distributed.world_size()} processes × batch_size {cfg['batch_size']} × "
               f"accumulate {cfg['accumulate']}", file=sys.stderr)
+    if repeats > 1:
+        print(f"vidssl: stage '{stage.name}': {effective} videos per step × {repeats} clips each "
+              f"= {effective * repeats} clips per step", file=sys.stderr)
     if cfg["global_batch"] and cfg["global_batch"] != effective:
         print(f"vidssl: warning: stage '{stage.name}': the config declares global_batch="
               f"{cfg['global_batch']} but this run's effective batch is {effective} "
@@ -257,8 +262,11 @@ def _loader(run: RunContext, stage: Stage) -> DataLoader:
     """One loader for the stage: its workers persist across epochs (items depend only on (seed,
     epoch, row), and the dataset's epoch is shared with them), the sampler sets the order."""
     workers, seed = stage.cfg["num_workers"], run.cfg["seed"] + stage.index
+    repeats = getattr(stage.dataset, CLIPS_PER_ITEM, 1)
     return DataLoader(stage.dataset, batch_size=stage.cfg["batch_size"], sampler=stage.sampler,
                       drop_last=True, num_workers=workers, persistent_workers=workers > 0,
                       prefetch_factor=2 if workers else None,
                       generator=torch.Generator().manual_seed(seed * 100003),
-                      pin_memory=run.device.type == "cuda", worker_init_fn=start_data_worker)
+                      pin_memory=run.device.type == "cuda", worker_init_fn=start_data_worker,
+                      collate_fn=functools.partial(collate_repeated, repeats) if repeats > 1
+                      else None)

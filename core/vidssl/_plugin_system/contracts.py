@@ -20,6 +20,12 @@ from vidssl._common.errors import ConfigError
 #: the runner checks it against the classes of the datasets the stage trains and evaluates on.
 NUM_CLASSES = "num_classes"
 
+#: An optional attribute of a training dataset: its items hold this many clips of each view
+#: (``N×C×T×H×W``, e.g. N augmentations of one decoded span); the training loader flattens them
+#: to a batch of ``B·N`` clips with ``label`` and ``index`` repeated (``skipped`` still counts
+#: videos). Without it, one clip per view.
+CLIPS_PER_ITEM = "clips_per_item"
+
 
 @runtime_checkable
 class ClipDataset(Protocol):

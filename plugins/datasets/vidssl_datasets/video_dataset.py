@@ -37,14 +37,21 @@ class VideoDataset(Dataset):
     """Videos plus the views to cut from each; unreadable videos are skipped (and counted) or,
     with ``reader.on_error="raise"``, stop the run. Views may name registered clip transforms and
     samplers (components of kind ``transform``), built here once. ``index`` is the video index of
-    the dataset's root (in memory only if not given)."""
+    the dataset's root (in memory only if not given). With ``repeat=N`` (a training dataset:
+    VideoMAE's repeated augmentation) an item holds N independently augmented clips of each view,
+    cut from the one decoded span (``N×C×T×H×W``; the first is the item ``repeat=1`` gives), and
+    the training loader flattens them (``clips_per_item``)."""
 
     def __init__(self, records: Sequence[VideoRecord], classes: Sequence[str], views: dict[str, dict],
                  view: dict | None = None, reader: ReaderSpec = ReaderSpec(), seed: int = 0,
                  label_swaps: LabelSwaps | None = None, name: str = "dataset",
-                 index: VideoIndex | None = None) -> None:
+                 index: VideoIndex | None = None, repeat: int = 1) -> None:
         if not records:
             raise DataError(f"{name}: no videos found")
+        if repeat < 1:
+            raise ConfigError(f"{name}: repeat must be at least 1, got {repeat}")
+        #: clips of each view per item (``repeat``)
+        self.clips_per_item = repeat
         self.classes = list(classes)
         self.specs = make_view_specs(view or {}, views, name)
         self.reader, self.seed, self.name = reader, seed, name
@@ -170,12 +177,22 @@ class VideoDataset(Dataset):
         self._check_indices(record, n, indices)
         union = sorted({i for clips in indices.values() for ids in clips for i in ids})
         frames, position = get(union), {index: k for k, index in enumerate(union)}
+        repeats = [self._render(frames, position, indices, rng) for _ in range(self.clips_per_item)]
+        views = repeats[0] if len(repeats) == 1 else \
+            {name: torch.stack([r[name] for r in repeats]) for name in self.specs}
+        return {"views": views, "label": record.label, "index": row}
+
+    def _render(self, frames: np.ndarray, position: dict[int, int],
+                indices: dict[str, list[list[int]]], rng: np.random.Generator
+                ) -> dict[str, torch.Tensor]:
+        """Every view's clips cut from the decoded ``frames`` (``position``: frame index → row of
+        ``frames``) and augmented with ``rng``."""
         views = {}
         for name, spec in self.specs.items():
             clips = [render_view(frames[[position[i] for i in ids]], spec, rng,
                                  self.transforms[name]) for ids in indices[name]]
             views[name] = clips[0] if len(clips) == 1 else torch.stack(clips)
-        return {"views": views, "label": record.label, "index": row}
+        return views
 
     def _check_indices(self, record: VideoRecord, n: int, indices: dict[str, list[list[int]]]) -> None:
         """A view's sampler must give each clip at least one frame index, each in ``0..n-1``;

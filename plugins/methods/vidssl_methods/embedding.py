@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vidssl import Method
+from vidssl import ConfigError, Method
 from vidssl_methods.memory_bank import MemoryBank
 
 
@@ -44,6 +44,13 @@ class EmbeddingMethod(Method):
         self.momentum, self.temperature = momentum, temperature
 
     def prepare(self, dataset: Any, work_dir: Path) -> None:
+        """One bank row per training video; a dataset whose items hold several clips
+        (``repeat``) is refused: each would update the same row."""
+        repeats = getattr(dataset, "clips_per_item", 1)
+        if repeats > 1:
+            raise ConfigError(f"{type(self).__name__}: its dataset repeats each video {repeats} "
+                              f"times per item (repeat={repeats}), but the memory bank keeps one "
+                              f"row per video that every copy would update; set repeat=1")
         self.bank.resize(len(dataset))
 
     def embed_batch(self, batch: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
