@@ -14,7 +14,17 @@ import torch.nn.functional as F
 
 import vidssl
 from conftest import run_cli
-from vidssl import EvaluationContext, Method, RunError, Runner, checkpoint, get_plugins, hookimpl, load_config
+from vidssl import (
+    EvaluationContext,
+    Method,
+    PluginError,
+    RunError,
+    Runner,
+    checkpoint,
+    get_plugins,
+    hookimpl,
+    load_config,
+)
 from vidssl._plugin_system.registry import Component
 from vidssl_datasets.synthetic_motion import write_video
 
@@ -34,6 +44,16 @@ class NanAfter(Method):
         if int(self.seen) > self.step:
             loss = loss * float("nan")
         return {"loss": loss, "odd": torch.tensor(float("nan"))}
+
+
+class ReadsAnUndeclaredView(NanAfter):
+    def training_step(self, batch):
+        return {"loss": self.head(self.backbone(batch["views"]["other"])).sum()}
+
+
+class ReturnsNoLoss(NanAfter):
+    def training_step(self, batch):
+        return {"total": self.head(self.backbone(batch["views"]["clip"])).sum()}
 
 
 class StopAtEpochEnd:
@@ -68,7 +88,9 @@ class StopAroundTheOthers:
 def components():
     registry = get_plugins().registry
     if "nan_after" not in registry.names("method"):
-        registry.add(Component("method", "nan_after", NanAfter, {"type": "object"}, "tests", "0"))
+        for name, method in (("nan_after", NanAfter), ("undeclared_view", ReadsAnUndeclaredView),
+                             ("no_loss", ReturnsNoLoss)):
+            registry.add(Component("method", name, method, {"type": "object"}, "tests", "0"))
         for name, hook in (("stop_at_epoch_end", StopAtEpochEnd), ("stop_first", StopFirst),
                            ("stop_last", StopLast), ("stop_around", StopAroundTheOthers)):
             registry.add(Component("hook", name, hook, {"type": "object"}, "tests", "0"))
@@ -145,3 +167,18 @@ def test_a_hook_stops_the_run_cleanly(tiny_config, tmp_path):
         progress = checkpoint.load(work / "checkpoints" / "last.pt")["progress"]
         assert (progress["stage"], progress["epoch"], progress["iteration"]) == \
             ("supervised", 1, 0), name
+
+
+def test_a_method_s_mistakes_at_the_boundary_are_one_line_errors(tiny_config, tmp_path):
+    """A method reading a view it did not declare, or returning no ``loss``: one line naming the
+    method and what to do, not a traceback from inside the loop."""
+    for method, expected in (
+            ("undeclared_view", r"^method ReadsAnUndeclaredView: reads the view 'other', which it "
+                                r"does not declare \(its views: clip\); add 'other' to the "
+                                r"method's views$"),
+            ("no_loss", r"^method ReturnsNoLoss: training_step returned \['total'\]; it must "
+                        r"return a dict of 0-d tensors with the optimised one under 'loss'$")):
+        cfg = nan_config(tiny_config, "stop")
+        cfg["stages"][1]["method"] = {"type": method}
+        with pytest.raises(PluginError, match=expected):
+            Runner(cfg, tmp_path / method, only=["supervised"]).run()

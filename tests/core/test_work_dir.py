@@ -11,7 +11,7 @@ import subprocess
 import pytest
 
 from conftest import run_cli
-from vidssl import CheckpointError, ConfigError, Runner, get_plugins, hookimpl, load_config
+from vidssl import CheckpointError, ConfigError, PluginError, Runner, get_plugins, hookimpl, load_config
 from vidssl._engine.work_dir import LOCK_NAME
 from vidssl._plugin_system.registry import Component
 
@@ -100,7 +100,8 @@ def test_hook_entries_that_would_break_resume_and_misspelled_hooks_are_named(tin
         Runner({**cfg, "custom_hooks": [{"type": "unloadable"}]}, work).run()
     assert not list((work / "checkpoints").glob(".*tmp*")) and \
         not (work / "checkpoints" / "last.pt").exists(), "nothing half-written, nothing saved"
-    with pytest.raises(Exception, match=r"vidssl_epoch_ends.*misspelled vidssl hook method"):
+    with pytest.raises(PluginError, match=r"custom_hooks\[0\] \(misspelled\): unknown hook "
+                                          r"'vidssl_epoch_ends'; did you mean 'vidssl_epoch_end'\?"):
         Runner({**cfg, "custom_hooks": [{"type": "misspelled"}]}, tmp_path / "other").run()
     assert os.path.isdir(tmp_path / "other")
 

@@ -284,17 +284,17 @@ class Runner:
             hooks[f"custom_hooks[{i}] ({hook_cfg['type']})"] = run.plugins.registry.build(
                 "hook", hook_cfg, ["custom_hooks", i])
         hooks |= {type(hook).__name__: hook for hook in self.extra_hooks}
+        for name, hook in hooks.items():   # before any is registered: all or none
+            run.plugins.check_hook_names(hook, name)
         registered = []
         try:
             for name, hook in hooks.items():
                 run.plugins.manager.register(hook, name=name)
                 registered.append(hook)
-            run.plugins.manager.check_pending()
-        except pluggy.PluginValidationError as exc:
+        except pluggy.PluginValidationError as exc:   # e.g. an argument no hook spec has
             for hook in registered:   # the process's plugin manager is left as it was
                 run.plugins.manager.unregister(hook)
-            raise PluginError(f"{exc} (a misspelled vidssl hook method in one of the run's hooks: "
-                              f"{', '.join(hooks)}; see vidssl._plugin_system.hookspecs)") from None
+            raise PluginError(f"{exc}") from None
         return registered
 
     def _write_json(self, name: str, content: Any) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 import pluggy
 
 from vidssl._common.errors import PluginError
+from vidssl._common.schema import suggest
 from vidssl._plugin_system import hookspecs
 from vidssl._plugin_system.registry import KINDS, Registrar, Registry
 
@@ -77,10 +78,20 @@ class Plugins:
                                            dist.metadata["Name"], dist.version))
 
     def _check_hook_names(self) -> None:
-        try:
-            self.manager.check_pending()
-        except pluggy.PluginValidationError as exc:
-            raise PluginError(f"{exc} (a misspelled vidssl hook name?)") from exc
+        for info in self.plugins:
+            self.check_hook_names(info.module, f"plugin '{info.name}' ({info.distribution} "
+                                               f"{info.version})")
+
+    def check_hook_names(self, hooks: object, label: str) -> None:
+        """A :class:`PluginError` naming ``label`` (the plugin or hook object), each of its hook
+        implementations whose name no hook specification has, and the nearest hook name."""
+        known = [name for name in vars(hookspecs) if name.startswith("vidssl_")]
+        unknown = [name for name in dir(hooks) if name not in known
+                   and self.manager.parse_hookimpl_opts(hooks, name) is not None]
+        if unknown:
+            raise PluginError(f"{label}: " + "; ".join(
+                f"unknown hook '{name}'{suggest(name, known)}" for name in unknown) +
+                " (a misspelled vidssl hook; docs/plugins.md lists them)")
 
     def _register_components(self) -> None:
         """Each plugin's registration hooks, called through pluggy for that plugin alone, with a

@@ -7,6 +7,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from vidssl._common.errors import PluginError
+
 
 class Method(nn.Module):
     """A method owns a backbone and whatever heads, memory banks or queues it needs.
@@ -39,8 +41,16 @@ class Method(nn.Module):
         continues in the middle of one. Default: nothing."""
 
     def forward(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
-        """Run :meth:`training_step` (``forward`` is what DistributedDataParallel wraps)."""
-        return self.training_step(batch)
+        """Run :meth:`training_step` (``forward`` is what DistributedDataParallel wraps). A view
+        the method reads but does not declare in :attr:`views`, or losses without ``"loss"``,
+        are a :class:`~vidssl.PluginError` naming the method."""
+        name = type(self).__name__
+        losses = self.training_step({**batch, "views": _DeclaredViews(batch["views"], name)})
+        if not isinstance(losses, dict) or "loss" not in losses:
+            got = sorted(losses) if isinstance(losses, dict) else type(losses).__name__
+            raise PluginError(f"method {name}: training_step returned {got}; it must return a "
+                              f"dict of 0-d tensors with the optimised one under 'loss'")
+        return losses
 
     def training_step(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
         """Losses for one batch: a dict of 0-d tensors whose ``"loss"`` entry is optimised."""
@@ -59,3 +69,16 @@ class Method(nn.Module):
         features it reads and its head. Default: :meth:`embed`'s features."""
         dim = getattr(self.backbone, "feat_dim", None)
         return {"features": f"{type(self.backbone).__name__} output, pooled ({dim}-d)"}
+
+
+class _DeclaredViews(dict):
+    """A batch's views; reading one the method did not declare says so in one line."""
+
+    def __init__(self, views: dict[str, Any], method: str) -> None:
+        super().__init__(views)
+        self.method = method
+
+    def __missing__(self, view: str) -> Any:
+        raise PluginError(f"method {self.method}: reads the view '{view}', which it does not "
+                          f"declare (its views: {', '.join(self) or 'none'}); add '{view}' to "
+                          f"the method's views")
