@@ -64,3 +64,28 @@ def test_describe_lists_every_argument_with_type_default_and_doc():
     backbone = run_cli("vidssl-plugins", "--describe", "backbone", "r3d", check=True).stdout
     assert re.search(r"^init\s+'fan_out' \| 'seed000'\s+'fan_out'\s+init: Kaiming", backbone, re.M)
     assert "parameters: 33,203,904" in backbone
+
+
+@pytest.mark.slow
+def test_ctrl_c_says_how_to_continue_and_a_failed_report_writes_nothing(tiny_config, tmp_path):
+    """Ctrl-C during a run ends it with 130 and says that ``--resume`` continues; a report asked
+    of a folder that holds no finished run exits 2 and leaves no ``report/`` behind."""
+    import signal
+    import time
+
+    work = tmp_path / "run"
+    process = subprocess.Popen([str(BIN / "vidssl-run"), str(tiny_config), "--work-dir", str(work)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not (work / "config.json").is_file() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr[-500:]
+    assert stderr.rstrip().endswith("vidssl-run: interrupted; the same command with --resume "
+                                    "continues from the last checkpoint"), stderr[-500:]
+    empty = tmp_path / "not_a_run"
+    empty.mkdir()
+    result = run_cli("vidssl-report", str(empty))
+    assert result.returncode == 2 and "not a finished vidssl run" in result.stderr
+    assert not (empty / "report").exists()

@@ -21,9 +21,10 @@ from vidssl._common.errors import VidsslError
 from vidssl._speed.host_memory import claim_process
 
 
-def guarded(command: str, body: Callable[[], int], debug: bool) -> int:
+def guarded(command: str, body: Callable[[], int], debug: bool, interrupted: str = "") -> int:
     """Run ``body`` and return its exit code; print a :class:`VidsslError` or an ``OSError`` as
-    one line (the traceback only with ``debug``) and return the code of the table above. A
+    one line (the traceback only with ``debug``) and return the code of the table above; on
+    Ctrl-C print ``interrupted`` after the command's name (how to continue, where it can). A
     process started as ``command`` may take process-wide settings
     (:func:`vidssl._speed.host_memory.claim_process`)."""
     claim_process(command)
@@ -43,7 +44,7 @@ def guarded(command: str, body: Callable[[], int], debug: bool) -> int:
         print(f"{command}: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print(f"{command}: interrupted", file=sys.stderr)
+        print(f"{command}: interrupted{interrupted}", file=sys.stderr)
         return 130
 
 

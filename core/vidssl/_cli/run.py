@@ -50,7 +50,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"results: {work_dir / 'results.json'}")
         return exit_code("vidssl-run", stopped)
 
-    return guarded("vidssl-run", body, args.debug)
+    return guarded("vidssl-run", body, args.debug,
+                   "; the same command with --resume continues from the last checkpoint")
 
 
 def exit_code(command: str, stopped: Any) -> int:

@@ -45,12 +45,18 @@ def _json(path: Path) -> Any:
     return json.loads(path.read_text()) if path.is_file() else None
 
 
-def collect(work_dir: Path, out: Path | None) -> RunRecord:
-    """Read a work dir (a multi-run vidssl-eval dir: its first run gives curves and environment)
-    and draw its figures into ``out`` (none without it)."""
+def finished_results(work_dir: Path) -> dict[str, Any]:
+    """The ``results.json`` of a finished run in ``work_dir``, or a :class:`ConfigError`."""
     results = _json(work_dir / "results.json")
     if results is None:
         raise ConfigError(f"{work_dir} holds no results.json: not a finished vidssl run")
+    return results
+
+
+def collect(work_dir: Path, out: Path | None) -> RunRecord:
+    """Read a work dir (a multi-run vidssl-eval dir: its first run gives curves and environment)
+    and draw its figures into ``out`` (none without it)."""
+    results = finished_results(work_dir)
     cards = _json(work_dir / "protocols.json") or {}
     first_run = work_dir
     if not (work_dir / "metrics.jsonl").is_file():
@@ -232,6 +238,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.table:
             print(markdown_table([collect(Path(w), None) for w in args.work_dirs]), end="")
             return 0
+        for work_dir in args.work_dirs:   # every one is a finished run before anything is written
+            finished_results(Path(work_dir))
         out.mkdir(parents=True, exist_ok=True)
         records = [collect(Path(w), out) for w in args.work_dirs]
         (out / "report.html").write_text(render_html(records))
