@@ -65,3 +65,24 @@ def test_misspelled_hook_implementation_is_reported(tmp_path):
     result = run_cli("vidssl-plugins", env=env)
     assert result.returncode == 2
     assert "vidssl_register_backbone" in result.stderr and "unknown hook" in result.stderr
+    assert "did you mean 'vidssl_register_backbones'?" in result.stderr
+
+
+def test_describing_a_backbone_that_breaks_the_contract_is_one_line(tmp_path):
+    env = make_distribution(tmp_path, "flat-plugin", "0.1", "flat_plugin", """
+        import torch
+        from vidssl import hookimpl
+
+        class Flat(torch.nn.Module):
+            feat_dim = 3
+
+            def forward(self, x):
+                return x.mean((2, 3, 4))
+
+        @hookimpl
+        def vidssl_register_backbones(register):
+            register("flat", Flat)
+    """)
+    result = run_cli("vidssl-plugins", "--describe", "backbone", "flat", env=env)
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-800:]
+    assert len(result.stderr.strip().splitlines()) == 1 and "forward_features" in result.stderr

@@ -9,6 +9,7 @@ import re
 from vidssl._cli import command_parser, guarded
 from vidssl._common.console import table
 from vidssl._config.values import parse_value
+from vidssl._plugin_system.contracts import Backbone, check
 from vidssl._plugin_system.registry import Component
 
 
@@ -108,6 +109,7 @@ def describe(registry, kind: str, name: str, settings: list[str], input_size: st
     except ValueError:
         raise ConfigError(f"--input: expected CxTxHxW, e.g. 3x16x112x112, got '{input_size}'") from None
     model = registry.build(kind, {"type": name, **kwargs}, [kind]).eval()
+    check(model, Backbone, f"backbone '{name}' ({component.distribution})")
     clip = torch.randn(1, *shape)
     with torch.no_grad(), FlopCounterMode(display=False) as counter:
         features = model(clip)
