@@ -55,11 +55,12 @@ def tiny_config(tmp_path, data_root) -> Path:
 
 
 def run_cli(*args: str, env: dict | None = None, check: bool = False,
-            timeout: float = 600) -> subprocess.CompletedProcess:
-    """Run a vidssl command from this environment's bin directory."""
+            timeout: float = 600, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """Run a vidssl command from this environment's bin directory (in ``cwd``, if given)."""
     command = [str(BIN / args[0]), *args[1:]]
     full_env = {**os.environ, **(env or {})}
-    result = subprocess.run(command, capture_output=True, text=True, env=full_env, timeout=timeout)
+    result = subprocess.run(command, capture_output=True, text=True, env=full_env, timeout=timeout,
+                            cwd=cwd)
     if check and result.returncode != 0:
         raise AssertionError(f"{' '.join(command)} failed ({result.returncode}):\n{result.stderr}")
     return result

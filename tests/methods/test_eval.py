@@ -39,8 +39,8 @@ def weights_sha(backbone_cfg: dict) -> str:
     return backbone_sha256(build("backbone", backbone_cfg))
 
 
-def evaluate(*args: str, check: bool = True):
-    return run_cli("vidssl-eval", *args, check=check, timeout=900)
+def evaluate(*args: str, check: bool = True, cwd: Path | None = None):
+    return run_cli("vidssl-eval", *args, check=check, timeout=900, cwd=cwd)
 
 
 def test_linear_probe_of_a_work_dir_on_synthetic_motion(source_run, eval_data, tmp_path):
@@ -72,13 +72,15 @@ def test_linear_probe_of_a_work_dir_on_synthetic_motion(source_run, eval_data, t
 
 def test_smoke_tiny_of_a_protocol_whose_view_has_no_resize(source_run, eval_data, tmp_path):
     """The linear protocol's synthetic_motion view sets resize=None: --tiny leaves it off (a raw
-    TypeError, min(None, 64), before)."""
-    work = tmp_path / "linear_smoke"
+    TypeError, min(None, 64), before). A smoke run's default work dir is not the real
+    evaluation's (``_smoke`` appended), so it does not block it."""
     result = evaluate(str(source_run), "--protocol", "linear", "--dataset", "synthetic_motion",
-                      "--smoke", "2", "--tiny", "--work-dir", str(work), "--cfg-options",
-                      f"data_root={eval_data}", check=False)
+                      "--smoke", "2", "--tiny", "--cfg-options", f"data_root={eval_data}",
+                      check=False, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
+    work, = (tmp_path / "work_dirs" / "eval").iterdir()
+    assert work.name.endswith("-linear-synthetic_motion_smoke"), work.name
     assert "linear" in json.loads((work / "results.json").read_text())
 
 

@@ -53,7 +53,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--input", choices=["auto", "rgb", "residual"], default="auto",
                         help="the frames the backbone reads; auto: as the work dir's stage was "
                              "trained (RGB for a checkpoint file)")
-    parser.add_argument("--work-dir", help="default: work_dirs/eval/<source>-<protocol>-<dataset>")
+    parser.add_argument("--work-dir", help="default: work_dirs/eval/<source>-<protocol>-<dataset>"
+                                           " (with --smoke: ..._smoke)")
     parser.add_argument("--cfg-options", nargs="+", default=[], metavar="KEY=VALUE",
                         help="override keys of the composed config, e.g. stages.0.epochs=1")
     parser.add_argument("--resume", action="store_true", help="continue unfinished runs")
@@ -144,8 +145,9 @@ def main(argv: list[str] | None = None) -> int:
         backbone, trained_residual, name = source_backbone(args)
         residual = trained_residual if args.input == "auto" else args.input == "residual"
         splits, seeds = integer_list(args.splits, "splits"), integer_list(args.seeds, "seeds")
+        smoke = "_smoke" if args.smoke else ""   # a preflight does not block the real run
         work_dir = Path(args.work_dir or Path("work_dirs") / "eval" /
-                        f"{name}-{protocol.stem}-{args.dataset}")
+                        f"{name}-{protocol.stem}-{args.dataset}{smoke}")
         runs = [(split, seed) for split in splits for seed in seeds]
         done, stopped_any = [], None
         for split, seed in runs:
