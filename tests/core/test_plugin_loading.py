@@ -53,6 +53,9 @@ def test_broken_plugin_names_distribution_and_exception_and_can_be_disabled(tmp_
 def test_disabling_a_shipped_plugin_removes_its_components():
     result = run_cli("vidssl-plugins", env={"VIDSSL_DISABLE_PLUGINS": "vidssl-methods"}, check=True)
     assert "supervised" not in result.stdout and "r3d" in result.stdout
+    misspelled = run_cli("vidssl-plugins", env={"VIDSSL_DISABLE_PLUGINS": "vidssl-method"})
+    assert misspelled.returncode == 2 and "VIDSSL_DISABLE_PLUGINS: no installed plugin is named " \
+        "'vidssl-method'; did you mean 'vidssl-methods'?" in misspelled.stderr, misspelled.stderr
 
 
 def test_misspelled_hook_implementation_is_reported(tmp_path):

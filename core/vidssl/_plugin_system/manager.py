@@ -59,6 +59,11 @@ class Plugins:
             for ep in dist.entry_points:
                 if ep.group == ENTRY_POINT_GROUP:
                     by_name.setdefault(ep.name, []).append(dist)
+        unknown = sorted(self.disabled - set(by_name))
+        if unknown:
+            raise PluginError(f"{DISABLE_ENV}: no installed plugin is named "
+                              f"{', '.join(repr(n) for n in unknown)}"
+                              f"{suggest(unknown[0], by_name)} (plugins: {', '.join(sorted(by_name))})")
         for name, dists in sorted(by_name.items()):
             labels = sorted({f"{d.metadata['Name']} {d.version}" for d in dists})
             if len(labels) > 1:  # pluggy would silently keep only the first one
