@@ -3,6 +3,10 @@ misspelled hooks. Each extra distribution is a real ``*.dist-info`` with an entr
 PYTHONPATH of a real ``vidssl-plugins`` process."""
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import vidssl
 from conftest import make_distribution, run_cli
 
@@ -37,14 +41,23 @@ def test_duplicate_component_names_both_distributions(tmp_path):
 
 
 def test_broken_plugin_names_distribution_and_exception_and_can_be_disabled(tmp_path):
+    """A plugin that fails to import is reported and left out of the command: the others work,
+    and an unknown-component error names it; vidssl-plugins lists it and exits 2."""
     env = make_distribution(tmp_path, "broken-plugin", "1.2", "broken_plugin",
                             "import no_such_module_anywhere\n")
     result = run_cli("vidssl-plugins", env=env)
     assert result.returncode == 2
-    assert ("plugin 'broken-plugin' from distribution broken-plugin 1.2 failed to import: "
-            "ModuleNotFoundError: No module named 'no_such_module_anywhere'") in result.stderr
+    why = ("plugin 'broken-plugin' from distribution broken-plugin 1.2 failed to import: "
+           "ModuleNotFoundError: No module named 'no_such_module_anywhere'")
+    assert why in result.stderr and f"broken: {why}" in result.stdout
     assert "VIDSSL_DISABLE_PLUGINS=broken-plugin" in result.stderr
-    assert "Traceback" not in result.stderr
+    assert "Traceback" not in result.stderr and "supervised" in result.stdout
+    others = subprocess.run(
+        [sys.executable, "-c", "import vidssl; print(sorted(vidssl.components('backbone'))[0]); "
+                               "vidssl.build('method', {'type': 'simclr'})"],
+        capture_output=True, text=True, env={**os.environ, **env})
+    assert others.stdout.strip() == "c3d", "the other plugins' components are there"
+    assert "unknown method 'simclr'" in others.stderr and f"; not loaded: {why})" in others.stderr
     disabled = run_cli("vidssl-plugins", env={**env, "VIDSSL_DISABLE_PLUGINS": "broken-plugin"},
                        check=True)
     assert "disabled: broken-plugin" in disabled.stdout

@@ -36,13 +36,15 @@ def main(argv: list[str] | None = None) -> int:
         print(table(rows, ["plugin", "distribution", "version", "hooks"]))
         if plugins.disabled:
             print(f"disabled: {', '.join(sorted(plugins.disabled))}")
+        for why in plugins.broken.values():
+            print(f"broken: {why}")
         print()
         if args.kind:
             plugins.registry.names(args.kind)  # an unknown kind is a clear error
         components = [c for c in plugins.registry.all() if args.kind in (None, c.kind)]
         print(table([[c.kind, c.name, c.distribution, c.version] for c in components],
                     ["kind", "name", "distribution", "version"]))
-        return 0
+        return 2 if plugins.broken else 0   # the listing is whole only when every plugin loads
 
     return guarded("vidssl-plugins", body, args.debug)
 

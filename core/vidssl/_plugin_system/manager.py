@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import os
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,6 +46,8 @@ class Plugins:
         self.manager.add_hookspecs(hookspecs)
         self.registry = Registry()
         self.plugins: list[PluginInfo] = []
+        #: plugins that failed to import: name → what went wrong (left out of this process)
+        self.broken: dict[str, str] = {}
         self._load_entry_points()
         self._check_hook_names()
         self._register_components()
@@ -74,10 +77,13 @@ class Plugins:
                 continue
             try:
                 self.manager.load_setuptools_entrypoints(ENTRY_POINT_GROUP, name=name)
-            except Exception as exc:
-                raise PluginError(
-                    f"plugin '{name}' from distribution {labels[0]} failed to import: "
-                    f"{type(exc).__name__}: {exc} (disable it with {DISABLE_ENV}={name})") from exc
+            except Exception as exc:   # reported, and left out of this command only
+                self.broken[name] = (f"plugin '{name}' from distribution {labels[0]} failed to "
+                                     f"import: {type(exc).__name__}: {exc}")
+                self.manager.set_blocked(name)
+                print(f"vidssl: warning: {self.broken[name]}; it is left out (fix or uninstall "
+                      f"it, or set {DISABLE_ENV}={name})", file=sys.stderr)
+        self.registry.missing = list(self.broken.values())
         for module, dist in self.manager.list_plugin_distinfo():
             self.plugins.append(PluginInfo(self.manager.get_name(module), module,
                                            dist.metadata["Name"], dist.version))

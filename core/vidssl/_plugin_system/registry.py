@@ -55,6 +55,8 @@ class Registry:
 
     def __init__(self) -> None:
         self._components: dict[str, dict[str, Component]] = {kind: {} for kind in KINDS}
+        #: why plugins that could have added components did not (named by unknown-name errors)
+        self.missing: list[str] = []
 
     def add(self, component: Component) -> None:
         """Add ``component``; a second component of the same kind and name is an error naming both
@@ -80,8 +82,9 @@ class Registry:
         if name not in components:
             where = f"{format_path(path)}: " if path else ""
             installed = ", ".join(sorted(components)) or "none installed"
+            missing = "".join(f"; not loaded: {why}" for why in self.missing)
             raise ConfigError(f"{where}unknown {kind} '{name}'{suggest(name, components)} "
-                              f"(available {kind}s: {installed})")
+                              f"(available {kind}s: {installed}{missing})")
         return components[name]
 
     def validate(self, kind: str, cfg: Any, path: Sequence[str | int] = ()) -> Component:
