@@ -327,7 +327,7 @@ def test_the_switches_are_undone_when_the_training_stage_ends(tiny_config, tmp_p
     assert type(torch.load(tmp_path / "whole.pt", weights_only=False)) is type(backbone)
     # compile too (its wrapper is made at once, compiled only at the first call)
     method = vidssl.build("method", {"type": "supervised", "num_classes": 10}, backbone=backbone)
-    stage = SimpleNamespace(name="s", method=method, cfg={
+    stage = SimpleNamespace(name="s", method=method, dataset=None, cfg={
         "precision": "fp32", "memory_format": "channels_last_3d", "compile": True,
         "batch_size": 2, "accumulate": 1, "global_batch": None})
     restore = switch_backbones(SimpleNamespace(device=torch.device("cpu")), stage)
