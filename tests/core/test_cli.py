@@ -74,8 +74,11 @@ def test_ctrl_c_says_how_to_continue_and_a_failed_report_writes_nothing(tiny_con
     import time
 
     work = tmp_path / "run"
+    # SIGINT's default action in the child: a shell starts background jobs with it ignored, and
+    # Python keeps an inherited "ignore"
     process = subprocess.Popen([str(BIN / "vidssl-run"), str(tiny_config), "--work-dir", str(work)],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 120
     while not (work / "config.json").is_file() and time.monotonic() < deadline:
         time.sleep(0.1)
