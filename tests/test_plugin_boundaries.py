@@ -23,15 +23,11 @@ PACKAGES = {"vidssl": REPO / "core" / "vidssl",
 
 def imported_packages(package: str) -> dict[str, set[str]]:
     """Top-level module → the files of ``package`` that import it (any import statement,
-    including those inside functions)."""
+    including those inside functions and ``if TYPE_CHECKING:`` blocks)."""
     found: dict[str, set[str]] = {}
     for path in PACKAGES[package].rglob("*.py"):
-        for node in ast.walk(ast.parse(path.read_text())):
-            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
-                [node.module] if isinstance(node, ast.ImportFrom) and node.module and \
-                not node.level else []
-            for name in names:
-                found.setdefault(name.split(".")[0], set()).add(path.name)
+        for _, name in imports_of(path, type_checking=True):
+            found.setdefault(name.split(".")[0], set()).add(path.name)
     return found
 
 
@@ -65,12 +61,14 @@ PLUGIN_SOURCES = [*(p for name, p in PACKAGES.items() if name != "vidssl"),
                   REPO / "examples" / "vidssl-example-plugin" / "vidssl_example_plugin"]
 
 
-def _runtime_imports(path) -> list[tuple[int, str]]:
-    """(line, module) of every import in ``path`` that runs (inside functions too), leaving out
-    ``if TYPE_CHECKING:`` blocks (names for annotations only)."""
+def imports_of(path, type_checking: bool = False) -> list[tuple[int, str]]:
+    """(line, module) of every import in ``path`` (inside functions too; ``from m import n``
+    gives ``m`` and ``m.n``), those in ``if TYPE_CHECKING:`` blocks (names for annotations only)
+    only with ``type_checking``."""
     tree = ast.parse(path.read_text())
-    skipped = {id(n) for node in ast.walk(tree) if isinstance(node, ast.If)
-               and "TYPE_CHECKING" in ast.unparse(node.test) for n in ast.walk(node)}
+    skipped = set() if type_checking else {
+        id(n) for node in ast.walk(tree) if isinstance(node, ast.If)
+        and "TYPE_CHECKING" in ast.unparse(node.test) for n in ast.walk(node)}
     found = []
     for node in ast.walk(tree):
         if id(node) in skipped:
@@ -108,7 +106,7 @@ def test_plugins_import_only_the_api():
     for source in PLUGIN_SOURCES:
         for path in source.rglob("*.py"):
             private |= {f"{path.relative_to(REPO)}:{line}: {_core_module(name)}"
-                        for line, name in _runtime_imports(path)
+                        for line, name in imports_of(path)
                         if name.startswith("vidssl.") and _core_module(name)}
     assert not private, "plugins importing private core modules:\n" + "\n".join(sorted(private))
 
@@ -121,7 +119,7 @@ def test_core_imports_no_higher_layer_and_has_no_import_circle():
         module = module.removesuffix(".__init__")
         if module in ("vidssl", "vidssl._deprecated"):
             continue
-        for line, name in _runtime_imports(path):
+        for line, name in imports_of(path):
             target = _core_module(name)
             if target is None or target == module or not target.startswith("vidssl._"):
                 if target == "vidssl":

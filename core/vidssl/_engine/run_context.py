@@ -16,12 +16,12 @@ import pluggy
 import torch
 
 from vidssl._common import checkpoint
-from vidssl._common.errors import ConfigError, DataError
+from vidssl._common.errors import ConfigError, DataError, PluginError
 from vidssl._common.schema import format_path
 from vidssl._distributed import process_group as distributed
 from vidssl._engine.dataset_subset import DatasetSubset
 from vidssl._engine.evaluation import EvaluationContext
-from vidssl._plugin_system.contracts import CLIPS_PER_ITEM, ClipDataset, check
+from vidssl._plugin_system.contracts import ClipDataset, check, clips_per_item
 
 if TYPE_CHECKING:
     from vidssl._engine.stage import Stage
@@ -91,10 +91,10 @@ class RunContext:
         ``max_videos`` first rows when set."""
         dataset = self.plugins.registry.build("dataset", cfg, path, views=views)
         check(dataset, ClipDataset, ".".join(map(str, path)))
-        if path[-1] != "dataset" and getattr(dataset, CLIPS_PER_ITEM, 1) > 1:
-            raise ConfigError(f"{format_path(path)}: its items hold "
-                              f"{getattr(dataset, CLIPS_PER_ITEM)} augmented clips each; only the "
-                              f"dataset a stage trains on may (evaluation reads each video once)")
+        if path[-1] != "dataset" and clips_per_item(dataset) > 1:
+            raise ConfigError(f"{format_path(path)}: its items hold {clips_per_item(dataset)} "
+                              f"augmented clips each; only the dataset a stage trains on may "
+                              f"(evaluation reads each video once)")
         self._list_unusable(stage, str(path[-1]), list(getattr(dataset, "unusable", None) or []))
         rows = list(range(len(dataset)))
         if stage.cfg.get("rows_from") and path[-1] == "dataset":
@@ -145,16 +145,28 @@ class RunContext:
         return "a vidssl_checkpoint_save hook"
 
     @contextlib.contextmanager
-    def hooks_added(self, hooks: list[object]) -> Iterator[None]:
-        """``hooks`` (objects with hook implementations) registered for the ``with`` block, in
-        order (a later one wraps an earlier one of the same kind)."""
-        for hook in hooks:
-            self.plugins.manager.register(hook)
+    def hooks_added(self, hooks: dict[str, object]) -> Iterator[None]:
+        """``hooks`` (name, as errors give it → object with hook implementations) registered
+        for the ``with`` block, in order (a later one wraps an earlier one of the same kind).
+        A misspelled hook name or an argument no hook spec has is a :class:`PluginError`, and
+        then none is registered."""
+        manager = self.plugins.manager
+        for name, hook in hooks.items():
+            self.plugins.check_hook_names(hook, name)
+        registered = []
+        try:
+            for name, hook in hooks.items():
+                manager.register(hook, name=name)
+                registered.append(hook)
+        except pluggy.PluginValidationError as exc:
+            for hook in registered:   # the process's plugin manager is left as it was
+                manager.unregister(hook)
+            raise PluginError(f"{exc}") from None
         try:
             yield
         finally:
-            for hook in hooks:
-                self.plugins.manager.unregister(hook)
+            for hook in registered:
+                manager.unregister(hook)
 
     def evaluation_context(self, stage: Stage, dataset_key: str) -> EvaluationContext:
         """Context over the stage's ``dataset_key`` dataset, built with the method's eval views."""

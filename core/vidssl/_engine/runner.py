@@ -21,12 +21,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pluggy
 import torch
 from torch import nn
 
 from vidssl._common import checkpoint
-from vidssl._common.errors import CheckpointError, ConfigError, PluginError, StopRun
+from vidssl._common.errors import CheckpointError, ConfigError, StopRun
 from vidssl._common.files import write_json
 from vidssl._config.loading import stage_configs, validate_config
 from vidssl._distributed import process_group as distributed
@@ -114,8 +113,7 @@ class Runner:
     def _run_locked(self) -> dict[str, dict[str, float]]:
         run = self.run_context
         self._prepare_work_dir()
-        hooks = self._register_run_hooks()
-        try:
+        with run.hooks_added(self._run_hooks()):
             state = self._load_resume_state()
             run.results = dict(state.get("results", {})) if state else {}
             run.protocols = dict(state.get("protocols", {})) if state else {}
@@ -138,9 +136,6 @@ class Runner:
             except StopRun as stop:   # a hook ended the run: what finished stands
                 self.stopped = stop
             run.hook.vidssl_run_end(run=run, results=run.results)
-        finally:
-            for hook in hooks:
-                run.plugins.manager.unregister(hook)
         return run.results
 
     def _run_stages(self, state: dict[str, Any] | None) -> None:
@@ -271,11 +266,12 @@ class Runner:
                 "git_commit": _git_commit(Path(run.cfg["_source"]["file"]).parent),
                 "versions": packages, "resume": run.resume}
 
-    def _register_run_hooks(self) -> list[object]:
-        """Built-in logging hooks (on rank 0) and the config's ``custom_hooks``, registered
-        before anything fires (a resumed run's ``vidssl_checkpoint_load`` reaches them too)."""
+    def _run_hooks(self) -> dict[str, object]:
+        """Built-in logging hooks (on rank 0), the config's ``custom_hooks`` and the extra hooks,
+        by the names errors give them; registered before anything fires (a resumed run's
+        ``vidssl_checkpoint_load`` reaches them too)."""
         run = self.run_context
-        hooks: dict[str, object] = {}   # name (as errors give it) → hook object
+        hooks: dict[str, object] = {}
         if run.is_main:
             hooks["metrics log"] = MetricsLog(run.work_dir, run.cfg["log"])
             if run.cfg["log"]["progress_bar"]:
@@ -283,19 +279,7 @@ class Runner:
         for i, hook_cfg in enumerate(run.cfg["custom_hooks"]):
             hooks[f"custom_hooks[{i}] ({hook_cfg['type']})"] = run.plugins.registry.build(
                 "hook", hook_cfg, ["custom_hooks", i])
-        hooks |= {type(hook).__name__: hook for hook in self.extra_hooks}
-        for name, hook in hooks.items():   # before any is registered: all or none
-            run.plugins.check_hook_names(hook, name)
-        registered = []
-        try:
-            for name, hook in hooks.items():
-                run.plugins.manager.register(hook, name=name)
-                registered.append(hook)
-        except pluggy.PluginValidationError as exc:   # e.g. an argument no hook spec has
-            for hook in registered:   # the process's plugin manager is left as it was
-                run.plugins.manager.unregister(hook)
-            raise PluginError(f"{exc}") from None
-        return registered
+        return hooks | {type(hook).__name__: hook for hook in self.extra_hooks}
 
     def _write_json(self, name: str, content: Any) -> None:
         write_json(self.run_context.work_dir / name, content)

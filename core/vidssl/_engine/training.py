@@ -27,7 +27,7 @@ from vidssl._engine.optimizer_step import OptimizerStep
 from vidssl._engine.run_context import RunContext
 from vidssl._engine.stage import Stage
 from vidssl._hooks.stage_end_of_epoch import EpochCheckpoint, EpochScheduler
-from vidssl._plugin_system.contracts import CLIPS_PER_ITEM
+from vidssl._plugin_system.contracts import clips_per_item
 from vidssl._speed.host_memory import start_data_worker
 from vidssl._speed.lean_conv3d import conv3d_mode
 from vidssl._speed.precision import (
@@ -83,7 +83,7 @@ def _report_batch(stage: Stage) -> None:
     dataset's items hold several); warn where it differs from the config's ``global_batch``."""
     cfg = stage.cfg
     effective = distributed.world_size() * cfg["batch_size"] * cfg["accumulate"]
-    repeats = getattr(stage.dataset, CLIPS_PER_ITEM, 1)
+    repeats = clips_per_item(stage.dataset)
     if not distributed.is_main():
         return
     if effective != cfg["batch_size"]:
@@ -134,9 +134,11 @@ class TrainingLoop:
     def run_stage(self) -> dict[str, float]:
         """Every remaining epoch; the stage's result (see :func:`train`)."""
         metrics: dict[str, float] = {}
-        hooks = [EpochCheckpoint(self.save, self.run.cfg["checkpoint"]["best_metric"], self.state)]
+        hooks: dict[str, object] = {}   # the checkpoint last: it wraps the scheduler step
         if self.stage.scheduler is not None and not steps_per_iteration(self.stage.scheduler):
-            hooks.insert(0, EpochScheduler(self.stage.scheduler))
+            hooks["epoch scheduler"] = EpochScheduler(self.stage.scheduler)
+        hooks["epoch checkpoint"] = EpochCheckpoint(
+            self.save, self.run.cfg["checkpoint"]["best_metric"], self.state)
         with self.run.hooks_added(hooks):
             for epoch in range(self.state.epoch, self.cfg["epochs"]):
                 metrics = self.run_epoch(epoch)
@@ -262,7 +264,7 @@ def _loader(run: RunContext, stage: Stage) -> DataLoader:
     """One loader for the stage: its workers persist across epochs (items depend only on (seed,
     epoch, row), and the dataset's epoch is shared with them), the sampler sets the order."""
     workers, seed = stage.cfg["num_workers"], run.cfg["seed"] + stage.index
-    repeats = getattr(stage.dataset, CLIPS_PER_ITEM, 1)
+    repeats = clips_per_item(stage.dataset)
     return DataLoader(stage.dataset, batch_size=stage.cfg["batch_size"], sampler=stage.sampler,
                       drop_last=True, num_workers=workers, persistent_workers=workers > 0,
                       prefetch_factor=2 if workers else None,

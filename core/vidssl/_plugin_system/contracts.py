@@ -27,6 +27,11 @@ NUM_CLASSES = "num_classes"
 CLIPS_PER_ITEM = "clips_per_item"
 
 
+def clips_per_item(dataset: Any) -> int:
+    """The dataset's :data:`CLIPS_PER_ITEM` (1 where it does not say)."""
+    return getattr(dataset, CLIPS_PER_ITEM, 1)
+
+
 @runtime_checkable
 class ClipDataset(Protocol):
     """A map-style dataset of videos that yields the views a method asks for.
