@@ -47,6 +47,13 @@ def data_root(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("data") / "synthetic_motion_tiny"
 
 
+@pytest.fixture(scope="session")
+def eval_data(tmp_path_factory) -> Path:
+    """The data_root where the evaluation protocols' synthetic_motion is generated (once per
+    session)."""
+    return tmp_path_factory.mktemp("eval_data")
+
+
 @pytest.fixture
 def tiny_config(tmp_path, data_root) -> Path:
     path = tmp_path / "tiny.py"

@@ -10,7 +10,7 @@ Components and hooks
     :func:`build`, :func:`components`, :func:`get_plugins`, :data:`hookimpl`, :class:`Method`,
     :class:`StageKind` (a plugin's own kind of stage), :class:`StopRun`.
 Contracts a dataset or backbone meets (duck-typed, checked with :func:`check`)
-    :class:`ClipDataset`, :class:`Backbone`, :class:`FeatureInfo`.
+    :class:`ClipDataset`, :class:`Backbone`, :class:`FeatureInfo`, :class:`WeightFormat`.
 What hooks, evaluators and extractors are handed
     :class:`RunContext`, :class:`Stage`, :class:`EvaluationContext`, and the batch helpers
     :func:`per_video`, :func:`map_tensors`, :func:`to_device`.
@@ -21,7 +21,8 @@ Services
     :mod:`distributed` (rank, gathers, barriers; work in one process too), :mod:`checkpoint`
     (atomic save, ``weights_only`` load, backbone weights of a checkpoint), :func:`kmeans_labels`,
     :func:`schema_from_signature` and :func:`validate_arguments` (component argument schemas),
-    :func:`write_json` (atomic).
+    :func:`write_json` (atomic), :func:`load_weights` and :func:`export_weights` (a backbone's
+    weights in any registered weight format).
 Configs and runs
     :func:`load_config`, :func:`read_config` (a config file as plain data),
     :func:`validate_config`, :func:`stage_configs`, :func:`dataset_slots`, :func:`parse_value`
@@ -69,7 +70,14 @@ from vidssl._engine.run_context import RunContext
 from vidssl._engine.runner import Runner
 from vidssl._engine.stage import Stage, stage_file
 from vidssl._engine.stage_kinds import StageKind
-from vidssl._plugin_system.contracts import Backbone, ClipDataset, FeatureInfo, check
+from vidssl._engine.weights import export_weights, load_weights
+from vidssl._plugin_system.contracts import (
+    Backbone,
+    ClipDataset,
+    FeatureInfo,
+    WeightFormat,
+    check,
+)
 from vidssl._plugin_system.hookspecs import hookimpl
 from vidssl._plugin_system.manager import get_plugins
 from vidssl._plugin_system.method import Method
@@ -101,9 +109,9 @@ __all__ = [
     "__version__", "Backbone", "build", "check", "checkpoint", "CheckpointError", "ClipDataset",
     "command_parser", "components", "ConfigError", "DataError", "dataset_slots",
     "DatasetNotFound", "distributed", "EvaluationContext", "execute", "exit_code",
-    "FeatureInfo", "get_plugins", "guarded", "hookimpl", "integer_list", "kmeans_labels",
-    "load_config", "map_tensors", "mean_std", "Method", "parse_value", "per_video",
+    "export_weights", "FeatureInfo", "get_plugins", "guarded", "hookimpl", "integer_list", "kmeans_labels",
+    "load_config", "load_weights", "map_tensors", "mean_std", "Method", "parse_value", "per_video",
     "PluginError", "read_config", "results_table", "RunContext", "RunError", "Runner",
     "schema_from_signature", "Stage", "stage_configs", "stage_file", "StageKind", "StopRun",
-    "table", "to_device", "validate_arguments", "validate_config", "VidsslError", "write_json",
+    "table", "to_device", "validate_arguments", "validate_config", "VidsslError", "WeightFormat", "write_json",
 ]

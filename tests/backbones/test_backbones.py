@@ -11,8 +11,7 @@ import torchvision
 import seed_layouts as seeds
 import vidssl
 from conftest import run_cli
-from vidssl import Backbone, CheckpointError, check
-from vidssl_backbones.checkpoint_import import load_into
+from vidssl import Backbone, CheckpointError, check, export_weights, load_weights
 
 PARAMS = [
     ({"type": "r3d", "depth": 18, "shortcut": "B"}, 33_203_904),
@@ -68,12 +67,40 @@ def test_torchvision_state_dicts_load_with_identical_outputs(ours, theirs):
     torch.manual_seed(0)
     reference = theirs().eval()
     model = vidssl.build("backbone", {"type": ours, "depth": 18, "variant": "torchvision"}).eval()
-    report = load_into(model, reference.state_dict(), "torchvision")
-    assert report.ignored == ["fc.weight", "fc.bias"]
+    assert load_weights(model, reference.state_dict(), "torchvision") == ["fc.weight", "fc.bias"]
     reference.fc = torch.nn.Identity()
     clip = torch.randn(2, 3, 8, 56, 56)
     with torch.no_grad():
         assert torch.equal(model(clip), reference(clip))
+
+
+@pytest.mark.parametrize("ours,theirs", [("r3d", torchvision.models.video.r3d_18),
+                                         ("r2plus1d", torchvision.models.video.r2plus1d_18)])
+def test_weights_export_to_torchvision(ours, theirs):
+    """Export is the same weight-format component run backwards: a vidssl backbone's weights
+    written in torchvision's layout load into torchvision's model (all but its head) and give
+    the same features."""
+    torch.manual_seed(1)
+    model = vidssl.build("backbone", {"type": ours, "depth": 18, "variant": "torchvision"}).eval()
+    reference = theirs().eval()
+    missing, unexpected = reference.load_state_dict(export_weights(model, "torchvision"),
+                                                    strict=False)
+    assert missing == ["fc.weight", "fc.bias"] and unexpected == []
+    reference.fc = torch.nn.Identity()
+    clip = torch.randn(2, 3, 8, 56, 56)
+    with torch.no_grad():
+        assert torch.equal(model(clip), reference(clip))
+
+
+def test_weights_export_to_a_seed_layout_and_back():
+    model = vidssl.build("backbone", {"type": "r3d", "depth": 18})
+    exported = export_weights(model, "kenshohara")
+    assert set(exported) == {k for k in seeds.kenshohara_r3d18() if not k.startswith("fc.")}
+    again = vidssl.build("backbone", {"type": "r3d", "depth": 18})
+    load_weights(again, exported, "kenshohara")
+    assert all(torch.equal(v, again.state_dict()[k]) for k, v in model.state_dict().items())
+    with pytest.raises(CheckpointError, match="weight format 'vmz' is read only"):
+        export_weights(vidssl.build("backbone", {"type": "r2plus1d", "depth": 10}), "vmz")
 
 
 def random_state(layout: dict, prefix: str = "") -> dict:
@@ -109,7 +136,8 @@ def test_seed_checkpoint_layouts_load_strictly(tmp_path, fmt, layout, cfg, wrap,
     state = random_state(layout(), prefix)
     path = tmp_path / "seed.pth"
     torch.save(wrap(state), path)
-    model = vidssl.build("backbone", {**cfg, "pretrained": str(path), "pretrained_format": fmt})
+    model = vidssl.build("backbone", cfg)
+    load_weights(model, path, fmt)
     seed_key, our_key = probe
     assert torch.equal(model.state_dict()[our_key], state[prefix + seed_key])
     loaded = sum(1 for k in layout() if not k.startswith(("fc.", "linear.", "id_head.", "cls_head.",
@@ -124,14 +152,13 @@ def test_mismatched_checkpoint_is_refused_with_the_keys_named(tmp_path):
     path = tmp_path / "bad.pth"
     torch.save({"state_dict": random_state(layout)}, path)
     with pytest.raises(CheckpointError) as info:
-        vidssl.build("backbone", {"type": "r3d", "pretrained": str(path),
-                                  "pretrained_format": "kenshohara"})
+        load_weights(vidssl.build("backbone", {"type": "r3d"}), path, "kenshohara")
     message = str(info.value)
     assert "missing (1): layer4.1.bn2.running_var" in message
     assert "unexpected (1): layer4.1.extra.weight" in message
     with pytest.raises(CheckpointError, match="shape mismatch"):
-        load_into(vidssl.build("backbone", {"type": "r3d", "depth": 18, "width": 0.5}),
-                  random_state(seeds.kenshohara_r3d18()), "kenshohara")
+        load_weights(vidssl.build("backbone", {"type": "r3d", "depth": 18, "width": 0.5}),
+                     random_state(seeds.kenshohara_r3d18()), "kenshohara")
 
 
 def test_non_local_blocks_sit_where_video_nonlocal_net_puts_them():

@@ -59,7 +59,7 @@ def test_describe_lists_every_argument_with_type_default_and_doc():
     rows = {line.split()[0]: line for line in text.splitlines()[3:]}
     assert set(rows) == {"queue_size", "dim", "momentum", "temperature", "temporal_negative",
                          "tca", "tca_max", "min_gap", "shuffle_bn"}
-    assert re.search(r"^queue_size\s+integer\s+5000\s*$", rows["queue_size"])
+    assert re.search(r"^queue_size\s+integer\s+5000\s+keys kept in the FIFO", rows["queue_size"])
     assert re.search(r"^shuffle_bn\s+boolean\s+False\s+.*Shuffle-BN", rows["shuffle_bn"])
     backbone = run_cli("vidssl-plugins", "--describe", "backbone", "r3d", check=True).stdout
     assert re.search(r"^init\s+'fan_out' \| 'seed000'\s+'fan_out'\s+init: Kaiming", backbone, re.M)

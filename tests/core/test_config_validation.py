@@ -125,6 +125,39 @@ def test_data_root_precedence_and_helpers_refused(tmp_path, monkeypatch):
         load_config(config, ["_root=/elsewhere"])
 
 
+def test_a_data_root_no_path_uses_is_refused_and_nothing_is_written(tmp_path):
+    """synthetic_motion without a root falls back to its own default (./data): a data_root on
+    the command line would have changed nothing while 53 MB went into ./data."""
+    config = tmp_path / "own_default.py"
+    config.write_text("backbone = dict(type='r3d', depth=10, width=0.125)\nstages = [dict("
+                      "name='a', type='train', dataset=dict(type='synthetic_motion'), "
+                      "method=dict(type='supervised', num_classes=10), "
+                      "optimizer=dict(type='SGD', lr=0.1))]\n")
+    result = run_cli("vidssl-run", str(config), "--cfg-options", f"data_root={tmp_path / 'x'}",
+                     cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert f"data_root={tmp_path / 'x'} (--cfg-options): no path of {config} uses {{data_root}}" \
+        in result.stderr
+    assert not (tmp_path / "data").exists() and not (tmp_path / "work_dirs").exists()
+
+
+def test_short_videos_and_unmeetable_gaps_are_warned_with_counts(data_root, capsys):
+    """Clips longer than the videos loop (as the seeds' loaders do) and a min_gap the videos
+    cannot give: both silent before, now a start-up warning each, with counts."""
+    import vidssl
+
+    cfg = {"type": "synthetic_motion", "root": str(data_root), "size": 16, "frames": 12,
+           "train_per_class": 4, "test_per_class": 2, "view": {"clip_len": 10, "size": 16}}
+    vidssl.build("dataset", cfg, views={"clip": {}, "far": {"different_time_from": "clip",
+                                                            "min_gap": 5}})
+    err = capsys.readouterr().err
+    assert "synthetic_motion[train]: 40 of 40 videos are too short for view 'far' to start " \
+        "min_gap=5 frames from view 'clip' (that needs 15 frames)" in err
+    vidssl.build("dataset", {**cfg, "view": {"clip_len": 13, "size": 16}}, views={"clip": {}})
+    assert "synthetic_motion[train]: 40 of 40 videos are shorter than the 13 frames of view " \
+        "clip; their clips loop back to the start" in capsys.readouterr().err
+
+
 def test_synthetic_datasets_of_other_sizes_live_side_by_side(tmp_path):
     import vidssl
 

@@ -4,6 +4,7 @@ method with an extra view, a method whose queue survives --resume, a hook keepin
 resume and a hook stopping a run) run as the guide says."""
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -54,7 +55,8 @@ def test_install_list_run_uninstall(tiny_config, tmp_path):
     pip("install", "--no-build-isolation", "--no-deps", str(EXAMPLE))
     try:
         listing = run_cli("vidssl-plugins", check=True).stdout
-        assert "method     arrow_of_time" in listing and "hook       loss_curve" in listing
+        assert re.search(r"^method\s+arrow_of_time\s", listing, re.M)
+        assert re.search(r"^hook\s+loss_curve\s", listing, re.M)
         assert "vidssl-example-plugin  0.1.0" in listing
         work = tmp_path / "run"
         run_cli("vidssl-run", str(config), "--work-dir", str(work), check=True)
@@ -73,9 +75,10 @@ def test_install_list_run_uninstall(tiny_config, tmp_path):
 
 
 
-def test_the_guide_examples_run_stop_and_resume(tiny_config, data_root, tmp_path):
+def test_the_guide_examples_run_stop_and_resume(tiny_config, data_root, eval_data, tmp_path):
     """Stopped by ``stop_below`` after the queue stage's first epoch, resumed without it: the
-    queue, the step count and the weights end as in a run never stopped."""
+    queue, the step count and the weights end as in a run never stopped. vidssl-eval then
+    evaluates the run's ``tiny_c3d`` (a backbone without weight arguments) under a protocol."""
     def config(name: str, stop: str) -> str:
         path = tmp_path / f"{name}.py"
         path.write_text("_base_ = ['tiny.py']\ndeterministic = True\n" +
@@ -103,5 +106,10 @@ def test_the_guide_examples_run_stop_and_resume(tiny_config, data_root, tmp_path
             b = checkpoint.load(stopped / "checkpoints" / f"stage_{stage}.pt")["method"]
             assert a.keys() == b.keys()
             assert all(torch.equal(a[k], b[k]) for k in a), f"{stage}: the resumed run differs"
+        evaluated = run_cli("vidssl-eval", str(whole), "--protocol", "linear", "--dataset",
+                            "synthetic_motion", "--smoke", "2", "--tiny", "--work-dir",
+                            str(tmp_path / "eval"), "--cfg-options", f"data_root={eval_data}")
+        assert evaluated.returncode == 0, evaluated.stderr[-2000:]
+        assert "backbone tensors from" in evaluated.stderr and "stage_order.pt" in evaluated.stderr
     finally:
         pip("uninstall", "-y", "vidssl-example-plugin")

@@ -4,6 +4,7 @@ PYTHONPATH of a real ``vidssl-plugins`` process."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 
@@ -15,8 +16,9 @@ def test_components_name_their_distribution_and_version():
     assert vidssl.components("backbone")["r3d"] == ("vidssl-backbones", "0.1.0")
     assert vidssl.components("dataset")["synthetic_motion"][0] == "vidssl-datasets"
     listing = run_cli("vidssl-plugins", check=True).stdout
-    for line in ("backbone   r3d", "method     supervised", "dataset    synthetic_motion"):
-        assert line in listing
+    for kind, name in (("backbone", "r3d"), ("method", "supervised"),
+                       ("dataset", "synthetic_motion"), ("weight_format", "torchvision")):
+        assert re.search(rf"^{kind}\s+{name}\s", listing, re.M), (kind, name)
     assert "vidssl-methods" in listing and "vidssl_register_methods" in listing
 
 
@@ -102,3 +104,65 @@ def test_describing_a_backbone_that_breaks_the_contract_is_one_line(tmp_path):
     result = run_cli("vidssl-plugins", "--describe", "backbone", "flat", env=env)
     assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-800:]
     assert len(result.stderr.strip().splitlines()) == 1 and "forward_features" in result.stderr
+
+
+def test_a_backbone_stride_that_is_not_a_tuple_is_one_line(tmp_path):
+    """``FeatureInfo.stride`` is a ``(t, h, w)`` tuple; a plain int was accepted silently."""
+    env = make_distribution(tmp_path, "int-stride-plugin", "0.1", "int_stride_plugin", """
+        from collections import OrderedDict
+        import torch
+        from vidssl import FeatureInfo, hookimpl
+
+        class Pool(torch.nn.Module):
+            feat_dim = 3
+            feature_info = [FeatureInfo("input", 3, 1)]
+
+            def forward(self, x):
+                return x.mean((2, 3, 4))
+
+            def forward_features(self, x):
+                return OrderedDict(input=x)
+
+        @hookimpl
+        def vidssl_register_backbones(register):
+            register("pool", Pool)
+    """)
+    result = run_cli("vidssl-plugins", "--describe", "backbone", "pool", env=env)
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert "feature_info entry 'input' has stride 1; a stride is a (t, h, w) tuple" in \
+        result.stderr
+
+
+def test_describe_reads_an_args_section_and_cuts_nothing(tmp_path):
+    """An argument's doc comes from an ``Args:`` section of the class docstring, else the sentence
+    that starts with it (not the first that mentions it), and is never cut."""
+    long = "a long explanation " * 8
+    env = make_distribution(tmp_path, "doc-plugin", "0.1", "doc_plugin", f'''
+        from vidssl import Method, hookimpl
+
+        class Documented(Method):
+            """A method. ``beta`` is mentioned here first, with ``gamma``.
+
+            ``gamma``: the third one.
+
+            Args:
+                alpha: the first
+                    argument, continued.
+                beta (float): {long}end.
+            """
+
+            def __init__(self, backbone, alpha: int = 1, beta: float = 0.5, gamma: int = 3):
+                super().__init__(backbone)
+
+        @hookimpl
+        def vidssl_register_methods(register):
+            register("documented", Documented)
+    ''')
+    text = run_cli("vidssl-plugins", "--describe", "method", "documented", env=env,
+                   check=True).stdout
+    rows = {line.split()[0]: line for line in text.splitlines()[3:]}
+    assert rows["alpha"].endswith("the first argument, continued.")
+    assert rows["beta"].endswith(f"{long.strip()} end.")
+    assert rows["gamma"].endswith("gamma: the third one.")
+    vtdl = run_cli("vidssl-plugins", "--describe", "method", "vtdl", check=True).stdout
+    assert re.search(r"^min_gap\s+integer\s+2\s+least distance in frames", vtdl, re.M)

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from conftest import REPO, run_cli
-from vidssl import build, checkpoint
+from vidssl import build, checkpoint, load_weights
 from vidssl._engine.protocol_card import backbone_sha256
 
 PROTOCOLS = REPO / "configs" / "protocols"
@@ -29,14 +29,10 @@ def source_run(tmp_path_factory, data_root):
     return where / "run"
 
 
-@pytest.fixture(scope="module")
-def eval_data(tmp_path_factory):
-    """The data_root where the protocols' synthetic_motion is generated (once per module)."""
-    return tmp_path_factory.mktemp("eval_data")
-
-
-def weights_sha(backbone_cfg: dict) -> str:
-    return backbone_sha256(build("backbone", backbone_cfg))
+def weights_sha(backbone_cfg: dict, path: Path, fmt: str) -> str:
+    backbone = build("backbone", backbone_cfg)
+    load_weights(backbone, path, fmt)
+    return backbone_sha256(backbone)
 
 
 def evaluate(*args: str, check: bool = True, cwd: Path | None = None):
@@ -61,7 +57,8 @@ def test_linear_probe_of_a_work_dir_on_synthetic_motion(source_run, eval_data, t
     assert card["training"]["optimizer"]["lr"] == 1e-2, "the protocol's synthetic_motion override"
     # the weights evaluated are the source's self-supervised-or-last training stage's
     stage_file = source_run / "checkpoints" / "stage_supervised.pt"
-    assert card["checkpoint"]["backbone"]["pretrained"] == str(stage_file)
+    assert card["checkpoint"]["init_from"] == str(stage_file)
+    assert card["checkpoint"]["init_format"] == "vidssl"
     saved_cfg = json.loads((source_run / "config.json").read_text())["backbone"]
     backbone = build("backbone", saved_cfg)
     backbone.load_state_dict(checkpoint.load(stage_file)["backbone"])
@@ -105,8 +102,7 @@ def test_knn_of_a_torchvision_checkpoint(eval_data, tmp_path):
     assert card["test_views"]["per_video"] == 2 and card["data"]["gallery"]["split"] == "train"
     assert card["max_videos"] == 40, "a cut evaluation says so on its card"
     assert card["checkpoint"]["backbone_sha256"] == weights_sha(
-        {"type": "r3d", "variant": "torchvision", "pretrained": str(path),
-         "pretrained_format": "torchvision"})
+        {"type": "r3d", "variant": "torchvision"}, path, "torchvision")
 
 
 @pytest.mark.slow
@@ -142,8 +138,8 @@ def test_seed_fine_tuning_of_a_seed_format_checkpoint_over_two_splits(real_data_
     finetune = cards["finetune"]
     assert finetune["protocol"] == "finetune_seed000" and finetune["method"]["frozen_below"] == 2
     assert finetune["checkpoint"]["backbone_sha256"] == weights_sha(
-        {"type": "r3d", "depth": 18, "stem_pool": "3x3x3", "pretrained": str(path),
-         "pretrained_format": "kenshohara"}), "the seed checkpoint's weights, converted"
+        {"type": "r3d", "depth": 18, "stem_pool": "3x3x3"}, path, "kenshohara"), \
+        "the seed checkpoint's weights, converted"
 
 
 @pytest.mark.parametrize("args, message", [
@@ -170,7 +166,9 @@ def test_every_protocol_names_its_datasets_and_moves_to_each():
     for name in names:
         protocol = read_config(PROTOCOLS / f"{name}.py")["protocol"]
         for dataset in protocol["datasets"]:
-            cfg = compose(PROTOCOLS / f"{name}.py", dataset, {"type": "r3d"})
+            cfg = compose(PROTOCOLS / f"{name}.py", dataset, {"type": "r3d"},
+                          ("weights.pt", "vidssl"))
+            assert cfg["stages"][0]["init_from"] == "weights.pt"
             text = json.dumps(cfg["stages"])
             assert json.dumps(table[dataset]["train"]["type"]) in text
             other = {d for d in table if d != dataset}

@@ -5,6 +5,7 @@
  0     success
  1     run failure: an unreadable checkpoint or video, a failed write (disk full, read-only)
  2     user error: a config or command-line mistake, a missing dataset, a broken plugin
+ 75    stopped for requeue: a stop signal (SIGTERM, SIGUSR1) came, the checkpoint is written
  130   interrupted (Ctrl-C)
 ====  ==================================================================================
 """

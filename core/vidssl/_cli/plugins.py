@@ -50,8 +50,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def arguments_table(component: Component) -> str:
-    """Every config argument of ``component``: name, type (from its schema), default and the first
-    sentence of the builder's documentation that mentions it (``name`` in double backquotes)."""
+    """Every config argument of ``component``: name, type (from its schema), default and its
+    documentation (see :func:`argument_doc`)."""
     properties = component.schema.get("properties", {})
     if not properties:
         return "arguments: none"
@@ -65,17 +65,45 @@ def arguments_table(component: Component) -> str:
             pass
     docs = "\n".join(d for d in (inspect.getdoc(builder), inspect.getdoc(target),
                                  inspect.getdoc(inspect.getmodule(builder))) if d)
-    sentences = re.split(r"(?<=[.;])\s+|\n\s*[*-]\s+", docs)
     rows = []
     for key, schema in properties.items():
         parameter = parameters.get(key)
         default = "required" if parameter is None or parameter.default is parameter.empty \
             else repr(parameter.default)
-        doc = next((" ".join(x.split()) for x in sentences if f"``{key}``" in x), "")
-        doc = doc[:-1] if doc.endswith(":") else doc
-        doc = re.sub(r"``([^`]+)``", r"\1", doc)
-        rows.append([key, _type_name(schema), default, doc if len(doc) <= 90 else doc[:87] + "..."])
+        rows.append([key, _type_name(schema), default, argument_doc(docs, key)])
     return table(rows, ["argument", "type", "default", "doc"])
+
+
+def argument_doc(docs: str, key: str) -> str:
+    """The documentation of argument ``key`` in ``docs`` (the builder's, its class's and its
+    module's docstrings): its entry in an ``Args:`` section (``key: text`` or ``key (type):
+    text``, continued on more indented lines), else the sentence that starts with ````key````,
+    else the first sentence that mentions ````key````."""
+    lines = docs.splitlines()
+    for i, line in enumerate(lines):
+        entry = re.match(rf"(\s*){re.escape(key)}(?:\s*\([^)]*\))?\s*:\s*(.*)", line)
+        if entry and _in_args_section(lines, i, len(entry[1])):
+            text = [entry[2]]
+            for more in lines[i + 1:]:
+                if not more.strip() or len(more) - len(more.lstrip()) <= len(entry[1]):
+                    break
+                text.append(more.strip())
+            return " ".join(" ".join(text).split())
+    sentences = [re.sub(r"^[*-]\s+", "", " ".join(x.split()))
+                 for x in re.split(r"(?<=\.)\s+|\n\s*[*-]\s+", docs)]
+    mark = f"``{key}``"
+    doc = next((x for x in sentences if x.startswith(mark)), None) or \
+        next((x for x in sentences if mark in x), "")
+    doc = doc[:-1] if doc.endswith(":") else doc
+    return re.sub(r"``([^`]+)``", r"\1", doc)
+
+
+def _in_args_section(lines: list[str], i: int, indent: int) -> bool:
+    """Whether line ``i`` (indented by ``indent``) sits under an ``Args:`` heading."""
+    for line in reversed(lines[:i]):
+        if line.strip() and len(line) - len(line.lstrip()) < indent:
+            return line.strip() in ("Args:", "Arguments:", "Parameters:")
+    return False
 
 
 def _type_name(schema: dict) -> str:

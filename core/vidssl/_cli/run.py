@@ -82,7 +82,7 @@ def execute(cfg: dict[str, Any], work_dir: Path, *, resume: bool = False, overwr
                                         distributed.world_size_from_env())
         for note in notes:
             print(f"vidssl-run --smoke: {note}", file=sys.stderr)
-        hooks.append(SmokeReport(full, distributed.world_size_from_env()))
+        hooks.append(SmokeReport(full, distributed.world_size_from_env(), tiny))
     runner = Runner(cfg, work_dir, resume=resume, only=only, hooks=hooks, overwrite=overwrite)
     try:
         results = runner.run()

@@ -86,7 +86,7 @@ def backbone_state(saved: dict[str, Any], path: str | Path) -> dict[str, torch.T
         else {}
     state = {k[len("backbone."):]: v for k, v in method.items() if k.startswith("backbone.")}
     if not state:
-        raise CheckpointError(f"checkpoint {path} has no backbone weights (entries: "
+        raise CheckpointError(f"{f'checkpoint {path}' if path else 'it'} has no backbone weights (entries: "
                               f"{', '.join(sorted(saved)) or 'none'})")
     return state
 

@@ -46,7 +46,9 @@ STAGE_PROPERTIES: dict[str, dict] = {
     "epochs": {"type": "integer", "minimum": 0},
     "batch_size": {"type": "integer", "minimum": 1},
     "num_workers": {"type": "integer", "minimum": 0},
+    "data_timeout_s": {"type": "number", "minimum": 0},
     "init_from": {"type": ["string", "null"]},
+    "init_format": {"type": "string"},
     "init_method": {"type": "boolean"},
     "val_interval": {"type": "integer", "minimum": 0},
     "clip_grad_norm": {"type": ["number", "null"], "exclusiveMinimum": 0},
@@ -75,6 +77,8 @@ CORE_SCHEMA = {
         "deterministic": {"type": "boolean"},
         "device": {"enum": ["auto", "cpu", "cuda"]},
         "keep_freed_memory": {"type": "boolean"},
+        "stop_signals": {"type": "array", "items": {"enum": ["SIGTERM", "SIGUSR1", "SIGUSR2",
+                                                            "SIGINT", "SIGHUP"]}},
         "work_dir": {"type": ["string", "null"]},
         "data_root": {"type": "string"},
         "backbone": _component("backbone"),
@@ -92,6 +96,7 @@ CORE_SCHEMA = {
         "custom_hooks": {"type": "array", "items": _component("hook")},
         "checkpoint": {"type": "object", "additionalProperties": False, "properties": {
             "interval_iters": {"type": "integer", "minimum": 0},
+            "interval_minutes": {"type": "number", "minimum": 0},
             "best_metric": {"type": ["string", "null"]}}},
         "log": {"type": "object", "additionalProperties": False, "properties": {
             "interval": {"type": "integer", "minimum": 1},
@@ -107,14 +112,16 @@ CORE_SCHEMA = {
 
 DEFAULTS: dict[str, Any] = {
     "seed": 0, "deterministic": False, "device": "auto", "keep_freed_memory": True,
+    "stop_signals": ["SIGTERM", "SIGUSR1"],
     "work_dir": None, "custom_hooks": [],
     "stage_defaults": {},
-    "checkpoint": {"interval_iters": 0, "best_metric": "top1"},
+    "checkpoint": {"interval_iters": 0, "interval_minutes": 0, "best_metric": "top1"},
     "log": {"interval": 10, "interval_seconds": 30, "progress_bar": True, "tensorboard": True},
     "dist": {"backend": None, "broadcast_buffers": True, "find_unused_parameters": False},
 }
 STAGE_DEFAULTS: dict[str, Any] = {"epochs": 1, "batch_size": 8, "num_workers": 0,
-                                  "init_from": None, "init_method": False, "val_interval": 0,
+                                  "data_timeout_s": 300,
+                                  "init_from": None, "init_format": "vidssl", "init_method": False, "val_interval": 0,
                                   "scheduler": None, "clip_grad_norm": None, "nan_policy": "stop",
                                   "max_iters": None, "max_videos": None, "rows_from": None,
                                   "precision": "auto", "memory_format": "channels_last_3d",
@@ -124,10 +131,11 @@ STAGE_DEFAULTS: dict[str, Any] = {"epochs": 1, "batch_size": 8, "num_workers": 0
 
 #: keys added after runs could already exist, with the behaviour a run started before each had
 #: (which is not always today's default): a resumed run whose config.json lacks one continues
-#: with that value (:func:`vidssl._engine.work_dir.check_resume`). Add every new run or stage key here.
+#: with that value (:func:`vidssl._engine.work_dir.check_resume`). Add every new run or stage key
+#: that changes what a run computes here (``stop_signals`` and ``checkpoint`` do not).
 KEYS_ADDED_LATER: dict[str, dict[str, Any]] = {
     "run": {"keep_freed_memory": False},
-    "stage": {"init_method": False, "nan_policy": "stop", "max_iters": None, "max_videos": None,
+    "stage": {"init_method": False, "init_format": "vidssl", "nan_policy": "stop", "max_iters": None, "max_videos": None,
               "rows_from": None, "precision": "fp32", "memory_format": "contiguous",
               "compile": False, "accumulate": 1, "sync_bn": False, "global_batch": None,
               "conv3d": "torch"},
@@ -170,6 +178,8 @@ def load_config(path: str | Path, options: list[str] | None = None) -> dict[str,
     except Exception as exc:
         raise ConfigError(f"--cfg-options {' '.join(options or [])}: {exc}") from exc
     plain = {k: v for k, v in cfg.to_dict().items() if not k.startswith("_")}
+    if plain.get("data_root"):
+        _check_data_root_used(plain, path, "data_root" in overrides)
     plain["data_root"] = str(plain.get("data_root") or os.environ.get(DATA_ROOT_ENV) or "data")
     plain = _substitute(plain, DATA_ROOT_TOKEN, plain["data_root"])
     merged = _with_defaults(plain)
@@ -207,6 +217,20 @@ def _holds_dict_text(value: Any) -> bool:
 
 DATA_ROOT_TOKEN = "{data_root}"
 DATA_ROOT_ENV = "VIDSSL_DATA_ROOT"
+
+
+def _check_data_root_used(plain: dict[str, Any], path: Path, from_options: bool) -> None:
+    """A ``data_root`` that no path of the config uses would change nothing (and a dataset with
+    its own default root would write where the user did not ask): refuse it."""
+    marker = "\0"
+    rest = {k: v for k, v in plain.items() if k != "data_root"}
+    if _substitute(rest, DATA_ROOT_TOKEN, marker) == rest:
+        where = "--cfg-options" if from_options else str(path)
+        raise ConfigError(f"data_root={plain['data_root']} ({where}): no path of {path} uses "
+                          f"{DATA_ROOT_TOKEN}, so it would change nothing (its datasets name "
+                          f"their roots themselves, or use their own default); set the dataset's "
+                          f"root instead (e.g. stages.0.dataset.root=...), or write "
+                          f"'{DATA_ROOT_TOKEN}/...' in the config")
 
 
 def _substitute(value: Any, token: str, replacement: str) -> Any:
@@ -301,6 +325,12 @@ def _check_stage(stage: dict, i: int, names: set[str], cfg: dict, registry: Regi
     if init and init not in names and not init.endswith(SUFFIXES):
         raise ConfigError(f"{where}.init_from: '{init}' is neither a stage name nor a checkpoint "
                           f"file (.pt/.pth) (stages: {', '.join(sorted(names))})")
+    layout = stage.get("init_format", "vidssl")
+    registry.get("weight_format", layout, ["stages", i, "init_format"])
+    if layout != "vidssl" and (not init or init in names or stage.get("init_method")):
+        raise ConfigError(f"{where}.init_format: '{layout}' reads a foreign checkpoint file "
+                          f"given as init_from (a stage's own checkpoint is in vidssl's layout, "
+                          f"and init_method needs one)")
 
 
 def _with_location(message: str, source: dict) -> str:

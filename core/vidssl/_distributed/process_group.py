@@ -41,7 +41,14 @@ def setup(device: str = "auto", backend: str | None = None) -> torch.device:
     if int(os.environ.get("WORLD_SIZE", 1)) > 1 and not dist.is_initialized():
         if use_cuda:
             torch.cuda.set_device(local_rank)
-        dist.init_process_group(backend or ("nccl" if use_cuda else "gloo"))
+        # torchrun's store outlives a restart of the group (--max-restarts): the keys of each
+        # attempt (e.g. gloo's peer addresses) go under its own prefix, the attempt counted per
+        # rank in the store itself, so every rank of an attempt agrees on it
+        store, rank_, size = next(dist.rendezvous("env://"))
+        attempt = store.add(f"vidssl/attempts/rank{rank_}", 1)
+        dist.init_process_group(backend or ("nccl" if use_cuda else "gloo"), rank=rank_,
+                                store=dist.PrefixStore(f"vidssl/attempt{attempt}", store),
+                                world_size=size)
     return torch.device(f"cuda:{local_rank}") if use_cuda else torch.device("cpu")
 
 

@@ -63,6 +63,7 @@ def protocol_card(cfg: dict[str, Any], stage: Any, start_sha256: str | None) -> 
                                 else {})}
     card |= stage.kind.card(stage_cfg)
     card["checkpoint"] = {"init_from": stage_cfg.get("init_from") or "the previous stage's backbone",
+                          "init_format": stage_cfg.get("init_format", "vidssl"),
                           "backbone_sha256": start_sha256, "backbone": cfg.get("backbone")}
     if stage_cfg.get("max_videos"):
         card["max_videos"] = stage_cfg["max_videos"]

@@ -6,6 +6,7 @@ everything documented here is stable for plugins to rely on.
 from __future__ import annotations
 
 import contextlib
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,8 +20,11 @@ from vidssl._common import checkpoint
 from vidssl._common.errors import ConfigError, DataError, PluginError
 from vidssl._common.schema import format_path
 from vidssl._distributed import process_group as distributed
+from vidssl._engine.data_faults import FAULTS_FILE, exclude_known_faults
 from vidssl._engine.dataset_subset import DatasetSubset
 from vidssl._engine.evaluation import EvaluationContext
+from vidssl._engine.stop_signals import StopSignals
+from vidssl._engine.work_dir import job_identity
 from vidssl._plugin_system.contracts import ClipDataset, check, clips_per_item
 
 if TYPE_CHECKING:
@@ -43,7 +47,9 @@ class RunContext:
     * ``planned``: the names of the stages this run will run, in order (set before
       ``vidssl_run_start``: selected by ``--stages`` and not finished already);
     * ``left_out``: stage name → dataset key → the videos that dataset left out when it was made
-      (listed by :meth:`build_dataset` in ``unusable_videos/<stage>.<key>.tsv``).
+      (listed by :meth:`build_dataset` in ``unusable_videos/<stage>.<key>.tsv``);
+    * ``signals``: the run's stop signals and ``checkpoint.interval_minutes`` clock
+      (:class:`~vidssl._engine.stop_signals.StopSignals`; the runner sets it).
     """
 
     cfg: dict[str, Any]
@@ -55,6 +61,7 @@ class RunContext:
     protocols: dict[str, dict[str, Any]] = field(default_factory=dict)
     planned: list[str] = field(default_factory=list)
     left_out: dict[str, dict[str, int]] = field(default_factory=dict)
+    signals: StopSignals = field(default_factory=lambda: StopSignals([]))
 
     @property
     def hook(self) -> pluggy.HookRelay:
@@ -91,6 +98,10 @@ class RunContext:
         ``max_videos`` first rows when set."""
         dataset = self.plugins.registry.build("dataset", cfg, path, views=views)
         check(dataset, ClipDataset, ".".join(map(str, path)))
+        excluded = exclude_known_faults(dataset, self.work_dir)
+        if excluded and self.is_main:
+            print(f"vidssl: stage '{stage.name}' {path[-1]}: {excluded} videos left out as they "
+                  f"broke a data worker earlier ({self.work_dir / FAULTS_FILE})", file=sys.stderr)
         if path[-1] != "dataset" and clips_per_item(dataset) > 1:
             raise ConfigError(f"{format_path(path)}: its items hold {clips_per_item(dataset)} "
                               f"augmented clips each; only the dataset a stage trains on may "
@@ -121,6 +132,7 @@ class RunContext:
         ``vidssl_checkpoint_save`` hooks added their entries; every rank waits for it. An entry
         that would break every later ``--resume`` is refused, naming the hook that added it."""
         if self.is_main:
+            content["job"] = job_identity()   # an attempt of the same job resumes by itself
             before = set(content)
             self.hook.vidssl_checkpoint_save(run=self, checkpoint=content)
             checkpoint.check_loadable({k: content[k] for k in set(content) - before},

@@ -32,7 +32,15 @@ from vidssl._distributed import process_group as distributed
 from vidssl._engine.protocol_card import backbone_sha256, protocol_card
 from vidssl._engine.run_context import RunContext
 from vidssl._engine.stage import Stage, build_stage, seed_all, stage_file
-from vidssl._engine.work_dir import WorkDirLock, adopt, check_fresh_run, check_resume, save_config
+from vidssl._engine.stop_signals import StopSignals
+from vidssl._engine.work_dir import (
+    WorkDirLock,
+    adopt,
+    check_fresh_run,
+    check_resume,
+    job_identity,
+    save_config,
+)
 from vidssl._hooks.metrics_log import MetricsLog
 from vidssl._hooks.progress import ProgressBar
 from vidssl._plugin_system.contracts import NUM_CLASSES, Backbone, check
@@ -79,8 +87,11 @@ class Runner:
         lock = self._claim_work_dir()   # a resumed run may adopt old values of newer keys
         if run.cfg["keep_freed_memory"] and process_claimed():   # never in a user's program
             keep_freed_memory()
+        run.signals = StopSignals(run.cfg["stop_signals"],
+                                  run.cfg["checkpoint"]["interval_minutes"])
         try:
-            return self._run_locked()
+            with run.signals:
+                return self._run_locked()
         finally:
             if lock is not None:
                 lock.release()
@@ -88,23 +99,31 @@ class Runner:
     def _claim_work_dir(self) -> WorkDirLock | None:
         """Take the work dir's lock and check it may be used (rank 0; every rank learns the
         outcome): no other run in it, no finished run replaced without ``overwrite``, a resumed
-        run's config unchanged where it must be."""
+        run's config unchanged where it must be. A run whose ``last.pt`` an earlier attempt of
+        this scheduler job wrote (a requeue, a torchrun restart) resumes, ``--resume`` or not."""
         run = self.run_context
-        lock, problem, adopted = None, None, {}
+        lock, problem, adopted, resume = None, None, {}, run.resume
         if run.is_main:
             lock = WorkDirLock(run.work_dir)
             try:
                 lock.acquire()
-                if not run.resume and not self.only:
+                last = run.checkpoint_dir / "last.pt"
+                saved = checkpoint.load(last) if last.is_file() else None
+                if saved is not None and not resume and not self.overwrite and \
+                        saved.get("job") is not None and saved.get("job") == job_identity():
+                    print(f"vidssl: {last} was written by an earlier attempt of job "
+                          f"{saved['job']}: resuming from it", file=sys.stderr)
+                    resume = True
+                if not resume and not self.only:
                     check_fresh_run(run.work_dir, self.overwrite)
-                if run.resume and (run.checkpoint_dir / "last.pt").is_file():
-                    finished = set(checkpoint.load(run.checkpoint_dir / "last.pt")["results"])
-                    adopted = check_resume(run.work_dir, run.cfg, self.stage_cfgs, finished)
+                if resume and saved is not None:
+                    adopted = check_resume(run.work_dir, run.cfg, self.stage_cfgs,
+                                           set(saved["results"]))
             except ConfigError as exc:
                 problem = str(exc)
                 lock.release()   # only if it was taken by this run
                 lock = None
-        problem, adopted = distributed.broadcast_object((problem, adopted))
+        problem, adopted, run.resume = distributed.broadcast_object((problem, adopted, resume))
         if problem:
             raise ConfigError(problem)
         adopt(run.cfg, self.stage_cfgs, adopted)
@@ -145,6 +164,8 @@ class Runner:
             if not self._runs(name):
                 self._restore_finished(name)
                 continue
+            if run.signals.checkpoint_due(run.device)[0]:   # last.pt holds the stages before
+                raise run.signals.stop(f"the start of stage '{name}'")
             progress = state.get("progress") if state and \
                 state.get("progress", {}).get("stage") == name else None
             stage = build_stage(run, index, cfg, self.backbone, resuming=progress is not None)
@@ -240,6 +261,12 @@ class Runner:
         if "results" not in state:
             raise CheckpointError(f"checkpoint {path} is not a vidssl run checkpoint "
                                   f"(no 'results' entry)")
+        saved_world = state.get("progress", {}).get("world_size", distributed.world_size())
+        if saved_world != distributed.world_size():
+            raise ConfigError(
+                f"--resume: {path} was written mid-stage by {saved_world} processes, this run has "
+                f"{distributed.world_size()}; an exact resume needs the same number (each process "
+                f"reads its own share of every epoch): restart with {saved_world} processes")
         run.hook.vidssl_checkpoint_load(run=run, checkpoint=state)
         return state
 

@@ -21,6 +21,7 @@ from vidssl._common.errors import CheckpointError
 from vidssl._distributed import process_group as distributed
 from vidssl._engine.run_context import RunContext
 from vidssl._engine.sampler import ResumableSampler
+from vidssl._engine.weights import load_weights
 from vidssl._plugin_system.manager import stage_kind
 from vidssl._plugin_system.method import Method
 
@@ -80,14 +81,14 @@ def build_stage(run: RunContext, index: int, cfg: dict[str, Any], backbone: nn.M
 
 
 def _load_init(run: RunContext, stage: Stage, backbone: nn.Module | None) -> dict[str, Any]:
-    """Load ``init_from`` (a stage name or a checkpoint file) into the backbone; return the
-    checkpoint (its method state may be carried over)."""
+    """Load ``init_from`` (a stage name, or a checkpoint file in the layout ``init_format``) into
+    the backbone; return the checkpoint (its method state may be carried over)."""
     source = stage.cfg["init_from"]
     path = Path(source) if source.endswith(checkpoint.SUFFIXES) else stage_file(run.work_dir,
                                                                                  source)
     saved = checkpoint.load(path, run.device)
     if backbone is not None:
-        backbone.load_state_dict(checkpoint.backbone_state(saved, path))
+        load_weights(backbone, saved, stage.cfg["init_format"], where=str(path))
     return saved
 
 

@@ -2,8 +2,8 @@
 
 A kind knows the keys a stage of it needs, how it builds what it needs beyond the method, how it
 runs, how ``--smoke`` reshapes it and what it adds to the stage's protocol card. Kinds are
-components of kind ``stage`` in the registry (this module is the core's own plugin, entry point
-``vidssl``); a plugin adds one with ``vidssl_register_stages`` and a subclass of
+components of kind ``stage`` in the registry (registered by the core's own plugin,
+:mod:`vidssl._engine.core_plugin`); a plugin adds one with ``vidssl_register_stages`` and a subclass of
 :class:`StageKind`. Built in:
 
 * ``train`` – optimise a method (SSL objective, supervised, fine-tuning) on a dataset;

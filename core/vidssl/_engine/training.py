@@ -23,12 +23,13 @@ from vidssl._common import checkpoint
 from vidssl._common.tensors import collate_repeated, to_device
 from vidssl._config.optim import steps_per_iteration
 from vidssl._distributed import process_group as distributed
+from vidssl._engine.data_faults import InFlight, is_data_fault, stop_for_fault
 from vidssl._engine.optimizer_step import OptimizerStep
 from vidssl._engine.run_context import RunContext
 from vidssl._engine.stage import Stage
+from vidssl._engine.stop_signals import start_worker
 from vidssl._hooks.stage_end_of_epoch import EpochCheckpoint, EpochScheduler
 from vidssl._plugin_system.contracts import clips_per_item
-from vidssl._speed.host_memory import start_data_worker
 from vidssl._speed.lean_conv3d import conv3d_mode
 from vidssl._speed.precision import (
     clips_in,
@@ -128,8 +129,11 @@ class TrainingLoop:
             self._restore(progress)
         # torch.compile makes its own kernels: the lean convolution is for eager steps
         self.lean = conv3d_mode("torch" if self.cfg["compile"] else self.cfg["conv3d"])
-        self.loader = _loader(run, stage)
+        self.in_flight = InFlight(stage.dataset, stage.cfg["num_workers"])
+        self.loader = _loader(run, stage, self.in_flight)
         self.validated: dict[str, float] | None = None
+        #: every rank agreed to stop (a stop signal) at the last step
+        self.stopping = False
 
     def run_stage(self) -> dict[str, float]:
         """Every remaining epoch; the stage's result (see :func:`train`)."""
@@ -142,6 +146,9 @@ class TrainingLoop:
         with self.run.hooks_added(hooks):
             for epoch in range(self.state.epoch, self.cfg["epochs"]):
                 metrics = self.run_epoch(epoch)
+                if self.stopping:   # the signal came in the epoch's last step: its checkpoint
+                    raise self.run.signals.stop(f"the end of stage '{self.stage.name}' epoch "
+                                                f"{epoch + 1}")
         if self.cfg.get("val_dataset") is None:
             return metrics
         # the last epoch's validation is the stage's result when it ran (no second pass)
@@ -150,10 +157,19 @@ class TrainingLoop:
     def run_epoch(self, epoch: int) -> dict[str, float]:
         """One epoch from where the loop stands; its metrics, after the epoch-end hooks."""
         self._start_epoch(epoch)
-        for iteration, batch in enumerate(self.loader, start=self.state.iteration):
-            if iteration >= self.stage.iters_per_epoch:   # max_iters, whole accumulation groups
-                break
-            self.run_iter(epoch, iteration, batch)
+        fetching = self.state.iteration   # the batch the loader is reading
+        try:
+            for iteration, batch in enumerate(self.loader, start=self.state.iteration):
+                if iteration >= self.stage.iters_per_epoch:   # max_iters, whole groups
+                    break
+                self.run_iter(epoch, iteration, batch)
+                fetching = iteration + 1
+        except RuntimeError as exc:   # a data worker died, or hung past data_timeout_s
+            if not is_data_fault(exc):
+                raise
+            raise stop_for_fault(exc, self.in_flight, self.run.work_dir,
+                                 f"stage '{self.stage.name}' epoch {epoch + 1} iteration "
+                                 f"{fetching + 1}") from None
         self.state.iteration = 0
         metrics = self._epoch_metrics(epoch)
         self.validated = None
@@ -177,18 +193,27 @@ class TrainingLoop:
         self.step.step()
         done = iteration + 1
         interval = self.run.cfg["checkpoint"]["interval_iters"]
-        if interval and done % interval == 0 and done < self.stage.iters_per_epoch:
+        self.stopping, timed = self.run.signals.checkpoint_due(self.run.device)
+        if done == self.stage.iters_per_epoch:
+            return   # the epoch's own checkpoint comes next
+        if (interval and done % interval == 0) or timed or self.stopping:
             self.save(epoch, done)
+        if self.stopping:
+            raise self.run.signals.stop(f"stage '{self.stage.name}' epoch {epoch + 1} "
+                                        f"iteration {done}")
 
     def save(self, epoch: int, iteration: int, best: bool = False) -> None:
         """``last.pt`` (and ``best.pt``) with the loop standing at (``epoch``, ``iteration``)."""
         steps = self.step.state_dict()
         state = {"stage": self.stage.name, "epoch": epoch, "iteration": iteration,
+                 "iters_per_epoch": self.stage.iters_per_epoch,
+                 "world_size": distributed.world_size(),
                  "rng": checkpoint.rng_state(), "method": self.stage.method.state_dict(),
                  "optimizer": steps["optimizer"], "scheduler": steps["scheduler"],
                  "scaler": steps["scaler"], "sums": self.state.sums, "best": self.state.best}
         self.run.save_checkpoint({"results": self.run.results, "protocols": self.run.protocols,
                                   "progress": state}, best)
+        self.run.signals.saved()
 
     def _restore(self, progress: dict[str, Any]) -> None:
         self.stage.method.load_state_dict(progress["method"])
@@ -260,15 +285,18 @@ def _parallel(run: RunContext, method: torch.nn.Module) -> torch.nn.Module:
         find_unused_parameters=dist_cfg["find_unused_parameters"])
 
 
-def _loader(run: RunContext, stage: Stage) -> DataLoader:
-    """One loader for the stage: its workers persist across epochs (items depend only on (seed,
-    epoch, row), and the dataset's epoch is shared with them), the sampler sets the order."""
+def _loader(run: RunContext, stage: Stage, dataset: InFlight) -> DataLoader:
+    """One loader for the stage's dataset (read through ``dataset``): its workers persist across
+    epochs (items depend only on (seed, epoch, row), and the dataset's epoch is shared with
+    them), the sampler sets the order; no batch within ``data_timeout_s`` is a data fault."""
     workers, seed = stage.cfg["num_workers"], run.cfg["seed"] + stage.index
     repeats = clips_per_item(stage.dataset)
-    return DataLoader(stage.dataset, batch_size=stage.cfg["batch_size"], sampler=stage.sampler,
+    return DataLoader(dataset, batch_size=stage.cfg["batch_size"], sampler=stage.sampler,
+                      timeout=stage.cfg["data_timeout_s"] if workers else 0,
                       drop_last=True, num_workers=workers, persistent_workers=workers > 0,
                       prefetch_factor=2 if workers else None,
                       generator=torch.Generator().manual_seed(seed * 100003),
-                      pin_memory=run.device.type == "cuda", worker_init_fn=start_data_worker,
+                      pin_memory=run.device.type == "cuda",
+                      worker_init_fn=functools.partial(start_worker, run.signals),
                       collate_fn=functools.partial(collate_repeated, repeats) if repeats > 1
                       else None)

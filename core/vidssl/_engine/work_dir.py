@@ -1,8 +1,10 @@
 """Keeping a work dir to one run at a time and its results to the config that made them.
 
-* :class:`WorkDirLock`: ``<work_dir>/.vidssl-lock.json`` records host, pid and start time of the
-  run that holds the work dir; a second run is refused naming the holder. A lock whose host is
-  this one and whose process is gone is stale: the next run takes it over.
+* :class:`WorkDirLock`: ``<work_dir>/.vidssl-lock.json`` records host, pid, start time and the
+  scheduler's job (:func:`job_identity`) of the run that holds the work dir; a second run is
+  refused naming the holder. A lock is stale, and the next run takes it over saying so, where its
+  host is this one and its process is gone, or where it is an earlier attempt of this run's job
+  on another host (a requeued job, an elastic restart whose rank 0 moved).
 * :func:`check_fresh_run`: a fresh run into a work dir that holds a run is refused unless
   ``--overwrite`` (which clears the old run's files); ``--resume`` and ``--stages`` go on as
   designed.
@@ -43,13 +45,29 @@ def _alive(pid: int) -> bool:
     return True
 
 
+#: environment variables naming the scheduler's job, in order; one attempt of a job after another
+#: (a requeue, an elastic restart) keeps it
+JOB_VARIABLES = ("SLURM_JOB_ID", "TORCHELASTIC_RUN_ID", "VIDSSL_JOB_ID")
+
+
+def job_identity() -> str | None:
+    """``NAME=value`` of the first job variable set (torchrun's default run id ``none`` names no
+    job), or ``None`` outside a scheduler."""
+    for name in JOB_VARIABLES:
+        value = os.environ.get(name)
+        if value and value != "none":
+            return f"{name}={value}"
+    return None
+
+
 class WorkDirLock:
     """The lock of one work dir, taken by :meth:`acquire` and given back by :meth:`release`."""
 
     def __init__(self, work_dir: Path) -> None:
         self.path = Path(work_dir) / LOCK_NAME
         self.mine = {"host": socket.gethostname(), "pid": os.getpid(),
-                     "started": datetime.datetime.now().isoformat(timespec="seconds")}
+                     "started": datetime.datetime.now().isoformat(timespec="seconds"),
+                     "job": job_identity()}
 
     def acquire(self) -> None:
         """Take the lock, or raise :class:`ConfigError` naming the run that holds it."""
@@ -59,18 +77,30 @@ class WorkDirLock:
                 fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
             except FileExistsError:
                 holder = self._holder()
-                if holder is not None and (holder.get("host") != self.mine["host"]
-                                           or _alive(int(holder.get("pid", -1)))):
+                if holder is not None and not self._stale(holder):
+                    job = f", job {holder['job']}" if holder.get("job") else ""
                     raise ConfigError(
                         f"work dir {self.path.parent} is in use by the run of pid "
                         f"{holder.get('pid')} on {holder.get('host')} (started "
-                        f"{holder.get('started')}); wait for it to end or use another "
+                        f"{holder.get('started')}{job}); wait for it to end or use another "
                         f"--work-dir") from None
                 self.path.unlink(missing_ok=True)   # stale: its run is gone; take it over
                 continue
             with os.fdopen(fd, "w") as f:
                 json.dump(self.mine, f)
             return
+
+    def _stale(self, holder: dict[str, Any]) -> bool:
+        """Whether the run that left ``holder`` is gone: on this host, its process is; on
+        another, it is an earlier attempt of this job (saying so)."""
+        if holder.get("host") == self.mine["host"]:
+            return not _alive(int(holder.get("pid", -1)))
+        if self.mine["job"] is not None and holder.get("job") == self.mine["job"]:
+            print(f"vidssl: taking over the work dir lock of an earlier attempt of job "
+                  f"{self.mine['job']} (pid {holder.get('pid')} on {holder.get('host')}, started "
+                  f"{holder.get('started')})", file=sys.stderr)
+            return True
+        return False
 
     def _holder(self) -> dict[str, Any] | None:
         try:

@@ -8,12 +8,20 @@ and every dataset cut to its first ``max_videos`` rows; arguments that scale wit
 
 The report printed at the end has one row per stage: seconds per iteration (training stages, the
 first iteration left out), peak RSS (and peak CUDA memory on a GPU), videos read and skipped, and
-the full config's projected time per epoch on this machine.
+the full config's projected time per epoch on this machine (not with ``--tiny``: its clips are
+not the config's). An iteration's time is not
+proportional to its batch (a step has costs of its own: optimizer, hooks, per-layer overheads),
+so once the stage ends the projection times a forward and backward pass on a larger batch (as
+large as the smoke's rows allow where affordable, else 4 videos), extends what it takes more than
+at batch 2 linearly to the full batch and adds it to the measured batch-2 iteration; then it adds
+the decoding of the full batch's videos by the config's data workers: on the CPU they share its
+cores with the step, on a GPU the slower of the two sets the pace (:func:`_iteration_seconds`).
 """
 from __future__ import annotations
 
 import copy
 import json
+import os
 import resource
 import statistics
 import sys
@@ -34,8 +42,8 @@ def smoke_config(cfg: dict[str, Any], iters: int, tiny: bool, hook: Any,
     """The config reshaped for a smoke run, the full config's settings per stage (for the
     projection), and a line per change that is not the same for every stage (caps)."""
     cfg = copy.deepcopy(cfg)
-    full = {s["name"]: {"batch_size": s["batch_size"], "epochs": s["epochs"]}
-            for s in stage_configs(cfg)}
+    full = {s["name"]: {"batch_size": s["batch_size"], "epochs": s["epochs"],
+                        "num_workers": s["num_workers"]} for s in stage_configs(cfg)}
     rows = max(8, 2 * iters * world_size)
     notes: list[str] = []
     defaults = cfg.get("stage_defaults", {})
@@ -76,6 +84,67 @@ def _capped(component: dict[str, Any], kind: str, where: str, rows: int, hook: A
     return component
 
 
+def _step_at_full_batch(run: Any, stage: Any, per_iter: float, full_batch: int
+                        ) -> tuple[float, float]:
+    """(seconds of a training iteration at ``full_batch``, seconds to read one item in this
+    process): the measured batch-2 iteration ``per_iter`` plus what a forward and backward pass
+    takes more at the full batch, extended linearly from a larger batch timed now: as large as
+    the smoke's rows allow where that is affordable (a batch-2 step times ``full_batch / 2``
+    under :data:`AFFORDABLE_S`), else 4. Leaves the method's state as it was."""
+    from torch.utils.data import default_collate
+
+    from vidssl._common.tensors import collate_repeated, to_device
+    from vidssl._plugin_system.contracts import clips_per_item
+    from vidssl._speed.lean_conv3d import conv3d_mode
+    from vidssl._speed.precision import clips_in
+
+    # no larger than the smoke's rows: queues and banks are capped to them
+    size = min(full_batch if per_iter * full_batch / 2 < AFFORDABLE_S else 4, len(stage.dataset))
+    if size <= 2:
+        return per_iter / 2 * full_batch, 0.0
+    repeats = clips_per_item(stage.dataset)
+    rows = [i % len(stage.dataset) for i in range(size)]
+    items = [stage.dataset[row] for row in rows[:2]]   # the first reads open files, warm up
+    started = time.perf_counter()
+    items = [stage.dataset[row] for row in rows]
+    per_item = (time.perf_counter() - started) / len(items)
+    kept = copy.deepcopy(stage.method.state_dict())   # the timing leaves no trace (BN, queues)
+    stage.method.train()
+    if stage.kind.freezes_backbone:
+        stage.method.backbone.eval()
+    seconds = {}
+    for batch_size in (2, size):
+        batch = collate_repeated(repeats, items[:batch_size]) if repeats > 1 else \
+            default_collate(items[:batch_size])
+        batch = clips_in(to_device(batch, run.device), stage.cfg["memory_format"])
+        tries = []
+        for _ in range(2 if per_iter < 1.0 else 1):   # a shape's first pass sets up kernels
+            start = time.perf_counter()
+            with conv3d_mode(stage.cfg["conv3d"]):
+                stage.method(batch)["loss"].backward()
+            tries.append(time.perf_counter() - start)
+        seconds[batch_size] = min(tries)
+    stage.method.zero_grad(set_to_none=True)
+    stage.method.load_state_dict(kept)
+    more = max(0.0, seconds[size] - seconds[2]) * (full_batch - 2) / max(1, size - 2)
+    return per_iter + more, per_item
+
+
+def _iteration_seconds(compute: float, reading: float, workers: int,
+                       device: torch.device) -> float:
+    """An iteration's seconds from its step's (``compute``) and its videos' decoding time in one
+    process (``reading``): on a GPU the data workers decode while it computes, the slower of the
+    two sets the pace; on the CPU they share its cores with the step."""
+    if device.type == "cuda":
+        return max(compute, reading / max(1, workers))
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return compute + reading / max(1, min(workers, cores or 1))
+
+
+#: a smoke run times a step at the full batch when a batch-2 step times half of it stays below
+AFFORDABLE_S = 5.0
+
+
 #: the projected seconds of every training stage, in the smoke run's work dir
 SMOKE_FILE = "smoke.json"
 
@@ -83,8 +152,8 @@ SMOKE_FILE = "smoke.json"
 class SmokeReport:
     """Built-in hook of a smoke run: measures each stage and prints the preflight table."""
 
-    def __init__(self, full: dict[str, dict], world_size: int) -> None:
-        self.full, self.world_size = full, world_size
+    def __init__(self, full: dict[str, dict], world_size: int, tiny: bool = False) -> None:
+        self.full, self.world_size, self.tiny = full, world_size, tiny
         self.rows: list[list[str]] = []
         self.times: list[float] = []
         self.projected: dict[str, float] = {}   # stage → projected seconds of the full stage
@@ -108,12 +177,13 @@ class SmokeReport:
         seconds = time.perf_counter() - self.started
         per_iter = statistics.median(self.times) if self.times else None
         full = self.full[stage.name]
-        projected = "-"
-        if per_iter is not None and stage.dataset is not None:
+        projected = "- (tiny clips)" if self.tiny else "-"
+        if per_iter is not None and stage.dataset is not None and not self.tiny:
             size = getattr(stage.dataset, "full_size", len(stage.dataset))
             iters = size // (full["batch_size"] * self.world_size)
-            # an iteration's time grows with the batch: per clip as measured, at the full batch
-            epoch = per_iter / stage.cfg["batch_size"] * full["batch_size"] * iters
+            compute, per_item = _step_at_full_batch(run, stage, per_iter, full["batch_size"])
+            epoch = _iteration_seconds(compute, full["batch_size"] * per_item,
+                                       full["num_workers"], run.device) * iters
             projected = duration(epoch)
             self.projected[stage.name] = epoch * full["epochs"]
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -44,6 +44,12 @@ class ClipDataset(Protocol):
     Optional: ``unusable``, a list of (video, why) of the videos the dataset left out when it was
     made (missing or known unreadable files); the runner lists them in the work dir
     (``unusable_videos/<stage>.<dataset key>.tsv``) and counts them on the stage's protocol card.
+
+    Optional: ``exclude(rows)``, leave rows out from now on without renumbering the others: an
+    item that would read one passes over it as over an unreadable video (counted in ``skipped``,
+    and once towards the dataset's limit of skipped videos). The runner calls it with the videos
+    that killed or hung a data worker in this run (:mod:`vidssl._engine.data_faults`), so a
+    resumed run goes on past them; a dataset without it reads them again.
     """
 
     #: class names, in label order
@@ -93,6 +99,22 @@ class Backbone(Protocol):
         """Named stage maps ``B×C×T'×H'×W'``, as described by :attr:`feature_info`."""
 
 
+@runtime_checkable
+class WeightFormat(Protocol):
+    """A layout of backbone weights other than vidssl's own (torchvision's, a seed repository's):
+    a ``weight_format`` component converts between it and vidssl's backbone state dicts, so the
+    core loads any of them with a stage's ``init_from`` + ``init_format`` and exports to them."""
+
+    def to_vidssl(self, state: dict[str, Any]) -> tuple[dict[str, torch.Tensor], list[str]]:
+        """The backbone tensors of a loaded checkpoint ``state`` (any container the format's
+        files use) renamed to vidssl's layout, and the source keys left out as heads or method
+        modules. Raises :class:`~vidssl.CheckpointError` when ``state`` holds no state dict."""
+
+    def from_vidssl(self, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """A vidssl backbone ``state`` renamed to this format's layout; raises
+        :class:`~vidssl.CheckpointError` if the format cannot be written."""
+
+
 def _missing(obj: object, protocol: type) -> list[str]:
     names = [n for n in protocol.__dict__.get("__annotations__", {})] + \
         [n for n, v in vars(protocol).items() if callable(v) and not n.startswith("_")] + \
@@ -102,9 +124,19 @@ def _missing(obj: object, protocol: type) -> list[str]:
 
 def check(component: object, protocol: type, where: str) -> None:
     """Raise :class:`ConfigError` naming what ``component`` (built at ``where``, a config path)
-    lacks of ``protocol`` (:class:`ClipDataset` or :class:`Backbone`)."""
+    lacks of ``protocol`` (:class:`ClipDataset`, :class:`Backbone` or :class:`WeightFormat`)."""
     missing = _missing(component, protocol)
     if missing:
         raise ConfigError(f"{where}: {type(component).__name__} is not a vidssl "
                           f"{protocol.__name__}: it lacks {', '.join(missing)} (see "
                           f"vidssl.{protocol.__name__})")
+    if protocol is Backbone:
+        for info in component.feature_info:
+            stride = getattr(info, "stride", None)
+            if not (isinstance(stride, tuple) and len(stride) == 3
+                    and all(isinstance(v, int) for v in stride)):
+                raise ConfigError(
+                    f"{where}: {type(component).__name__}.feature_info entry "
+                    f"'{getattr(info, 'name', info)}' has stride {stride!r}; a stride is a (t, h, w) "
+                    f"tuple of ints relative to the input clip, e.g. vidssl.FeatureInfo('res2', "
+                    f"64, (1, 4, 4))")

@@ -104,6 +104,14 @@ def vidssl_register_stages(register: Registrar) -> None:
 
 
 @hookspec
+def vidssl_register_weight_formats(register: Registrar) -> None:
+    """Add layouts of backbone weights (a seed repository's, another framework's): builders
+    taking no arguments that return a :class:`vidssl.WeightFormat` (``to_vidssl`` renames a
+    loaded checkpoint's keys to vidssl's, ``from_vidssl`` back). A stage loads such a file with
+    ``init_from=PATH, init_format=NAME``; the core registers ``vidssl``, its own layout."""
+
+
+@hookspec
 def vidssl_smoke_caps(kind: str, cfg: dict[str, Any], n_videos: int) -> dict[str, Any] | None:
     """Called by ``vidssl-run --smoke`` for every method, extractor and evaluator config
     (``kind``, ``cfg`` = ``{"type": name, ...}``) of a run whose datasets are cut to ``n_videos``

@@ -8,7 +8,8 @@ from typing import Any
 from vidssl._common.errors import ConfigError, PluginError
 from vidssl._common.schema import format_path, schema_from_signature, suggest, validate
 
-KINDS = ("backbone", "method", "dataset", "transform", "evaluator", "extractor", "hook", "stage")
+KINDS = ("backbone", "method", "dataset", "transform", "evaluator", "extractor", "hook", "stage",
+         "weight_format")
 
 #: Arguments the framework itself passes to builders of a kind; they are not config keys.
 BUILD_CONTEXT = {"method": ("backbone",), "dataset": ("views",)}

@@ -160,7 +160,8 @@ def synthetic_motion(views: dict[str, dict], split: Literal["train", "test", "un
     root_path = Path(root) / sm.data_key(cfg)
     classes = ann.read_class_index(root_path / "classInd.txt")
     list_file = "trainlist01.txt" if split == "train" else "testlist01.txt"
-    records = ann.read_ucf101_list(root_path / list_file, classes, root_path / "videos")
+    records = [r._replace(n_frames=frames) for r in   # generated, so their length is known
+               ann.read_ucf101_list(root_path / list_file, classes, root_path / "videos")]
     return VideoDataset(records, classes, views, view, _reader(reader), seed,
                         label_swaps=sm.LABEL_SWAPS, name=f"synthetic_motion[{split}]",
                         index=VideoIndex(root_path / "videos"), repeat=repeat)

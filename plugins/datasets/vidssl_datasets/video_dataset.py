@@ -33,6 +33,16 @@ from vidssl_datasets.view import frame_indices, make_view_specs, render_view
 LabelSwaps = dict[str, dict[int, int]]
 
 
+_warned: set[str] = set()
+
+
+def _warn_once(message: str) -> None:
+    """Print a start-up warning once per process (a run builds a dataset more than once)."""
+    if message not in _warned:
+        _warned.add(message)
+        print(f"vidssl: warning: {message}", file=sys.stderr)
+
+
 class VideoDataset(Dataset):
     """Videos plus the views to cut from each; unreadable videos are skipped (and counted) or,
     with ``reader.on_error="raise"``, stop the run. Views may name registered clip transforms and
@@ -69,10 +79,13 @@ class VideoDataset(Dataset):
                          for view_name, spec in self.specs.items() if isinstance(spec.sampler, dict)}
         self._epoch = torch.zeros((), dtype=torch.long).share_memory_()
         self._reported: set[int] = set()
-        self._bad: set[int] = set()   # rows that failed while read
+        self._bad: set[int] = set()   # rows that failed while read, or were excluded
+        self._excluded: set[int] = set()   # rows left out by exclude()
         self._reprobed: set[int] = set()
         self.label_swaps = dict(label_swaps or {})   # transform → {class → class it becomes}
         self._check_label_preserving(self.label_swaps)
+        if distributed.is_main():
+            self._warn_short_videos()
 
     def _check_label_preserving(self, swaps: LabelSwaps) -> None:
         for view_name, spec in self.specs.items():
@@ -85,6 +98,40 @@ class VideoDataset(Dataset):
                         f"{self.name}.views.{view_name}: '{transform}' changes the class on this "
                         f"dataset ({pairs}, ...), so it cannot be a label-preserving augmentation; "
                         f"set {'flip' if transform == 'hflip' else 'reverse'}=0")
+
+    def known_frame_counts(self) -> np.ndarray:
+        """Each row's length in frames where it is known without reading the video (from its
+        record, or from the index entry checked at start-up), else -1."""
+        counts = self.table.n_frames.copy()
+        snapshot = self.index.snapshot
+        indexed = (counts < 0) & (self._rows >= 0)
+        if snapshot is not None and indexed.any():
+            counts[indexed] = snapshot.arrays["n_frames"][self._rows[indexed]]
+        return counts
+
+    def _warn_short_videos(self) -> None:
+        """Warn, with counts, about videos shorter than a view's span (their clips loop, as the
+        seeds' loaders do) and videos too short for a view's ``min_gap`` (its clips may overlap
+        the other view's), among those whose length is known at start-up."""
+        counts = self.known_frame_counts()
+        known, total = counts >= 0, int((counts >= 0).sum())
+        lengths: dict[int, list[str]] = {}
+        for name, spec in self.specs.items():
+            length = 2 * spec.clip_len if spec.part else spec.span
+            lengths.setdefault(length, []).append(name)
+            if spec.different_time_from:
+                tight = int((known & (counts < length + spec.min_gap)).sum())
+                if tight:
+                    _warn_once(f"{self.name}: {tight} of {total} videos are too short for view "
+                               f"'{name}' to start min_gap={spec.min_gap} frames from view "
+                               f"'{spec.different_time_from}' (that needs "
+                               f"{length + spec.min_gap} frames); there the two clips may overlap")
+        for length, names in lengths.items():
+            short = int((known & (counts < length)).sum())
+            if short:
+                _warn_once(f"{self.name}: {short} of {total} videos are shorter than the "
+                           f"{length} frames of view{'s' * (len(names) > 1)} {', '.join(names)}; "
+                           f"their clips loop back to the start (as the seeds' loaders do)")
 
     def _check_files(self, records: Sequence[VideoRecord]) -> Sequence[VideoRecord]:
         """The records less the videos that are missing or known unusable
@@ -129,10 +176,18 @@ class VideoDataset(Dataset):
     def label(self, row: int) -> int:
         return int(self.table.labels[row])
 
+    def exclude(self, rows: Sequence[int]) -> None:
+        """Leave ``rows`` out from now on (the contract's ``exclude``): read as unreadable."""
+        self._bad.update(int(r) for r in rows)
+        self._excluded.update(int(r) for r in rows)
+        self._check_skipped()
+
     def __getitem__(self, index: int) -> dict:
         rng = np.random.default_rng([self.seed, self.epoch, index])
         for attempt in range(len(self)):
             row = (index + attempt) % len(self)
+            if row in self._excluded:
+                continue
             try:
                 item = self.load(row, rng)
             except DataError as exc:

@@ -22,7 +22,8 @@ FrameGetter = Callable[[list[int]], np.ndarray]
 
 class VideoRecord(NamedTuple):
     """One annotated video: a file or frame folder, its class (-1 if unlabelled), its length in
-    frames if the annotation gives it, and where the record came from (for messages)."""
+    frames if the annotation (or the dataset's generator) gives it, and where the record came
+    from (for messages)."""
 
     path: str
     label: int
@@ -44,6 +45,11 @@ class RecordTable:
 
     def __len__(self) -> int:
         return len(self.labels)
+
+    @property
+    def n_frames(self) -> np.ndarray:
+        """Each row's length in frames where its record gives one, else -1."""
+        return self._n_frames
 
     def path(self, row: int) -> str:
         return bytes(self._paths[self._path_offsets[row]:self._path_offsets[row + 1]]).decode()

@@ -3,8 +3,9 @@ protocol (configs/protocols: linear, knn, finetune_seed000 ... finetune_seed003)
 
 SOURCE is a vidssl work dir (its config names the backbone; the weights are those a training
 stage left, by default its last self-supervised one, see --from-stage) or a checkpoint file with
---backbone TYPE [--set key=value ...] [--format FMT] (any format the backbone importers read:
-vidssl, torchvision, kenshohara, vmz, irhum, i3d_nl, vtdl_i3d, c3d). Each evaluation is an
+--backbone TYPE [--set key=value ...] [--format FMT] (any registered weight format:
+``vidssl-plugins --kind weight_format``). The weights reach the backbone as the first stage's
+``init_from`` (and ``init_format``), so any backbone can be evaluated. Each evaluation is an
 ordinary run in its own work dir (eval_config.py is the config it ran); with several --splits or
 --seeds, one run per (split, seed) under the work dir, and there results.json holds each metric's
 mean and protocols.json each stage's card with every run's values, the mean and the std.
@@ -46,7 +47,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE",
                         help="backbone arguments for a checkpoint-file SOURCE, e.g. depth=18")
     parser.add_argument("--format", default="vidssl",
-                        help="the checkpoint file's format (see vidssl_backbones.checkpoint_import)")
+                        help="the checkpoint file's weight format (vidssl-plugins --kind "
+                             "weight_format)")
     parser.add_argument("--from-stage", help="with a work dir: the stage whose backbone is "
                                              "evaluated (default: its last self-supervised "
                                              "training stage, else its last training stage)")
@@ -66,9 +68,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def source_backbone(args: argparse.Namespace) -> tuple[dict[str, Any], bool, str]:
-    """(backbone config with its weights, whether its training read residual frames, a short
-    name of the source)."""
+def source_backbone(args: argparse.Namespace) -> tuple[dict[str, Any], tuple[str, str], bool, str]:
+    """(backbone config, its weights as (checkpoint file, weight format), whether its training
+    read residual frames, a short name of the source)."""
 
     from vidssl import stage_file
 
@@ -96,10 +98,9 @@ def source_backbone(args: argparse.Namespace) -> tuple[dict[str, Any], bool, str
         stage = chosen[-1]
         print(f"vidssl-eval: the backbone of stage '{stage['name']}' of {source}", file=sys.stderr)
         view = (stage.get("dataset") or {}).get("view") or {}
-        backbone = {**cfg["backbone"], "pretrained": str(stage_file(source, stage["name"])
-                                                          .resolve()),
-                    "pretrained_format": "vidssl"}
-        return backbone, bool(view.get("residual")), f"{source.resolve().name}.{stage['name']}"
+        weights = (str(stage_file(source, stage["name"]).resolve()), "vidssl")
+        return (cfg["backbone"], weights, bool(view.get("residual")),
+                f"{source.resolve().name}.{stage['name']}")
     if not source.is_file():
         raise ConfigError(f"SOURCE {source} is neither a work dir nor a checkpoint file")
     if not args.backbone:
@@ -110,8 +111,7 @@ def source_backbone(args: argparse.Namespace) -> tuple[dict[str, Any], bool, str
         if not sep:
             raise ConfigError(f"--set expects KEY=VALUE, got '{option}'")
         backbone[key] = parse_value(value)
-    backbone |= {"pretrained": str(source.resolve()), "pretrained_format": args.format}
-    return backbone, False, source.name.split(".")[0]
+    return backbone, (str(source.resolve()), args.format), False, source.name.split(".")[0]
 
 
 def aggregate(runs: list[tuple[dict[str, Any], Path]]) -> tuple[dict, dict]:
@@ -142,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
         from vidssl_methods.eval_protocol import compose, protocol_file, write_config
 
         protocol = protocol_file(args.protocol)
-        backbone, trained_residual, name = source_backbone(args)
+        backbone, weights, trained_residual, name = source_backbone(args)
         residual = trained_residual if args.input == "auto" else args.input == "residual"
         splits, seeds = integer_list(args.splits, "splits"), integer_list(args.seeds, "seeds")
         smoke = "_smoke" if args.smoke else ""   # a preflight does not block the real run
@@ -154,7 +154,8 @@ def main(argv: list[str] | None = None) -> int:
             labels = {"seed": seed} | ({"split": split} if split is not None else {})
             run_dir = work_dir if len(runs) == 1 else \
                 work_dir / "_".join(f"{k}{v}" for k, v in sorted(labels.items(), reverse=True))
-            composed = compose(protocol, args.dataset, backbone, seed or 0, split, residual)
+            composed = compose(protocol, args.dataset, backbone, weights, seed or 0, split,
+                               residual)
             config = run_dir / "eval_config.py"
             write_config(composed, config,
                          f"vidssl-eval: protocol {protocol.stem} on {args.dataset}"

@@ -11,8 +11,9 @@ dataset=DEFAULT, datasets=[VALID...], overrides={DATASET: {dotted.key: value}})`
    ``num_classes`` equal to the default's follows, and ``split`` is set where the dataset has
    official splits;
 2. the protocol's ``overrides`` for that dataset are applied (dotted keys, values replaced);
-3. ``backbone`` becomes the evaluated one, ``seed`` the asked seed; with ``residual`` every view
-   reads residual frames (one more frame per clip, differenced).
+3. ``backbone`` becomes the evaluated one and its weights the first stage's ``init_from`` (with
+   their ``init_format``), ``seed`` the asked seed; with ``residual`` every view reads residual
+   frames (one more frame per clip, differenced).
 
 The result is written as a plain config file (``eval_config.py``) that ``vidssl-run`` runs alike.
 """
@@ -102,10 +103,11 @@ def set_key(cfg: dict[str, Any], dotted: str, value: Any) -> None:
         node[last] = value
 
 
-def compose(protocol_path: Path, dataset: str, backbone: dict[str, Any], seed: int = 0,
-            split: int | None = None, residual: bool = False) -> dict[str, Any]:
-    """The config of ``protocol_path`` on ``dataset`` (its ``split``) with ``backbone``, as
-    described in this module's docstring."""
+def compose(protocol_path: Path, dataset: str, backbone: dict[str, Any],
+            weights: tuple[str, str], seed: int = 0, split: int | None = None,
+            residual: bool = False) -> dict[str, Any]:
+    """The config of ``protocol_path`` on ``dataset`` (its ``split``) with ``backbone`` and its
+    ``weights`` (checkpoint file, weight format), as described in this module's docstring."""
     cfg = read_config(protocol_path)
     protocol = cfg.get("protocol")
     if not isinstance(protocol, dict) or "name" not in protocol or "dataset" not in protocol:
@@ -142,6 +144,11 @@ def compose(protocol_path: Path, dataset: str, backbone: dict[str, Any], seed: i
                 view["residual"] = True
     cfg["protocol"] = {**protocol, "dataset": dataset}
     cfg["backbone"] = backbone
+    first = cfg["stages"][0]
+    if first.get("init_from"):
+        raise ConfigError(f"{protocol_path}: its first stage has init_from "
+                          f"'{first['init_from']}'; the evaluated weights are loaded there")
+    first["init_from"], first["init_format"] = weights
     cfg["seed"] = seed
     return cfg
 

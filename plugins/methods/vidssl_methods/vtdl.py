@@ -55,7 +55,20 @@ class VTDL(Method):
     """VTDL (seed 002): MoCo queue + same-video different-time negative + TCA on the anchor.
     The key encoder keeps BatchNorm in train mode (its own running statistics); with
     ``shuffle_bn`` its batch is shuffled across ranks and back (the seed's Shuffle-BN under DDP;
-    identity in one process)."""
+    identity in one process).
+
+    Args:
+        queue_size: keys kept in the FIFO queue of negatives.
+        dim: size of the L2-normalised embedding.
+        momentum: of the key encoder's exponential moving average.
+        temperature: τ dividing the logits.
+        temporal_negative: add the same-video different-time negative.
+        tca: temporal consistent augmentation on the anchor.
+        tca_max: the upper end of TCA's mixing weight λ.
+        min_gap: least distance in frames between the anchor's start and the temporal
+            negative's.
+        shuffle_bn: shuffle the key batch across ranks and back (Shuffle-BN).
+    """
 
     def __init__(self, backbone: nn.Module, queue_size: int = 5000, dim: int = 128,
                  momentum: float = 0.999, temperature: float = 0.07,

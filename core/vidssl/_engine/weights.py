@@ -1,0 +1,91 @@
+"""Loading backbone weights is the core's job: a stage's ``init_from`` names a stage or a file,
+``init_format`` the layout of that file's keys. ``vidssl`` (the core's own layout: a stage file's
+``backbone`` entry, or the ``backbone.*`` method entries of ``last.pt``) is registered here;
+foreign layouts (torchvision's, the seed repositories') are ``weight_format`` components that
+plugins register (vidssl-backbones ships them), and the same components export weights back.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from vidssl._common import checkpoint
+from vidssl._common.errors import CheckpointError
+from vidssl._distributed import process_group as distributed
+from vidssl._plugin_system.contracts import WeightFormat, check
+from vidssl._plugin_system.hookspecs import hookimpl
+
+#: the core's own layout, the default ``init_format``
+VIDSSL = "vidssl"
+
+
+class VidsslLayout:
+    """vidssl's own checkpoints: nothing to rename."""
+
+    def to_vidssl(self, state: dict[str, Any]) -> tuple[dict[str, torch.Tensor], list[str]]:
+        if all(isinstance(v, torch.Tensor) for v in state.values()):
+            return state, []
+        return checkpoint.backbone_state(state, ""), []
+
+    def from_vidssl(self, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        return dict(state)
+
+
+@hookimpl
+def vidssl_register_weight_formats(register: Any) -> None:
+    register(VIDSSL, VidsslLayout)
+
+
+def weight_format(name: str, path: list | None = None) -> WeightFormat:
+    """The registered weight format ``name`` (a :class:`ConfigError` lists the installed ones)."""
+    from vidssl._plugin_system.manager import get_plugins
+
+    fmt = get_plugins().registry.build("weight_format", {"type": name}, path or ["init_format"])
+    check(fmt, WeightFormat, f"weight_format '{name}'")
+    return fmt
+
+
+def load_weights(backbone: nn.Module, source: str | Path | dict[str, Any],
+                 fmt: str = VIDSSL, where: str | None = None) -> list[str]:
+    """Load ``source`` (a checkpoint path, or a loaded checkpoint read from ``where``) of layout
+    ``fmt`` into ``backbone``, strictly; return the source keys left out as heads or method
+    modules.
+
+    Missing, unexpected and mis-shaped keys are listed in one :class:`CheckpointError`, and then
+    nothing is loaded. Prints (rank 0) how many tensors were loaded from where."""
+    where = where or (str(source) if isinstance(source, (str, Path)) else "the checkpoint")
+    saved = checkpoint.load(source) if isinstance(source, (str, Path)) else source
+    try:
+        state, ignored = weight_format(fmt).to_vidssl(saved)
+    except CheckpointError as exc:
+        raise CheckpointError(f"{where} (format '{fmt}'): {exc}") from None
+    _check_keys(backbone.state_dict(), state, f"{where} does not match the backbone as format "
+                                              f"'{fmt}'")
+    backbone.load_state_dict(state, strict=True)
+    if distributed.is_main():
+        left = f"; left out as head/method keys: {', '.join(ignored[:6])}" \
+               f"{' ...' if len(ignored) > 6 else ''}" if ignored else ""
+        print(f"vidssl: loaded {len(state)} backbone tensors from {where} (format '{fmt}'){left}",
+              file=sys.stderr)
+    return ignored
+
+
+def export_weights(backbone: nn.Module, fmt: str) -> dict[str, torch.Tensor]:
+    """``backbone``'s state dict in the layout of weight format ``fmt``."""
+    return weight_format(fmt).from_vidssl(backbone.state_dict())
+
+
+def _check_keys(own: dict[str, torch.Tensor], state: dict[str, torch.Tensor], what: str) -> None:
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    shapes = sorted(f"{k} {tuple(state[k].shape)} vs {tuple(own[k].shape)}"
+                    for k in set(own) & set(state) if state[k].shape != own[k].shape)
+    if missing or unexpected or shapes:
+        parts = [f"{label} ({len(keys)}): {', '.join(keys[:8])}{' ...' if len(keys) > 8 else ''}"
+                 for label, keys in (("missing", missing), ("unexpected", unexpected),
+                                     ("shape mismatch", shapes)) if keys]
+        raise CheckpointError(f"{what}: " + "; ".join(parts))
