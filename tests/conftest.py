@@ -112,15 +112,20 @@ def _in_process_group(rank: int, port: int, body: Callable, args: tuple, out: di
         dist.destroy_process_group()
 
 
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def in_two_processes(body: Callable, *args: Any) -> list[Any]:
     """``body(rank, *args)`` run in each of two processes of a real gloo process group on
     loopback; what each returned (picklable), in rank order. ``body`` is a module-level
     function."""
     import torch.multiprocessing as mp
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     with mp.Manager() as manager:
         out = manager.dict()
         mp.spawn(_in_process_group, args=(port, body, args, out), nprocs=2)

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import BIN, run_cli
+from conftest import BIN, free_port, run_cli
 from vidssl import ConfigError, Runner, checkpoint, hookimpl, load_config, validate_config
 from vidssl._engine.stop_signals import REQUEUE_EXIT
 from vidssl._engine.work_dir import LOCK_NAME, WorkDirLock
@@ -218,9 +218,7 @@ def vidssl_register_hooks(register):
 def two_agents(config: Path, work: Path, env: dict) -> list[subprocess.Popen]:
     """Two torchrun agents ("nodes") of one process each on loopback, c10d rendezvous, one
     restart allowed; both run ``vidssl-run config`` into ``work``."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     command = [str(BIN / "python"), "-m", "torch.distributed.run", "--nnodes", "2",
                "--nproc-per-node", "1", "--rdzv-backend", "c10d", "--rdzv-endpoint",
                f"127.0.0.1:{port}", "--rdzv-id", "elastic-test", "--max-restarts", "1",

@@ -108,9 +108,11 @@ class Runner:
             try:
                 lock.acquire()
                 last = run.checkpoint_dir / "last.pt"
-                saved = checkpoint.load(last) if last.is_file() else None
-                if saved is not None and not resume and not self.overwrite and \
-                        saved.get("job") is not None and saved.get("job") == job_identity():
+                job = job_identity()
+                # read only where it decides something: a resume, or an attempt of a job
+                saved = checkpoint.load(last) if last.is_file() and \
+                    (resume or (job is not None and not self.overwrite)) else None
+                if saved is not None and not resume and saved.get("job") == job:
                     print(f"vidssl: {last} was written by an earlier attempt of job "
                           f"{saved['job']}: resuming from it", file=sys.stderr)
                     resume = True
