@@ -58,8 +58,11 @@ def test_every_config_passes_its_tiny_preflight(config, real_data_root, tmp_path
 @pytest.mark.slow
 def test_the_headline_config_preflight_at_its_real_shapes(real_data_root, tmp_path):
     work = tmp_path / "run"
+    # clips at the config's shapes; batches of 2 (no larger batch timed: a fine-tuning step of
+    # I3D on two 64×224² clips alone holds 11 GB on the CPU) and 2 of the test's 10 clips
     result = smoke(REPO / "configs" / "vtdl_i3d_ucf.py", real_data_root, work,
-                   "stages.2.max_videos=1", tiny=False)
+                   "stages.0.batch_size=2", "stages.0.global_batch=2", "stages.1.batch_size=2",
+                   "stages.2.max_videos=1", "stages.2.val_dataset.view.num_clips=2", tiny=False)
     table = result.stderr.split("smoke run (preflight): every stage reached")[1]
     assert "pretrain" in table and "finetune" in table and "test" in table
     assert "full epoch (projected)" in table

@@ -72,7 +72,7 @@ CONFIG = """
 backbone = dict(type='r3d', depth=10, width=0.125, stem_pool='1x3x3')
 log = dict(interval=1, tensorboard=False, progress_bar=False)
 stages = [dict(name='train', type='train', epochs=1, batch_size=2, num_workers=1,
-               data_timeout_s=2, dataset=dict(type='faulty_clips', crash_row=5, hang_row=8),
+               data_timeout_s=5, dataset=dict(type='faulty_clips', crash_row=5, hang_row=8),
                method=dict(type='supervised', num_classes=2),
                optimizer=dict(type='SGD', lr=0.01))]
 """

@@ -1,17 +1,15 @@
 """A real third-party plugin: installed with pip, discovered through its entry point only, used by a
-config, uninstalled; the examples of docs/plugins.md (an out-of-tree backbone and clip transform, a
-method with an extra view, a method whose queue survives --resume, a hook keeping state across a
-resume and a hook stopping a run) run as the guide says."""
+config, gone when off the path; the examples of docs/plugins.md (an out-of-tree backbone and clip
+transform, a method with an extra view, a method whose queue survives --resume, a hook keeping
+state across a resume and a hook stopping a run) run as the guide says."""
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 
 import pytest
 import torch
 
-from conftest import REPO, run_cli
+from conftest import REPO, pip_install, run_cli
 from vidssl import checkpoint
 
 pytestmark = pytest.mark.slow
@@ -45,34 +43,27 @@ stages = [
 """
 
 
-def pip(*args: str) -> None:
-    subprocess.run([sys.executable, "-m", "pip", "-q", *args], check=True, capture_output=True)
-
-
-def test_install_list_run_uninstall(tiny_config, tmp_path):
+def test_installed_listed_run_and_gone_when_off_the_path(tiny_config, tmp_path):
     config = tmp_path / "arrow.py"
     config.write_text(CONFIG)
-    pip("install", "--no-build-isolation", "--no-deps", str(EXAMPLE))
-    try:
-        listing = run_cli("vidssl-plugins", check=True).stdout
-        assert re.search(r"^method\s+arrow_of_time\s", listing, re.M)
-        assert re.search(r"^hook\s+loss_curve\s", listing, re.M)
-        assert "vidssl-example-plugin  0.1.0" in listing
-        work = tmp_path / "run"
-        run_cli("vidssl-run", str(config), "--work-dir", str(work), check=True)
-        png = (work / "loss_curve.png").read_bytes()
-        assert png.startswith(b"\x89PNG") and len(png) > 1000
-        records = (work / "metrics.jsonl").read_text()
-        assert '"arrow_acc"' in records, "the plugin's own loss terms reach the metrics log"
-        # installed is not enabled: a config without custom_hooks gets no loss curve
-        plain = tmp_path / "plain"
-        run_cli("vidssl-run", str(tiny_config), "--work-dir", str(plain), "--stages",
-                "probe_random", check=True)
-        assert (plain / "results.json").is_file() and not (plain / "loss_curve.png").exists()
-    finally:
-        pip("uninstall", "-y", "vidssl-example-plugin")
+    env = pip_install(EXAMPLE, tmp_path / "site")
+    listing = run_cli("vidssl-plugins", env=env, check=True).stdout
+    assert re.search(r"^method\s+arrow_of_time\s", listing, re.M)
+    assert re.search(r"^hook\s+loss_curve\s", listing, re.M)
+    assert "vidssl-example-plugin  0.1.0" in listing
+    work = tmp_path / "run"
+    run_cli("vidssl-run", str(config), "--work-dir", str(work), env=env, check=True)
+    png = (work / "loss_curve.png").read_bytes()
+    assert png.startswith(b"\x89PNG") and len(png) > 1000
+    records = (work / "metrics.jsonl").read_text()
+    assert '"arrow_acc"' in records, "the plugin's own loss terms reach the metrics log"
+    # installed is not enabled: a config without custom_hooks gets no loss curve
+    plain = tmp_path / "plain"
+    run_cli("vidssl-run", str(tiny_config), "--work-dir", str(plain), "--stages", "probe_random",
+            env=env, check=True)
+    assert (plain / "results.json").is_file() and not (plain / "loss_curve.png").exists()
+    # gone from the path, gone from vidssl
     assert "arrow_of_time" not in run_cli("vidssl-plugins", check=True).stdout
-
 
 
 def test_the_guide_examples_run_stop_and_resume(tiny_config, data_root, eval_data, tmp_path):
@@ -86,30 +77,27 @@ def test_the_guide_examples_run_stop_and_resume(tiny_config, data_root, eval_dat
         (tmp_path / "tiny.py").write_text(tiny_config.read_text())
         return str(path)
 
-    pip("install", "--no-build-isolation", "--no-deps", str(EXAMPLE))
-    try:
-        whole, stopped = tmp_path / "whole", tmp_path / "stopped"
-        run_cli("vidssl-run", config("whole", ""), "--work-dir", str(whole), check=True)
-        first = run_cli("vidssl-run", config("stop", ", dict(type='stop_below', threshold=100.0)"),
-                        "--work-dir", str(stopped), check=True)
-        assert "loss" in first.stderr and "< 100.0" in first.stderr + first.stdout
-        progress = checkpoint.load(stopped / "checkpoints" / "last.pt")["progress"]
-        assert (progress["stage"], progress["epoch"]) == ("queue", 1), "stopped after epoch 1"
-        assert progress["method"]["queue_ptr"] > 0 and "step_counter" in \
-            checkpoint.load(stopped / "checkpoints" / "last.pt")
-        run_cli("vidssl-run", config("resume", ""), "--work-dir", str(stopped), "--resume",
-                check=True)
-        steps = (whole / "steps.txt").read_text()
-        assert steps == (stopped / "steps.txt").read_text() and int(steps) == 2 * 10 + 10
-        for stage in ("queue", "order"):
-            a = checkpoint.load(whole / "checkpoints" / f"stage_{stage}.pt")["method"]
-            b = checkpoint.load(stopped / "checkpoints" / f"stage_{stage}.pt")["method"]
-            assert a.keys() == b.keys()
-            assert all(torch.equal(a[k], b[k]) for k in a), f"{stage}: the resumed run differs"
-        evaluated = run_cli("vidssl-eval", str(whole), "--protocol", "linear", "--dataset",
-                            "synthetic_motion", "--smoke", "2", "--tiny", "--work-dir",
-                            str(tmp_path / "eval"), "--cfg-options", f"data_root={eval_data}")
-        assert evaluated.returncode == 0, evaluated.stderr[-2000:]
-        assert "backbone tensors from" in evaluated.stderr and "stage_order.pt" in evaluated.stderr
-    finally:
-        pip("uninstall", "-y", "vidssl-example-plugin")
+    env = pip_install(EXAMPLE, tmp_path / "site")
+    whole, stopped = tmp_path / "whole", tmp_path / "stopped"
+    run_cli("vidssl-run", config("whole", ""), "--work-dir", str(whole), env=env, check=True)
+    first = run_cli("vidssl-run", config("stop", ", dict(type='stop_below', threshold=100.0)"),
+                    "--work-dir", str(stopped), env=env, check=True)
+    assert "loss" in first.stderr and "< 100.0" in first.stderr + first.stdout
+    progress = checkpoint.load(stopped / "checkpoints" / "last.pt")["progress"]
+    assert (progress["stage"], progress["epoch"]) == ("queue", 1), "stopped after epoch 1"
+    assert progress["method"]["queue_ptr"] > 0 and "step_counter" in \
+        checkpoint.load(stopped / "checkpoints" / "last.pt")
+    run_cli("vidssl-run", config("resume", ""), "--work-dir", str(stopped), "--resume",
+            env=env, check=True)
+    steps = (whole / "steps.txt").read_text()
+    assert steps == (stopped / "steps.txt").read_text() and int(steps) == 2 * 10 + 10
+    for stage in ("queue", "order"):
+        a = checkpoint.load(whole / "checkpoints" / f"stage_{stage}.pt")["method"]
+        b = checkpoint.load(stopped / "checkpoints" / f"stage_{stage}.pt")["method"]
+        assert a.keys() == b.keys()
+        assert all(torch.equal(a[k], b[k]) for k in a), f"{stage}: the resumed run differs"
+    evaluated = run_cli("vidssl-eval", str(whole), "--protocol", "linear", "--dataset",
+                        "synthetic_motion", "--smoke", "2", "--tiny", "--work-dir",
+                        str(tmp_path / "eval"), "--cfg-options", f"data_root={eval_data}", env=env)
+    assert evaluated.returncode == 0, evaluated.stderr[-2000:]
+    assert "backbone tensors from" in evaluated.stderr and "stage_order.pt" in evaluated.stderr

@@ -1,17 +1,19 @@
 """The plugin guide (docs/plugins.md) is code that runs: its titled code blocks are written into a
-throw-away package, installed with pip and used as the guide says (describe, run, stop after a
-stage and resume with the hook's state carried over, evaluate the trained backbone, which takes no
-weight arguments, under a named protocol); its table of hooks is the hook specification's."""
+throw-away package, installed with pip (into a folder of its own) and used as the guide says
+(describe, run, stop after a stage and resume with the hook's state carried over, evaluate the
+trained backbone, which takes no weight arguments, under a named protocol); its table of hooks is
+the hook specification's."""
 from __future__ import annotations
 
 import inspect
+import os
 import re
 import subprocess
 import sys
 
 import pytest
 
-from conftest import REPO, run_cli
+from conftest import REPO, pip_install, run_cli
 from vidssl._plugin_system import hookspecs
 
 pytestmark = pytest.mark.slow
@@ -44,36 +46,32 @@ def test_the_guide_plugin_installs_runs_resumes_and_evaluates(tmp_path, eval_dat
     for path, code in files.items():
         (package / path).parent.mkdir(parents=True, exist_ok=True)
         (package / path).write_text(code)
-    pip = [sys.executable, "-m", "pip", "-q"]
-    subprocess.run([*pip, "install", "--no-build-isolation", "--no-deps", str(package)],
-                   check=True, capture_output=True)
-    try:
-        described = run_cli("vidssl-plugins", "--describe", "method", "two_view", check=True).stdout
-        assert re.search(r"^dim\s+integer\s+32\s+size of the L2-normalised embedding", described,
-                         re.M), described
-        installed = subprocess.run(
-            [sys.executable, "-c", "import my_vidssl_plugin, pathlib; print(pathlib.Path("
-             "my_vidssl_plugin.__file__).parent / 'configs' / 'two_view_synthetic.py')"],
-            check=True, capture_output=True, text=True, cwd=tmp_path).stdout.strip()
-        assert "site-packages" in installed, "the config runs from the installed package"
-        work = tmp_path / "work"
-        common = ["--work-dir", str(work), "--cfg-options", f"data_root={tmp_path / 'data'}"]
-        run_cli("vidssl-run", installed, "--stages", "probe_random,pretrain", *common, check=True,
-                cwd=tmp_path)
-        run_cli("vidssl-run", installed, "--resume", *common, check=True, cwd=tmp_path)
-        log = [line.split("\t") for line in (work / "epoch_log.tsv").read_text().splitlines()]
-        assert [(stage, int(epoch)) for stage, epoch, _, _ in log] == \
-            [("probe_random", 1), ("probe_random", 2), ("pretrain", 1), ("pretrain", 2),
-             ("pretrain", 3), ("probe", 1), ("probe", 2)]
-        assert [int(seen) for *_, seen in log] == list(range(1, 8)), \
-            "the hook's count went on across --resume"
-        evaluated = run_cli("vidssl-eval", str(work), "--protocol", "linear", "--dataset",
-                            "synthetic_motion", "--smoke", "2", "--tiny", "--work-dir",
-                            str(tmp_path / "eval"), "--cfg-options", f"data_root={eval_data}",
-                            cwd=tmp_path)
-        assert evaluated.returncode == 0, evaluated.stderr[-2000:]
-        assert f"loaded 18 backbone tensors from {work / 'checkpoints' / 'stage_pretrain.pt'}" in \
-            evaluated.stderr
-    finally:
-        subprocess.run([*pip, "uninstall", "-y", "my-vidssl-plugin"], check=True,
-                       capture_output=True)
+    env = pip_install(package, tmp_path / "site")
+    described = run_cli("vidssl-plugins", "--describe", "method", "two_view", env=env,
+                        check=True).stdout
+    assert re.search(r"^dim\s+integer\s+32\s+size of the L2-normalised embedding", described,
+                     re.M), described
+    installed = subprocess.run(
+        [sys.executable, "-c", "import my_vidssl_plugin, pathlib; print(pathlib.Path("
+         "my_vidssl_plugin.__file__).parent / 'configs' / 'two_view_synthetic.py')"],
+        check=True, capture_output=True, text=True, cwd=tmp_path, env={**os.environ, **env}
+    ).stdout.strip()
+    assert installed.startswith(str(tmp_path / "site")), "the config runs from the installed package"
+    work = tmp_path / "work"
+    common = ["--work-dir", str(work), "--cfg-options", f"data_root={tmp_path / 'data'}"]
+    run_cli("vidssl-run", installed, "--stages", "probe_random,pretrain", *common, env=env,
+            check=True, cwd=tmp_path)
+    run_cli("vidssl-run", installed, "--resume", *common, env=env, check=True, cwd=tmp_path)
+    log = [line.split("\t") for line in (work / "epoch_log.tsv").read_text().splitlines()]
+    assert [(stage, int(epoch)) for stage, epoch, _, _ in log] == \
+        [("probe_random", 1), ("probe_random", 2), ("pretrain", 1), ("pretrain", 2),
+         ("pretrain", 3), ("probe", 1), ("probe", 2)]
+    assert [int(seen) for *_, seen in log] == list(range(1, 8)), \
+        "the hook's count went on across --resume"
+    evaluated = run_cli("vidssl-eval", str(work), "--protocol", "linear", "--dataset",
+                        "synthetic_motion", "--smoke", "2", "--tiny", "--work-dir",
+                        str(tmp_path / "eval"), "--cfg-options", f"data_root={eval_data}",
+                        env=env, cwd=tmp_path)
+    assert evaluated.returncode == 0, evaluated.stderr[-2000:]
+    assert f"loaded 18 backbone tensors from {work / 'checkpoints' / 'stage_pretrain.pt'}" in \
+        evaluated.stderr

@@ -98,8 +98,10 @@ def _step_at_full_batch(run: Any, stage: Any, per_iter: float, full_batch: int
     from vidssl._speed.lean_conv3d import conv3d_mode
     from vidssl._speed.precision import clips_in
 
-    # no larger than the smoke's rows: queues and banks are capped to them
-    size = min(full_batch if per_iter * full_batch / 2 < AFFORDABLE_S else 4, len(stage.dataset))
+    # no larger than the full batch, nor than the smoke's rows: queues and banks are capped to them
+    size = min(full_batch, len(stage.dataset))
+    if per_iter * full_batch / 2 >= AFFORDABLE_S:
+        size = min(size, 4)
     if size <= 2:
         return per_iter / 2 * full_batch, 0.0
     repeats = clips_per_item(stage.dataset)

@@ -31,6 +31,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import gc
+import os
 import sys
 from pathlib import Path
 
@@ -44,6 +45,7 @@ WORKER_BLOCK_LIMIT = 1 << 20
 WORKER_TRIM = 8 << 20
 
 _claimed = False
+_trims_before_fork = False
 
 
 def claim_process(command: str) -> bool:
@@ -76,10 +78,33 @@ def _mallopt(settings: dict[int, int]) -> bool:
 
 def keep_freed_memory() -> bool:
     """Make this process's ``malloc`` keep freed memory for reuse, in one heap (glibc on Linux;
-    data workers forked from it set their own: :func:`start_data_worker`). Returns False,
-    changing nothing, where the C library is not glibc."""
-    return _mallopt({_M_ARENA_MAX: 1, _M_MMAP_THRESHOLD: HEAP_BLOCK_LIMIT,
+    data workers forked from it set their own: :func:`start_data_worker`), and give it back
+    before each fork (:func:`give_back_freed_memory`). Returns False, changing nothing, where the
+    C library is not glibc."""
+    global _trims_before_fork
+    kept = _mallopt({_M_ARENA_MAX: 1, _M_MMAP_THRESHOLD: HEAP_BLOCK_LIMIT,
                      _M_TRIM_THRESHOLD: 2 ** 31 - 1})
+    if kept and not _trims_before_fork:
+        os.register_at_fork(before=give_back_freed_memory)
+        _trims_before_fork = True
+    return kept
+
+
+def give_back_freed_memory() -> None:
+    """Hand the free pages of this process's heap back to the kernel (glibc's ``malloc_trim``).
+
+    Runs before every fork of a process that keeps freed memory: the data workers of a stage
+    are forked from the trainer, and every kept page the trainer writes again after the fork
+    is copied for it while the workers still hold the original. Measured on the headline
+    config's preflight at its real shapes: a trainer holding 11 GB after its fine-tuning step
+    forked two evaluation workers, which then held 5.3 GB each, and the run was killed for
+    memory. The trainer faults the pages in again once per fork (a stage's loader), not per
+    step."""
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
+        except (OSError, AttributeError):
+            pass
 
 
 def start_data_worker(worker_id: int) -> None:

@@ -63,6 +63,11 @@ def classification_metrics(scores: np.ndarray, labels: np.ndarray,
     return {k: float(v) for k, v in metrics.items()}
 
 
+#: the confusion matrix's figure is at most this many inches (at 100 dpi) a side; unbounded, 400
+#: classes at 0.35 inch each took 8.8 GB and 38 s to render
+MAX_FIGURE_INCHES = 12
+
+
 def write_report(scores: np.ndarray, labels: np.ndarray, classes: list[str], work_dir: Path,
                  stage: str) -> None:
     """Per-class accuracy table (TSV) and a confusion-matrix PNG (rows: true class)."""
@@ -80,10 +85,10 @@ def write_report(scores: np.ndarray, labels: np.ndarray, classes: list[str], wor
         lines.append(f"{classes[c]}\t{total}\t{100 * confusion[c, c] / max(1, total):.2f}")
     (Path(work_dir) / f"{stage}_per_class.tsv").write_text("\n".join(lines) + "\n")
     np.savetxt(Path(work_dir) / f"{stage}_confusion.tsv", confusion, fmt="%d", delimiter="\t")
-    size = max(4, 0.35 * k)
+    size = min(max(4, 0.35 * k), MAX_FIGURE_INCHES)   # Kinetics' 400 classes: 3 pixels each
     fig, ax = plt.subplots(figsize=(size + 1, size))
     image = ax.imshow(confusion / np.maximum(1, confusion.sum(1, keepdims=True)), cmap="Blues",
-                      vmin=0, vmax=1)
+                      vmin=0, vmax=1, interpolation="nearest")
     if k <= 40:
         ax.set_xticks(range(k), classes, rotation=90, fontsize=7)
         ax.set_yticks(range(k), classes, fontsize=7)
