@@ -30,10 +30,12 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import gc
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 #: glibc mallopt parameters (malloc.h)
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD, _M_ARENA_MAX = -1, -3, -8
@@ -62,15 +64,23 @@ def process_claimed() -> bool:
     return _claimed
 
 
+@functools.cache
+def _glibc(name: str) -> Any:
+    """The C library's function ``name`` (looked up once), or None where the C library is not
+    glibc on Linux."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return getattr(ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6"), name)
+    except (OSError, AttributeError):
+        return None
+
+
 def _mallopt(settings: dict[int, int]) -> bool:
     """Set glibc ``mallopt`` parameters; False, changing nothing, where the C library is not
     glibc."""
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):
+    mallopt = _glibc("mallopt")
+    if mallopt is None:
         return False
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
     return all([bool(mallopt(param, value)) for param, value in settings.items()])
@@ -97,14 +107,11 @@ def give_back_freed_memory() -> None:
     are forked from the trainer, and every kept page the trainer writes again after the fork
     is copied for it while the workers still hold the original. Measured on the headline
     config's preflight at its real shapes: a trainer holding 11 GB after its fine-tuning step
-    forked two evaluation workers, which then held 5.3 GB each, and the run was killed for
-    memory. The trainer faults the pages in again once per fork (a stage's loader), not per
-    step."""
-    if sys.platform.startswith("linux"):
-        try:
-            ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
-        except (OSError, AttributeError):
-            pass
+    forked two evaluation workers, 5.3 GB resident each, and the run was killed for memory.
+    The trainer faults the pages in again once per fork (a stage's loader), not per step."""
+    malloc_trim = _glibc("malloc_trim")
+    if malloc_trim is not None:
+        malloc_trim(0)
 
 
 def start_data_worker(worker_id: int) -> None:
