@@ -60,6 +60,13 @@ def eval_data(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("eval_data")
 
 
+def small_synthetic(*datasets: str, train: int = 2, test: int = 2) -> list[str]:
+    """``--cfg-options`` giving the synthetic_motion ``datasets`` (config paths such as
+    ``stages.0.dataset``) ``train``/``test`` videos per class: one small copy for all of them."""
+    return [f"{dataset}.{key}={count}" for dataset in datasets
+            for key, count in (("train_per_class", train), ("test_per_class", test))]
+
+
 @pytest.fixture
 def tiny_config(tmp_path, data_root) -> Path:
     path = tmp_path / "tiny.py"

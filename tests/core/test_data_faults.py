@@ -8,6 +8,7 @@ import json
 import random
 import re
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -115,9 +116,21 @@ def mutate(data: bytes, rng: random.Random, kind: str) -> bytes:
     return bytes(out)
 
 
-def test_mutated_real_videos_give_clips_skips_or_the_one_line_stop(real_data_root, tmp_path):
-    originals = sorted((real_data_root / "ucf101").rglob("*.avi"))[:5]
-    assert originals, "the fixture copies hold encoded videos"
+def encoded_videos(folder: Path) -> list[Path]:
+    """Six short videos encoded as the dataset fixtures are: MPEG-4 part 2 in .avi (UCF101,
+    HMDB51) and H.264 in .mp4 (Kinetics), both with B-frames."""
+    from vidssl_datasets.fixtures import encode, render
+
+    paths = []
+    for seed in range(6):
+        codec, suffix = ("mpeg4", ".avi") if seed % 2 else ("libx264", ".mp4")
+        paths.append(folder / f"original_{seed}{suffix}")
+        encode(paths[-1], render(seed, 24, (160, 120)), codec, 25)
+    return paths
+
+
+def test_mutated_real_videos_give_clips_skips_or_the_one_line_stop(tmp_path):
+    originals = encoded_videos(tmp_path / "originals")
     rng = random.Random(0)
     videos = tmp_path / "videos"
     videos.mkdir()

@@ -9,7 +9,7 @@ import re
 import pytest
 import torch
 
-from conftest import REPO, pip_install, run_cli
+from conftest import REPO, pip_install, run_cli, small_synthetic
 from vidssl import checkpoint
 
 pytestmark = pytest.mark.slow
@@ -66,7 +66,7 @@ def test_installed_listed_run_and_gone_when_off_the_path(tiny_config, tmp_path):
     assert "arrow_of_time" not in run_cli("vidssl-plugins", check=True).stdout
 
 
-def test_the_guide_examples_run_stop_and_resume(tiny_config, data_root, eval_data, tmp_path):
+def test_the_guide_examples_run_stop_and_resume(tiny_config, data_root, tmp_path):
     """Stopped by ``stop_below`` after the queue stage's first epoch, resumed without it: the
     queue, the step count and the weights end as in a run never stopped. vidssl-eval then
     evaluates the run's ``tiny_c3d`` (a backbone without weight arguments) under a protocol."""
@@ -98,6 +98,7 @@ def test_the_guide_examples_run_stop_and_resume(tiny_config, data_root, eval_dat
         assert all(torch.equal(a[k], b[k]) for k in a), f"{stage}: the resumed run differs"
     evaluated = run_cli("vidssl-eval", str(whole), "--protocol", "linear", "--dataset",
                         "synthetic_motion", "--smoke", "2", "--tiny", "--work-dir",
-                        str(tmp_path / "eval"), "--cfg-options", f"data_root={eval_data}", env=env)
+                        str(tmp_path / "eval"), "--cfg-options", f"data_root={tmp_path}",
+                        *small_synthetic("stages.0.dataset", "stages.0.val_dataset"), env=env)
     assert evaluated.returncode == 0, evaluated.stderr[-2000:]
     assert "backbone tensors from" in evaluated.stderr and "stage_order.pt" in evaluated.stderr

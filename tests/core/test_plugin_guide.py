@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from conftest import REPO, pip_install, run_cli
+from conftest import REPO, pip_install, run_cli, small_synthetic
 from vidssl._plugin_system import hookspecs
 
 pytestmark = pytest.mark.slow
@@ -37,7 +37,7 @@ def test_the_hook_table_is_the_hook_specification():
     assert documented == lifecycle
 
 
-def test_the_guide_plugin_installs_runs_resumes_and_evaluates(tmp_path, eval_data):
+def test_the_guide_plugin_installs_runs_resumes_and_evaluates(tmp_path):
     files = guide_files()
     assert {"pyproject.toml", "my_vidssl_plugin/plugin.py", "my_vidssl_plugin/two_view.py",
             "my_vidssl_plugin/backbone.py", "my_vidssl_plugin/epoch_log.py",
@@ -58,7 +58,11 @@ def test_the_guide_plugin_installs_runs_resumes_and_evaluates(tmp_path, eval_dat
     ).stdout.strip()
     assert installed.startswith(str(tmp_path / "site")), "the config runs from the installed package"
     work = tmp_path / "work"
-    common = ["--work-dir", str(work), "--cfg-options", f"data_root={tmp_path / 'data'}"]
+    # the guide's config on a smaller copy of its data (4 + 2 videos per class, batches of 8)
+    common = ["--work-dir", str(work), "--cfg-options", f"data_root={tmp_path / 'data'}",
+              "stage_defaults.batch_size=8",
+              *small_synthetic("stages.0.dataset", "stages.0.val_dataset", "stages.1.dataset",
+                               "stages.2.dataset", "stages.2.val_dataset", train=4)]
     run_cli("vidssl-run", installed, "--stages", "probe_random,pretrain", *common, env=env,
             check=True, cwd=tmp_path)
     run_cli("vidssl-run", installed, "--resume", *common, env=env, check=True, cwd=tmp_path)
@@ -70,7 +74,8 @@ def test_the_guide_plugin_installs_runs_resumes_and_evaluates(tmp_path, eval_dat
         "the hook's count went on across --resume"
     evaluated = run_cli("vidssl-eval", str(work), "--protocol", "linear", "--dataset",
                         "synthetic_motion", "--smoke", "2", "--tiny", "--work-dir",
-                        str(tmp_path / "eval"), "--cfg-options", f"data_root={eval_data}",
+                        str(tmp_path / "eval"), "--cfg-options", f"data_root={tmp_path / 'data'}",
+                        *small_synthetic("stages.0.dataset", "stages.0.val_dataset"),
                         env=env, cwd=tmp_path)
     assert evaluated.returncode == 0, evaluated.stderr[-2000:]
     assert f"loaded 18 backbone tensors from {work / 'checkpoints' / 'stage_pretrain.pt'}" in \
