@@ -1,6 +1,6 @@
 """``vidssl-plugins``: every installed plugin and component, with distribution and version;
 ``--describe backbone NAME`` shows one backbone's parameters, FLOPs, feature size and stage
-shapes for an input size."""
+shapes for an input size; ``--configs`` lists the configs installed packages ship."""
 from __future__ import annotations
 
 import inspect
@@ -18,6 +18,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--kind", help="list only components of this kind")
     parser.add_argument("--describe", nargs=2, metavar=("KIND", "NAME"),
                         help="describe one component (backbones: params, FLOPs, shapes)")
+    parser.add_argument("--configs", action="store_true",
+                        help="list the configs installed packages ship (vidssl-run NAME runs one)")
     parser.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE",
                         help="builder arguments for --describe, e.g. depth=34 width=0.5")
     parser.add_argument("--input", default="3x16x112x112", metavar="CxTxHxW",
@@ -30,6 +32,11 @@ def main(argv: list[str] | None = None) -> int:
         plugins = get_plugins()
         if args.describe:
             print(describe(plugins.registry, *args.describe, args.set, args.input))
+            return 0
+        if args.configs:
+            configs = [c for c in plugins.registry.all() if c.kind == "config"]
+            print(table([[c.name, f"{c.distribution} {c.version}", str(c.builder)]
+                         for c in configs], ["config", "distribution", "file"]))
             return 0
         rows = [[p.name, p.distribution, p.version, ", ".join(plugins.hooks_of(p.module))]
                 for p in plugins.plugins]

@@ -13,7 +13,8 @@ from vidssl._distributed import process_group as distributed
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = command_parser("vidssl-run", __doc__)
-    parser.add_argument("config", help="a .py config file")
+    parser.add_argument("config", help="a .py config file, or the name of an installed config "
+                                           "(vidssl-plugins --configs lists them)")
     parser.add_argument("--cfg-options", nargs="+", default=[], metavar="KEY=VALUE",
                         help="override config keys, e.g. stages.0.epochs=1 seed=3")
     parser.add_argument("--work-dir", help="default: work_dirs/<config stem>")

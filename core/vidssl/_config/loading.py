@@ -1,7 +1,8 @@
 """Loading and validating run configs.
 
 Configs are Python files read with mmengine's ``Config`` (``_base_`` inheritance, ``--cfg-options
-a.b=c`` overrides). Top-level names starting with ``_`` are local helper variables and are ignored
+a.b=c`` overrides). A config is given by its path, or by the name an installed package registers
+it under (``vidssl-run vtdl_r3d_synthetic``); a ``_base_`` entry may be such a name too. Top-level names starting with ``_`` are local helper variables and are ignored
 (an override naming one is refused: helpers are substituted when the file is read). Every string
 holding ``{data_root}`` gets the run's data root, resolved after the overrides: ``--cfg-options
 data_root=...`` > the config's ``data_root`` > ``$VIDSSL_DATA_ROOT`` > ``data``.
@@ -12,9 +13,11 @@ the key is written, and the nearest valid key.
 """
 from __future__ import annotations
 
+import ast
 import copy
 import os
 import re
+import tempfile
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -143,12 +146,13 @@ KEYS_ADDED_LATER: dict[str, dict[str, Any]] = {
 
 
 def load_config(path: str | Path, options: list[str] | None = None) -> dict[str, Any]:
-    """Read ``path`` (with ``_base_`` files) and apply ``key=value`` overrides.
+    """Read ``path`` (a file, or an installed config's name; with ``_base_`` files) and apply
+    ``key=value`` overrides.
 
     Returns a plain dict with defaults filled in; it is not validated yet (see
     :func:`validate_config`). The source file is kept under ``_source`` for error messages.
     """
-    path = Path(path)
+    path = config_path(path)
     cfg = _config_file(path)
     overrides = {}
     for option in options or []:
@@ -195,16 +199,65 @@ def read_config(path: str | Path) -> dict[str, Any]:
     return {k: v for k, v in cfg.items() if not k.startswith("_")}
 
 
+def config_path(config: str | Path) -> Path:
+    """The file of ``config``: a path as given, or the file an installed package registered
+    under that name (a name has no ``.py`` and no folder)."""
+    path = Path(config)
+    if path.suffix == ".py" or path.exists() or len(path.parts) > 1:
+        return path
+    return installed_config(str(config))
+
+
+def installed_config(name: str) -> Path:
+    """The file of the config an installed package registered as ``name``."""
+    return get_plugins().registry.get("config", name).builder
+
+
 def _config_file(path: Path) -> Any:
     """mmengine's ``Config`` of ``path`` (``_base_`` inheritance applied)."""
     from mmengine.config import Config
 
     if not path.is_file():
         raise ConfigError(f"config file not found: {path}")
+    with tempfile.TemporaryDirectory(prefix="vidssl-config-") as scratch:
+        readable = _with_named_bases(path, Path(scratch))
+        try:
+            return Config.fromfile(str(readable))
+        except Exception as exc:
+            raise ConfigError(f"cannot read config {path}: {type(exc).__name__}: {exc}") from exc
+
+
+def _with_named_bases(path: Path, scratch: Path) -> Path:
+    """``path``, or where its ``_base_`` names installed configs, a copy in ``scratch`` whose
+    ``_base_`` lists every file by absolute path (mmengine reads only paths)."""
+    source = path.read_bytes()   # ast's column offsets count bytes
     try:
-        return Config.fromfile(str(path))
-    except Exception as exc:
-        raise ConfigError(f"cannot read config {path}: {type(exc).__name__}: {exc}") from exc
+        tree = ast.parse(source)
+    except SyntaxError:
+        return path   # mmengine reports it with its line
+    for node in tree.body:
+        if not (isinstance(node, ast.Assign) and
+                any(isinstance(t, ast.Name) and t.id == "_base_" for t in node.targets)):
+            continue
+        try:
+            listed = ast.literal_eval(node.value)
+        except ValueError:
+            return path
+        listed = [listed] if isinstance(listed, str) else list(listed)
+        if all(Path(base).suffix == ".py" for base in listed):
+            return path
+        try:
+            files = [str(path.parent / base if Path(base).suffix == ".py" else
+                         installed_config(base)) for base in listed]
+        except ConfigError as exc:
+            raise ConfigError(f"{path}:{node.lineno}: _base_: {exc}") from None
+        lines = source.splitlines(keepends=True)
+        start = sum(map(len, lines[:node.value.lineno - 1])) + node.value.col_offset
+        end = sum(map(len, lines[:node.value.end_lineno - 1])) + node.value.end_col_offset
+        copy_path = scratch / path.name
+        copy_path.write_bytes(source[:start] + repr(files).encode() + source[end:])
+        return copy_path
+    return path
 
 
 def _holds_dict_text(value: Any) -> bool:

@@ -112,6 +112,13 @@ def vidssl_register_weight_formats(register: Registrar) -> None:
 
 
 @hookspec
+def vidssl_register_configs(register: Registrar) -> None:
+    """Add config files shipped in your package, by name: ``register(name, path)``.
+    ``vidssl-run NAME`` runs one, ``_base_ = ['NAME']`` in a config inherits from one, and
+    ``vidssl-plugins --configs`` lists them with their distribution."""
+
+
+@hookspec
 def vidssl_smoke_caps(kind: str, cfg: dict[str, Any], n_videos: int) -> dict[str, Any] | None:
     """Called by ``vidssl-run --smoke`` for every method, extractor and evaluator config
     (``kind``, ``cfg`` = ``{"type": name, ...}``) of a run whose datasets are cut to ``n_videos``

@@ -3,13 +3,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from vidssl._common.errors import ConfigError, PluginError
 from vidssl._common.schema import format_path, schema_from_signature, suggest, validate
 
 KINDS = ("backbone", "method", "dataset", "transform", "evaluator", "extractor", "hook", "stage",
-         "weight_format")
+         "weight_format", "config")
 
 #: Arguments the framework itself passes to builders of a kind; they are not config keys.
 BUILD_CONTEXT = {"method": ("backbone",), "dataset": ("views",)}
@@ -17,7 +18,8 @@ BUILD_CONTEXT = {"method": ("backbone",), "dataset": ("views",)}
 
 @dataclass(frozen=True)
 class Component:
-    """One registered builder: ``builder(**kwargs)`` makes the object; ``schema`` checks kwargs."""
+    """One registered builder: ``builder(**kwargs)`` makes the object; ``schema`` checks kwargs.
+    A ``config`` component's ``builder`` is the path of its config file."""
 
     kind: str
     name: str
@@ -34,7 +36,9 @@ class Registrar:
     adds one component of this registrar's kind, attributed to the plugin's distribution. Without
     ``schema`` one is derived from the builder's signature and type hints. A method may name its
     ``demo_config`` (a config path on synthetic_motion with stages ``probe_random`` and ``probe``,
-    or ``supervised`` for a supervised method): ``vidssl-bench synthetic`` then ranks it."""
+    or ``supervised`` for a supervised method): ``vidssl-bench synthetic`` then ranks it. A
+    config is registered as ``register(name, path)``: the path of a config file in the package
+    (``vidssl-run NAME`` runs it)."""
 
     def __init__(self, registry: Registry, kind: str, distribution: str, version: str):
         self._registry, self.kind = registry, kind
@@ -42,6 +46,10 @@ class Registrar:
 
     def __call__(self, name: str, builder: Callable[..., Any], schema: dict | None = None,
                  demo_config: str | None = None) -> None:
+        if self.kind == "config":
+            builder, schema = Path(builder), {}
+            if not builder.is_file():
+                raise PluginError(f"{self.distribution}: config '{name}': no file {builder}")
         if schema is None:
             schema = schema_from_signature(builder, skip=BUILD_CONTEXT.get(self.kind, ()))
         if demo_config is not None and self.kind != "method":

@@ -33,13 +33,13 @@ DATASETS_FILE = "_datasets.py"
 
 def protocol_dir() -> Path:
     """Where protocols are looked up by name: ``$VIDSSL_PROTOCOLS``, else ``configs/protocols``
-    under the current directory, else the one of the source tree vidssl is installed from."""
+    under the current directory, else the ones this package ships."""
     if os.environ.get(PROTOCOLS_ENV):
         return Path(os.environ[PROTOCOLS_ENV])
     here = Path.cwd() / "configs" / "protocols"
     if here.is_dir():
         return here
-    return Path(__file__).resolve().parents[3] / "configs" / "protocols"
+    return Path(__file__).parent / "configs" / "protocols"
 
 
 def protocol_names(directory: Path | None = None) -> list[str]:

@@ -14,8 +14,8 @@ from vidssl_methods.mlfo import MLFO
 from vidssl_methods.retrieval_evaluator import RetrievalEvaluator
 from vidssl_methods.vtdl import VTDL
 
-#: the demo configs of the source tree this plugin is installed from (vidssl-bench synthetic)
-CONFIGS = Path(__file__).resolve().parents[3] / "configs"
+#: the configs this package ships (the repository's configs/, included when it is built)
+CONFIGS = Path(__file__).parent / "configs"
 
 
 @hookimpl
@@ -26,6 +26,12 @@ def vidssl_register_methods(register):
     register("instance_recognition", InstanceRecognition)
     register("local_aggregation", LocalAggregation, demo_config=CONFIGS / "la_idt_r3d_synthetic.py")
     register("mlfo", MLFO, demo_config=CONFIGS / "mlfo_r3d_synthetic.py")
+
+
+@hookimpl
+def vidssl_register_configs(register):
+    for path in sorted(CONFIGS.glob("*.py")):
+        register(path.stem, path)
 
 
 @hookimpl
