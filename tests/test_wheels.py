@@ -1,7 +1,8 @@
 """vidssl as packages: the five distributions build as sdists and wheels (``python -m build``), the
 wheels install non-editable into a fresh virtual environment, and from a directory outside the
-checkout the shipped configs run by name, a named evaluation protocol and the synthetic
-leaderboard work, and ``vidssl-plugins --configs`` lists where each config comes from.
+checkout the shipped configs run by name, the synthetic leaderboard works, ``vidssl-export``
+writes a model folder that ``vidssl-eval`` evaluates under a named protocol, the main demo's model
+card lists its results, and ``vidssl-plugins --configs`` lists where each config comes from.
 
 The fresh environment gets the third-party packages (torch first) by links to this environment's
 instead of installing them again; pip then installs the wheels with ``--no-index``, so every
@@ -50,7 +51,7 @@ def test_wheels_install_into_a_fresh_environment_and_run_by_name(tmp_path):
     outside = tmp_path / "elsewhere"
     outside.mkdir()
     env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
-           "VIDSSL_DATA_ROOT": str(tmp_path / "data")}
+           "VIDSSL_DATA_ROOT": str(tmp_path / "data"), "OMP_NUM_THREADS": "1"}   # side by side
 
     def run(*command: str) -> subprocess.Popen:
         return subprocess.Popen([str(bin_dir / command[0]), *command[1:]], cwd=outside, env=env,
@@ -61,19 +62,27 @@ def test_wheels_install_into_a_fresh_environment_and_run_by_name(tmp_path):
         assert process.returncode == 0, f"{process.args}:\n{err[-3000:]}"
         return out + err
 
+    smoke = run("vidssl-run", "vtdl_r3d_synthetic", "--smoke", "--tiny")   # beside the rest
     listing = finished(run("vidssl-plugins", "--configs"))
     site = str(tmp_path / "venv" / "lib")
     assert any(line.split()[:3] == ["vtdl_r3d_synthetic", "vidssl-methods", "0.1.0"] and
                line.split()[3].startswith(site) for line in listing.splitlines()), listing
-    smoke = run("vidssl-run", "vtdl_r3d_synthetic", "--smoke", "--tiny")   # beside the next two
     bench = finished(run("vidssl-bench", "synthetic", "--tiny", "--methods", "vtdl",
                          "--out", "bench"))
     assert "leaderboard: bench/leaderboard.md" in bench
-    evaluated = finished(run("vidssl-eval", "bench/vtdl/seed0", "--protocol", "linear",
+    finished(run("vidssl-export", "bench/vtdl/seed0", "--out", "vtdl_model"))
+    evaluated = finished(run("vidssl-eval", "vtdl_model", "--protocol", "linear",
                              "--dataset", "synthetic_motion", "--smoke", "2", "--tiny",
                              "--cfg-options",
                              *small_synthetic("stages.0.dataset", "stages.0.val_dataset")))
+    assert f"backbone tensors from {outside / 'vtdl_model'} (format 'vidssl')" in evaluated
     assert "protocol cards: protocols.json" in evaluated
     assert "smoke run (preflight): every stage reached" in finished(smoke)
-    assert not (outside / "configs").exists() and \
-        (outside / "work_dirs" / "vtdl_r3d_synthetic_smoke" / "results.json").is_file()
+    assert not (outside / "configs").exists()
+    # the main demo's model card: every result with what measured it
+    finished(run("vidssl-export", "work_dirs/vtdl_r3d_synthetic_smoke", "--out", "demo_model"))
+    card = (outside / "demo_model" / "README.md").read_text()
+    for stage, evaluation in (("probe", "stage: probe, type: classification"),
+                              ("retrieval", "stage: evaluate, type: retrieval"),
+                              ("supervised", "stage: train, type: classification")):
+        assert f"| {stage} | the run’s own | {evaluation}" in card, card

@@ -22,7 +22,9 @@ Services
     (atomic save, ``weights_only`` load, backbone weights of a checkpoint), :func:`kmeans_labels`,
     :func:`schema_from_signature` and :func:`validate_arguments` (component argument schemas),
     :func:`write_json` (atomic), :func:`load_weights` and :func:`export_weights` (a backbone's
-    weights in any registered weight format).
+    weights in any registered weight format), :func:`load_backbone` (the backbone of a model
+    folder that ``vidssl-export`` wrote), :func:`trained_stage` (the stage of a run whose
+    weights leave it).
 Configs and runs
     :func:`load_config`, :func:`read_config` (a config file as plain data),
     :func:`validate_config`, :func:`stage_configs`, :func:`dataset_slots`, :func:`parse_value`
@@ -66,6 +68,7 @@ from vidssl._config.loading import (
 from vidssl._config.values import parse_value
 from vidssl._distributed import process_group as distributed
 from vidssl._engine.evaluation import EvaluationContext
+from vidssl._engine.model_folder import load_backbone, trained_stage
 from vidssl._engine.run_context import RunContext
 from vidssl._engine.runner import Runner
 from vidssl._engine.stage import Stage, stage_file
@@ -110,8 +113,8 @@ __all__ = [
     "command_parser", "components", "ConfigError", "DataError", "dataset_slots",
     "DatasetNotFound", "distributed", "EvaluationContext", "execute", "exit_code",
     "export_weights", "FeatureInfo", "get_plugins", "guarded", "hookimpl", "integer_list", "kmeans_labels",
-    "load_config", "load_weights", "map_tensors", "mean_std", "Method", "parse_value", "per_video",
+    "load_backbone", "load_config", "load_weights", "map_tensors", "mean_std", "Method", "parse_value", "per_video",
     "PluginError", "read_config", "results_table", "RunContext", "RunError", "Runner",
     "schema_from_signature", "Stage", "stage_configs", "stage_file", "StageKind", "StopRun",
-    "table", "to_device", "validate_arguments", "validate_config", "VidsslError", "WeightFormat", "write_json",
+    "table", "trained_stage", "to_device", "validate_arguments", "validate_config", "VidsslError", "WeightFormat", "write_json",
 ]

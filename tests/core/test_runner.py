@@ -44,7 +44,8 @@ def test_every_stage_has_its_protocol_card(finished_run, tiny_config):
     probe = cards["probe"]
     assert probe["stage_type"] == "probe" and probe["training"]["backbone"] == "frozen (eval mode)"
     assert probe["method"]["head"].startswith("L2-normalise → BatchNorm1d → linear")
-    assert probe["input"] == {"frames": "rgb", "clip_len": 8, "size": 16}
+    assert probe["input"] == {"frames": "rgb", "clip_len": 8, "size": 16,
+                              "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}
     assert probe["test_views"]["per_video"] == 1
     assert probe["evaluator"]["aggregation"].startswith("logits averaged")
     assert probe["data"]["test"]["split"] == "test" and "root" not in probe["data"]["test"]

@@ -182,5 +182,6 @@ def test_protocol_configs_are_found_from_anywhere(tmp_path, monkeypatch):
     from vidssl_methods.eval_protocol import protocol_file
 
     monkeypatch.chdir(tmp_path)
-    assert protocol_file("knn") == (PROTOCOLS / "knn.py").resolve()
-    assert Path(protocol_file("knn")).is_file()
+    found = protocol_file("knn")
+    assert found.parent.parent.parent.name == "vidssl_methods", "the package's own protocols"
+    assert found.resolve() == (PROTOCOLS / "knn.py").resolve() and found.is_file()

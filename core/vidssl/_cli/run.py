@@ -28,7 +28,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                              "batch 2, a few videos; prints a table per stage")
     parser.add_argument("--tiny", action="store_true",
                         help="with --smoke: also shrink clips (length <= 8, size <= 64, <= 2 "
-                             "clips, one crop)")
+                             "clips, one crop) and synthetic_motion's generated copy (4 + 4 "
+                             "videos per class)")
     return parser.parse_args(argv)
 
 

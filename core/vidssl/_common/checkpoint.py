@@ -1,7 +1,9 @@
 """Checkpoint files: atomic writes, ``weights_only`` loads, and the RNG state they carry.
 
 A checkpoint holds tensors and plain containers only (dict, list, tuple, str, int, float, bool,
-None), so it always loads with ``torch.load(..., weights_only=True)``.
+None), so it always loads with ``torch.load(..., weights_only=True)``. Weights for exchange are
+``.safetensors`` files, alone or in a model folder (``model.safetensors`` + ``config.json``, as
+``vidssl-export`` writes), which load as their flat tensor dict; nothing else is ever unpickled.
 """
 from __future__ import annotations
 
@@ -20,7 +22,15 @@ from vidssl._common.errors import CheckpointError
 from vidssl._common.files import write_atomic
 
 #: file names a config's ``init_from`` may give instead of a stage name
-SUFFIXES = (".pt", ".pth", ".pth.tar")
+SUFFIXES = (".pt", ".pth", ".pth.tar", ".safetensors")
+#: the weights of a model folder (vidssl-export writes it beside config.json and README.md)
+FOLDER_WEIGHTS = "model.safetensors"
+
+
+def is_weights_source(text: str) -> bool:
+    """Whether ``init_from`` text names weights (a checkpoint file or a model folder), not a
+    stage."""
+    return text.endswith(SUFFIXES) or (Path(text) / FOLDER_WEIGHTS).is_file()
 
 
 def save_atomic(obj: dict[str, Any], path: str | Path) -> None:
@@ -51,8 +61,13 @@ def check_loadable(entries: dict[str, Any], owner_of: Callable[[str], str]) -> N
 
 def load(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
     """Load a checkpoint with ``weights_only=True``; raise :class:`CheckpointError` saying what is
-    wrong with the file (missing, truncated or corrupt, or holding pickled objects)."""
+    wrong with the file (missing, truncated or corrupt, or holding pickled objects). A model
+    folder or ``.safetensors`` file gives its tensors by name."""
     path = Path(path)
+    if path.is_dir() and (path / FOLDER_WEIGHTS).is_file():
+        path = path / FOLDER_WEIGHTS
+    if path.suffix == ".safetensors" and path.is_file():
+        return _load_safetensors(path, map_location)
     if not path.is_file():
         raise CheckpointError(f"checkpoint not found: {path}")
     if path.stat().st_size == 0:
@@ -74,6 +89,17 @@ def load(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str
     if not isinstance(obj, dict):
         raise CheckpointError(f"checkpoint {path} holds a {type(obj).__name__}, expected a dict")
     return obj
+
+
+def _load_safetensors(path: Path, map_location: str | torch.device) -> dict[str, torch.Tensor]:
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    try:
+        return load_file(path, device=str(map_location))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(f"weights file {path} is truncated or corrupt "
+                              f"({path.stat().st_size} bytes; {exc})") from None
 
 
 def backbone_state(saved: dict[str, Any], path: str | Path) -> dict[str, torch.Tensor]:

@@ -21,7 +21,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from vidssl._common.checkpoint import SUFFIXES
+from vidssl._common.checkpoint import is_weights_source
 from vidssl._common.errors import ConfigError
 from vidssl._common.schema import validate
 from vidssl._config.location import locate, split_key_path
@@ -375,9 +375,10 @@ def _check_stage(stage: dict, i: int, names: set[str], cfg: dict, registry: Regi
     kind = registry.build("stage", {"type": stage["type"]}, ["stages", i])
     kind.check(stage, where, cfg)
     init = stage.get("init_from")
-    if init and init not in names and not init.endswith(SUFFIXES):
+    if init and init not in names and not is_weights_source(init):
         raise ConfigError(f"{where}.init_from: '{init}' is neither a stage name nor a checkpoint "
-                          f"file (.pt/.pth) (stages: {', '.join(sorted(names))})")
+                          f"file (.pt/.pth/.safetensors) nor a model folder (vidssl-export) "
+                          f"(stages: {', '.join(sorted(names))})")
     layout = stage.get("init_format", "vidssl")
     registry.get("weight_format", layout, ["stages", i, "init_format"])
     if layout != "vidssl" and (not init or init in names or stage.get("init_method")):

@@ -21,7 +21,7 @@ from vidssl._common.errors import CheckpointError
 from vidssl._distributed import process_group as distributed
 from vidssl._engine.run_context import RunContext
 from vidssl._engine.sampler import ResumableSampler
-from vidssl._engine.weights import load_weights
+from vidssl._engine.weights import check_folder_format, load_weights
 from vidssl._plugin_system.manager import stage_kind
 from vidssl._plugin_system.method import Method
 
@@ -84,8 +84,9 @@ def _load_init(run: RunContext, stage: Stage, backbone: nn.Module | None) -> dic
     """Load ``init_from`` (a stage name, or a checkpoint file in the layout ``init_format``) into
     the backbone; return the checkpoint (its method state may be carried over)."""
     source = stage.cfg["init_from"]
-    path = Path(source) if source.endswith(checkpoint.SUFFIXES) else stage_file(run.work_dir,
-                                                                                 source)
+    path = Path(source) if checkpoint.is_weights_source(source) else stage_file(run.work_dir,
+                                                                                  source)
+    check_folder_format(path, stage.cfg["init_format"])
     saved = checkpoint.load(path, run.device)
     if backbone is not None:
         load_weights(backbone, saved, stage.cfg["init_format"], where=str(path))

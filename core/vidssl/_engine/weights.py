@@ -6,6 +6,7 @@ plugins register (vidssl-backbones ships them), and the same components export w
 """
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -14,21 +15,25 @@ import torch
 from torch import nn
 
 from vidssl._common import checkpoint
-from vidssl._common.errors import CheckpointError
+from vidssl._common.errors import CheckpointError, ConfigError
 from vidssl._distributed import process_group as distributed
 from vidssl._plugin_system.contracts import WeightFormat, check
 from vidssl._plugin_system.hookspecs import hookimpl
 
 #: the core's own layout, the default ``init_format``
 VIDSSL = "vidssl"
+#: prefix of a model folder's classifier tensors in vidssl's layout (not the backbone's)
+HEAD = "head."
 
 
 class VidsslLayout:
-    """vidssl's own checkpoints: nothing to rename."""
+    """vidssl's own checkpoints: nothing to rename (a model folder's ``head.*`` classifier is
+    left out)."""
 
     def to_vidssl(self, state: dict[str, Any]) -> tuple[dict[str, torch.Tensor], list[str]]:
         if all(isinstance(v, torch.Tensor) for v in state.values()):
-            return state, []
+            head = [k for k in state if k.startswith(HEAD)]
+            return {k: v for k, v in state.items() if not k.startswith(HEAD)}, head
         return checkpoint.backbone_state(state, ""), []
 
     def from_vidssl(self, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -49,15 +54,39 @@ def weight_format(name: str, path: list | None = None) -> WeightFormat:
     return fmt
 
 
+def folder_config(folder: str | Path) -> dict[str, Any]:
+    """The ``config.json`` of a model folder (``vidssl-export``'s: weights layout, backbone,
+    input)."""
+    path = Path(folder) / "config.json"
+    if not path.is_file():
+        raise CheckpointError(f"{folder} holds {checkpoint.FOLDER_WEIGHTS} but no config.json: "
+                              f"not a model folder written by vidssl-export")
+    return json.loads(path.read_text())
+
+
+def check_folder_format(source: str | Path, fmt: str) -> None:
+    """Refuse to read a model folder ``source`` as layout ``fmt`` when its config.json says it
+    holds another (nothing to check for a file)."""
+    if not (Path(source) / checkpoint.FOLDER_WEIGHTS).is_file():
+        return
+    held = folder_config(source).get("format", VIDSSL)
+    if held != fmt:
+        raise ConfigError(f"{source} holds weights in the '{held}' layout (its config.json): "
+                          f"read it with init_format='{held}' (vidssl-eval: --format {held})")
+
+
 def load_weights(backbone: nn.Module, source: str | Path | dict[str, Any],
                  fmt: str = VIDSSL, where: str | None = None) -> list[str]:
-    """Load ``source`` (a checkpoint path, or a loaded checkpoint read from ``where``) of layout
+    """Load ``source`` (a checkpoint file or model folder, or a loaded checkpoint read from
+    ``where``) of layout
     ``fmt`` into ``backbone``, strictly; return the source keys left out as heads or method
     modules.
 
     Missing, unexpected and mis-shaped keys are listed in one :class:`CheckpointError`, and then
     nothing is loaded. Prints (rank 0) how many tensors were loaded from where."""
     where = where or (str(source) if isinstance(source, (str, Path)) else "the checkpoint")
+    if isinstance(source, (str, Path)):
+        check_folder_format(source, fmt)
     saved = checkpoint.load(source) if isinstance(source, (str, Path)) else source
     try:
         state, ignored = weight_format(fmt).to_vidssl(saved)

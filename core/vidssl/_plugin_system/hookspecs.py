@@ -130,8 +130,8 @@ def vidssl_smoke_caps(kind: str, cfg: dict[str, Any], n_videos: int) -> dict[str
 def vidssl_smoke_tiny(kind: str, cfg: dict[str, Any]) -> dict[str, Any] | None:
     """Called by ``vidssl-run --smoke --tiny`` for every dataset config of the run (``kind`` =
     ``"dataset"``): return ``{argument: value}`` for the arguments of your component that make its
-    clips small (about 8 frames of at most 64², at most 2 clips and one crop per video), or
-    ``None``."""
+    clips small (about 8 frames of at most 64², at most 2 clips and one crop per video) and, for
+    data generated on first use, its size small, or ``None``."""
 
 
 @hookspec(firstresult=True)

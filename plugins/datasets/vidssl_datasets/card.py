@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from vidssl_datasets.view import IMAGENET_MEAN, IMAGENET_STD
+
 #: dataset arguments that say where the data is, not which data: left off the card
 _PLACES = ("root", "annotation", "annotation_dir", "labels", "data_root")
 
@@ -17,10 +19,12 @@ def dataset_card(cfg: dict[str, Any]) -> dict[str, Any]:
 
 
 def input_card(view: dict[str, Any]) -> dict[str, Any]:
-    """The input a view gives the network: RGB or residual frames, clip length, stride, size."""
+    """The input a view gives the network: RGB or residual frames, clip length, stride, size,
+    and the per-channel normalisation of the [0, 1] pixels."""
     out: dict[str, Any] = {"frames": "residual" if view.get("residual") else "rgb"}
     out |= {k: view[k] for k in ("clip_len", "stride", "size", "resize") if k in view}
-    return out
+    return out | {"mean": list(view.get("mean", IMAGENET_MEAN)),
+                  "std": list(view.get("std", IMAGENET_STD))}
 
 
 def views_card(view: dict[str, Any]) -> dict[str, Any]:

@@ -103,6 +103,10 @@ def calibrate(methods: list[tuple[str, Any]], out: Path, data_root: str | None,
     for name, component in methods:
         cfg = demo_config(component, 0, data_root)
         stage = next(s for s in cfg["stages"] if s["name"] == "probe_random")
+        if tiny:   # the data the --tiny runs read (synthetic_motion: its small copy)
+            for key in ("dataset", "val_dataset"):
+                for changes in get_plugins().hook.vidssl_smoke_tiny(kind="dataset", cfg=stage[key]):
+                    stage[key].update(changes or {})
         kind = calibration.probe_input(stage)
         state["methods"][name] = kind
         if kind not in state["inputs"]:

@@ -2,7 +2,8 @@
 protocol (configs/protocols: linear, knn, finetune_seed000 ... finetune_seed003).
 
 SOURCE is a vidssl work dir (its config names the backbone; the weights are those a training
-stage left, by default its last self-supervised one, see --from-stage) or a checkpoint file with
+stage left, by default its last self-supervised one, see --from-stage), a model folder that
+vidssl-export wrote (its config.json names the backbone, layout and input) or a checkpoint file with
 --backbone TYPE [--set key=value ...] [--format FMT] (any registered weight format:
 ``vidssl-plugins --kind weight_format``). The weights reach the backbone as the first stage's
 ``init_from`` (and ``init_format``), so any backbone can be evaluated. Each evaluation is an
@@ -34,7 +35,8 @@ from vidssl import (
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = command_parser("vidssl-eval", __doc__)
-    parser.add_argument("source", help="a vidssl work dir, or a checkpoint file (with --backbone)")
+    parser.add_argument("source", help="a vidssl work dir, a model folder (vidssl-export), or a "
+                                       "checkpoint file (with --backbone)")
     parser.add_argument("--protocol", required=True,
                         help="a protocol name (a file in configs/protocols) or a protocol .py file")
     parser.add_argument("--dataset", required=True,
@@ -69,40 +71,27 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def source_backbone(args: argparse.Namespace) -> tuple[dict[str, Any], tuple[str, str], bool, str]:
-    """(backbone config, its weights as (checkpoint file, weight format), whether its training
-    read residual frames, a short name of the source)."""
-
-    from vidssl import stage_file
+    """(backbone config, its weights as (checkpoint file or model folder, weight format), whether
+    it reads residual frames, a short name of the source)."""
+    from vidssl import checkpoint, stage_file, trained_stage
 
     source = Path(args.source)
+    if (source / checkpoint.FOLDER_WEIGHTS).is_file():   # a model folder (vidssl-export)
+        folder = json.loads((source / "config.json").read_text())
+        residual = (folder.get("input") or {}).get("frames") == "residual"
+        return (folder["backbone"], (str(source.resolve()), folder.get("format", "vidssl")),
+                residual, source.resolve().name)
     if source.is_dir():
-        saved = source / "config.json"
-        if not saved.is_file():
-            raise ConfigError(f"{source} is not a vidssl work dir (no config.json)")
-        cfg = json.loads(saved.read_text())
-        trained = [s for s in cfg["_stages"] if s["type"] == "train"
-                   and stage_file(source, s["name"]).is_file()]
-        if args.from_stage:
-            chosen = [s for s in cfg["_stages"] if s["name"] == args.from_stage
-                      and stage_file(source, s["name"]).is_file()]
-            if not chosen:
-                raise ConfigError(f"--from-stage: {source} has no finished stage '{args.from_stage}' "
-                             f"(finished training stages: "
-                             f"{', '.join(s['name'] for s in trained) or 'none'})")
-        else:
-            ssl = [s for s in trained if "num_classes" not in (s.get("method") or {})]
-            chosen = ssl or trained
-            if not chosen:
-                raise ConfigError(f"{source} has no finished training stage to evaluate "
-                             f"(checkpoints/stage_<name>.pt)")
-        stage = chosen[-1]
+        stage = trained_stage(source, args.from_stage)
         print(f"vidssl-eval: the backbone of stage '{stage['name']}' of {source}", file=sys.stderr)
         view = (stage.get("dataset") or {}).get("view") or {}
         weights = (str(stage_file(source, stage["name"]).resolve()), "vidssl")
+        cfg = json.loads((source / "config.json").read_text())
         return (cfg["backbone"], weights, bool(view.get("residual")),
                 f"{source.resolve().name}.{stage['name']}")
     if not source.is_file():
-        raise ConfigError(f"SOURCE {source} is neither a work dir nor a checkpoint file")
+        raise ConfigError(f"SOURCE {source} is neither a work dir, a model folder nor a "
+                          f"checkpoint file")
     if not args.backbone:
         raise ConfigError("a checkpoint-file SOURCE needs --backbone TYPE (and its arguments with --set)")
     backbone: dict[str, Any] = {"type": args.backbone}
