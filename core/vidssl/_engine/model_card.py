@@ -56,5 +56,5 @@ def model_card(run_name: str, config: dict[str, Any], cards: dict[str, dict],
                              "head": (card.get("method") or {}).get("type")})
         shown = ", ".join(f"{k} {_number(v)}" for k, v in metrics.items())
         lines.append(f"| {name} | {card.get('protocol') or 'the run’s own'} | {evaluation} | "
-                     f"{data.get('type', '')} {data.get('split', '')} | {shown} |")
+                     f"{_plain(data)} | {shown} |")
     return "\n".join(lines) + "\n"
