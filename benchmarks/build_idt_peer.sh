@@ -9,11 +9,23 @@
 # opencv-contrib-python-headless 4.6.0.66, which carries both source trees. Release flags as the
 # original Makefile (-O3 -DNDEBUG). About 25 minutes on 2 cores, most of it OpenCV.
 #
+# SOURCE is a checkout of the port, made beforehand (the script clones nothing):
+#   git clone https://github.com/programehr/improved_trajectory_ocv4 SOURCE
+# The OpenCV sdist comes by its pinned URL and hash: `pip download --no-binary :all: --no-deps
+# opencv-contrib-python-headless==4.6.0.66` cannot fetch it under Python 3.11 (pip prepares the
+# sdist's metadata, whose pinned build requirement numpy==1.21.2 needs Python < 3.11).
+#
 #   apt-get install -y cmake g++ pkg-config curl libavcodec-dev libavformat-dev libswscale-dev
-#   bash benchmarks/build_idt_peer.sh OUT [CHECKOUT of improved_trajectory_ocv4]
+#   bash benchmarks/build_idt_peer.sh OUT SOURCE
 #   python benchmarks/idt.py --peer OUT
 set -euo pipefail
-OUT=$(realpath -m "${1:?usage: build_idt_peer.sh OUT [CHECKOUT]}")
+USAGE="usage: build_idt_peer.sh OUT SOURCE (SOURCE: a checkout of improved_trajectory_ocv4)"
+OUT=$(realpath -m "${1:?$USAGE}")
+SRC=$(realpath -m "${2:?$USAGE}")
+if [ ! -e "$SRC/DenseTrackStab.cpp" ]; then
+    echo "build_idt_peer.sh: $SRC holds no DenseTrackStab.cpp; $USAGE" >&2
+    exit 2
+fi
 HERE=$(dirname "$(realpath "$0")")
 SDIST=opencv-contrib-python-headless-4.6.0.66
 URL=https://files.pythonhosted.org/packages/b4/c3/224fccca114f51b108c1a5ea50afedfc08dd3a3accbfc851706104e17efb/$SDIST.tar.gz
@@ -43,10 +55,6 @@ if [ ! -e "$OUT/opencv/lib/libopencv_xfeatures2d.so" ]; then
     cmake --install "$OUT/opencv-build"
 fi
 
-SRC=${2:-$OUT/improved_trajectory_ocv4}
-if [ ! -e "$SRC/DenseTrackStab.cpp" ]; then
-    git clone https://github.com/programehr/improved_trajectory_ocv4 "$SRC"
-fi
 python3 "$HERE/idt_peer_dt_port.py" "$SRC" "$OUT/dense_track_src"
 
 LIBS="-lopencv_xfeatures2d -lopencv_calib3d -lopencv_features2d -lopencv_flann -lopencv_video

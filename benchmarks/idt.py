@@ -2,7 +2,7 @@
 videos, both using the whole machine, in ``dt`` and ``idt`` mode; and where vidssl's time goes.
 
 The peer is Heng Wang's LEAR release, built outside this repository by
-``benchmarks/build_idt_peer.sh DIR`` (README, "Dense trajectories"): ``--peer DIR`` holding
+``benchmarks/build_idt_peer.sh DIR SOURCE`` (README, "Dense trajectories"): ``--peer DIR`` holding
 ``DenseTrack`` (dense trajectories) and/or ``DenseTrackStab`` (improved trajectories). The original is
 single-threaded: it runs as one process per core over the list (``--workers``, default: the
 cores), each taking the next video when it finishes one; vidssl runs ``vidssl-idt extract --list
