@@ -22,6 +22,7 @@ from vidssl._common.errors import ConfigError
 from vidssl._common.files import write_json
 from vidssl._engine.stage import stage_file
 from vidssl._engine.weights import HEAD, VIDSSL, export_weights, folder_config, load_weights
+from vidssl._plugin_system.contracts import NUM_CLASSES
 
 CARD = "README.md"
 
@@ -50,11 +51,11 @@ def trained_stage(work_dir: Path, name: str | None = None, classifier: bool = Fa
         chosen = [s for s in stages if s["name"] == name]
         what = f"no finished stage '{name}'"
     elif classifier:
-        chosen = [s for s in stages if "num_classes" in (s.get("method") or {})]
+        chosen = [s for s in stages if NUM_CLASSES in (s.get("method") or {})]
         what = "no finished stage with a classifier"
     else:
         trained = [s for s in stages if s["type"] == "train"]
-        chosen = [s for s in trained if "num_classes" not in (s.get("method") or {})] or trained
+        chosen = [s for s in trained if NUM_CLASSES not in (s.get("method") or {})] or trained
         what = "no finished training stage"
     if not chosen:
         raise ConfigError(f"{work_dir} has {what} (finished stages: "
@@ -86,7 +87,7 @@ def export_model_folder(work_dir: Path, out: Path, stage: str | None = None, hea
     config = {"format": fmt, "backbone": cfg["backbone"], "feat_dim": int(backbone.feat_dim),
               "input": (cards.get(chosen["name"]) or {}).get("input"),
               "head": {"method": chosen["method"]["type"],
-                       "num_classes": chosen["method"]["num_classes"],
+                       "num_classes": chosen["method"][NUM_CLASSES],
                        "tensors": sorted(classifier)} if head else None,
               "stage": chosen["name"], "weights_sha256": digest}
     write_json(out / "config.json", config)
