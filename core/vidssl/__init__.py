@@ -28,7 +28,8 @@ Services
 Configs and runs
     :func:`load_config`, :func:`read_config` (a config file as plain data),
     :func:`validate_config`, :func:`stage_configs`, :func:`dataset_slots`, :func:`parse_value`
-    (a value written on a command line), :func:`stage_file`, :class:`Runner`.
+    (a value written on a command line), :func:`stage_file`, :class:`Runner`,
+    :func:`shrink_dataset` (a dataset config as ``--smoke --tiny`` reads it).
 Command-line helpers for a plugin's own command
     :func:`command_parser`, :func:`guarded`, :func:`table`, :func:`integer_list`,
     :func:`mean_std`, and for commands that run configs :func:`execute`, :func:`exit_code`,
@@ -74,6 +75,7 @@ from vidssl._engine.runner import Runner
 from vidssl._engine.stage import Stage, stage_file
 from vidssl._engine.stage_kinds import StageKind
 from vidssl._engine.weights import export_weights, load_weights
+from vidssl._hooks.smoke import shrink_dataset
 from vidssl._plugin_system.contracts import (
     Backbone,
     ClipDataset,
@@ -115,6 +117,6 @@ __all__ = [
     "export_weights", "FeatureInfo", "get_plugins", "guarded", "hookimpl", "integer_list", "kmeans_labels",
     "load_backbone", "load_config", "load_weights", "map_tensors", "mean_std", "Method", "parse_value", "per_video",
     "PluginError", "read_config", "results_table", "RunContext", "RunError", "Runner",
-    "schema_from_signature", "Stage", "stage_configs", "stage_file", "StageKind", "StopRun",
+    "schema_from_signature", "shrink_dataset", "Stage", "stage_configs", "stage_file", "StageKind", "StopRun",
     "table", "trained_stage", "to_device", "validate_arguments", "validate_config", "VidsslError", "WeightFormat", "write_json",
 ]

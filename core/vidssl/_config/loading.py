@@ -2,8 +2,9 @@
 
 Configs are Python files read with mmengine's ``Config`` (``_base_`` inheritance, ``--cfg-options
 a.b=c`` overrides). A config is given by its path, or by the name an installed package registers
-it under (``vidssl-run vtdl_r3d_synthetic``); a ``_base_`` entry may be such a name too. Top-level names starting with ``_`` are local helper variables and are ignored
-(an override naming one is refused: helpers are substituted when the file is read). Every string
+it under (``vidssl-run vtdl_r3d_synthetic``); a ``_base_`` entry may be such a name too.
+Top-level names starting with ``_`` are local helper variables and are ignored (an override
+naming one is refused: helpers are substituted when the file is read). Every string
 holding ``{data_root}`` gets the run's data root, resolved after the overrides: ``--cfg-options
 data_root=...`` > the config's ``data_root`` > ``$VIDSSL_DATA_ROOT`` > ``data``.
 After merging, the whole config is checked before anything runs: core keys against

@@ -73,9 +73,10 @@ def export_model_folder(work_dir: Path, out: Path, stage: str | None = None, hea
 
     cfg = json.loads((work_dir / "config.json").read_text())
     chosen = trained_stage(work_dir, stage, classifier=head)
-    saved = checkpoint.load(stage_file(work_dir, chosen["name"]))
+    source = stage_file(work_dir, chosen["name"])
+    saved = checkpoint.load(source)
     backbone = get_plugins().registry.build("backbone", dict(cfg["backbone"]), ["backbone"])
-    load_weights(backbone, saved, VIDSSL, where=str(stage_file(work_dir, chosen["name"])))
+    load_weights(backbone, saved, VIDSSL, where=str(source))
     tensors = export_weights(backbone, fmt)
     classifier = _classifier(saved, chosen, fmt) if head else {}
     tensors |= classifier

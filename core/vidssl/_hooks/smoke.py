@@ -34,7 +34,7 @@ import torch
 from vidssl._common.console import duration, table
 from vidssl._config.loading import dataset_slots, stage_configs
 from vidssl._plugin_system.hookspecs import hookimpl
-from vidssl._plugin_system.manager import stage_kind
+from vidssl._plugin_system.manager import get_plugins, stage_kind
 
 
 def smoke_config(cfg: dict[str, Any], iters: int, tiny: bool, hook: Any,
@@ -64,12 +64,17 @@ def _shrink_clips(stage: dict[str, Any], merged: dict[str, Any], hook: Any) -> N
     """``--tiny``: every dataset config of the stage as its plugin shrinks it
     (``vidssl_smoke_tiny``), in place; entries from ``stage_defaults`` are copied into the stage."""
     for slot in dataset_slots(merged):
-        dataset = slot.holder[slot.key]
-        for changes in hook.vidssl_smoke_tiny(kind="dataset", cfg=dataset):
-            dataset.update(changes or {})
+        shrink_dataset(slot.holder[slot.key], hook)
     for key in ("dataset", "val_dataset", "evaluator"):
         if key in merged and key not in stage:
             stage[key] = merged[key]   # the shrunk copy of a stage_defaults entry
+
+
+def shrink_dataset(dataset: dict[str, Any], hook: Any | None = None) -> None:
+    """Shrink the dataset config ``dataset`` in place as ``--smoke --tiny`` reads it: the changes
+    its plugin asks for (``vidssl_smoke_tiny``: small clips, synthetic_motion's small copy)."""
+    for changes in (hook or get_plugins().hook).vidssl_smoke_tiny(kind="dataset", cfg=dataset):
+        dataset.update(changes or {})
 
 
 def _capped(component: dict[str, Any], kind: str, where: str, rows: int, hook: Any,

@@ -23,7 +23,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from vidssl import ConfigError, command_parser, guarded, integer_list, mean_std, write_json
+from vidssl import (
+    ConfigError,
+    command_parser,
+    guarded,
+    integer_list,
+    mean_std,
+    shrink_dataset,
+    write_json,
+)
 from vidssl_methods import bench_calibration as calibration
 
 PASS_GAIN = 10.0
@@ -105,8 +113,7 @@ def calibrate(methods: list[tuple[str, Any]], out: Path, data_root: str | None,
         stage = next(s for s in cfg["stages"] if s["name"] == "probe_random")
         if tiny:   # the data the --tiny runs read (synthetic_motion: its small copy)
             for key in ("dataset", "val_dataset"):
-                for changes in get_plugins().hook.vidssl_smoke_tiny(kind="dataset", cfg=stage[key]):
-                    stage[key].update(changes or {})
+                shrink_dataset(stage[key])
         kind = calibration.probe_input(stage)
         state["methods"][name] = kind
         if kind not in state["inputs"]:
