@@ -159,7 +159,7 @@ def in_one_process(args: argparse.Namespace, name: str, clip: torch.Tensor
     losses[("vidssl", "one ulp")] = train_steps(nudged, inputs[("vidssl", "defaults")],
                                                 args.check_steps)
     reference = losses[("vidssl", "defaults")]
-    differences = {key: max(abs(a - b) / abs(b) for a, b in zip(values, reference))
+    differences = {key: max(abs(a - b) / abs(b) for a, b in zip(values, reference, strict=True))
                    for key, values in losses.items()}
     rates: dict[tuple[str, str], list[float]] = {key: [] for key in models}
     keys = list(models)

@@ -46,6 +46,8 @@ import tempfile
 import textwrap
 from pathlib import Path
 
+import numpy as np
+
 KINDS = {
     "UCF101-like 320×240 MPEG-4": dict(codec="mpeg4", size=(320, 240), fps=25, frames=180,
                                        options={}, gop=12),
@@ -130,7 +132,6 @@ WORKER = """
 #: read of their union (now); prints {"ms": per item, "frames": decoded per item (PyAV's reader)}
 ITEM = """
     import json, sys, time
-    import numpy as np
     from vidssl_datasets import video_reader
     from vidssl_datasets.video_reader import _torchcodec_problem, probe, read_clip
     from vidssl_datasets.view import frame_indices, make_view_specs
@@ -195,9 +196,8 @@ def encode(path: Path, codec: str, size: tuple[int, int], fps: int, frames: int,
            smooth: bool = False) -> None:
     """A textured scene (random colours in ``block``-pixel squares, blurred with ``smooth``)
     panning ``pan`` pixels a frame and a moving square, written with PyAV."""
-    import av
-    import cv2
-    import numpy as np
+    import av  # noqa: PLC0415 -- lazy: start-up
+    import cv2  # noqa: PLC0415 -- lazy: start-up
 
     container = av.open(str(path), "w")
     stream = container.add_stream(codec, rate=fps)
@@ -248,7 +248,7 @@ def item_rows(tmp: Path, videos: dict[str, Path], repeats: int, items: int) -> f
     script.write_text(textwrap.dedent(ITEM))
     kinds = [k for k in KINDS if not k.startswith("720p")]
     runs = {(k, v, how): [] for k in kinds for v in VIEW_SETS for how in ("clips", "union")}
-    for repeat in range(repeats):
+    for _repeat in range(repeats):
         for key in runs:
             kind, views, how = key
             runs[key].append(measure(script, how, videos[kind], json.dumps(VIEW_SETS[views]),
@@ -274,9 +274,8 @@ def item_rows(tmp: Path, videos: dict[str, Path], repeats: int, items: int) -> f
 def transcode_rows(tmp: Path, script: Path, repeats: int, clips: int) -> float:
     """Print clip cost before and after ``transcode`` (short side 256, a keyframe every 16
     frames) on long-GOP files; return the 720p file's speed-up."""
-    import numpy as np
 
-    from vidssl_datasets.transcode import transcode_video
+    from vidssl_datasets.transcode import transcode_video  # noqa: PLC0415 -- lazy: start-up
 
     runs, speedup = {}, 0.0
     for i, (kind, spec) in enumerate(LONG_GOP.items()):
@@ -308,7 +307,6 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=8, help="items per item measurement "
                                                             "(default 8)")
     args = parser.parse_args()
-    import numpy as np
 
     peers, missing = available_peers()
     readers = ["full decode", "vidssl auto", "vidssl pyav", "vidssl opencv"]

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 import vidssl
-from vidssl import ConfigError
+from vidssl import ConfigError, kmeans_labels
 from vidssl._speed.lean_conv3d import conv3d_mode
 from vidssl._speed.precision import clips_in, grad_scaler, use_memory_format, use_precision
 
@@ -86,7 +86,6 @@ def feed_rate(workers: int, repeats: int) -> float:
 
 
 def kmeans_seconds(gpu: bool) -> float:
-    from vidssl import kmeans_labels
 
     points = np.random.default_rng(0).standard_normal((100_000, 128)).astype(np.float32)
     start = time.perf_counter()

@@ -2,7 +2,7 @@
 videos, both using the whole machine, in ``dt`` and ``idt`` mode; and where vidssl's time goes.
 
 The peer is Heng Wang's LEAR release, built outside this repository by
-``benchmarks/build_idt_peer.sh DIR SOURCE`` (README, "Dense trajectories"): ``--peer DIR`` holding
+``benchmarks/build_idt_peer.sh DIR SOURCE`` (docs/idt.md, "Against the original program"): ``--peer DIR`` holding
 ``DenseTrack`` (dense trajectories) and/or ``DenseTrackStab`` (improved trajectories). The original is
 single-threaded: it runs as one process per core over the list (``--workers``, default: the
 cores), each taking the next video when it finishes one; vidssl runs ``vidssl-idt extract --list
@@ -12,7 +12,7 @@ same video files and write their own output (the original: text on stdout, count
 
 Videos: the KTH fixture (../shared, 160×120) and videos this script renders (``--frames`` frames
 each): a textured scene panned by the camera with two moving objects, at 320×240 and 640×480.
-Without a peer it prints vidssl's figures alone and says so (the README's ratios then stay the
+Without a peer it prints vidssl's figures alone and says so (the manual's ratios then stay the
 quoted ones). ``--profile`` adds the split of vidssl's time (flow, tracking, descriptors, camera
 motion, output) on the 320×240 video.
 
@@ -103,9 +103,9 @@ def profile(video: Path, mode: str) -> None:
     """vidssl's time on one video split by what it does: each part's functions are timed where
     they run (the flow, the descriptor maps and the tracking run in three threads, so parts
     overlap in time and can add up to more than the wall time)."""
-    from vidssl_datasets.video_reader import read_video
-    from vidssl_idt import camera_motion, trajectories
-    from vidssl_idt.trajectory_io import write_trajectories
+    from vidssl_datasets.video_reader import read_video  # noqa: PLC0415 -- lazy: start-up
+    from vidssl_idt import camera_motion, trajectories  # noqa: PLC0415 -- lazy: start-up
+    from vidssl_idt.trajectory_io import write_trajectories  # noqa: PLC0415 -- lazy: start-up
 
     parts = {"flow (pyramids, Farneback, median filter)": [(trajectories, "_flow_pyramid"),
                                                             (trajectories, "_flow_images"),
@@ -166,7 +166,7 @@ def main() -> None:
         if not peers:
             raise SystemExit(f"--peer {args.peer}: neither DenseTrack nor DenseTrackStab there")
     else:
-        print("no --peer: the original program is not measured (README: how to build it); "
+        print("no --peer: the original program is not measured (docs/idt.md: how to build it); "
               "vidssl's figures alone follow")
     with tempfile.TemporaryDirectory() as scratch_dir:
         scratch = Path(scratch_dir)

@@ -74,7 +74,7 @@ def hand_written(epochs: int) -> float:
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     data = InMemoryClips()
     start = time.perf_counter()
-    for epoch in range(epochs):
+    for _epoch in range(epochs):
         model.train()
         for batch in DataLoader(data, batch_size=BATCH, shuffle=True, drop_last=True):
             loss = torch.nn.functional.cross_entropy(model(batch["views"]["clip"]), batch["label"])

@@ -19,13 +19,14 @@ import sys
 import tempfile
 from pathlib import Path
 
+from vidssl import load_config, stage_configs
+
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
 
 def training_stages(config: Path) -> list[tuple[int, str, int]]:
     """(index, name, epochs) of the config's training stages."""
-    from vidssl import load_config, stage_configs
 
     return [(i, s["name"], s["epochs"]) for i, s in enumerate(stage_configs(load_config(config)))
             if s["type"] in ("train", "probe")]

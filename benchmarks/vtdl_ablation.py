@@ -1,9 +1,9 @@
-"""The VTDL README ablation on synthetic_motion: baseline (MoCo), +BA, +temporal negative, +TCA.
+"""The VTDL seed README's ablation on synthetic_motion: baseline (MoCo), +BA, +temporal negative, +TCA.
 
 Each row runs the pre-training and probe stages of ``configs/vtdl_r3d_synthetic.py`` with the
 switches of that row (same seed, same budget) and prints the probe's top-1 next to the random-init
 probe of the same config. ``--keep DIR`` keeps each run's results.json and protocols.json in
-DIR/<run> (what the README's generated ablation table reads).
+DIR/<run> (what the generated ablation table of docs/results.md reads).
 
     python benchmarks/vtdl_ablation.py [--epochs 8] [--keep docs/results/vtdl_ablation] [--rows 3,4]
 """

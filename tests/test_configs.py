@@ -25,7 +25,7 @@ def test_a_real_data_config_without_its_data_stops_with_the_preparation_hint(tmp
     result = run_cli("vidssl-run", str(REPO / "configs" / "vtdl_i3d_ucf.py"), "--work-dir",
                      str(tmp_path / "run"), "--cfg-options", f"data_root={tmp_path / 'none'}")
     assert result.returncode == 2
-    assert "does not exist" in result.stderr and "README" in result.stderr, result.stderr
+    assert "does not exist" in result.stderr and "docs/data.md" in result.stderr, result.stderr
     assert "Traceback" not in result.stderr
 
 

@@ -23,7 +23,7 @@ _probe_random = dict(
 # The self-supervised demos read residual frames (frame differences, Tao et al. 2020): 9 frames,
 # every 2nd, give 8 differences, and the static appearance of a video (unrelated to its class
 # here) cancels. On RGB clips no SSL method leaves the random-init probe within the CPU budget
-# (README, "Residual frames"). Every stage of such a demo, random-init probe included, reads them.
+# (docs/data.md, "Residual frames"). Every stage of such a demo, random-init probe included, reads them.
 _residual = dict(clip_len=9, residual=True)
 _train_res = dict(_train, view=dict(_view_train, **_residual))
 _test_res = dict(_test, view=dict(_view_test, **_residual))

@@ -64,7 +64,7 @@ def irhum_r2plus1d10() -> dict:
     """VTDL's ``model/r2p1d.py`` in pre-training mode (layer sizes 1,1,1,1, with SSL heads)."""
     keys = {**_st_conv("conv1", 3, 64, 3, 7), **bn("bn1", 64)}
     inp = 64
-    for layer, out in zip(range(2, 6), (64, 128, 256, 512)):
+    for layer, out in zip(range(2, 6), (64, 128, 256, 512), strict=True):
         p = f"conv{layer}.block1"
         keys |= {**_st_conv(f"{p}.conv1", inp, out, 3, 3), **bn(f"{p}.bn1", out),
                  **_st_conv(f"{p}.conv2", out, out, 3, 3), **bn(f"{p}.bn2", out)}

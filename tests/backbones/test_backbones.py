@@ -55,8 +55,8 @@ def test_forward_contract_for_every_backbone(name):
         # feature_info describes the maps without running the model
         info = model.feature_info
         assert [(f.name, f.channels) for f in info] == [(k, m.shape[1]) for k, m in maps.items()]
-        for f, m in zip(info, maps.values()):
-            for size, out, stride in zip(shape, m.shape[2:], f.stride):
+        for f, m in zip(info, maps.values(), strict=True):
+            for size, out, stride in zip(shape, m.shape[2:], f.stride, strict=True):
                 assert size // stride <= out <= max(1, -(-size // stride)), (f, tuple(m.shape))
     check(model, Backbone, name)
 

@@ -1,5 +1,5 @@
 """Every vidssl command behaves alike: `--help` in plain text with help on every option, `--debug`,
-one exit-code table (the README's), and a reader that leaves early (`| head`) is not an error."""
+one exit-code table (the manual's, docs/running.md), and a reader that leaves early (`| head`) is not an error."""
 from __future__ import annotations
 
 import re
@@ -41,10 +41,10 @@ def test_help_is_plain_text_with_help_on_every_option(command):
         assert undocumented(text) == [], f"{name} --help: options without help"
 
 
-def test_readme_exit_codes_are_the_cli_table():
+def test_the_manuals_exit_codes_are_the_cli_table():
     documented = dict(re.findall(r"^ (\d+)\s+(.+)$", vidssl._cli.__doc__, re.M))
-    readme = dict(re.findall(r"^\s*\| (\d+) \| (.+) \|$", (REPO / "README.md").read_text(), re.M))
-    assert documented and readme == documented
+    manual = (REPO / "docs" / "running.md").read_text()
+    assert documented and dict(re.findall(r"^\| (\d+) \| (.+) \|$", manual, re.M)) == documented
 
 
 def test_a_reader_that_leaves_early_is_not_an_error():

@@ -26,13 +26,13 @@ def test_concurrent_runs_keep_their_results_and_a_shared_work_dir_is_refused(tmp
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
     works = [tmp_path / f"run{seed}" for seed in (0, 1, 2)]
-    runs = [start(config, work) for config, work in zip(configs, works)]
+    runs = [start(config, work) for config, work in zip(configs, works, strict=True)]
     runs.append(start(configs[1], works[0]))      # another config into the first run's work dir
     errors = [run.communicate(timeout=300)[1] for run in runs]
     codes = [run.returncode for run in runs]
 
     # of the two runs into run0, exactly one held the work dir and the other was refused
-    shared = sorted(zip(codes[0:4:3], errors[0:4:3]))
+    shared = sorted(zip(codes[0:4:3], errors[0:4:3], strict=True))
     assert shared[0][0] == 0 and shared[1][0] == 2, errors
     assert "is in use by the run of pid" in shared[1][1]
     assert codes[1:3] == [0, 0], errors

@@ -157,7 +157,7 @@ stages = [dict(name='fuzz', type='train', epochs=1, batch_size=2, num_workers=2,
                optimizer=dict(type='SGD', lr=0.01))]
 """)
     work = tmp_path / "run"
-    for attempt in range(6):
+    for _attempt in range(6):
         result = run_cli("vidssl-run", str(config), "--work-dir", str(work), "--resume",
                          timeout=300)
         assert "Traceback" not in result.stderr, result.stderr[-3000:]

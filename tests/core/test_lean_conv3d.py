@@ -125,4 +125,4 @@ def test_lean_conv3d_trains_a_backbone_as_torchs_does():
             optimizer.step()
             losses[kind].append(float(loss.detach()))
     assert losses["lean"][-1] < 0.5 * losses["lean"][0]
-    assert max(abs(a - b) / b for a, b in zip(losses["lean"], losses["torch"])) < 1e-4
+    assert max(abs(a - b) / b for a, b in zip(losses["lean"], losses["torch"], strict=True)) < 1e-4

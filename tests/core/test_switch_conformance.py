@@ -82,7 +82,7 @@ def test_every_backbone_with_the_default_switches_equals_it_without(name):
     loaded = torch.load(io.BytesIO(buffer.getvalue()), weights_only=False)
     assert type(loaded) is type(plain) and type(pickle.loads(pickle.dumps(switched))) is type(plain)
     assert all(torch.equal(a, b) for a, b in zip(loaded.state_dict().values(),
-                                                  switched.state_dict().values()))
+                                                  switched.state_dict().values(), strict=True))
     try:
         torch.fx.symbolic_trace(plain)
     except Exception:   # noqa: BLE001 - the plain model itself does not trace: nothing to keep
@@ -117,7 +117,7 @@ def test_the_matrix_product_gradient_in_fp32_is_within_the_rounding_floor():
     assert seen, "the layer took the matrix-product path"
     expected, expected_grads = forward_backward(reference, x.double())
     assert relative(out, expected) <= FP32_FLOOR
-    for ours, theirs in zip(grads, expected_grads):
+    for ours, theirs in zip(grads, expected_grads, strict=True):
         assert relative(ours, theirs) <= FP32_FLOOR
 
 
@@ -138,7 +138,7 @@ def test_double_backward_through_the_lean_layer():
         grad_x, = torch.autograd.grad(out.square().sum(), inputs, create_graph=True)
         grad_x.square().sum().backward()
         results.append((grad_x.detach(), layer.weight.grad, layer.bias.grad))
-    for ours, theirs in zip(results[1], results[0]):
+    for ours, theirs in zip(results[1], results[0], strict=True):
         assert relative(ours, theirs) <= FP32_FLOOR
 
 

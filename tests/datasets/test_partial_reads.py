@@ -60,7 +60,7 @@ KINDS = {"mpeg4_gop12.avi": dict(codec="mpeg4"),
          "mjpg.avi": dict(codec="mjpeg"),
          "h264_vfr.mp4": dict(codec="libx264", bframes=2, vfr=True)}
 BACKENDS = ["auto", "pyav", "opencv", "torchcodec"]
-#: documented limit (README, Data): torchcodec's exact mode returns other frames than a full
+#: documented limit (docs/data.md): torchcodec's exact mode returns other frames than a full
 #: decode on MPEG-4 part 2 AVI with B-frames (packed bitstream); pyav and opencv do not
 TORCHCODEC_WRONG = {"mpeg4_bframes.avi"}
 

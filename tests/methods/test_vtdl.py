@@ -57,7 +57,7 @@ def test_views_queue_and_momentum_encoder_after_real_steps():
     optimizer = torch.optim.SGD([p for p in method.parameters() if p.requires_grad], lr=0.1)
     queue_before = method.queue.clone()
     key_before = [p.clone() for p in method.key_backbone.parameters()]
-    for step in range(2):
+    for _step in range(2):
         losses = method(batch)
         optimizer.zero_grad()
         losses["loss"].backward()
@@ -67,7 +67,7 @@ def test_views_queue_and_momentum_encoder_after_real_steps():
     assert torch.allclose(method.queue.norm(dim=1)[:2], torch.ones(2)), "wrapped rows hold keys"
     assert not torch.equal(method.queue, queue_before)
     assert all(not p.requires_grad for p in method.key_backbone.parameters())
-    moved = [not torch.equal(a, b) for a, b in zip(key_before, method.key_backbone.parameters())]
+    moved = [not torch.equal(a, b) for a, b in zip(key_before, method.key_backbone.parameters(), strict=True)]
     assert any(moved), "the key encoder follows the online encoder by momentum"
     state = method.state_dict()
     assert "queue" in state and "queue_ptr" in state and any(k.startswith("key_backbone.") for k in state)
@@ -99,7 +99,7 @@ def seed_vtdl_step(model, model_ema, memory, optimizer, views, tca_max, temperat
         size = memory["queue"].shape[0]
         memory["queue"].index_copy_(0, (torch.arange(feat_k.shape[0]) + memory["index"]) % size, feat_k)
         memory["index"] = (memory["index"] + feat_k.shape[0]) % size
-        for ema, online in zip(model_ema.parameters(), model.parameters()):
+        for ema, online in zip(model_ema.parameters(), model.parameters(), strict=True):
             ema.mul_(momentum).add_(online.detach(), alpha=1 - momentum)
     return loss.detach(), grads
 
@@ -136,14 +136,14 @@ def test_four_steps_equal_the_seeds_step_with_two_online_passes():
         seed_loss, seed_grads = seed_vtdl_step(model, model_ema, memory, theirs, views, method.tca_max,
                                                method.temperature, method.momentum)
         assert abs(loss.item() - seed_loss.item()) <= 1e-5, step
-        for ours_param, grad in zip(online, seed_grads):
+        for ours_param, grad in zip(online, seed_grads, strict=True):
             assert relative_error(ours_param.grad, grad) <= 1e-5, step
     assert int(method.queue_ptr) == memory["index"] == 16 % 8
     assert relative_error(method.queue, memory["queue"]) <= 1e-5
     ours_buffers = [*method.backbone.buffers()]
-    for ours_buffer, seed_buffer in zip(ours_buffers, model[0].buffers()):   # BN running stats
+    for ours_buffer, seed_buffer in zip(ours_buffers, model[0].buffers(), strict=True):   # BN running stats
         assert relative_error(ours_buffer, seed_buffer) <= 1e-5
     method._momentum_update()   # the seed's update after the 4th optimizer step
     for key, ema in zip([*method.key_backbone.parameters(), *method.key_head.parameters()],
-                        model_ema.parameters()):
+                        model_ema.parameters(), strict=True):
         assert relative_error(key, ema) <= 1e-5

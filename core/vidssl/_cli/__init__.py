@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import statistics
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -83,7 +84,7 @@ def command_parser(prog: str, doc: str) -> argparse.ArgumentParser:
 
 def integer_list(text: str | None, option: str) -> list[int | None]:
     """``"1,2,3"`` → ``[1, 2, 3]``; nothing given → ``[None]`` (one run with the default)."""
-    from vidssl._common.errors import ConfigError
+    from vidssl._common.errors import ConfigError  # noqa: PLC0415 -- lazy: start-up
 
     if not text:
         return [None]
@@ -95,7 +96,6 @@ def integer_list(text: str | None, option: str) -> list[int | None]:
 
 def mean_std(values: list[float]) -> tuple[float, float]:
     """Mean and sample standard deviation (0 for a single value) of several runs' metric."""
-    import statistics
 
     return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
 

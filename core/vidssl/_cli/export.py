@@ -28,8 +28,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     def body() -> int:
-        from vidssl._common.errors import ConfigError
-        from vidssl._engine.model_folder import export_model_folder
+        from vidssl._common.errors import ConfigError  # noqa: PLC0415 -- lazy: start-up
+        from vidssl._engine.model_folder import export_model_folder  # noqa: PLC0415 -- lazy: start-up
 
         out = Path(args.out)
         if out.exists() and any(out.iterdir()):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import inspect
 import re
+from typing import Any
 
 from vidssl._cli import command_parser, guarded
 from vidssl._common.console import table
@@ -27,11 +28,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     def body() -> int:
-        from vidssl._plugin_system.manager import get_plugins
+        from vidssl._plugin_system.manager import get_plugins  # noqa: PLC0415 -- lazy: start-up
 
         plugins = get_plugins()
         if args.describe:
-            print(describe(plugins.registry, *args.describe, args.set, args.input))
+            kind, name = args.describe
+            print(describe(plugins.registry, kind, name, args.set, args.input))
             return 0
         if args.configs:
             configs = [c for c in plugins.registry.all() if c.kind == "config"]
@@ -64,7 +66,7 @@ def arguments_table(component: Component) -> str:
         return "arguments: none"
     builder = component.builder
     target = builder.__init__ if inspect.isclass(builder) else builder
-    parameters = {}
+    parameters: dict[str, Any] = {}
     for follow in (True, False):   # a wrapper's own arguments and those of what it wraps
         try:
             parameters |= inspect.signature(builder, follow_wrapped=follow).parameters
@@ -127,10 +129,10 @@ def _type_name(schema: dict) -> str:
 def describe(registry, kind: str, name: str, settings: list[str], input_size: str) -> str:
     """A component's origin and argument schema; for a backbone also its parameter count,
     forward FLOPs at ``input_size``, feature dimension and ``forward_features`` shapes."""
-    import torch
-    from torch.utils.flop_counter import FlopCounterMode
+    import torch  # noqa: PLC0415 -- lazy: start-up
+    from torch.utils.flop_counter import FlopCounterMode  # noqa: PLC0415 -- lazy: start-up
 
-    from vidssl._common.errors import ConfigError
+    from vidssl._common.errors import ConfigError  # noqa: PLC0415 -- lazy: start-up
 
     component = registry.get(kind, name)
     kwargs = {}

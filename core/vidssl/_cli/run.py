@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
 
     def body() -> int:
-        from vidssl._config.loading import load_config
+        from vidssl._config.loading import load_config  # noqa: PLC0415 -- lazy: start-up
 
         cfg = load_config(args.config, args.cfg_options)
         stem = Path(args.config).stem + ("_smoke" if args.smoke else "")
@@ -66,19 +67,19 @@ def exit_code(command: str, stopped: Any) -> int:
 
 def execute(cfg: dict[str, Any], work_dir: Path, *, resume: bool = False, overwrite: bool = False,
             only: list[str] | None = None, smoke: int | None = None,
-            tiny: bool = False) -> tuple[dict[str, dict[str, float]], Any, bool]:
+            tiny: bool = False) -> tuple[dict[str, dict[str, float | None]], Any, bool]:
     """Run a loaded config into ``work_dir`` as ``vidssl-run`` does (``smoke``: the preflight
     with that many iterations, ``tiny`` shrinking it). Returns the results, the ``StopRun`` a
     hook raised (or ``None``) and whether this process is rank 0."""
-    from vidssl._common.errors import ConfigError
-    from vidssl._engine.runner import Runner
+    from vidssl._common.errors import ConfigError  # noqa: PLC0415 -- lazy: start-up
+    from vidssl._engine.runner import Runner  # noqa: PLC0415 -- lazy: start-up
 
     hooks = []
     if tiny and not smoke:
         raise ConfigError("--tiny shrinks a smoke run: use it with --smoke")
     if smoke:
-        from vidssl._hooks.smoke import SmokeReport, smoke_config
-        from vidssl._plugin_system.manager import get_plugins
+        from vidssl._hooks.smoke import SmokeReport, smoke_config  # noqa: PLC0415 -- lazy: start-up
+        from vidssl._plugin_system.manager import get_plugins  # noqa: PLC0415 -- lazy: start-up
 
         cfg, full, notes = smoke_config(cfg, smoke, tiny, get_plugins().hook,
                                         distributed.world_size_from_env())
@@ -94,11 +95,11 @@ def execute(cfg: dict[str, Any], work_dir: Path, *, resume: bool = False, overwr
     return results, runner.stopped, is_main
 
 
-def results_table(results: dict[str, dict[str, float | str | None]]) -> str:
+def results_table(results: Mapping[str, Mapping[str, float | str | None]]) -> str:
     """One row per stage, one column per metric (numbers to 4 digits, text as it is)."""
     keys = list(dict.fromkeys(k for metrics in results.values() for k in metrics))
 
-    def cell(metrics: dict, key: str) -> str:
+    def cell(metrics: Mapping[str, float | str | None], key: str) -> str:
         value = metrics.get(key, "")
         return "-" if value is None else value if isinstance(value, str) else f"{value:.4g}"
 

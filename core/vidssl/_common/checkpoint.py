@@ -7,16 +7,19 @@ None), so it always loads with ``torch.load(..., weights_only=True)``. Weights f
 """
 from __future__ import annotations
 
+import io
 import pickle
 import random
 import re
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file
 
 from vidssl._common.errors import CheckpointError
 from vidssl._common.files import write_atomic
@@ -42,7 +45,6 @@ def save_atomic(obj: dict[str, Any], path: str | Path) -> None:
 def check_loadable(entries: dict[str, Any], owner_of: Callable[[str], str]) -> None:
     """Raise :class:`CheckpointError` naming ``owner_of(key)`` if an entry of ``entries`` (added
     to a checkpoint) would not load with ``weights_only=True``, before anything is written."""
-    import io
 
     for key, value in entries.items():
         buffer = io.BytesIO()
@@ -92,8 +94,6 @@ def load(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str
 
 
 def _load_safetensors(path: Path, map_location: str | torch.device) -> dict[str, torch.Tensor]:
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
 
     try:
         return load_file(path, device=str(map_location))
@@ -119,7 +119,8 @@ def backbone_state(saved: dict[str, Any], path: str | Path) -> dict[str, torch.T
 
 def rng_state() -> dict[str, Any]:
     """Python, numpy, torch (and CUDA) RNG states as tensors and plain containers."""
-    kind, keys, pos, has_gauss, gauss = np.random.get_state()
+    kind, keys, pos, has_gauss, gauss = cast(tuple[str, np.ndarray, int, int, float],
+                                             np.random.get_state())
     state = {"python": _tuples_to_lists(random.getstate()),
              "numpy": {"kind": kind, "keys": torch.from_numpy(keys.astype(np.int64)),
                        "pos": int(pos), "has_gauss": int(has_gauss), "gauss": float(gauss)},

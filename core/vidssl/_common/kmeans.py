@@ -7,6 +7,8 @@ with the extra ``vidssl[faiss]`` (``faiss-cpu``) or, instead of it, ``vidssl[fai
 """
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from vidssl._common.errors import ConfigError
@@ -17,7 +19,7 @@ def kmeans_labels(features: np.ndarray, k: int, num_c: int = 3, iterations: int 
     """Cluster ``N×d`` features ``num_c`` times into ``k`` clusters → int64 labels
     ``[num_c, N]``, rows in the order of the input. ``gpu=None`` uses a GPU when faiss sees one."""
     try:
-        import faiss
+        import faiss  # noqa: PLC0415 -- lazy: optional dependency
     except ImportError:
         raise ConfigError("k-means needs faiss: pip install 'vidssl[faiss]' (or 'vidssl[faiss-gpu]' "
                           "on a CUDA machine)") from None
@@ -38,7 +40,7 @@ def kmeans_labels(features: np.ndarray, k: int, num_c: int = 3, iterations: int 
         if use_gpu:
             config = faiss.GpuIndexFlatConfig()
             config.useFloat16 = False
-            index = faiss.GpuIndexFlatL2(faiss.StandardGpuResources(), d, config)
+            index: Any = faiss.GpuIndexFlatL2(faiss.StandardGpuResources(), d, config)
         else:
             index = faiss.IndexFlatL2(d)
         clustering.train(x, index)

@@ -119,7 +119,7 @@ def suggest(word: str, options: Iterable[str]) -> str:
 
 
 def validate(instance: Any, schema: dict, path: Sequence[str | int] = (),
-             resolve_component: Callable[[str, Any, list], None] | None = None) -> None:
+             resolve_component: Callable[[str, Any, list], Any] | None = None) -> None:
     """Validate ``instance`` against ``schema``; raise :class:`ConfigError` naming the dotted path
     of the first problem, what was expected, and the nearest valid key for a misspelled one.
 

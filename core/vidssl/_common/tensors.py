@@ -5,6 +5,7 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
+from torch.utils.data import default_collate
 
 
 def map_tensors(fn: Callable[[torch.Tensor], torch.Tensor], batch: Any) -> Any:
@@ -38,7 +39,6 @@ def collate_repeated(clips_per_item: int, items: list[dict[str, Any]]) -> dict[s
     """The default collation of ``items`` whose views hold ``clips_per_item`` clips each, flattened
     to ``B·N`` clips: every view ``B×N×…`` → ``(B·N)×…``, ``label`` and ``index`` repeated per clip
     (``skipped`` stays per video: it counts videos)."""
-    from torch.utils.data import default_collate
 
     batch = default_collate(items)
     batch["views"] = {k: v.flatten(0, 1) for k, v in batch["views"].items()}

@@ -211,12 +211,12 @@ def config_path(config: str | Path) -> Path:
 
 def installed_config(name: str) -> Path:
     """The file of the config an installed package registered as ``name``."""
-    return get_plugins().registry.get("config", name).builder
+    return Path(get_plugins().registry.get("config", name).builder)
 
 
 def _config_file(path: Path) -> Any:
     """mmengine's ``Config`` of ``path`` (``_base_`` inheritance applied)."""
-    from mmengine.config import Config
+    from mmengine.config import Config  # noqa: PLC0415 -- lazy: start-up
 
     if not path.is_file():
         raise ConfigError(f"config file not found: {path}")
@@ -253,6 +253,7 @@ def _with_named_bases(path: Path, scratch: Path) -> Path:
         except ConfigError as exc:
             raise ConfigError(f"{path}:{node.lineno}: _base_: {exc}") from None
         lines = source.splitlines(keepends=True)
+        assert node.value.end_lineno is not None and node.value.end_col_offset is not None
         start = sum(map(len, lines[:node.value.lineno - 1])) + node.value.col_offset
         end = sum(map(len, lines[:node.value.end_lineno - 1])) + node.value.end_col_offset
         copy_path = scratch / path.name

@@ -13,6 +13,7 @@ from __future__ import annotations
 import ast
 import re
 from pathlib import Path
+from typing import Any
 
 
 def split_key_path(text: str) -> list[str | int]:
@@ -48,9 +49,9 @@ class _Source:
         names = {target.id: node.value for node in tree.body if isinstance(node, ast.Assign)
                  for target in node.targets if isinstance(target, ast.Name)}
         self.files.append((path, names))
-        bases = names.get("_base_")
+        listed = names.get("_base_")
         try:
-            bases = ast.literal_eval(bases) if bases is not None else []
+            bases: Any = ast.literal_eval(listed) if listed is not None else []
         except ValueError:
             bases = []
         for base in [bases] if isinstance(bases, str) else bases:
@@ -98,7 +99,7 @@ class _Source:
                 elif keyword.arg is None:
                     found = self._member(keyword.value, file, part) or found
         elif isinstance(part, str) and isinstance(node, ast.Dict):
-            for key, value in zip(node.keys, node.values):
+            for key, value in zip(node.keys, node.values, strict=True):
                 if key is None:
                     found = self._member(value, file, part) or found
                 elif isinstance(key, ast.Constant) and key.value == part:
@@ -109,10 +110,11 @@ class _Source:
         """Resolve ``_helper`` names (same file) and ``{{_base_.name}}`` / ``_base_.name`` (base
         files) to the expression they stand for and the file it is written in."""
         for _ in range(32):  # a helper chain longer than this is a cycle
+            base = _base_name(node)
             if isinstance(node, ast.Name):
                 name, files = node.id, range(file, file + 1)
-            elif _base_name(node) is not None:
-                name, files = _base_name(node), range(file + 1, len(self.files))
+            elif base is not None:
+                name, files = base, range(file + 1, len(self.files))
             else:
                 return node, file
             owner = next((i for i in files if name in self.files[i][1]), None)

@@ -52,6 +52,8 @@ class SyncBatchNorm(nn.modules.batchnorm._BatchNorm):
         mean = total[:channels] / count
         var = total[channels:2 * channels] / count - mean * mean
         if self.track_running_stats:
+            assert self.num_batches_tracked is not None and self.running_mean is not None \
+                and self.running_var is not None, "tracked statistics have their buffers"
             with torch.no_grad():
                 self.num_batches_tracked += 1
                 momentum = self.momentum if self.momentum is not None \

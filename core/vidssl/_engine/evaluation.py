@@ -8,11 +8,12 @@ percent.
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sized
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
+import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
@@ -63,7 +64,8 @@ class EvaluationContext:
         """This rank's shard of ``dataset`` (default :attr:`dataset`), in order, no shuffling,
         nothing dropped."""
         dataset = self.dataset if dataset is None else dataset
-        sampler = ResumableSampler(len(dataset), shuffle=False, rank=distributed.rank(),
+        assert dataset is not None, "an evaluation without a dataset reads none"
+        sampler = ResumableSampler(len(cast(Sized, dataset)), shuffle=False, rank=distributed.rank(),
                                    world_size=distributed.world_size())
         return DataLoader(dataset, batch_size=self.batch_size, sampler=sampler,
                           num_workers=self.num_workers, pin_memory=self.device.type == "cuda",
@@ -88,12 +90,11 @@ class EvaluationContext:
                     self.skipped += int((~keep).sum())
                     if not bool(keep.any()):
                         continue
-                    batch = map_tensors(lambda t: t[keep], batch)
+                    batch = map_tensors(lambda t: t[keep], batch)  # noqa: B023 -- used at once
                 yield to_device(batch, self.device)
 
     def gather(self, rows: list[torch.Tensor], values: list[torch.Tensor]) -> Any:
         """Concatenate per-batch ``values`` from every rank, ordered by dataset row."""
-        import numpy as np
 
         local = (torch.cat(rows).cpu().numpy(), torch.cat(values).float().cpu().numpy())
         parts = distributed.all_gather_objects(local)
@@ -104,9 +105,11 @@ class EvaluationContext:
         """``method.embed`` features of every readable video of ``dataset`` (default
         :attr:`dataset`), averaged over its clips and crops, its labels and its rows: (float32
         ``N×D``, int64 ``N``, int64 ``N``) in dataset order, on every rank."""
+        method = self.method
+        assert method is not None, "an evaluation context has the stage's method"
         rows, features, labels = [], [], []
         for batch in self.batches(dataset):
-            embed = lambda clip: self.method.embed({**batch, "views": {"clip": clip}})  # noqa: E731
+            embed = lambda clip, batch=batch: method.embed({**batch, "views": {"clip": clip}})  # noqa: E731
             features.append(per_video(embed, batch["views"]["clip"]))
             rows.append(batch["index"])
             labels.append(batch["label"])

@@ -15,14 +15,17 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors.torch import save_file
 from torch import nn
 
 from vidssl._common import checkpoint
 from vidssl._common.errors import ConfigError
 from vidssl._common.files import write_json
+from vidssl._engine.model_card import model_card
 from vidssl._engine.stage import stage_file
 from vidssl._engine.weights import HEAD, VIDSSL, export_weights, folder_config, load_weights
 from vidssl._plugin_system.contracts import NUM_CLASSES
+from vidssl._plugin_system.manager import get_plugins
 
 CARD = "README.md"
 
@@ -30,7 +33,6 @@ CARD = "README.md"
 def load_backbone(folder: str | Path) -> nn.Module:
     """The backbone of model folder ``folder``, built from its config.json, its weights loaded
     strictly, in eval mode: ``B×3×T×H×W`` clips → ``B×feat_dim`` features."""
-    from vidssl._plugin_system.manager import get_plugins
 
     cfg = folder_config(folder)
     backbone = get_plugins().registry.build("backbone", dict(cfg["backbone"]), ["backbone"])
@@ -68,8 +70,6 @@ def export_model_folder(work_dir: Path, out: Path, stage: str | None = None, hea
     """Write the model folder of run ``work_dir``'s stage ``stage`` (see
     :func:`trained_stage`) into ``out``, its weights in layout ``fmt`` and with ``head`` its
     classifier; return the weights file."""
-    from vidssl._engine.model_card import model_card
-    from vidssl._plugin_system.manager import get_plugins
 
     cfg = json.loads((work_dir / "config.json").read_text())
     chosen = trained_stage(work_dir, stage, classifier=head)
@@ -101,7 +101,6 @@ def write_weights(tensors: dict[str, torch.Tensor], path: Path, fmt: str) -> Non
     """Save ``tensors`` (layout ``fmt``, recorded in the file's metadata) as safetensors, made
     dense and row-major first: safetensors refuses others, and a backbone that trained in
     channels_last holds 5-D weights in that layout."""
-    from safetensors.torch import save_file
 
     save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(path),
               metadata={"format": fmt})

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch.nn.parallel import DistributedDataParallel
@@ -42,7 +42,7 @@ class OptimizerStep:
         (its group is then skipped; with ``nan_policy='stop'`` a :class:`RunError` naming
         ``where``). A skipped batch's backward still runs: DDP expects it."""
         syncing = last_in_group or not isinstance(model, DistributedDataParallel)
-        with contextlib.nullcontext() if syncing else model.no_sync():
+        with contextlib.nullcontext() if syncing else cast(DistributedDataParallel, model).no_sync():
             losses = forward()
             finite = _finite(losses["loss"])
             if not finite and self.nan_policy == "stop":

@@ -57,7 +57,7 @@ class RunContext:
     device: torch.device
     plugins: Plugins
     resume: bool = False
-    results: dict[str, dict[str, float]] = field(default_factory=dict)
+    results: dict[str, dict[str, float | None]] = field(default_factory=dict)
     protocols: dict[str, dict[str, Any]] = field(default_factory=dict)
     planned: list[str] = field(default_factory=list)
     left_out: dict[str, dict[str, int]] = field(default_factory=dict)

@@ -16,6 +16,7 @@ import math
 import platform
 import subprocess
 import sys
+from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -55,7 +56,7 @@ class Runner:
     replace a finished one in the work dir (see :mod:`vidssl._engine.work_dir`)."""
 
     def __init__(self, cfg: dict[str, Any], work_dir: str | Path, resume: bool = False,
-                 only: list[str] | None = None, hooks: list[object] | None = None,
+                 only: list[str] | None = None, hooks: Sequence[object] | None = None,
                  overwrite: bool = False) -> None:
         plugins = get_plugins()
         validate_config(cfg, plugins.registry)
@@ -78,7 +79,7 @@ class Runner:
     def is_main(self) -> bool:
         return distributed.is_main()
 
-    def run(self) -> dict[str, dict[str, float]]:
+    def run(self) -> dict[str, dict[str, float | None]]:
         """Run every (selected) stage; return and write ``results.json``."""
         run = self.run_context
         seed_all(run.cfg["seed"])
@@ -131,7 +132,7 @@ class Runner:
         adopt(run.cfg, self.stage_cfgs, adopted)
         return lock
 
-    def _run_locked(self) -> dict[str, dict[str, float]]:
+    def _run_locked(self) -> dict[str, dict[str, float | None]]:
         run = self.run_context
         self._prepare_work_dir()
         with run.hooks_added(self._run_hooks()):
@@ -175,6 +176,7 @@ class Runner:
                 run.protocols[name] = self._card(stage)
             self._count_left_out(stage)
             run.hook.vidssl_stage_start(run=run, stage=stage)
+            assert stage.kind is not None, "build_stage sets the kind"
             self._finish_stage(stage, stage.kind.run(run, stage, progress))
 
     def _card(self, stage: Stage) -> dict[str, Any]:
@@ -217,11 +219,11 @@ class Runner:
                         f"set stages[{index}].method.num_classes={have} (or point {key} at the "
                         f"dataset the head is for)")
 
-    def _finish_stage(self, stage: Stage, metrics: dict[str, float]) -> None:
+    def _finish_stage(self, stage: Stage, measured: dict[str, float]) -> None:
         """Record the stage's metrics (a non-finite value becomes ``None``: ``results.json`` is
         strict JSON), write its stage file, ``last.pt`` and ``results.json``."""
         run = self.run_context
-        metrics = {k: float(v) if math.isfinite(float(v)) else None for k, v in metrics.items()}
+        metrics = {k: float(v) if math.isfinite(float(v)) else None for k, v in measured.items()}
         run.results[stage.name] = metrics
         self._count_left_out(stage)   # with the datasets its evaluation made
         order = [s["name"] for s in self.stage_cfgs]
@@ -230,7 +232,7 @@ class Runner:
         if run.is_main:
             saved: dict[str, Any] = {"backbone": self.backbone.state_dict()
                                      if self.backbone is not None else {}, "metrics": metrics}
-            if stage.cfg.get("method") is not None:
+            if stage.cfg.get("method") is not None and stage.method is not None:
                 saved |= {"method_type": stage.cfg["method"]["type"],
                           "method": stage.method.state_dict()}
             checkpoint.save_atomic(saved, stage_file(run.work_dir, stage.name))

@@ -52,7 +52,7 @@ class Stage:
 
     @property
     def trains(self) -> bool:
-        return self.kind.trains
+        return self.kind is not None and self.kind.trains
 
 
 def stage_file(work_dir: Path, name: str) -> Path:
@@ -66,16 +66,16 @@ def build_stage(run: RunContext, index: int, cfg: dict[str, Any], backbone: nn.M
     ``resuming``: the checkpoint restores the state), build the method, set which parameters
     train, let the stage's kind build the rest (a training stage: its dataset, sampler, optimizer
     and scheduler), and build its evaluator."""
-    stage = Stage(index, cfg["name"], cfg["type"], cfg,
-                  kind=stage_kind(cfg["type"], ["stages", index]))
+    kind = stage_kind(cfg["type"], ["stages", index])
+    stage = Stage(index, cfg["name"], cfg["type"], cfg, kind=kind)
     seed_all(run.cfg["seed"] + 1000 * (index + 1))
     saved = _load_init(run, stage, backbone) if cfg["init_from"] and not resuming else None
     if backbone is not None:
         backbone.requires_grad_(True)
     if cfg.get("method") is not None:
         stage.method = run.build("method", stage, "method", backbone=backbone).to(run.device)
-    stage.kind.build(run, stage, backbone, saved)
-    if stage.kind.builds_evaluator(cfg):
+    kind.build(run, stage, backbone, saved)
+    if kind.builds_evaluator(cfg):
         stage.evaluator = run.build("evaluator", stage, "evaluator")
     return stage
 

@@ -45,7 +45,7 @@ class StageKind:
     #: whether a ``val_dataset`` of it is evaluated (and so needs an ``evaluator``)
     evaluates_val_dataset = True
     #: datasets whose class count must equal ``method.num_classes``
-    class_checked = ("dataset", "val_dataset")
+    class_checked: tuple[str, ...] = ("dataset", "val_dataset")
 
     def check(self, stage: dict[str, Any], where: str, cfg: dict[str, Any]) -> None:
         """Config errors of a stage of this kind (``where``: ``stages[i]``)."""
@@ -90,24 +90,25 @@ class TrainStage(StageKind):
               saved: dict[str, Any] | None) -> None:
         """Dataset, ``method.prepare``, the ``init_method`` state, sampler, optimizer and
         scheduler."""
-        cfg = stage.cfg
-        stage.dataset = run.build("dataset", stage, "dataset", views=stage.method.views)
-        stage.method.prepare(stage.dataset, run.work_dir)
+        cfg, method = stage.cfg, stage.method
+        assert method is not None, "a training stage has a method (validated)"
+        stage.dataset = run.build("dataset", stage, "dataset", views=method.views)
+        method.prepare(stage.dataset, run.work_dir)
         if saved is not None and cfg["init_method"]:
             if "method" not in saved:
                 raise CheckpointError(f"stage '{stage.name}': init_method is set but init_from "
                                       f"'{cfg['init_from']}' saved no method state")
-            carry_over(stage.method, saved["method"], stage.name)
+            carry_over(method, saved["method"], stage.name)
         if self.freezes_backbone:
-            stage.method.backbone.requires_grad_(False)
+            method.backbone.requires_grad_(False)
         stage.sampler = ResumableSampler(len(stage.dataset), shuffle=True,
                                          seed=run.cfg["seed"] + stage.index,
                                          rank=distributed.rank(),
                                          world_size=distributed.world_size(), drop_last=True)
         stage.iters_per_epoch = _iters_per_epoch(stage)
         if cfg["sync_bn"]:
-            convert_sync_batchnorm(stage.method, run.device)
-        stage.optimizer = build_optimizer(cfg["optimizer"], stage.method)
+            convert_sync_batchnorm(method, run.device)
+        stage.optimizer = build_optimizer(cfg["optimizer"], method)
         stage.scheduler = build_scheduler(cfg["scheduler"], stage.optimizer, cfg["epochs"],
                                           stage.iters_per_epoch // cfg["accumulate"])
 
@@ -115,7 +116,7 @@ class TrainStage(StageKind):
             ) -> dict[str, float]:
         # imported here: the training loop brings torch.compile's machinery (about 1 s), which
         # a command that only reads configs or datasets should not wait for
-        from vidssl._engine.training import train
+        from vidssl._engine.training import train  # noqa: PLC0415 -- lazy: start-up
 
         return train(run, stage, progress)
 
@@ -147,6 +148,7 @@ class EvaluateStage(StageKind):
         """The method's state from ``init_from`` when it saved the same method (a test stage
         after fine-tuning); without a method, the backbone's own features."""
         if stage.method is None:
+            assert backbone is not None, "an evaluate stage has a backbone"
             stage.method = Method(backbone)
         elif saved is not None and saved.get("method_type") == stage.cfg["method"]["type"]:
             stage.method.load_state_dict(saved["method"])
@@ -174,8 +176,9 @@ class ExtractStage(StageKind):
 def _iters_per_epoch(stage: Stage) -> int:
     """Steps per epoch: whole batches of this process's share, at most ``max_iters``, whole
     accumulation groups only (every optimizer step sees ``accumulate`` batches)."""
-    cfg = stage.cfg
-    iters = len(stage.sampler) // cfg["batch_size"]
+    cfg, sampler = stage.cfg, stage.sampler
+    assert sampler is not None, "made before the steps are counted"
+    iters = len(sampler) // cfg["batch_size"]
     if cfg["max_iters"]:   # a quick trial: at most this many steps per epoch
         iters = min(iters, cfg["max_iters"])
     iters -= iters % cfg["accumulate"]

@@ -16,6 +16,7 @@ import signal
 import threading
 import time
 from types import FrameType
+from typing import Any
 
 import torch
 
@@ -43,7 +44,7 @@ class StopSignals:
         self.interval_s = 60.0 * interval_minutes
         self.received: signal.Signals | None = None
         self.last_save = time.monotonic()
-        self._previous: dict[signal.Signals, object] = {}
+        self._previous: dict[signal.Signals, Any] = {}
         #: set once the run ends (shared with the data workers forked while it runs)
         self.closing = torch.zeros(1, dtype=torch.int8).share_memory_()
 

@@ -61,9 +61,10 @@ def switch_backbones(run: RunContext, stage: Stage) -> Callable[[], None]:
     Returns what undoes the three. (``conv3d`` is no module change: the loop enters
     :func:`~vidssl._speed.lean_conv3d.conv3d_mode` around each forward pass.)"""
     cfg, method = stage.cfg, stage.method
+    assert method is not None, "a training stage has a method"
     precision = resolve_precision(cfg["precision"], run.device)
     backbones = [m for m in method.modules() if plain_class(m) is plain_class(method.backbone)]
-    undo = []
+    undo: list[Callable[[], Any]] = []
     for backbone in backbones:
         use_precision(backbone, precision, run.device)
         undo.append(functools.partial(use_precision, backbone, "fp32", run.device))
@@ -121,9 +122,12 @@ class TrainingLoop:
 
     def __init__(self, run: RunContext, stage: Stage, progress: dict[str, Any] | None) -> None:
         self.run, self.stage, self.cfg = run, stage, stage.cfg
-        self.model = _parallel(run, stage.method)
-        self.step = OptimizerStep(stage.method, stage.optimizer, stage.scheduler, stage.cfg,
-                                  run.device)
+        method, sampler, optimizer = stage.method, stage.sampler, stage.optimizer
+        assert method is not None and sampler is not None and optimizer is not None, \
+            "a training stage has a method, a sampler and an optimizer"
+        self.method, self.sampler = method, sampler
+        self.model = _parallel(run, method)
+        self.step = OptimizerStep(method, optimizer, stage.scheduler, stage.cfg, run.device)
         self.state = LoopState()
         if progress is not None:
             self._restore(progress)
@@ -208,7 +212,7 @@ class TrainingLoop:
         state = {"stage": self.stage.name, "epoch": epoch, "iteration": iteration,
                  "iters_per_epoch": self.stage.iters_per_epoch,
                  "world_size": distributed.world_size(),
-                 "rng": checkpoint.rng_state(), "method": self.stage.method.state_dict(),
+                 "rng": checkpoint.rng_state(), "method": self.method.state_dict(),
                  "optimizer": steps["optimizer"], "scheduler": steps["scheduler"],
                  "scaler": steps["scaler"], "sums": self.state.sums, "best": self.state.best}
         self.run.save_checkpoint({"results": self.run.results, "protocols": self.run.protocols,
@@ -216,7 +220,7 @@ class TrainingLoop:
         self.run.signals.saved()
 
     def _restore(self, progress: dict[str, Any]) -> None:
-        self.stage.method.load_state_dict(progress["method"])
+        self.method.load_state_dict(progress["method"])
         self.step.load_state_dict(progress)
         self.state = LoopState(progress["epoch"], progress["iteration"], progress["sums"],
                                progress["best"])
@@ -224,15 +228,15 @@ class TrainingLoop:
 
     def _start_epoch(self, epoch: int) -> None:
         stage, start = self.stage, self.state.iteration
-        stage.method.train()
-        if stage.kind.freezes_backbone:
-            stage.method.backbone.eval()
-        stage.sampler.set_epoch(epoch)
-        stage.sampler.start_at(start * self.cfg["batch_size"])
+        self.method.train()
+        if stage.kind is not None and stage.kind.freezes_backbone:
+            self.method.backbone.eval()
+        self.sampler.set_epoch(epoch)
+        self.sampler.start_at(start * self.cfg["batch_size"])
         stage.dataset.set_epoch(epoch)
         if start == 0:
             self.state.sums = {}
-            stage.method.start_epoch(epoch)
+            self.method.start_epoch(epoch)
         self.run.hook.vidssl_epoch_start(run=self.run, stage=stage, epoch=epoch)
         self.step.start_epoch()
 

@@ -19,6 +19,7 @@ from vidssl._common.errors import CheckpointError, ConfigError
 from vidssl._distributed import process_group as distributed
 from vidssl._plugin_system.contracts import WeightFormat, check
 from vidssl._plugin_system.hookspecs import hookimpl
+from vidssl._plugin_system.manager import get_plugins
 
 #: the core's own layout, the default ``init_format``
 VIDSSL = "vidssl"
@@ -47,7 +48,6 @@ def vidssl_register_weight_formats(register: Any) -> None:
 
 def weight_format(name: str, path: list | None = None) -> WeightFormat:
     """The registered weight format ``name`` (a :class:`ConfigError` lists the installed ones)."""
-    from vidssl._plugin_system.manager import get_plugins
 
     fmt = get_plugins().registry.build("weight_format", {"type": name}, path or ["init_format"])
     check(fmt, WeightFormat, f"weight_format '{name}'")

@@ -27,7 +27,7 @@ class MetricsLog:
         self.interval = log_cfg["interval"]
         self.tensorboard = log_cfg["tensorboard"]
         self.work_dir = Path(work_dir)
-        self.writer = None
+        self.writer: Any = None   # a SummaryWriter while a stage with TensorBoard runs
         self.start = time.time()
         #: where the resumed stage stood: (stage, its first step that runs again)
         self.resumed_at: tuple[str, int] | None = None
@@ -69,7 +69,7 @@ class MetricsLog:
     def vidssl_stage_start(self, stage) -> None:
         self.stage_started = time.time()
         if self.tensorboard:
-            from torch.utils.tensorboard import SummaryWriter
+            from torch.utils.tensorboard import SummaryWriter  # noqa: PLC0415 -- lazy: start-up
 
             purge = self.resumed_at[1] if self.resumed_at and self.resumed_at[0] == stage.name \
                 else None

@@ -52,10 +52,11 @@ class ProgressBar:
             return
         self.stage, self.total = stage, stage.cfg["epochs"] * stage.iters_per_epoch
         self.clips_per_iter = stage.cfg["batch_size"] * run.world_size
-        self.done = self.first = None
+        self.done: int | None = None
+        self.first: int | None = None
         self.clips, self.started, self.printed = 0, time.perf_counter(), time.perf_counter()
         if self.terminal:
-            from tqdm import tqdm
+            from tqdm import tqdm  # noqa: PLC0415 -- lazy: start-up
 
             self.bar = tqdm(total=self.total, file=sys.stderr, dynamic_ncols=True,
                             desc=stage.name, leave=False, mininterval=1.0)
@@ -92,7 +93,7 @@ class ProgressBar:
         if done == 1:
             self.evaluated, self.evaluation_started = 0, now
             if self.terminal:
-                from tqdm import tqdm
+                from tqdm import tqdm  # noqa: PLC0415 -- lazy: start-up
 
                 self.evaluation_bar = tqdm(total=total, file=sys.stderr, dynamic_ncols=True,
                                            desc=f"{stage.name} evaluation", leave=False)

@@ -30,11 +30,16 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch.utils.data import default_collate
 
 from vidssl._common.console import duration, table
+from vidssl._common.tensors import collate_repeated, to_device
 from vidssl._config.loading import dataset_slots, stage_configs
+from vidssl._plugin_system.contracts import clips_per_item
 from vidssl._plugin_system.hookspecs import hookimpl
 from vidssl._plugin_system.manager import get_plugins, stage_kind
+from vidssl._speed.lean_conv3d import conv3d_mode
+from vidssl._speed.precision import clips_in
 
 
 def smoke_config(cfg: dict[str, Any], iters: int, tiny: bool, hook: Any,
@@ -96,12 +101,7 @@ def _step_at_full_batch(run: Any, stage: Any, per_iter: float, full_batch: int
     takes more at the full batch, extended linearly from a larger batch timed now: as large as
     the smoke's rows allow where that is affordable (a batch-2 step times ``full_batch / 2``
     under :data:`AFFORDABLE_S`), else 4. Leaves the method's state as it was."""
-    from torch.utils.data import default_collate
 
-    from vidssl._common.tensors import collate_repeated, to_device
-    from vidssl._plugin_system.contracts import clips_per_item
-    from vidssl._speed.lean_conv3d import conv3d_mode
-    from vidssl._speed.precision import clips_in
 
     # no larger than the full batch, nor than the smoke's rows: queues and banks are capped to them
     size = min(full_batch, len(stage.dataset))

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, cast, runtime_checkable
 
 import numpy as np
 import torch
@@ -131,7 +131,7 @@ def check(component: object, protocol: type, where: str) -> None:
                           f"{protocol.__name__}: it lacks {', '.join(missing)} (see "
                           f"vidssl.{protocol.__name__})")
     if protocol is Backbone:
-        for info in component.feature_info:
+        for info in cast(Any, component).feature_info:
             stride = getattr(info, "stride", None)
             if not (isinstance(stride, tuple) and len(stride) == 3
                     and all(isinstance(v, int) for v in stride)):

@@ -84,9 +84,9 @@ class Plugins:
                 print(f"vidssl: warning: {self.broken[name]}; it is left out (fix or uninstall "
                       f"it, or set {DISABLE_ENV}={name})", file=sys.stderr)
         self.registry.missing = list(self.broken.values())
-        for module, dist in self.manager.list_plugin_distinfo():
-            self.plugins.append(PluginInfo(self.manager.get_name(module), module,
-                                           dist.metadata["Name"], dist.version))
+        for module, facade in self.manager.list_plugin_distinfo():
+            self.plugins.append(PluginInfo(str(self.manager.get_name(module)), module,
+                                           facade.metadata["Name"], facade.version))
 
     def _check_hook_names(self) -> None:
         for info in self.plugins:

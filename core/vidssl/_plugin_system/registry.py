@@ -23,7 +23,7 @@ class Component:
 
     kind: str
     name: str
-    builder: Callable[..., Any]
+    builder: Any   # a callable; for a config, a Path
     schema: dict
     distribution: str
     version: str
@@ -44,13 +44,14 @@ class Registrar:
         self._registry, self.kind = registry, kind
         self.distribution, self.version = distribution, version
 
-    def __call__(self, name: str, builder: Callable[..., Any], schema: dict | None = None,
-                 demo_config: str | None = None) -> None:
+    def __call__(self, name: str, builder: Callable[..., Any] | str | Path,
+                 schema: dict | None = None, demo_config: str | None = None) -> None:
         if self.kind == "config":
-            builder, schema = Path(builder), {}
-            if not builder.is_file():
+            if not isinstance(builder, str | Path) or not Path(builder).is_file():
                 raise PluginError(f"{self.distribution}: config '{name}': no file {builder}")
+            builder, schema = Path(builder), {}
         if schema is None:
+            assert callable(builder), f"{self.kind} '{name}': the builder must be callable"
             schema = schema_from_signature(builder, skip=BUILD_CONTEXT.get(self.kind, ()))
         if demo_config is not None and self.kind != "method":
             raise PluginError(f"{self.distribution}: {self.kind} '{name}': only methods register "

@@ -125,7 +125,7 @@ def lean_conv3d(input: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | 
                for d in range(3)]
     if None in reached:
         return F.conv3d(input, weight, bias, stride, padding, dilation, groups)
-    taps, padding = zip(*reached)
+    taps, padding = zip(*reached, strict=True)
     weight = weight[:, :, taps[0], taps[1], taps[2]]
     outputs = [(input.shape[2 + d] + 2 * padding[d] - weight.shape[2 + d]) // stride[d] + 1
                for d in range(3)]

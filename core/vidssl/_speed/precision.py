@@ -18,7 +18,7 @@ import math
 import sys
 from collections.abc import Callable
 from copy import deepcopy
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -38,7 +38,7 @@ def resolve_precision(precision: str, device: torch.device) -> str:
     return "bf16" if device.type == "cuda" and torch.cuda.is_bf16_supported() else "fp32"
 
 
-def plain_class(module: nn.Module) -> type:
+def plain_class(module: nn.Module) -> type[Any]:
     """``module``'s own class, whether or not :func:`use_precision` switched it to autocast."""
     return getattr(type(module), "_vidssl_plain_class", type(module))
 
@@ -54,14 +54,15 @@ def use_precision(backbone: nn.Module, precision: str, device: torch.device) -> 
             module.__class__ = plain_class(module)
         return
     backbone.__class__ = _autocast_class(plain)
-    backbone._vidssl_autocast = (device.type, dtype)
-    backbone._vidssl_checked = set()
+    # plain attributes of the instance, which nn.Module's typing does not describe
+    backbone._vidssl_autocast = (device.type, dtype)  # type: ignore[assignment]
+    backbone._vidssl_checked = set()  # type: ignore[assignment]
 
 
 _AUTOCAST_CLASSES: dict[type, type] = {}
 
 
-def _autocast_class(plain: type) -> type:
+def _autocast_class(plain: type[Any]) -> type:
     """``plain`` with ``forward`` and ``forward_features`` under autocast (one class per
     backbone class; the instance's ``_vidssl_autocast`` says which device type and dtype)."""
     if plain not in _AUTOCAST_CLASSES:
@@ -101,7 +102,7 @@ def check_bf16_gradients(backbone: nn.Module, clips: torch.Tensor) -> list[str]:
     fp32 ones from the same bf16-rounded weight and input. Modules that fail run in fp32 from
     now on (in ``backbone`` itself); prints and returns their names. Neither the backbone's
     weights and statistics nor the global random state change."""
-    device_type, dtype = backbone._vidssl_autocast
+    device_type, dtype = cast(tuple[str, torch.dtype], backbone._vidssl_autocast)
     shapes: dict[str, tuple[int, ...]] = {}
     copy = deepcopy(backbone)
 
@@ -128,7 +129,7 @@ def check_bf16_gradients(backbone: nn.Module, clips: torch.Tensor) -> list[str]:
     for name in wrong:
         module = backbone.get_submodule(name)
         module.__class__ = _fp32_class(plain_class(module))
-        module._vidssl_device_type = device_type
+        module._vidssl_device_type = device_type  # type: ignore[assignment]
     if wrong and distributed.is_main():
         print(f"vidssl: warning: this device's {LOW_NAMES[dtype]} gradients are wrong for "
               f"{', '.join(f'{n} (input {chr(215).join(map(str, shapes[n]))})' for n in wrong)}; "
@@ -161,11 +162,10 @@ def _gradient_error(module: nn.Module, shape: tuple[int, ...], layout: torch.mem
     """The worst relative error (inf if not finite) of ``module``'s weight and input gradients
     under autocast, for a squared-output loss on a random input of ``shape`` (5-D inputs in
     ``layout``, as the clips), over two tries."""
-    module = deepcopy(module).float()
-    reference = deepcopy(module)
-    weight = module.weight.detach().to(dtype).float()
-    module.weight.data.copy_(weight)
-    reference.weight.data.copy_(weight)
+    module, reference = deepcopy(module).float(), deepcopy(module).float()
+    weight = cast(torch.Tensor, module.weight).detach().to(dtype).float()
+    cast(torch.Tensor, module.weight).data.copy_(weight)
+    cast(torch.Tensor, reference.weight).data.copy_(weight)
     x = torch.randn(shape, device=weight.device).to(dtype).float()
     if x.dim() == 5:
         x = x.contiguous(memory_format=layout)
@@ -179,6 +179,7 @@ def _gradient_error(module: nn.Module, shape: tuple[int, ...], layout: torch.mem
             out = module(x_low)
         out.float().square().sum().backward()
         for low, ref in ((module.weight.grad, reference.weight.grad), (x_low.grad, x_ref.grad)):
+            assert isinstance(low, torch.Tensor) and isinstance(ref, torch.Tensor)
             error = float((low.float() - ref).norm() / ref.norm().clamp_min(1e-30))
             worst = max(worst, error if math.isfinite(error) else math.inf)
     return worst
@@ -187,7 +188,7 @@ def _gradient_error(module: nn.Module, shape: tuple[int, ...], layout: torch.mem
 _FP32_CLASSES: dict[type, type] = {}
 
 
-def _fp32_class(plain: type) -> type:
+def _fp32_class(plain: type[Any]) -> type:
     """``plain`` with ``forward`` in fp32 (autocast off, floating inputs cast to fp32)."""
     if plain not in _FP32_CLASSES:
         def forward(self, *args: Any, **kwargs: Any) -> Any:
@@ -215,7 +216,7 @@ def use_memory_format(module: nn.Module, memory_format: str) -> Callable[[], Non
         tensor.data = tensor.data.contiguous(memory_format=fmt)
 
     def restore() -> None:
-        for tensor, layout in zip(tensors, before):
+        for tensor, layout in zip(tensors, before, strict=True):
             tensor.data = tensor.data.contiguous(memory_format=layout)
     return restore
 

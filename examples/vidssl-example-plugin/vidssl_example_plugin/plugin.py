@@ -22,6 +22,7 @@ of docs/plugins.md:
 from __future__ import annotations
 
 from collections import OrderedDict
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -112,14 +113,14 @@ class TinyC3D(nn.Module):
         self.stages = nn.ModuleList(
             nn.Sequential(nn.Conv3d(c_in, c_out, 3, stride=2, padding=1, bias=False),
                           nn.BatchNorm3d(c_out), nn.ReLU(inplace=True))
-            for c_in, c_out in zip(channels, channels[1:]))
+            for c_in, c_out in pairwise(channels))
         self.feat_dim = channels[-1]
         self.feature_info = [FeatureInfo(f"stage{i + 1}", c, (2 ** (i + 1),) * 3)
                              for i, c in enumerate(channels[1:])]
 
     def forward_features(self, x: torch.Tensor) -> OrderedDict[str, torch.Tensor]:
         maps = OrderedDict()
-        for info, stage in zip(self.feature_info, self.stages):
+        for info, stage in zip(self.feature_info, self.stages, strict=True):
             x = stage(x)
             maps[info.name] = x
         return maps
@@ -159,10 +160,10 @@ class LossCurve:
     def vidssl_run_end(self, run):
         if not run.is_main or not self.losses:
             return
-        import matplotlib
+        import matplotlib  # noqa: PLC0415 -- lazy: start-up
 
         matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        import matplotlib.pyplot as plt  # noqa: PLC0415 -- lazy: start-up
 
         fig, ax = plt.subplots(figsize=(6, 3.5))
         for stage, values in self.losses.items():

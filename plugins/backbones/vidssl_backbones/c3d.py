@@ -29,7 +29,7 @@ class C3D(nn.Module):
     def __init__(self) -> None:
         super().__init__()
         in_channels = 3
-        for _, convs, pool in _STAGES:
+        for _, convs, _pool in _STAGES:
             for suffix, out in convs:
                 self.add_module(f"conv{suffix}", nn.Conv3d(in_channels, out, 3, padding=1))
                 self.add_module(f"bn{suffix}", nn.BatchNorm3d(out))

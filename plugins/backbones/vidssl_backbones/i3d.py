@@ -22,7 +22,7 @@ Triple = tuple[int, int, int]
 def _same_padding(kernel: Triple, stride: Triple) -> tuple[int, ...]:
     """F.pad order (W, H, T), each (before, after), for TF SAME padding."""
     pads = []
-    for k, s in reversed(list(zip(kernel, stride))):
+    for k, s in reversed(list(zip(kernel, stride, strict=True))):
         total = max(k - s, 0)
         pads += [total // 2, total - total // 2]
     return tuple(pads)

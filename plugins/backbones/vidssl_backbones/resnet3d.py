@@ -153,7 +153,7 @@ class ResNet3D(nn.Module):
         planes = [max(1, round(p * width)) for p in (64, 128, 256, 512)]
         in_planes = stem_planes
         self.feature_info = [FeatureInfo("stem", stem_planes, stem_stride)]
-        for i, (n_blocks, p) in enumerate(zip(layers, planes)):
+        for i, (n_blocks, p) in enumerate(zip(layers, planes, strict=True)):
             stride = 1 if i == 0 else 2
             blocks = []
             for j in range(n_blocks):

@@ -23,7 +23,8 @@ MODELS = ("r3d_18", "mc3_18", "r2plus1d_18", "s3d", "swin3d_t", "swin3d_s", "swi
 def _headless(name: str) -> tuple[nn.Module, int]:
     """torchvision's model ``name`` without its head (S3D's pool made adaptive), and its
     feature size."""
-    import torchvision.models.video  # here, not at import: registering costs no torchvision
+    # registering the plugin costs no torchvision
+    import torchvision.models.video  # noqa: PLC0415 -- lazy: start-up
 
     model = getattr(torchvision.models.video, name)(weights=None)
     if hasattr(model, "fc"):            # VideoResNet
@@ -60,7 +61,7 @@ class TorchvisionVideo(nn.Module):
         with torch.no_grad():
             maps = shadow.forward_features(torch.empty(_TRACE_INPUT, device="meta"))
         return [FeatureInfo(name, m.shape[1], tuple(-(-size // out) for size, out in
-                                                    zip(_TRACE_INPUT[2:], m.shape[2:])))
+                                                    zip(_TRACE_INPUT[2:], m.shape[2:], strict=True)))
                 for name, m in maps.items()]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -156,7 +156,7 @@ def read_kinetics(csv_path: Path, video_root: Path, classes: list[str] | None = 
     if unknown:
         raise DataError(f"{csv_path}:{unknown[0]}: unknown label '{unknown[1]}'")
     return [VideoRecord(f"{video_root}/{row[0]}/{name}", labels[row[0]], None,
-                        f"{csv_path}:{number}") for (number, row), name in zip(numbered, names)], classes
+                        f"{csv_path}:{number}") for (number, row), name in zip(numbered, names, strict=True)], classes
 
 
 def read_something_v1(labels_path: Path, split_path: Path, frame_root: Path) -> Records:

@@ -110,7 +110,7 @@ def to_tensor(frames: np.ndarray, mean: list[float] | None = None,
     if mean is None or std is None:
         return clip.div_(255)
     scale = torch.tensor([1 / (255 * s) for s in std]).view(3, 1, 1, 1)
-    shift = torch.tensor([-m / s for m, s in zip(mean, std)]).view(3, 1, 1, 1)
+    shift = torch.tensor([-m / s for m, s in zip(mean, std, strict=True)]).view(3, 1, 1, 1)
     return clip.mul_(scale).add_(shift)
 
 

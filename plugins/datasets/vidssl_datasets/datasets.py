@@ -26,7 +26,7 @@ def _require(path: Path, dataset: str, what: str) -> Path:
         raise DatasetNotFound(
             f"{dataset}: {what} {path} does not exist. Download the official release, then "
             f"extract frames with 'vidssl-prepare frames --videos <videos> --out <frames>' (or "
-            f"point root at the videos with source='video'); see the README, section Data")
+            f"point root at the videos with source='video'); see docs/data.md, section Running on your data")
     return path
 
 

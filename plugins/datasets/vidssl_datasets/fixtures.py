@@ -21,6 +21,7 @@ Layouts under ``DATA_ROOT`` (what the configs' ``{data_root}`` paths expect):
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from concurrent.futures import ProcessPoolExecutor
@@ -83,7 +84,7 @@ def render(seed: int, frames: int, size: tuple[int, int]) -> np.ndarray:
 def encode(path: Path, video: np.ndarray, codec: str, fps: int, gop: int | None = None) -> None:
     """Write RGB frames with PyAV: ``mpeg4`` (MPEG-4 part 2, GOP 12, 2 B-frames) or ``libx264``
     (2 B-frames, a keyframe every ``gop`` frames, default every 2 s)."""
-    import av
+    import av  # noqa: PLC0415 -- lazy: start-up
 
     path.parent.mkdir(parents=True, exist_ok=True)
     with av.open(str(path), "w") as container:
@@ -150,7 +151,7 @@ def hmdb51(out: Path) -> list[tuple]:
         for split in (1, 2, 3):   # roles rotate: 1 train, 2 test, 0 unused
             roles = np.roll([1, 2, 0], split - 1)
             (splits / f"{cls}_test_split{split}.txt").write_text(
-                "".join(f"{name} {role} \n" for name, role in zip(names, roles)))
+                "".join(f"{name} {role} \n" for name, role in zip(names, roles, strict=True)))
     return jobs
 
 
@@ -195,9 +196,8 @@ def index_full_size(split: Path) -> int:
     """Write the video index of a full-size fixture's split folder as ``vidssl-prepare verify``
     writes it (first-frame probes), each distinct file (inode) probed once: its hard links share
     the probe. Returns the number of lines."""
-    import json
 
-    from vidssl_datasets.video_index import INDEX_NAME, file_stat, make_entry
+    from vidssl_datasets.video_index import INDEX_NAME, file_stat, make_entry  # noqa: PLC0415 -- lazy: start-up
 
     probed, lines = {}, []
     for path in sorted(split.rglob("*.mp4")):
@@ -245,7 +245,7 @@ def kinetics400_full_size(out: Path, rows: int | None = None, workers: int = 2) 
         present = rng.random(n) >= FULL_SIZE_MISSING
         which = rng.integers(0, len(jobs), n)
         lines = [header]
-        for label, ytid, start, keep, source in zip(labels, ids, starts, present, which):
+        for label, ytid, start, keep, source in zip(labels, ids, starts, present, which, strict=True):
             cls = classes[label]
             lines.append(f"{chr(34) + cls + chr(34) if ',' in cls else cls},{ytid},{start},"
                          f"{start + 10},{split}")

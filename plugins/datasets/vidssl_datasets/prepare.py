@@ -96,7 +96,7 @@ def _job(args: tuple[Path, Path, int, str]) -> tuple[Path, str | None]:
 
 
 def frames_command(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
+    from tqdm import tqdm  # noqa: PLC0415 -- lazy: start-up
 
     videos_root, out_root = Path(args.videos), Path(args.out)
     if not videos_root.is_dir():
@@ -142,9 +142,8 @@ def annotations_command(args: argparse.Namespace) -> int:
 
 
 def fixtures_command(args: argparse.Namespace) -> int:
-    import time
 
-    from vidssl_datasets.fixtures import DATASETS, kinetics400_full_size, write_fixtures
+    from vidssl_datasets.fixtures import DATASETS, kinetics400_full_size, write_fixtures  # noqa: PLC0415 -- lazy: start-up
 
     which = list(DATASETS) if args.dataset == "all" else [args.dataset]
     started = time.perf_counter()
@@ -247,7 +246,7 @@ def verify_videos(paths: list[str], root: Path, workers: int, decode: str,
     chunks = [todo[k:k + 8] for k in range(0, len(todo), 8)]
     found = in_parallel(_probe_chunk, [(str(root), [paths[i] for i in c], decode) for c in chunks],
                         workers, label, "probed")
-    for i, status in zip(todo, found):
+    for i, status in zip(todo, found, strict=True):
         statuses[i] = status
     if index.file is not None and index.file.is_file():
         open_snapshot(index.file)
@@ -257,8 +256,8 @@ def verify_videos(paths: list[str], root: Path, workers: int, decode: str,
 @ann.gc_paused
 def verify_command(args: argparse.Namespace) -> int:
     """Check every listed video, write the dataset's video index, print a summary."""
-    from vidssl_datasets.fixtures import COUNTS
-    from vidssl_datasets.video_reader import count_frames
+    from vidssl_datasets.fixtures import COUNTS  # noqa: PLC0415 -- lazy: start-up
+    from vidssl_datasets.video_reader import count_frames  # noqa: PLC0415 -- lazy: start-up
 
     root = Path(args.data_root or os.environ.get("VIDSSL_DATA_ROOT") or "data")
     if not (root / args.dataset).is_dir():
@@ -275,8 +274,8 @@ def verify_command(args: argparse.Namespace) -> int:
         counts = {s: statuses.count(s) for s in ("ok", "missing", "unreadable", "empty")}
         rows.append([part, str(len(paths)), *map(str, counts.values()),
                      str(COUNTS.get(part, "")) or "-"])
-        bad += [f"{status}\t{path}" for path, status in zip(paths, statuses) if status != "ok"]
-    from vidssl import table
+        bad += [f"{status}\t{path}" for path, status in zip(paths, statuses, strict=True) if status != "ok"]
+    from vidssl import table  # noqa: PLC0415 -- lazy: start-up
 
     print(table(rows, ["part", "listed", "ok", "missing", "unreadable", "empty", "official"]))
     if bad:
@@ -289,11 +288,11 @@ def verify_command(args: argparse.Namespace) -> int:
 
 def _transcode_chunk(job: tuple[str, list[str], list[str], int, int]) -> list[str | None]:
     """In a worker process: transcode each source video to its target; ``None`` or why not."""
-    from vidssl_datasets.transcode import transcode_video
+    from vidssl_datasets.transcode import transcode_video  # noqa: PLC0415 -- lazy: start-up
 
     _, sources, targets, short_side, gop = job
     failures: list[str | None] = []
-    for source, target in zip(sources, targets):
+    for source, target in zip(sources, targets, strict=True):
         try:
             transcode_video(Path(source), Path(target), short_side, gop)
             failures.append(None)
@@ -341,7 +340,7 @@ def transcode_command(args: argparse.Namespace) -> int:
         errors = in_parallel(_transcode_chunk, [(part, [s for s, _ in c], [t for _, t in c],
                                                  args.short_side, args.gop) for c in chunks],
                              args.workers, part, "transcoded")
-        failures += [f"{s}: {e}" for (s, _), e in zip(todo, errors) if e]
+        failures += [f"{s}: {e}" for (s, _), e in zip(todo, errors, strict=True) if e]
         done = [(s, t) for s, t in pairs if os.path.exists(t)]
         sizes[0] += sum(os.path.getsize(s) for s, _ in done)
         sizes[1] += sum(os.path.getsize(t) for _, t in done)

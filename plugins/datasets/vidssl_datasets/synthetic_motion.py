@@ -217,7 +217,7 @@ def render_video(label: int, seed: int | list[int], cfg: SyntheticMotionConfig,
     radius = side * scale.max() * 0.5
     start = [rng.uniform(margin + radius - lo, margin + size - radius - hi) if
              margin + size - radius - hi > margin + radius - lo else margin + size / 2 - (lo + hi) / 2
-             for lo, hi in zip(low, high)]
+             for lo, hi in zip(low, high, strict=True)]
     camera = np.cumsum(rng.normal(0, cfg.jitter, (cfg.frames, 2)), axis=0)
     camera = np.clip(camera, -margin + 1, margin - 1)
     video = np.empty((cfg.frames, size, size, 3), np.uint8)

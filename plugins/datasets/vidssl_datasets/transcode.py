@@ -33,7 +33,7 @@ def transcode_video(source: Path, target: Path, short_side: int = 256, gop: int 
     constant rate factor: 23 is its default, lower is better). Written to a ``.partial`` file
     renamed when complete. Returns the number of frames; :class:`DataError` naming the file if
     the source cannot be decoded."""
-    import av
+    import av  # noqa: PLC0415 -- lazy: start-up
 
     partial = target.with_name(f".{target.name}.partial{target.suffix}")
     partial.parent.mkdir(parents=True, exist_ok=True)

@@ -158,7 +158,7 @@ class VideoDataset(Dataset):
         if distributed.is_main():
             print(f"vidssl: {self.name}: {len(unusable)} of {len(paths)} videos left out "
                   f"({summary}; the first: {self.unusable[0][0]})", file=sys.stderr)
-        return [record for record, kept in zip(records, keep.tolist()) if kept]
+        return [record for record, kept in zip(records, keep.tolist(), strict=True) if kept]
 
     @property
     def epoch(self) -> int:

@@ -99,7 +99,7 @@ def probe(path: str | Path, decode: ProbeDecode = "last_gop") -> VideoInfo:
     long-GOP file can afford (the last group of pictures of a video with one keyframe is all of
     it); a count it gets wrong shows when a read fails, and the dataset then probes that video
     again with ``all``. Raises :class:`DataError` if the file yields no frame."""
-    import av
+    import av  # noqa: PLC0415 -- lazy: start-up
 
     path = Path(path)
     _check_file(path)
@@ -191,7 +191,7 @@ def decoded_frames(container: Any, stream: Any, strict: bool = False) -> Any:
     """Frames of ``stream`` until its end or, unless ``strict``, until the first packet that does
     not decode (a damaged tail: the frames before it stand, as a sequential decode returns them).
     With ``strict`` a damaged packet ends the iteration with ``ValueError``."""
-    import av
+    import av  # noqa: PLC0415 -- lazy: start-up
 
     try:
         yield from container.decode(stream)
@@ -234,7 +234,7 @@ def read_clip(path: str | Path, indices: Sequence[int], info: VideoInfo,
 
 
 def _clip_pyav(path: Path, wanted: list[int], info: VideoInfo, threads: int) -> dict[int, np.ndarray]:
-    import av
+    import av  # noqa: PLC0415 -- lazy: start-up
 
     out: dict[int, np.ndarray] = {}
     keep = set(wanted)
@@ -299,7 +299,7 @@ def _clip_opencv(path: Path, wanted: list[int], info: VideoInfo, threads: int) -
 def _torchcodec_problem() -> str | None:
     """Why torchcodec cannot be used in this process, or ``None`` when it can."""
     try:
-        from torchcodec.decoders import VideoDecoder  # noqa: F401
+        from torchcodec.decoders import VideoDecoder  # noqa: F401, PLC0415 -- lazy: optional dependency
     except (ImportError, RuntimeError, OSError) as exc:
         return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
     return None
@@ -318,7 +318,7 @@ def _clip_torchcodec(path: Path, wanted: list[int], info: VideoInfo,
         raise ConfigError(f"backend 'torchcodec' is not usable here ({problem}): pip install "
                           f"torchcodec and FFmpeg's shared libraries (apt-get install ffmpeg), "
                           f"or use backend 'auto' or 'pyav'")
-    from torchcodec.decoders import VideoDecoder
+    from torchcodec.decoders import VideoDecoder  # noqa: PLC0415 -- lazy: optional dependency
 
     try:
         decoder = VideoDecoder(str(path), seek_mode="exact", num_ffmpeg_threads=threads)
@@ -366,7 +366,7 @@ def _iter_opencv(path: Path) -> Iterator[np.ndarray]:
 
 
 def _iter_pyav(path: Path) -> Iterator[np.ndarray]:
-    import av
+    import av  # noqa: PLC0415 -- lazy: start-up
 
     try:
         with av.open(str(path)) as container:

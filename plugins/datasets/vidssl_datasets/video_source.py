@@ -151,7 +151,8 @@ def _checked_length(frames: Iterator[np.ndarray], n: int, path: str, where: str
                     ) -> Iterator[np.ndarray]:
     count = 0
     try:
-        for count, frame in enumerate(frames, 1):
+        for frame in frames:
+            count += 1
             yield frame
     except DataError as exc:
         raise DataError(f"{exc}{where}") from None

@@ -94,7 +94,7 @@ def _in_process(extract: Extract, jobs: Iterable[Job]) -> Iterator[Result]:
 
 
 def _start_worker(extract: Extract, threads: int) -> None:
-    import cv2
+    import cv2  # noqa: PLC0415 -- lazy: start-up
 
     global _extract
     _extract = extract

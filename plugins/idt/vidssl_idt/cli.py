@@ -79,10 +79,10 @@ def _videos(paths: list[str], root: str = "") -> vidssl.ClipDataset:
 
 
 def extract(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
+    from tqdm import tqdm  # noqa: PLC0415 -- lazy: start-up
 
-    from vidssl_idt.batch_extract import available_cores, extract_missing, extract_row
-    from vidssl_idt.trajectory_io import write_trajectories
+    from vidssl_idt.batch_extract import available_cores, extract_missing, extract_row  # noqa: PLC0415 -- lazy: start-up
+    from vidssl_idt.trajectory_io import write_trajectories  # noqa: PLC0415 -- lazy: start-up
 
     params = _params(args)
     if args.list is None:
@@ -155,8 +155,8 @@ def _stem(path: Path) -> str:
 
 
 def fit(args: argparse.Namespace) -> int:
-    from vidssl_idt.fisher import fit_fisher_model, sample_descriptors
-    from vidssl_idt.trajectory_io import read_trajectories
+    from vidssl_idt.fisher import fit_fisher_model, sample_descriptors  # noqa: PLC0415 -- lazy: start-up
+    from vidssl_idt.trajectory_io import read_trajectories  # noqa: PLC0415 -- lazy: start-up
 
     videos = [read_trajectories(p) for p in _descriptor_files(args.descriptors)]
     blocks = ("trajectory", "hog", "hof", "mbhx", "mbhy") if args.per_descriptor else ("all",)
@@ -169,9 +169,9 @@ def fit(args: argparse.Namespace) -> int:
 
 
 def encode(args: argparse.Namespace) -> int:
-    from vidssl_idt.count_sketch import CountSketch
-    from vidssl_idt.fisher import FisherModel, fisher_vector
-    from vidssl_idt.trajectory_io import read_trajectories
+    from vidssl_idt.count_sketch import CountSketch  # noqa: PLC0415 -- lazy: start-up
+    from vidssl_idt.fisher import FisherModel, fisher_vector  # noqa: PLC0415 -- lazy: start-up
+    from vidssl_idt.trajectory_io import read_trajectories  # noqa: PLC0415 -- lazy: start-up
 
     model = FisherModel.load(args.model)
     out = Path(args.output)
@@ -187,7 +187,7 @@ def encode(args: argparse.Namespace) -> int:
 
 
 def cluster(args: argparse.Namespace) -> int:
-    from vidssl import kmeans_labels
+    from vidssl import kmeans_labels  # noqa: PLC0415 -- lazy: start-up
 
     features_dir, annotation = Path(args.features), Path(args.annotation)
     out = Path(args.output)

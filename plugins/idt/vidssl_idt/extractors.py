@@ -105,10 +105,10 @@ class IDTClusters(IDTExtractor):
                  ) -> dict[str, float]:
         # imported here: scikit-learn and scipy cost a second to import, and registering the
         # plugin (every vidssl command) should not
-        from sklearn.metrics import normalized_mutual_info_score
+        from sklearn.metrics import normalized_mutual_info_score  # noqa: PLC0415 -- lazy: start-up
 
-        from vidssl_idt.count_sketch import CountSketch
-        from vidssl_idt.fisher import fisher_vector, fit_fisher_model, sample_descriptors
+        from vidssl_idt.count_sketch import CountSketch  # noqa: PLC0415 -- lazy: start-up
+        from vidssl_idt.fisher import fisher_vector, fit_fisher_model, sample_descriptors  # noqa: PLC0415 -- lazy: start-up
 
         has = np.array([len(v) > 0 for v in videos])
         rows = np.flatnonzero(has) if self.no_trajectory == "drop" else np.arange(len(videos))

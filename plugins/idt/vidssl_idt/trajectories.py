@@ -153,7 +153,7 @@ def _flow_images(grey: np.ndarray, scales: list[float], sizes: list[tuple[int, i
     """The frame at each level for flow estimation: Gaussian-smoothed (σ = (scale − 1)/2) and
     resized from full resolution, as the release's polynomial-expansion pyramid."""
     images = []
-    for scale, size in zip(scales, sizes):
+    for scale, size in zip(scales, sizes, strict=True):
         sigma = (scale - 1) * 0.5
         smoothed = grey if sigma <= 0 else cv2.GaussianBlur(
             grey, (max(round(sigma * 5) | 1, 3),) * 2, sigma)
@@ -227,7 +227,7 @@ def _describe(current: Future[_FrameAnalysis], previous: Future[_FrameAnalysis],
         result.descriptor_flows = _flow_pyramid(
             before.flow_images, _flow_images(warped, scales, sizes), params.scale_stride)
     result.integrals = [integral_histograms(g, f, spare[k] if spare else None)
-                        for k, (g, f) in enumerate(zip(before.pyramid, result.descriptor_flows))]
+                        for k, (g, f) in enumerate(zip(before.pyramid, result.descriptor_flows, strict=True))]
     return result
 
 
@@ -322,7 +322,7 @@ def _advance(cohorts: list[_Cohort], analysis: _FrameAnalysis, level: int, scale
     displacement = descriptor_flow[iy, ix]
     inside = (moved[:, 0] > 0) & (moved[:, 0] < width) & (moved[:, 1] > 0) & (moved[:, 1] < height)
     rows, survivors, start = [], [], 0
-    for cohort, n in zip(cohorts, sizes):
+    for cohort, n in zip(cohorts, sizes, strict=True):
         part = slice(start, start + n)
         start += n
         cohort.descriptors[:, cohort.index] = descriptors[part]

@@ -89,7 +89,7 @@ def with_confusion_reports(cfg: dict[str, Any]) -> None:
 
 def demo_config(component, seed: int, data_root: str | None) -> dict[str, Any]:
     """The method's demo config for this seed (and data root), with confusion reports on."""
-    from vidssl import load_config
+    from vidssl import load_config  # noqa: PLC0415 -- lazy: start-up
 
     if not Path(component.demo_config).is_file():
         raise ConfigError(f"method '{component.name}' ({component.distribution}): its demo config "
@@ -104,7 +104,7 @@ def calibrate(methods: list[tuple[str, Any]], out: Path, data_root: str | None,
               tiny: bool) -> dict[str, Any]:
     """OUT/calibration.json: each method's probe input and the pixel probes of every input,
     computed for the inputs it does not hold yet."""
-    from vidssl import get_plugins
+    from vidssl import get_plugins  # noqa: PLC0415 -- lazy: start-up
 
     saved = out / "calibration.json"
     state = json.loads(saved.read_text()) if saved.is_file() else {"inputs": {}, "methods": {}}
@@ -140,7 +140,7 @@ def run_entry(component, seed: int, out: Path, data_root: str | None, tiny: bool
               reverse: dict[str, int]) -> dict[str, Any]:
     """One method on one seed: its (reused or new) run's score, baseline, pair metrics and
     minutes."""
-    from vidssl import execute
+    from vidssl import execute  # noqa: PLC0415 -- lazy: start-up
 
     work_dir = out / component.name / f"seed{seed}"
     record_file = work_dir / "bench.json"
@@ -241,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
 
     def body() -> int:
-        from vidssl import get_plugins
+        from vidssl import get_plugins  # noqa: PLC0415 -- lazy: start-up
 
         out = Path(args.out)
         if args.table:

@@ -81,8 +81,8 @@ def pixel_probes(registry, stage: dict[str, Any],
         if hasattr(dataset, "label_swaps") else {}
     probes = {}
     for name, feature in PIXEL_FEATURES.items():
-        flat = lambda clips: feature(clips).flatten(1)
-        predicted = logistic_regression(flat(train), y_train, flat(test), classes)
+        predicted = logistic_regression(feature(train).flatten(1), y_train, feature(test).flatten(1),
+                                        classes)
         confusion = np.zeros((classes, classes), np.int64)
         np.add.at(confusion, (y_test.numpy(), predicted.numpy()), 1)
         probes[name] = pair_metrics(confusion, reverse)

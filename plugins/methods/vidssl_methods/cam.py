@@ -90,7 +90,7 @@ def cam(backbone: nn.Module, head: nn.Linear, clip: torch.Tensor, channel: int) 
 
 def overlay(frames: np.ndarray, heat: np.ndarray) -> np.ndarray:
     """50/50 blend of ``T×H×W×3`` uint8 RGB frames with the JET-coloured ``T×H×W`` map."""
-    import matplotlib
+    import matplotlib  # noqa: PLC0415 -- lazy: start-up
 
     colour = matplotlib.colormaps["jet"](heat)[..., :3] * 255
     return np.round(0.5 * frames + 0.5 * colour).astype(np.uint8)
@@ -102,7 +102,7 @@ def _clip_of(video_path: str, clip_len: int, size: int, residual: bool,
     registered ``video_files`` dataset: uint8 ``T×H×W×3`` frames to draw on and the ``1×3×T×H×W``
     batch the backbone sees, normalised as the config's views are (with ``residual``: one frame
     more, and the batch holds the ``clip_len`` differences)."""
-    from vidssl import build
+    from vidssl import build  # noqa: PLC0415 -- lazy: start-up
 
     base = dict(clip_len=clip_len + residual, size=size, sampler="center", crop="center",
                 **{k: view[k] for k in ("mean", "std") if k in view})
@@ -119,10 +119,10 @@ def contact_sheet(normal: np.ndarray, backwards: np.ndarray, path: Path,
                   accuracy: float | None) -> None:
     """Both rows of overlays (``T×H×W×3`` each) in one labelled figure with the JET scale; the
     title gives the head's accuracy and warns when it is at chance."""
-    import matplotlib
+    import matplotlib  # noqa: PLC0415 -- lazy: start-up
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # noqa: PLC0415 -- lazy: start-up
 
     steps = len(normal)
     fig, axes = plt.subplots(2, steps, figsize=(1.1 * steps + 1.2, 2.9), squeeze=False)
@@ -152,10 +152,10 @@ def contact_sheet(normal: np.ndarray, backwards: np.ndarray, path: Path,
 
 
 def _save_png(path: Path, image: np.ndarray) -> None:
-    import matplotlib
+    import matplotlib  # noqa: PLC0415 -- lazy: start-up
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # noqa: PLC0415 -- lazy: start-up
 
     plt.imsave(path, image)
 

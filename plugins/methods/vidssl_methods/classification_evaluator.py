@@ -33,7 +33,7 @@ class ClassificationEvaluator:
         """(scores ``N×K``, labels ``N``) over the whole dataset, in dataset order, on every rank."""
         rows, scores, labels = [], [], []
         for batch in context.batches():
-            predict = lambda clip: context.method.predict({**batch, "views": {"clip": clip}})
+            predict = lambda clip, batch=batch: context.method.predict({**batch, "views": {"clip": clip}})  # noqa: E731
             scores.append(per_video(predict, batch["views"]["clip"], self.average == "softmax"))
             rows.append(batch["index"])
             labels.append(batch["label"])
@@ -71,10 +71,10 @@ MAX_FIGURE_INCHES = 12
 def write_report(scores: np.ndarray, labels: np.ndarray, classes: list[str], work_dir: Path,
                  stage: str) -> None:
     """Per-class accuracy table (TSV) and a confusion-matrix PNG (rows: true class)."""
-    import matplotlib
+    import matplotlib  # noqa: PLC0415 -- lazy: start-up
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # noqa: PLC0415 -- lazy: start-up
 
     k = scores.shape[1]
     confusion = np.zeros((k, k), np.int64)

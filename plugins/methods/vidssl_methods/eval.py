@@ -73,7 +73,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def source_backbone(args: argparse.Namespace) -> tuple[dict[str, Any], tuple[str, str], bool, str]:
     """(backbone config, its weights as (checkpoint file or model folder, weight format), whether
     it reads residual frames, a short name of the source)."""
-    from vidssl import checkpoint, stage_file, trained_stage
+    from vidssl import checkpoint, stage_file, trained_stage  # noqa: PLC0415 -- lazy: start-up
 
     source = Path(args.source)
     if (source / checkpoint.FOLDER_WEIGHTS).is_file():   # a model folder (vidssl-export)
@@ -127,8 +127,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
 
     def body() -> int:
-        from vidssl import load_config
-        from vidssl_methods.eval_protocol import compose, protocol_file, write_config
+        from vidssl import load_config  # noqa: PLC0415 -- lazy: start-up
+        from vidssl_methods.eval_protocol import compose, protocol_file, write_config  # noqa: PLC0415 -- lazy: start-up
 
         protocol = protocol_file(args.protocol)
         backbone, weights, trained_residual, name = source_backbone(args)

@@ -30,9 +30,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def extract(args: argparse.Namespace) -> int:
-    import torch
+    import torch  # noqa: PLC0415 -- lazy: start-up
 
-    from vidssl import (
+    from vidssl import (  # noqa: PLC0415 -- lazy: start-up
         ClipDataset,
         ConfigError,
         EvaluationContext,

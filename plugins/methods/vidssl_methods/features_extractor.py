@@ -29,6 +29,6 @@ class FeaturesExtractor:
             np.save(out, features)
             dataset = context.dataset
             lines = ["row\tvideo\tlabel"] + [f"{row}\t{dataset.video_name(row)}\t{label}"
-                                             for row, label in zip(rows, labels)]
+                                             for row, label in zip(rows, labels, strict=True)]
             out.with_suffix(".index.tsv").write_text("\n".join(lines) + "\n")
         return {"videos": float(features.shape[0]), "feat_dim": float(features.shape[1])}

@@ -48,10 +48,10 @@ def plot_metrics(log: Path, out: Path) -> bool:
     stages = list(dict.fromkeys(r["stage"] for r in records if r["event"] in ("iter", "epoch")))
     if not stages:
         return False
-    import matplotlib
+    import matplotlib  # noqa: PLC0415 -- lazy: start-up
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # noqa: PLC0415 -- lazy: start-up
 
     fig, (loss_ax, lr_ax, val_ax) = plt.subplots(3, 1, figsize=(9, 8), sharex=True)
     palette = plt.rcParams["axes.prop_cycle"].by_key()["color"]
@@ -61,7 +61,7 @@ def plot_metrics(log: Path, out: Path) -> bool:
         iters = [r for r in records if r["event"] == "iter" and r["stage"] == stage]
         epochs = [r for r in records if r["event"] == "epoch" and r["stage"] == stage]
         per_epoch = max([r["iter"] for r in iters] or [1])
-        step = lambda r: offset + r["epoch"] * per_epoch + r["iter"]  # noqa: E731
+        step = lambda r, offset=offset, per_epoch=per_epoch: offset + r["epoch"] * per_epoch + r["iter"]  # noqa: E731
         if iters:
             x, loss = [step(r) for r in iters], [r["loss"] for r in iters]
             loss_ax.plot(x, loss, lw=0.6, alpha=0.35, color=colour)
@@ -74,7 +74,7 @@ def plot_metrics(log: Path, out: Path) -> bool:
         elif epochs:
             lr_ax.plot(ends, [r["lr"] for r in epochs], marker=".", color=colour, label=stage)
         for key in sorted({k for r in epochs for k in r if k.startswith("val_top1")}):
-            val_ax.plot([e for e, r in zip(ends, epochs) if key in r],
+            val_ax.plot([e for e, r in zip(ends, epochs, strict=True) if key in r],
                         [r[key] for r in epochs if key in r], marker="o", color=colour,
                         label=f"{stage} {key}")
         final = next((r for r in records if r["event"] == "stage" and r["stage"] == stage), {})

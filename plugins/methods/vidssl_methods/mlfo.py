@@ -160,12 +160,12 @@ class MLFO(Method):
                  level_weights: tuple[float, float, float] = (0.3, 0.5, 1.0),
                  proto_weight: float = 0.5) -> None:
         super().__init__(backbone)
-        self.steps, self.temperature = dict(zip(LEVELS, steps)), temperature
+        self.steps, self.temperature = dict(zip(LEVELS, steps, strict=True)), temperature
         self.proto_temperature, self.epsilon = proto_temperature, epsilon
         self.sinkhorn_iterations, self.queue_epoch = sinkhorn_iterations, queue_epoch
         self.split, self.threshold, self.proto_weight = split, threshold, proto_weight
-        self.level_weights = dict(zip(LEVELS, level_weights))
-        channels = dict(zip(LEVELS, [f.channels for f in backbone.feature_info[-3:]]))
+        self.level_weights = dict(zip(LEVELS, level_weights, strict=True))
+        channels = dict(zip(LEVELS, [f.channels for f in backbone.feature_info[-3:]], strict=True))
         self.excite = nn.ModuleDict({lv: MotionExcitation(channels[lv]) for lv in ("low", "mid")})
         self.project = nn.ModuleDict({lv: temporal_head(channels[lv], dim) for lv in LEVELS})
         self.fine = nn.ModuleDict({lv: temporal_head(channels[lv], dim) for lv in LEVELS})
@@ -188,7 +188,7 @@ class MLFO(Method):
         low and mid hold ``2N`` rows, the time-reversed maps' sequences after the normal ones)."""
         maps = list(self.backbone.forward_features(clip).values())[-3:]
         out = {}
-        for level, feature in zip(LEVELS, maps):
+        for level, feature in zip(LEVELS, maps, strict=True):
             if level != "high":
                 if reversed_too:
                     feature = torch.cat([feature, feature.flip(2)])

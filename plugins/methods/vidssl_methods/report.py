@@ -7,7 +7,7 @@ and seeds), the training curves (loss per iteration, learning rate, validation a
 per-class accuracy and confusion matrix of every evaluation that wrote them
 (classification(report=True)), the retrieval examples (retrieval: each query's 5 nearest
 videos), the environment (versions, git commit, seed, command) and the time of each stage.
-With --table, prints only the Markdown results table of the work dirs (what the README's result
+With --table, prints only the Markdown results table of the work dirs (what the manual's result
 tables are made of).
 """
 from __future__ import annotations

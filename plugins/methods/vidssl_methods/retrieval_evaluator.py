@@ -78,10 +78,10 @@ def write_examples(queries, query_rows: np.ndarray, gallery, neighbour_rows: np.
                    path: Path) -> None:
     """A grid: one query per row (its frame, then its nearest gallery videos'), class names as
     titles, neighbours of the query's class framed green, others red."""
-    import matplotlib
+    import matplotlib  # noqa: PLC0415 -- lazy: start-up
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # noqa: PLC0415 -- lazy: start-up
 
     columns = 1 + neighbour_rows.shape[1]
     fig, axes = plt.subplots(len(query_rows), columns, figsize=(1.6 * columns, 1.8 * len(query_rows)),
