@@ -19,6 +19,7 @@ The last line is ``ratio: X``: vidssl defaults / torchvision defaults, the worse
 
     python benchmarks/backbones.py [--batch 4] [--frames 8] [--size 112] [--repeats 5]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,16 +40,20 @@ from vidssl._speed.precision import clips_in, use_memory_format, use_precision
 
 CPU = torch.device("cpu")
 #: switch name → (memory format, precision, compile, conv3d)
-SWITCHES = {"defaults": ("contiguous", "fp32", False, "torch"),
-            "channels_last_3d": ("channels_last_3d", "fp32", False, "torch"),
-            "conv3d lean": ("contiguous", "fp32", False, "lean"),
-            "compile": ("contiguous", "fp32", True, "torch"),
-            "bf16": ("contiguous", "bf16", False, "torch")}
+SWITCHES = {
+    "defaults": ("contiguous", "fp32", False, "torch"),
+    "channels_last_3d": ("channels_last_3d", "fp32", False, "torch"),
+    "conv3d lean": ("contiguous", "fp32", False, "lean"),
+    "compile": ("contiguous", "fp32", True, "torch"),
+    "bf16": ("contiguous", "bf16", False, "torch"),
+}
 VIDSSL_DEFAULTS = ("channels_last_3d", "fp32", False, "lean")
 #: the fresh-process rows: name → (implementation, model switches, keep_freed_memory)
-PROCESSES = {"torchvision defaults": ("torchvision", SWITCHES["defaults"], False),
-             "torchvision + keep_freed_memory": ("torchvision", SWITCHES["defaults"], True),
-             "vidssl defaults": ("vidssl", VIDSSL_DEFAULTS, True)}
+PROCESSES = {
+    "torchvision defaults": ("torchvision", SWITCHES["defaults"], False),
+    "torchvision + keep_freed_memory": ("torchvision", SWITCHES["defaults"], True),
+    "vidssl defaults": ("vidssl", VIDSSL_DEFAULTS, True),
+}
 MODELS = {"r3d": torchvision.models.video.r3d_18, "r2plus1d": torchvision.models.video.r2plus1d_18}
 
 
@@ -63,8 +68,9 @@ def built(impl: str, name: str) -> torch.nn.Module:
     return model
 
 
-def switched(model: torch.nn.Module, memory_format: str, precision: str, compiled: bool,
-             conv3d: str) -> torch.nn.Module:
+def switched(
+    model: torch.nn.Module, memory_format: str, precision: str, compiled: bool, conv3d: str
+) -> torch.nn.Module:
     """A copy of ``model`` with the switches applied as a vidssl stage applies them (``conv3d``
     is no module change: :func:`train_steps` enters its mode around each forward pass)."""
     model = copy.deepcopy(model)
@@ -75,8 +81,7 @@ def switched(model: torch.nn.Module, memory_format: str, precision: str, compile
     return model
 
 
-def train_steps(model: torch.nn.Module, clip: torch.Tensor, steps: int,
-                conv3d: str = "torch") -> list[float]:
+def train_steps(model: torch.nn.Module, clip: torch.Tensor, steps: int, conv3d: str = "torch") -> list[float]:
     """``steps`` SGD steps on ``clip``, each forward pass in ``conv3d``'s mode as a vidssl
     stage runs it; the loss of each."""
     optimizer = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
@@ -92,8 +97,7 @@ def train_steps(model: torch.nn.Module, clip: torch.Tensor, steps: int,
     return losses
 
 
-def clips_per_second(model: torch.nn.Module, clip: torch.Tensor, steps: int,
-                     conv3d: str = "torch") -> float:
+def clips_per_second(model: torch.nn.Module, clip: torch.Tensor, steps: int, conv3d: str = "torch") -> float:
     start = time.perf_counter()
     train_steps(model, clip, steps, conv3d)
     return steps * clip.shape[0] / (time.perf_counter() - start)
@@ -101,7 +105,7 @@ def clips_per_second(model: torch.nn.Module, clip: torch.Tensor, steps: int,
 
 def rotated(items: list, repeat: int) -> list:
     """``items`` rotated by ``repeat``, so that no row always runs first."""
-    return items[repeat % len(items):] + items[:repeat % len(items)]
+    return items[repeat % len(items) :] + items[: repeat % len(items)]
 
 
 def clip_of(args: argparse.Namespace) -> torch.Tensor:
@@ -130,43 +134,59 @@ def in_fresh_processes(args: argparse.Namespace, name: str) -> dict[str, float]:
     for repeat in range(args.repeats):
         for row in rotated(rows, repeat):
             out = subprocess.run(
-                [sys.executable, __file__, "--process", name, row, "--batch", str(args.batch),
-                 "--frames", str(args.frames), "--size", str(args.size), "--steps",
-                 str(args.steps), "--warmup", str(args.warmup)],
-                check=True, capture_output=True, text=True).stdout
+                [
+                    sys.executable,
+                    __file__,
+                    "--process",
+                    name,
+                    row,
+                    "--batch",
+                    str(args.batch),
+                    "--frames",
+                    str(args.frames),
+                    "--size",
+                    str(args.size),
+                    "--steps",
+                    str(args.steps),
+                    "--warmup",
+                    str(args.warmup),
+                ],
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout
             rates[row].append(json.loads(out.splitlines()[-1]))
     return {row: statistics.median(values) for row, values in rates.items()}
 
 
-def in_one_process(args: argparse.Namespace, name: str, clip: torch.Tensor
-                   ) -> tuple[dict[tuple[str, str], float], dict[tuple[str, str], float]]:
+def in_one_process(
+    args: argparse.Namespace, name: str, clip: torch.Tensor
+) -> tuple[dict[tuple[str, str], float], dict[tuple[str, str], float]]:
     """Median clips/s and worst relative loss difference (against vidssl fp32 contiguous) of
     every (implementation, switch), plus ("vidssl", "vidssl defaults"), interleaved; the loss
     differences also of ("vidssl", "one ulp"), the check's floor."""
-    configs = {(impl, switch): SWITCHES[switch]
-               for impl in ("vidssl", "torchvision") for switch in SWITCHES}
+    configs = {(impl, switch): SWITCHES[switch] for impl in ("vidssl", "torchvision") for switch in SWITCHES}
     configs[("vidssl", "vidssl defaults")] = VIDSSL_DEFAULTS
     models = {key: switched(built(key[0], name), *switches) for key, switches in configs.items()}
     inputs = {key: clips_in(clip, configs[key][0]) for key in models}
     # the loss check, every model from the same weights; it is also the warm-up (compilation)
-    losses = {key: train_steps(models[key], inputs[key], args.check_steps, configs[key][3])
-              for key in models}
+    losses = {key: train_steps(models[key], inputs[key], args.check_steps, configs[key][3]) for key in models}
     # the floor of the check: fp32 contiguous again, every weight moved one ulp up
     nudged = switched(built("vidssl", name), *SWITCHES["defaults"])
     with torch.no_grad():
         for parameter in nudged.parameters():
             parameter.copy_(torch.nextafter(parameter, torch.full_like(parameter, torch.inf)))
-    losses[("vidssl", "one ulp")] = train_steps(nudged, inputs[("vidssl", "defaults")],
-                                                args.check_steps)
+    losses[("vidssl", "one ulp")] = train_steps(nudged, inputs[("vidssl", "defaults")], args.check_steps)
     reference = losses[("vidssl", "defaults")]
-    differences = {key: max(abs(a - b) / abs(b) for a, b in zip(values, reference, strict=True))
-                   for key, values in losses.items()}
+    differences = {
+        key: max(abs(a - b) / abs(b) for a, b in zip(values, reference, strict=True))
+        for key, values in losses.items()
+    }
     rates: dict[tuple[str, str], list[float]] = {key: [] for key in models}
     keys = list(models)
     for repeat in range(args.repeats):
         for key in rotated(keys, repeat):
-            rates[key].append(clips_per_second(models[key], inputs[key], args.steps,
-                                               configs[key][3]))
+            rates[key].append(clips_per_second(models[key], inputs[key], args.steps, configs[key][3]))
     return {key: statistics.median(values) for key, values in rates.items()}, differences
 
 
@@ -185,36 +205,49 @@ def main() -> None:
         one_process(args)
         return
     clip = clip_of(args)
-    print(f"threads {torch.get_num_threads()}, input {args.batch}×3×{args.frames}×{args.size}², "
-          f"median of {args.repeats} interleaved repeats × {args.steps} steps (fresh processes: "
-          f"× {args.steps * 2} steps after {args.warmup})")
-    print(f"{'model':<12} {'switch':<34} {'vidssl':>8} {'torchvision':>11} {'ratio':>7} "
-          f"{'loss diff':>10}")
+    print(
+        f"threads {torch.get_num_threads()}, input {args.batch}×3×{args.frames}×{args.size}², "
+        f"median of {args.repeats} interleaved repeats × {args.steps} steps (fresh processes: "
+        f"× {args.steps * 2} steps after {args.warmup})"
+    )
+    print(f"{'model':<12} {'switch':<34} {'vidssl':>8} {'torchvision':>11} {'ratio':>7} {'loss diff':>10}")
     ratios = []
     for name in MODELS:
         rate, differences = in_one_process(args, name, clip)
         for switch in SWITCHES:
             ours, theirs = rate[("vidssl", switch)], rate[("torchvision", switch)]
-            print(f"{name + '_18':<12} {switch:<34} {ours:8.2f} {theirs:11.2f} "
-                  f"{ours / theirs:7.3f} {differences[('vidssl', switch)]:10.1e}")
-        print(f"{name + '_18':<12} {'vidssl defaults, one process':<34} "
-              f"{rate[('vidssl', 'vidssl defaults')]:8.2f} {rate[('torchvision', 'defaults')]:11.2f} "
-              f"{rate[('vidssl', 'vidssl defaults')] / rate[('torchvision', 'defaults')]:7.3f} "
-              f"{differences[('vidssl', 'vidssl defaults')]:10.1e}")
-        print(f"{name + '_18':<12} {'rounding floor: weights 1 ulp up':<34} {'':8} {'':11} "
-              f"{'':7} {differences[('vidssl', 'one ulp')]:10.1e}")
+            print(
+                f"{name + '_18':<12} {switch:<34} {ours:8.2f} {theirs:11.2f} "
+                f"{ours / theirs:7.3f} {differences[('vidssl', switch)]:10.1e}"
+            )
+        print(
+            f"{name + '_18':<12} {'vidssl defaults, one process':<34} "
+            f"{rate[('vidssl', 'vidssl defaults')]:8.2f} {rate[('torchvision', 'defaults')]:11.2f} "
+            f"{rate[('vidssl', 'vidssl defaults')] / rate[('torchvision', 'defaults')]:7.3f} "
+            f"{differences[('vidssl', 'vidssl defaults')]:10.1e}"
+        )
+        print(
+            f"{name + '_18':<12} {'rounding floor: weights 1 ulp up':<34} {'':8} {'':11} "
+            f"{'':7} {differences[('vidssl', 'one ulp')]:10.1e}"
+        )
         fresh = in_fresh_processes(args, name)
         base = fresh["torchvision defaults"]
         kept = fresh["torchvision + keep_freed_memory"]
-        print(f"{name + '_18':<12} {'keep_freed_memory (torchvision)':<34} {'':8} {kept:11.2f} "
-              f"{kept / base:7.3f}  (vs torchvision's defaults, fresh processes)")
+        print(
+            f"{name + '_18':<12} {'keep_freed_memory (torchvision)':<34} {'':8} {kept:11.2f} "
+            f"{kept / base:7.3f}  (vs torchvision's defaults, fresh processes)"
+        )
         ratio = fresh["vidssl defaults"] / base
-        print(f"{name + '_18':<12} {'vidssl defaults':<34} {fresh['vidssl defaults']:8.2f} "
-              f"{base:11.2f} {ratio:7.3f}  (vs torchvision's defaults, fresh processes)")
+        print(
+            f"{name + '_18':<12} {'vidssl defaults':<34} {fresh['vidssl defaults']:8.2f} "
+            f"{base:11.2f} {ratio:7.3f}  (vs torchvision's defaults, fresh processes)"
+        )
         ratios.append(ratio)
-    print("clips/s; 'ratio' = vidssl / torchvision with that switch (keep_freed_memory: with / "
-          "without it); 'loss diff' = worst relative loss difference over "
-          f"{args.check_steps} steps against fp32 contiguous")
+    print(
+        "clips/s; 'ratio' = vidssl / torchvision with that switch (keep_freed_memory: with / "
+        "without it); 'loss diff' = worst relative loss difference over "
+        f"{args.check_steps} steps against fp32 contiguous"
+    )
     print(f"ratio: {min(ratios):.3f}")
 
 

@@ -11,6 +11,7 @@ vidssl / floor; the last line is ``ratio: X`` for 2 workers on the 340×256 vide
 
     python benchmarks/data_pipeline.py [--videos 48] [--repeats 5]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -65,8 +66,10 @@ def floor(paths: list[Path], frames: bool, infos: dict, rng: np.random.Generator
         if frames:
             n = int((path / "n_frames").read_text())
             start = int(rng.integers(0, n - 15))
-            images = [cv2.cvtColor(cv2.imread(str(path / f"image_{i + 1:05d}.jpg")),
-                                   cv2.COLOR_BGR2RGB) for i in range(start, start + 16)]
+            images = [
+                cv2.cvtColor(cv2.imread(str(path / f"image_{i + 1:05d}.jpg")), cv2.COLOR_BGR2RGB)
+                for i in range(start, start + 16)
+            ]
         else:
             info = infos[path]
             start = int(rng.integers(0, info.n_frames - 15))
@@ -88,14 +91,22 @@ def floor(paths: list[Path], frames: bool, infos: dict, rng: np.random.Generator
                     index += 1
         h, w = images[0].shape[:2]
         side = min(h, w)
-        [cv2.resize(im[(h - side) // 2:(h + side) // 2, (w - side) // 2:(w + side) // 2],
-                    (112, 112)) for im in images]
+        [
+            cv2.resize(im[(h - side) // 2 : (h + side) // 2, (w - side) // 2 : (w + side) // 2], (112, 112))
+            for im in images
+        ]
     return len(paths) / (time.perf_counter() - start_time)
 
 
 def pipeline(paths: list[Path], source: str, workers: int, root: Path) -> float:
-    dataset = VideoDataset([VideoRecord(str(p), 0) for p in paths], ["x"], {"clip": {}}, VIEW,
-                           ReaderSpec(source=source), index=VideoIndex(root))
+    dataset = VideoDataset(
+        [VideoRecord(str(p), 0) for p in paths],
+        ["x"],
+        {"clip": {}},
+        VIEW,
+        ReaderSpec(source=source),
+        index=VideoIndex(root),
+    )
     loader = torch.utils.data.DataLoader(dataset, batch_size=8, num_workers=workers)
     start = time.perf_counter()
     n = sum(len(batch["label"]) for batch in loader)
@@ -116,11 +127,13 @@ def main() -> None:
             extract_frames(path, root / "frames" / path.stem, 120)
             folders.append(root / "frames" / path.stem)
         index = VideoIndex(root)
-        index.build(small + real)   # as a dataset's first epoch or vidssl-prepare verify does
+        index.build(small + real)  # as a dataset's first epoch or vidssl-prepare verify does
         infos = {p: probe(p) for p in small + real}
-        rows = [("160×120 MJPG video", "video", small, (0, 1, 2)),
-                ("160×120 JPEG frames", "frames", folders, (0, 2)),
-                ("340×256 H.264 video", "video", real, (0, 1, 2))]
+        rows = [
+            ("160×120 MJPG video", "video", small, (0, 1, 2)),
+            ("160×120 JPEG frames", "frames", folders, (0, 2)),
+            ("340×256 H.264 video", "video", real, (0, 1, 2)),
+        ]
         results = {}
         rng = np.random.default_rng(0)
         for name, source, paths, worker_counts in rows:

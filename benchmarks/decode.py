@@ -35,6 +35,7 @@ The last line is ``ratio: X`` = vidssl's default backend / floor, worst kind (1.
 
     python benchmarks/decode.py [--repeats 5] [--clips 8] [--items 8]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -49,13 +50,18 @@ from pathlib import Path
 import numpy as np
 
 KINDS = {
-    "UCF101-like 320×240 MPEG-4": dict(codec="mpeg4", size=(320, 240), fps=25, frames=180,
-                                       options={}, gop=12),
-    "Kinetics-like 340×256 H.264": dict(codec="libx264", size=(340, 256), fps=30, frames=300,
-                                        options={"g": "60", "keyint_min": "60", "bf": "3",
-                                                 "sc_threshold": "0"}, gop=60),
-    "720p 1280×720 H.264": dict(codec="libx264", size=(1280, 720), fps=30, frames=300,
-                                options={}, gop=None),
+    "UCF101-like 320×240 MPEG-4": dict(
+        codec="mpeg4", size=(320, 240), fps=25, frames=180, options={}, gop=12
+    ),
+    "Kinetics-like 340×256 H.264": dict(
+        codec="libx264",
+        size=(340, 256),
+        fps=30,
+        frames=300,
+        options={"g": "60", "keyint_min": "60", "bf": "3", "sc_threshold": "0"},
+        gop=60,
+    ),
+    "720p 1280×720 H.264": dict(codec="libx264", size=(1280, 720), fps=30, frames=300, options={}, gop=None),
 }
 DEFAULT_BACKEND = "auto"
 CLIP, STEP = 16, 4
@@ -170,11 +176,16 @@ ITEM = """
 #: the view sets an item is read for: VTDL's and MLFO's (as their methods ask) and the
 #: multi-clip test protocol's
 VIEW_SETS = {
-    "VTDL": {"query": {}, "key": {"same_time_as": "query"},
-             "negative": {"different_time_from": "query", "min_gap": 2}},
-    "MLFO": {"first": {"part": "first", "rate_max": 2.0},
-             "second": {"part": "second", "same_time_as": "first"},
-             "global": {"part": "global", "same_time_as": "first"}},
+    "VTDL": {
+        "query": {},
+        "key": {"same_time_as": "query"},
+        "negative": {"different_time_from": "query", "min_gap": 2},
+    },
+    "MLFO": {
+        "first": {"part": "first", "rate_max": 2.0},
+        "second": {"part": "second", "same_time_as": "first"},
+        "global": {"part": "global", "same_time_as": "first"},
+    },
     "multi-clip test": {"clip": {"sampler": "uniform", "num_clips": 10}},
 }
 #: long-GOP files as downloaded (one keyframe in 10 s), timed before and after transcode; their
@@ -183,17 +194,42 @@ VIEW_SETS = {
 #: at all once scaled, which no camera footage does
 LONG_GOP = {
     "Kinetics-like 340×256 H.264, one keyframe": dict(
-        codec="libx264", size=(340, 256), fps=30, frames=300, gop=None, block=9, pan=1,
-        smooth=True, options={"g": "300", "keyint_min": "300", "bf": "3", "sc_threshold": "0"}),
+        codec="libx264",
+        size=(340, 256),
+        fps=30,
+        frames=300,
+        gop=None,
+        block=9,
+        pan=1,
+        smooth=True,
+        options={"g": "300", "keyint_min": "300", "bf": "3", "sc_threshold": "0"},
+    ),
     "720p 1280×720 H.264, one keyframe": dict(
-        codec="libx264", size=(1280, 720), fps=30, frames=300, gop=None, block=24, pan=3,
-        smooth=True, options={"g": "300", "keyint_min": "300", "bf": "3", "sc_threshold": "0"}),
+        codec="libx264",
+        size=(1280, 720),
+        fps=30,
+        frames=300,
+        gop=None,
+        block=24,
+        pan=3,
+        smooth=True,
+        options={"g": "300", "keyint_min": "300", "bf": "3", "sc_threshold": "0"},
+    ),
 }
 
 
-def encode(path: Path, codec: str, size: tuple[int, int], fps: int, frames: int,
-           options: dict, gop: int | None, block: int = 8, pan: int = 2,
-           smooth: bool = False) -> None:
+def encode(
+    path: Path,
+    codec: str,
+    size: tuple[int, int],
+    fps: int,
+    frames: int,
+    options: dict,
+    gop: int | None,
+    block: int = 8,
+    pan: int = 2,
+    smooth: bool = False,
+) -> None:
     """A textured scene (random colours in ``block``-pixel squares, blurred with ``smooth``)
     panning ``pan`` pixels a frame and a moving square, written with PyAV."""
     import av  # noqa: PLC0415 -- lazy: start-up
@@ -208,15 +244,14 @@ def encode(path: Path, codec: str, size: tuple[int, int], fps: int, frames: int,
     stream.codec_context.options = options
     w, h = size
     rng = np.random.default_rng(0)
-    texture = (rng.random((h // block + 1, (w + frames * pan) // block + 1, 3)) * 255
-               ).astype(np.uint8)
+    texture = (rng.random((h // block + 1, (w + frames * pan) // block + 1, 3)) * 255).astype(np.uint8)
     texture = np.kron(texture, np.ones((block, block, 1), np.uint8))
     if smooth:
         texture = cv2.GaussianBlur(texture, (0, 0), block / 3)
     for i in range(frames):
-        image = np.ascontiguousarray(texture[:h, pan * i:pan * i + w])
+        image = np.ascontiguousarray(texture[:h, pan * i : pan * i + w])
         x = (5 * i) % (w - h // 4)
-        image[h // 3:h // 3 + h // 4, x:x + h // 4] = 255
+        image[h // 3 : h // 3 + h // 4, x : x + h // 4] = 255
         for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
             container.mux(packet)
     for packet in stream.encode():
@@ -226,16 +261,19 @@ def encode(path: Path, codec: str, size: tuple[int, int], fps: int, frames: int,
 
 def available_peers() -> tuple[list[str], list[str]]:
     peers, missing = [], []
-    for name, check in (("torchcodec", "from torchcodec.decoders import VideoDecoder"),
-                        ("decord2", "import decord")):
+    for name, check in (
+        ("torchcodec", "from torchcodec.decoders import VideoDecoder"),
+        ("decord2", "import decord"),
+    ):
         ok = subprocess.run([sys.executable, "-c", check], capture_output=True).returncode == 0
         (peers if ok else missing).append(name)
     return peers, missing
 
 
 def measure(script: Path, reader: str, path: Path, *args: str) -> dict:
-    result = subprocess.run([sys.executable, str(script), reader, str(path), *args],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, str(script), reader, str(path), *args], capture_output=True, text=True
+    )
     if result.returncode != 0:
         raise RuntimeError(f"{reader} on {path.name}: {result.stderr.strip()[-400:]}")
     return json.loads(result.stdout.strip().splitlines()[-1])
@@ -251,20 +289,25 @@ def item_rows(tmp: Path, videos: dict[str, Path], repeats: int, items: int) -> f
     for _repeat in range(repeats):
         for key in runs:
             kind, views, how = key
-            runs[key].append(measure(script, how, videos[kind], json.dumps(VIEW_SETS[views]),
-                                     str(items)))
-    print(f"\nitem read: every clip of an item's views (16 frames every 4th), clip by clip (as "
-          f"before) / one read of their union (now); ms per item with vidssl auto, frames "
-          f"decoded per item by its PyAV reader; median of {repeats}, {items} items each")
+            runs[key].append(measure(script, how, videos[kind], json.dumps(VIEW_SETS[views]), str(items)))
+    print(
+        f"\nitem read: every clip of an item's views (16 frames every 4th), clip by clip (as "
+        f"before) / one read of their union (now); ms per item with vidssl auto, frames "
+        f"decoded per item by its PyAV reader; median of {repeats}, {items} items each"
+    )
     print(f"  {'video':<30}{'view set':<18}{'clip by clip':>22}{'one read':>20}{'ratio':>8}")
     worst = float("inf")
     for kind in kinds:
         for views in VIEW_SETS:
-            before, after = ({f: statistics.median(r[f] for r in runs[(kind, views, how)])
-                              for f in ("ms", "frames")} for how in ("clips", "union"))
+            before, after = (
+                {f: statistics.median(r[f] for r in runs[(kind, views, how)]) for f in ("ms", "frames")}
+                for how in ("clips", "union")
+            )
             ratio = before["ms"] / after["ms"]
-            print(f"  {kind[:28]:<30}{views:<18}{before['ms']:9.1f} ms {before['frames']:5.0f} fr"
-                  f"{after['ms']:9.1f} ms {after['frames']:5.0f} fr{ratio:8.2f}")
+            print(
+                f"  {kind[:28]:<30}{views:<18}{before['ms']:9.1f} ms {before['frames']:5.0f} fr"
+                f"{after['ms']:9.1f} ms {after['frames']:5.0f} fr{ratio:8.2f}"
+            )
             if views == "VTDL":
                 worst = min(worst, ratio)
     print(f"item ratio: {worst:.2f}")
@@ -282,18 +325,23 @@ def transcode_rows(tmp: Path, script: Path, repeats: int, clips: int) -> float:
         source, dense = tmp / f"long{i}.mp4", tmp / f"dense{i}.mp4"
         encode(source, **spec)
         transcode_video(source, dense)
-        starts = [int(s) for s in np.random.default_rng(10 + i).integers(
-            0, spec["frames"] - CLIP * STEP, clips)]
+        starts = [
+            int(s) for s in np.random.default_rng(10 + i).integers(0, spec["frames"] - CLIP * STEP, clips)
+        ]
         runs[kind] = {"before": [], "after": []}
         for _ in range(repeats):
             runs[kind]["before"].append(measure(script, "vidssl auto", source, json.dumps(starts)))
             runs[kind]["after"].append(measure(script, "vidssl auto", dense, json.dumps(starts)))
-    print("\ntranscode (short side 256, a keyframe every 16 frames): vidssl auto, ms per clip "
-          "and clips/s on one core, before / after")
+    print(
+        "\ntranscode (short side 256, a keyframe every 16 frames): vidssl auto, ms per clip "
+        "and clips/s on one core, before / after"
+    )
     for kind in LONG_GOP:
         before, after = (statistics.median(r["ms"] for r in runs[kind][w]) for w in ("before", "after"))
-        print(f"  {kind:<46}{before:8.1f} ms {1000 / before:6.1f}/s{after:8.1f} ms "
-              f"{1000 / after:6.1f}/s{before / after:8.2f}×")
+        print(
+            f"  {kind:<46}{before:8.1f} ms {1000 / before:6.1f}/s{after:8.1f} ms "
+            f"{1000 / after:6.1f}/s{before / after:8.2f}×"
+        )
         if kind.startswith("720p"):
             speedup = before / after
     print(f"transcode ratio: {speedup:.2f}")
@@ -304,8 +352,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=5, help="interleaved repeats (default 5)")
     parser.add_argument("--clips", type=int, default=8, help="clips per measurement (default 8)")
-    parser.add_argument("--items", type=int, default=8, help="items per item measurement "
-                                                            "(default 8)")
+    parser.add_argument("--items", type=int, default=8, help="items per item measurement (default 8)")
     args = parser.parse_args()
 
     peers, missing = available_peers()
@@ -321,15 +368,15 @@ def main() -> None:
             videos[kind] = tmp / f"video{i}{'.avi' if spec['codec'] == 'mpeg4' else '.mp4'}"
             encode(videos[kind], **spec)
             rng = np.random.default_rng(i)
-            starts[kind] = [int(s) for s in rng.integers(0, spec["frames"] - CLIP * STEP,
-                                                         args.clips)]
+            starts[kind] = [int(s) for s in rng.integers(0, spec["frames"] - CLIP * STEP, args.clips)]
         results = {(k, r): [] for k in KINDS for r in readers}
-        for repeat in range(args.repeats):   # interleaved: every reader once per repeat
+        for repeat in range(args.repeats):  # interleaved: every reader once per repeat
             for kind in KINDS:
-                order = readers[repeat % len(readers):] + readers[:repeat % len(readers)]
+                order = readers[repeat % len(readers) :] + readers[: repeat % len(readers)]
                 for reader in order:
-                    results[(kind, reader)].append(measure(script, reader, videos[kind],
-                                                           json.dumps(starts[kind])))
+                    results[(kind, reader)].append(
+                        measure(script, reader, videos[kind], json.dumps(starts[kind]))
+                    )
             print(f"repeat {repeat + 1}/{args.repeats} done", file=sys.stderr)
         worst = report_clips(results, readers, peers, missing, args)
         item_rows(tmp, videos, args.repeats, args.items)
@@ -337,12 +384,15 @@ def main() -> None:
     print(f"ratio: {worst:.2f}")
 
 
-def report_clips(results: dict, readers: list[str], peers: list[str], missing: list[str],
-                 args: argparse.Namespace) -> float:
+def report_clips(
+    results: dict, readers: list[str], peers: list[str], missing: list[str], args: argparse.Namespace
+) -> float:
     """Print the clip table; return vidssl's default backend / floor, worst kind."""
-    print(f"clip: {CLIP} frames every {STEP}th, 128 short side, 112² crop; median of "
-          f"{args.repeats} interleaved repeats, {args.clips} clips each, one process per "
-          f"measurement")
+    print(
+        f"clip: {CLIP} frames every {STEP}th, 128 short side, 112² crop; median of "
+        f"{args.repeats} interleaved repeats, {args.clips} clips each, one process per "
+        f"measurement"
+    )
     if missing:
         print(f"peers not installed (not measured): {', '.join(missing)}")
     worst = 0.0
@@ -355,8 +405,9 @@ def report_clips(results: dict, readers: list[str], peers: list[str], missing: l
             rss = statistics.median(r["rss_mb"] for r in results[(kind, reader)])
             print(f"  {reader:<20}{ms:9.1f}{ms / floor:10.2f}{rss:14.0f}")
         default = statistics.median(r["ms"] for r in results[(kind, f"vidssl {DEFAULT_BACKEND}")])
-        fastest_peer = min((statistics.median(r["ms"] for r in results[(kind, p)]) for p in peers),
-                           default=float("inf"))
+        fastest_peer = min(
+            (statistics.median(r["ms"] for r in results[(kind, p)]) for p in peers), default=float("inf")
+        )
         print(f"  vidssl {DEFAULT_BACKEND} / fastest peer: {default / fastest_peer:.2f}")
         worst = max(worst, default / floor)
     return worst

@@ -11,6 +11,7 @@ Exits with a clear message when no CUDA device is present.
 
     python benchmarks/gpu.py [--batch 16] [--repeats 5] [--workers 8]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,13 +28,16 @@ from vidssl import ConfigError, kmeans_labels
 from vidssl._speed.lean_conv3d import conv3d_mode
 from vidssl._speed.precision import clips_in, grad_scaler, use_memory_format, use_precision
 
-MODELS = {"r3d_18": dict(type="r3d", depth=18, variant="torchvision"),
-          "r2plus1d_18": dict(type="r2plus1d", depth=18, variant="torchvision"),
-          "i3d_r50": dict(type="i3d_resnet", depth=50)}
+MODELS = {
+    "r3d_18": dict(type="r3d", depth=18, variant="torchvision"),
+    "r2plus1d_18": dict(type="r2plus1d", depth=18, variant="torchvision"),
+    "i3d_r50": dict(type="i3d_resnet", depth=50),
+}
 
 
-def step_rate(spec: dict, size: int, batch: int, precision: str, compiled: bool,
-              repeats: int, device: torch.device) -> tuple[float, float]:
+def step_rate(
+    spec: dict, size: int, batch: int, precision: str, compiled: bool, repeats: int, device: torch.device
+) -> tuple[float, float]:
     """Clips/s (median of ``repeats`` timings of 5 steps) and peak memory in GiB."""
     model = vidssl.build("backbone", spec).to(device)
     use_precision(model, precision, device)
@@ -46,7 +50,7 @@ def step_rate(spec: dict, size: int, batch: int, precision: str, compiled: bool,
 
     def steps(n: int) -> None:
         for _ in range(n):
-            with conv3d_mode("torch" if compiled else "lean"):   # as a vidssl stage
+            with conv3d_mode("torch" if compiled else "lean"):  # as a vidssl stage
                 loss = model(clip).square().mean()
             optimizer.zero_grad(set_to_none=True)
             (scaler.scale(loss) if scaler else loss).backward()
@@ -57,7 +61,7 @@ def step_rate(spec: dict, size: int, batch: int, precision: str, compiled: bool,
                 optimizer.step()
         torch.cuda.synchronize(device)
 
-    steps(3)   # warm-up, cuDNN autotuning, compilation
+    steps(3)  # warm-up, cuDNN autotuning, compilation
     torch.cuda.reset_peak_memory_stats(device)
     rates = []
     for _ in range(repeats):
@@ -71,11 +75,22 @@ def feed_rate(workers: int, repeats: int) -> float:
     """Clips/s of 16×112² clips out of a DataLoader over generated synthetic_motion videos."""
     with tempfile.TemporaryDirectory() as root:
         view = dict(clip_len=16, size=112, crop="random_resized")
-        dataset = vidssl.build("dataset", dict(type="synthetic_motion", split="train", root=root,
-                                               size=128, frames=48, train_per_class=20,
-                                               view=view), views={"clip": {}})
-        loader = torch.utils.data.DataLoader(dataset, batch_size=16, shuffle=True,
-                                             num_workers=workers, persistent_workers=workers > 0)
+        dataset = vidssl.build(
+            "dataset",
+            dict(
+                type="synthetic_motion",
+                split="train",
+                root=root,
+                size=128,
+                frames=48,
+                train_per_class=20,
+                view=view,
+            ),
+            views={"clip": {}},
+        )
+        loader = torch.utils.data.DataLoader(
+            dataset, batch_size=16, shuffle=True, num_workers=workers, persistent_workers=workers > 0
+        )
         rates = []
         for _ in range(repeats):
             start, clips = time.perf_counter(), 0
@@ -100,21 +115,21 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=8)
     args = parser.parse_args()
     if not torch.cuda.is_available():
-        print("benchmarks/gpu.py: no CUDA device here; this runbook needs one GPU (nothing was "
-              "measured)", file=sys.stderr)
+        print(
+            "benchmarks/gpu.py: no CUDA device here; this runbook needs one GPU (nothing was measured)",
+            file=sys.stderr,
+        )
         return 2
     device = torch.device("cuda")
     torch.backends.cudnn.benchmark = True
     print(f"{torch.cuda.get_device_name(device)}, torch {torch.__version__}, batch {args.batch}")
-    print(f"{'model':<12} {'input':<9} {'precision':<9} {'compile':<7} {'clips/s':>8} "
-          f"{'peak GiB':>8}")
+    print(f"{'model':<12} {'input':<9} {'precision':<9} {'compile':<7} {'clips/s':>8} {'peak GiB':>8}")
     best: dict[tuple[str, int], tuple[float, str]] = {}
     for name, spec in MODELS.items():
         for size in (112, 224):
             for precision in ("fp32", "bf16", "fp16"):
                 try:
-                    rate, peak = step_rate(spec, size, args.batch, precision, False,
-                                           args.repeats, device)
+                    rate, peak = step_rate(spec, size, args.batch, precision, False, args.repeats, device)
                 except torch.cuda.OutOfMemoryError:
                     print(f"{name:<12} 16×{size}² {precision:<9} {'no':<7} {'out of memory':>17}")
                     torch.cuda.empty_cache()
@@ -125,12 +140,14 @@ def main() -> int:
     (name, size), (_, precision) = max(best.items(), key=lambda item: item[1][0])
     rate, peak = step_rate(MODELS[name], size, args.batch, precision, True, args.repeats, device)
     print(f"{name:<12} 16×{size}² {precision:<9} {'yes':<7} {rate:8.1f} {peak:8.2f}")
-    print(f"data pipeline feed ({args.workers} workers, 16×112²): "
-          f"{feed_rate(args.workers, args.repeats):.1f} clips/s")
+    print(
+        f"data pipeline feed ({args.workers} workers, 16×112²): "
+        f"{feed_rate(args.workers, args.repeats):.1f} clips/s"
+    )
     try:
         cpu, gpu = kmeans_seconds(False), kmeans_seconds(True)
         print(f"faiss k-means 100k×128 → 6000: CPU {cpu:.1f} s, GPU {gpu:.1f} s ({cpu / gpu:.1f}×)")
-    except ConfigError as exc:   # faiss-cpu installed, or no faiss
+    except ConfigError as exc:  # faiss-cpu installed, or no faiss
         print(f"faiss k-means: not measured ({exc})")
     return 0
 

@@ -18,6 +18,7 @@ motion, output) on the 320×240 video.
 
     python benchmarks/idt.py [--peer DIR] [--repeats 5] [--frames 100] [--workers 2] [--profile]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,8 +35,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-KTH = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "idt" / \
-    "person01_boxing_d1_uncomp.avi"
+KTH = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "idt" / "person01_boxing_d1_uncomp.avi"
 PEER_PROGRAMS = {"dt": "DenseTrack", "idt": "DenseTrackStab"}
 BIN = Path(sys.executable).parent
 
@@ -43,13 +43,14 @@ BIN = Path(sys.executable).parent
 def render_scene(path: Path, width: int, height: int, frames: int, seed: int = 0) -> None:
     """A textured scene the camera pans across (2 px/frame), with two objects moving on it."""
     rng = np.random.default_rng(seed)
-    world = cv2.GaussianBlur(rng.integers(0, 255, (height + 40, width + 2 * frames + 40, 3),
-                                          dtype=np.uint8), (0, 0), 3)
+    world = cv2.GaussianBlur(
+        rng.integers(0, 255, (height + 40, width + 2 * frames + 40, 3), dtype=np.uint8), (0, 0), 3
+    )
     world = cv2.normalize(world, None, 0, 255, cv2.NORM_MINMAX)
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 25, (width, height))
     side = height // 5
     for t in range(frames):
-        frame = world[20:20 + height, 2 * t:2 * t + width].copy()
+        frame = world[20 : 20 + height, 2 * t : 2 * t + width].copy()
         for k, (x0, y0, vx, vy) in enumerate(((0.1, 0.2, 3, 1), (0.7, 0.6, -2, -1))):
             x = int(x0 * width + vx * t) % (width - side)
             y = int(y0 * height + vy * t) % (height - side)
@@ -73,12 +74,13 @@ def videos(folder: Path, frames: int) -> list[Path]:
 
 def run_peer(program: Path, listing: list[Path], workers: int) -> tuple[float, list[int]]:
     """Seconds for the original over the list, one process per worker; trajectories per video."""
+
     def one(video: Path) -> int:
         out = subprocess.run([str(program), str(video)], capture_output=True, check=True).stdout
         return out.count(b"\n")
 
     started = time.perf_counter()
-    with ThreadPoolExecutor(workers) as pool:   # each thread waits on one peer process
+    with ThreadPoolExecutor(workers) as pool:  # each thread waits on one peer process
         counts = list(pool.map(one, listing))
     return time.perf_counter() - started, counts
 
@@ -90,9 +92,24 @@ def run_vidssl(mode: str, listing: list[Path], workers: int, scratch: Path) -> t
     list_file = out / "list.txt"
     list_file.write_text("".join(f"{p}\n" for p in listing))
     started = time.perf_counter()
-    subprocess.run([str(BIN / "vidssl-idt"), "extract", "--list", str(list_file), "--root", "/",
-                    "-o", str(out), "--mode", mode, "--workers", str(workers)],
-                   stdout=subprocess.DEVNULL, check=True)
+    subprocess.run(
+        [
+            str(BIN / "vidssl-idt"),
+            "extract",
+            "--list",
+            str(list_file),
+            "--root",
+            "/",
+            "-o",
+            str(out),
+            "--mode",
+            mode,
+            "--workers",
+            str(workers),
+        ],
+        stdout=subprocess.DEVNULL,
+        check=True,
+    )
     seconds = time.perf_counter() - started
     counts = [len(np.load(out / f"{p.stem}.npz")["trajectories"]) for p in listing]
     shutil.rmtree(out)
@@ -107,16 +124,19 @@ def profile(video: Path, mode: str) -> None:
     from vidssl_idt import camera_motion, trajectories  # noqa: PLC0415 -- lazy: start-up
     from vidssl_idt.trajectory_io import write_trajectories  # noqa: PLC0415 -- lazy: start-up
 
-    parts = {"flow (pyramids, Farneback, median filter)": [(trajectories, "_flow_pyramid"),
-                                                            (trajectories, "_flow_images"),
-                                                            (trajectories, "_grey_pyramid")],
-             "camera motion (matches, homography, warp)": [(camera_motion.CameraMotion,
-                                                            "homography"),
-                                                           (trajectories, "warp_to_previous")],
-             "orientation histograms (HOG/HOF/MBH integrals)": [(trajectories,
-                                                                 "integral_histograms")],
-             "tracking, pruning, descriptors": [(trajectories, "_advance"),
-                                                (trajectories, "_finish")]}
+    parts = {
+        "flow (pyramids, Farneback, median filter)": [
+            (trajectories, "_flow_pyramid"),
+            (trajectories, "_flow_images"),
+            (trajectories, "_grey_pyramid"),
+        ],
+        "camera motion (matches, homography, warp)": [
+            (camera_motion.CameraMotion, "homography"),
+            (trajectories, "warp_to_previous"),
+        ],
+        "orientation histograms (HOG/HOF/MBH integrals)": [(trajectories, "integral_histograms")],
+        "tracking, pruning, descriptors": [(trajectories, "_advance"), (trajectories, "_finish")],
+    }
     spent = dict.fromkeys(parts, 0.0)
 
     def timed(part, function):
@@ -126,6 +146,7 @@ def profile(video: Path, mode: str) -> None:
                 return function(*args, **kwargs)
             finally:
                 spent[part] += time.perf_counter() - started
+
         return wrapper
 
     originals = [(owner, name, getattr(owner, name)) for part in parts for owner, name in parts[part]]
@@ -145,8 +166,10 @@ def profile(video: Path, mode: str) -> None:
             setattr(owner, name, function)
     wall = time.perf_counter() - started
     total = sum(spent.values())
-    print(f"\nwhere vidssl's time goes ({video.name}, {mode}, {len(frames)} frames, decoding "
-          f"excluded: {wall:.2f} s wall; the parts run in 3 threads, {total:.2f} s in all):")
+    print(
+        f"\nwhere vidssl's time goes ({video.name}, {mode}, {len(frames)} frames, decoding "
+        f"excluded: {wall:.2f} s wall; the parts run in 3 threads, {total:.2f} s in all):"
+    )
     for part, seconds in spent.items():
         print(f"  {part:<48}{seconds:>7.2f} s  ({100 * seconds / total:>5.1f} % of the parts)")
 
@@ -161,18 +184,25 @@ def main() -> None:
     args = parser.parse_args()
     peers = {}
     if args.peer:
-        peers = {mode: Path(args.peer) / name for mode, name in PEER_PROGRAMS.items()
-                 if (Path(args.peer) / name).is_file()}
+        peers = {
+            mode: Path(args.peer) / name
+            for mode, name in PEER_PROGRAMS.items()
+            if (Path(args.peer) / name).is_file()
+        }
         if not peers:
             raise SystemExit(f"--peer {args.peer}: neither DenseTrack nor DenseTrackStab there")
     else:
-        print("no --peer: the original program is not measured (docs/idt.md: how to build it); "
-              "vidssl's figures alone follow")
+        print(
+            "no --peer: the original program is not measured (docs/idt.md: how to build it); "
+            "vidssl's figures alone follow"
+        )
     with tempfile.TemporaryDirectory() as scratch_dir:
         scratch = Path(scratch_dir)
         listing = videos(scratch, args.frames)
-        print(f"{len(listing)} videos: {', '.join(p.name for p in listing)}; {args.workers} "
-              f"workers; median of {args.repeats} interleaved repeats")
+        print(
+            f"{len(listing)} videos: {', '.join(p.name for p in listing)}; {args.workers} "
+            f"workers; median of {args.repeats} interleaved repeats"
+        )
         seconds: dict[tuple[str, str], list[float]] = {}
         counts: dict[tuple[str, str], list[int]] = {}
         for _ in range(args.repeats):
@@ -180,8 +210,11 @@ def main() -> None:
                 for program in ("vidssl", "original"):
                     if program == "original" and mode not in peers:
                         continue
-                    took, found = run_vidssl(mode, listing, args.workers, scratch) \
-                        if program == "vidssl" else run_peer(peers[mode], listing, args.workers)
+                    took, found = (
+                        run_vidssl(mode, listing, args.workers, scratch)
+                        if program == "vidssl"
+                        else run_peer(peers[mode], listing, args.workers)
+                    )
                     seconds.setdefault((mode, program), []).append(took)
                     counts[(mode, program)] = found
         print(f"\n{'mode':<5}{'program':<10}{'videos/s':>10}  trajectories per video")
@@ -190,8 +223,7 @@ def main() -> None:
             rate = len(listing) / statistics.median(times)
             print(f"{mode:<5}{program:<10}{rate:>10.3f}  {counts[(mode, program)]}")
             if program == "original":
-                ratios.append(statistics.median(times) /
-                              statistics.median(seconds[(mode, "vidssl")]))
+                ratios.append(statistics.median(times) / statistics.median(seconds[(mode, "vidssl")]))
                 print(f"{'':<15}vidssl / original: {ratios[-1]:.2f}")
         if args.profile:
             profile(listing[-2], "idt")

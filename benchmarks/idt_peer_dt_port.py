@@ -13,6 +13,7 @@ this script.
 
     python benchmarks/idt_peer_dt_port.py SRC OUT
 """
+
 from __future__ import annotations
 
 import re
@@ -28,14 +29,20 @@ EDITS = [
     (r", poly_pyr\(0\), poly_warp_pyr\(0\);", ", poly_pyr(0);"),
     (r"\t\t\tBuildPry\(sizes, CV_32FC2, flow_warp_pyr\);\n", ""),
     (r"\t\t\tBuildPry\(sizes, CV_32FC\(5\), poly_warp_pyr\);\n", ""),
-    (r"\t\t\thuman_mask = Mat::ones.*?extractor_surf->compute\(prev_grey, prev_kpts_surf, "
-     r"prev_desc_surf\);\n", ""),
+    (
+        r"\t\t\thuman_mask = Mat::ones.*?extractor_surf->compute\(prev_grey, prev_kpts_surf, "
+        r"prev_desc_surf\);\n",
+        "",
+    ),
     (r"\t\t// match surf features\n.*?ComputeMatch\([^\n]*\n", ""),
-    (r"\t\tMatchFromFlow\(.*?calcOpticalFlowFarneback\(prev_poly_pyr, poly_warp_pyr, "
-     r"flow_warp_pyr, 10, 2\);\n", ""),
+    (
+        r"\t\tMatchFromFlow\(.*?calcOpticalFlowFarneback\(prev_poly_pyr, poly_warp_pyr, "
+        r"flow_warp_pyr, 10, 2\);\n",
+        "",
+    ),
     (r"\t\tprev_kpts_surf = kpts_surf;\n\t\tdesc_surf.copyTo\(prev_desc_surf\);\n", ""),
     (r" && IsCameraMotion\(displacement\)", ""),
-    (r'"DenseTrackStab"', '"DenseTrack"'),   # the window name of show_track
+    (r'"DenseTrackStab"', '"DenseTrack"'),  # the window name of show_track
 ]
 
 
@@ -43,9 +50,11 @@ def port(source: str) -> str:
     for pattern, replacement in EDITS:
         source, count = re.subn(pattern, replacement, source, flags=re.DOTALL)
         if count != 1 and not (count > 1 and pattern == '"DenseTrackStab"'):
-            raise SystemExit(f"idt_peer_dt_port: the edit {pattern[:50]!r} matched {count} times; "
-                             f"DenseTrackStab.cpp is not the file this port was written for")
-    source = source.replace("flow_warp_pyr", "flow_pyr")   # descriptors and shapes on plain flow
+            raise SystemExit(
+                f"idt_peer_dt_port: the edit {pattern[:50]!r} matched {count} times; "
+                f"DenseTrackStab.cpp is not the file this port was written for"
+            )
+    source = source.replace("flow_warp_pyr", "flow_pyr")  # descriptors and shapes on plain flow
     if "surf" in source.lower() or "warp" in source:
         raise SystemExit("idt_peer_dt_port: camera-motion code is left in DenseTrack.cpp")
     return source

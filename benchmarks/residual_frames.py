@@ -7,6 +7,7 @@ chance when static appearance is cancelled.
 
     python benchmarks/residual_frames.py [--epochs 3]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -14,14 +15,23 @@ import json
 
 from config_run import config_run
 
-RESIDUAL = [f"stages.1.{split}.view.{key}" for split in ("dataset", "val_dataset")
-            for key in ("residual=True", "clip_len=9")]
+RESIDUAL = [
+    f"stages.1.{split}.view.{key}"
+    for split in ("dataset", "val_dataset")
+    for key in ("residual=True", "clip_len=9")
+]
 
 
 def supervised_top1(epochs: int, options: list[str]) -> float:
-    with config_run("supervised_r3d_synthetic.py", "--stages", "supervised", "--cfg-options",
-                    f"stages.1.epochs={epochs}", f"stages.1.val_interval={epochs}",
-                    *options) as work:
+    with config_run(
+        "supervised_r3d_synthetic.py",
+        "--stages",
+        "supervised",
+        "--cfg-options",
+        f"stages.1.epochs={epochs}",
+        f"stages.1.val_interval={epochs}",
+        *options,
+    ) as work:
         return json.loads((work / "results.json").read_text())["supervised"]["top1"]
 
 
@@ -31,8 +41,9 @@ def main() -> None:
     args = parser.parse_args()
     rgb = supervised_top1(args.epochs, [])
     residual = supervised_top1(args.epochs, RESIDUAL)
-    print(f"supervised, {args.epochs} epochs: RGB {rgb:.1f} %, residual frames {residual:.1f} % "
-          f"(chance 10 %)")
+    print(
+        f"supervised, {args.epochs} epochs: RGB {rgb:.1f} %, residual frames {residual:.1f} % (chance 10 %)"
+    )
 
 
 if __name__ == "__main__":

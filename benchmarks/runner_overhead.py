@@ -7,6 +7,7 @@ interleaved (hand, runner, hand, runner, ...) and the median of the per-pair rat
 
     python benchmarks/runner_overhead.py [--repeats 5] [--epochs 2]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -40,8 +41,7 @@ class InMemoryClips(Dataset):
         return CLIPS
 
     def __getitem__(self, i: int) -> dict:
-        return {"views": {"clip": self.clips[i]}, "label": self.labels[i], "index": i,
-                "skipped": 0}
+        return {"views": {"clip": self.clips[i]}, "label": self.labels[i], "index": i, "skipped": 0}
 
     def set_epoch(self, epoch: int) -> None:
         pass
@@ -97,9 +97,16 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=2)
     args = parser.parse_args()
     plugins = get_plugins()
-    plugins.registry.add(Component("dataset", "in_memory_clips", InMemoryClips,
-                                   {"type": "object", "additionalProperties": False},
-                                   "benchmark", "0"))
+    plugins.registry.add(
+        Component(
+            "dataset",
+            "in_memory_clips",
+            InMemoryClips,
+            {"type": "object", "additionalProperties": False},
+            "benchmark",
+            "0",
+        )
+    )
     timer = StageTimer()
     plugins.manager.register(timer)
     with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
@@ -116,10 +123,15 @@ stages = [dict(name='train', type='train', dataset=dict(type='in_memory_clips'),
         hand.append(hand_written(args.epochs))
         runner.append(with_runner(f.name, args.epochs, timer))
         ratios.append(runner[-1] / hand[-1])
-        print(f"hand-written {hand[-1]:7.1f} clips/s   runner {runner[-1]:7.1f} clips/s   "
-              f"ratio {ratios[-1]:.3f}", flush=True)
-    print(f"median hand-written: {statistics.median(hand):.1f} clips/s; "
-          f"median runner: {statistics.median(runner):.1f} clips/s")
+        print(
+            f"hand-written {hand[-1]:7.1f} clips/s   runner {runner[-1]:7.1f} clips/s   "
+            f"ratio {ratios[-1]:.3f}",
+            flush=True,
+        )
+    print(
+        f"median hand-written: {statistics.median(hand):.1f} clips/s; "
+        f"median runner: {statistics.median(runner):.1f} clips/s"
+    )
     print(f"ratio: {statistics.median(ratios):.3f}")
 
 

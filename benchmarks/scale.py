@@ -26,6 +26,7 @@ memory per process / the snapshot's.
     python benchmarks/scale.py [--rows N] [--items 5000] [--workers 4] [--time-items 300]
                                [--repeats 5] [--probes 40] [--verify-rows 8000] [--out DIR]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -119,8 +120,9 @@ print(json.dumps(len(paths) / (time.perf_counter() - started)))
 
 
 def python(code: str, *args: str) -> dict:
-    out = subprocess.run([sys.executable, "-c", code, *map(str, args)], check=True,
-                         capture_output=True, text=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", code, *map(str, args)], check=True, capture_output=True, text=True
+    ).stdout
     return json.loads(out.splitlines()[-1])
 
 
@@ -130,10 +132,28 @@ def first_iteration(data_root: Path, work: Path) -> float:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     started = time.perf_counter()
     process = subprocess.Popen(
-        [str(BIN / "torchrun"), "--standalone", "--nproc-per-node", "4", "--no-python",
-         str(BIN / "vidssl-run"), str(REPO / "configs" / "vtdl_i3d_kinetics.py"), "--smoke", "--tiny",
-         "--stages", "pretrain", "--work-dir", str(work), "--cfg-options", f"data_root={data_root}"],
-        stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env)
+        [
+            str(BIN / "torchrun"),
+            "--standalone",
+            "--nproc-per-node",
+            "4",
+            "--no-python",
+            str(BIN / "vidssl-run"),
+            str(REPO / "configs" / "vtdl_i3d_kinetics.py"),
+            "--smoke",
+            "--tiny",
+            "--stages",
+            "pretrain",
+            "--work-dir",
+            str(work),
+            "--cfg-options",
+            f"data_root={data_root}",
+        ],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+        env=env,
+    )
     seen = None
     for line in process.stderr:
         if seen is None and re.search(r"iteration 1/", line):
@@ -146,30 +166,47 @@ def first_iteration(data_root: Path, work: Path) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, help="listed videos in all (default: the official "
-                                                 "lists' 305,125)")
+    parser.add_argument(
+        "--rows", type=int, help="listed videos in all (default: the official lists' 305,125)"
+    )
     parser.add_argument("--items", type=int, default=5000, help="items per data worker")
     parser.add_argument("--workers", type=int, default=4, help="data workers")
     parser.add_argument("--probes", type=int, default=40, help="files each probe rate is timed on")
-    parser.add_argument("--time-items", type=int, default=300,
-                        help="items per data worker in each run that times items")
+    parser.add_argument(
+        "--time-items", type=int, default=300, help="items per data worker in each run that times items"
+    )
     parser.add_argument("--repeats", type=int, default=5, help="interleaved timing repeats")
-    parser.add_argument("--verify-rows", type=int, default=8000,
-                        help="listed videos the scaling of verify --workers is timed on")
-    parser.add_argument("--out", type=Path, help="where the fixture goes (default: a temporary "
-                                                 "folder, removed afterwards)")
+    parser.add_argument(
+        "--verify-rows",
+        type=int,
+        default=8000,
+        help="listed videos the scaling of verify --workers is timed on",
+    )
+    parser.add_argument(
+        "--out", type=Path, help="where the fixture goes (default: a temporary folder, removed afterwards)"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
         root = args.out or Path(scratch)
         started = time.perf_counter()
-        subprocess.run([str(BIN / "vidssl-prepare"), "fixtures", "kinetics400", "--full-size",
-                        *(["--rows", str(args.rows)] if args.rows else []), "--out", str(root)],
-                       check=True, capture_output=True)
+        subprocess.run(
+            [
+                str(BIN / "vidssl-prepare"),
+                "fixtures",
+                "kinetics400",
+                "--full-size",
+                *(["--rows", str(args.rows)] if args.rows else []),
+                "--out",
+                str(root),
+            ],
+            check=True,
+            capture_output=True,
+        )
         base = root / "kinetics400"
-        for workers in (1, 2):   # the first --verify-rows rows, linked into a data root of
-            subset = root / f"verify{workers}" / "kinetics400"   # their own (before indexing: a
-            (subset / "annotations").mkdir(parents=True)        # new link changes the ctime)
-            head = (base / "annotations" / "train.csv").read_text().splitlines()[:1 + args.verify_rows]
+        for workers in (1, 2):  # the first --verify-rows rows, linked into a data root of
+            subset = root / f"verify{workers}" / "kinetics400"  # their own (before indexing: a
+            (subset / "annotations").mkdir(parents=True)  # new link changes the ctime)
+            head = (base / "annotations" / "train.csv").read_text().splitlines()[: 1 + args.verify_rows]
             (subset / "annotations" / "train.csv").write_text("\n".join(head) + "\n")
             (subset / "annotations" / "validate.csv").write_text(head[0] + "\n")
             (subset / "val").mkdir()
@@ -181,61 +218,100 @@ def main() -> None:
                     os.link(source, target)
         lines = index_full_size(base / "train")
         index_full_size(base / "val")
-        print(f"fixture: {lines} train files listed and present, written and indexed in "
-              f"{time.perf_counter() - started:.0f} s")
+        print(
+            f"fixture: {lines} train files listed and present, written and indexed in "
+            f"{time.perf_counter() - started:.0f} s"
+        )
         index_file = base / "train" / ".vidssl-index.jsonl"
-        python(LOAD, index_file, "snapshot", base / "train")   # builds the snapshot once
+        python(LOAD, index_file, "snapshot", base / "train")  # builds the snapshot once
         previous = python(LOAD, index_file, "previous")
         snapshot = python(LOAD, index_file, "snapshot", base / "train")
         print(f"{'index load':<44} {'previous':>10} {'now':>10} {'goal':>10}")
-        print(f"{'  seconds':<44} {previous['seconds']:10.2f} {snapshot['seconds']:10.2f} "
-              f"{'≤ 2':>10}")
-        print(f"{'  resident MB added per process':<44} {previous['mb']:10.1f} "
-              f"{snapshot['mb']:10.1f} {'≤ 60':>10}")
-        print(f"{'  ... with every page of the snapshot read':<44} {'':>10} "
-              f"{snapshot['all_pages']:10.1f} {'':>10}   (shared file pages)")
+        print(f"{'  seconds':<44} {previous['seconds']:10.2f} {snapshot['seconds']:10.2f} {'≤ 2':>10}")
+        print(
+            f"{'  resident MB added per process':<44} {previous['mb']:10.1f} "
+            f"{snapshot['mb']:10.1f} {'≤ 60':>10}"
+        )
+        print(
+            f"{'  ... with every page of the snapshot read':<44} {'':>10} "
+            f"{snapshot['all_pages']:10.1f} {'':>10}   (shared file pages)"
+        )
         before = python(WORKERS, base, args.items, args.workers, "previous")
         loaded = python(WORKERS, base, args.items, args.workers, "now")
         timed = {"previous": [], "now": []}
-        for _ in range(args.repeats):   # time per item: shorter runs, interleaved
+        for _ in range(args.repeats):  # time per item: shorter runs, interleaved
             for how in timed:
-                timed[how].append(python(WORKERS, base, args.time_items, args.workers,
-                                         how)["ms_per_item"])
+                timed[how].append(python(WORKERS, base, args.time_items, args.workers, how)["ms_per_item"])
         ms = {how: statistics.median(runs) for how, runs in timed.items()}
-        print(f"{'dataset construction, train split (s)':<44} {'':>10} "
-              f"{loaded['construction']:10.2f} {'≤ 5':>10}   ({loaded['rows']} videos)")
-        each = {k: ", ".join(f"{g:.1f}" for g in run["growth"]) for k, run in
-                (("previous", before), ("now", loaded))}
-        print(f"{f'USS growth of {args.workers} workers, {args.items} items each (MB)':<44} "
-              f"{max(before['growth']):10.1f} {max(loaded['growth']):10.1f} {'≤ 30':>10}   "
-              f"(each: {each['previous']} / {each['now']})")
-        print(f"{'  ms per item (median of interleaved runs)':<44} {ms['previous']:10.1f} "
-              f"{ms['now']:10.1f} {'':>10}   ({args.repeats} × {args.time_items} items per "
-              f"worker; now / previous {ms['now'] / ms['previous']:.2f})")
-        files = sorted((base / "train").rglob("*.mp4"))[:args.probes]
+        print(
+            f"{'dataset construction, train split (s)':<44} {'':>10} "
+            f"{loaded['construction']:10.2f} {'≤ 5':>10}   ({loaded['rows']} videos)"
+        )
+        each = {
+            k: ", ".join(f"{g:.1f}" for g in run["growth"])
+            for k, run in (("previous", before), ("now", loaded))
+        }
+        print(
+            f"{f'USS growth of {args.workers} workers, {args.items} items each (MB)':<44} "
+            f"{max(before['growth']):10.1f} {max(loaded['growth']):10.1f} {'≤ 30':>10}   "
+            f"(each: {each['previous']} / {each['now']})"
+        )
+        print(
+            f"{'  ms per item (median of interleaved runs)':<44} {ms['previous']:10.1f} "
+            f"{ms['now']:10.1f} {'':>10}   ({args.repeats} × {args.time_items} items per "
+            f"worker; now / previous {ms['now'] / ms['previous']:.2f})"
+        )
+        files = sorted((base / "train").rglob("*.mp4"))[: args.probes]
         old = python(PROBE, "last_gop", *files)
         new = python(PROBE, "first", *files)
         print(f"{'verify probe, videos/s on one core':<44} {old:10.1f} {new:10.1f} {'≥ 40':>10}")
         rates = {}
         for workers in (1, 2):
             subset = root / f"verify{workers}" / "kinetics400"
-            err = subprocess.run([str(BIN / "vidssl-prepare"), "verify", "kinetics400",
-                                  "--data-root", str(subset.parent), "--workers", str(workers)],
-                                 check=True, capture_output=True, text=True).stderr
-            rates[workers] = float(re.findall(r"([\d.]+) videos/s", err)[-1])   # probing only
-        print(f"{'verify, videos/s with --workers 1 / 2':<44} {rates[1]:10.1f} {rates[2]:10.1f} "
-              f"{'≥ 1.8×':>10}   ({rates[2] / rates[1]:.2f}×, probing phase)")
+            err = subprocess.run(
+                [
+                    str(BIN / "vidssl-prepare"),
+                    "verify",
+                    "kinetics400",
+                    "--data-root",
+                    str(subset.parent),
+                    "--workers",
+                    str(workers),
+                ],
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stderr
+            rates[workers] = float(re.findall(r"([\d.]+) videos/s", err)[-1])  # probing only
+        print(
+            f"{'verify, videos/s with --workers 1 / 2':<44} {rates[1]:10.1f} {rates[2]:10.1f} "
+            f"{'≥ 1.8×':>10}   ({rates[2] / rates[1]:.2f}×, probing phase)"
+        )
         seconds = []
-        for _ in range(2):   # the first adds the missing videos' lines, the second finds all
+        for _ in range(2):  # the first adds the missing videos' lines, the second finds all
             timed = time.perf_counter()
-            subprocess.run([str(BIN / "vidssl-prepare"), "verify", "kinetics400", "--data-root",
-                            str(root), "--workers", "2"], check=True, capture_output=True)
+            subprocess.run(
+                [
+                    str(BIN / "vidssl-prepare"),
+                    "verify",
+                    "kinetics400",
+                    "--data-root",
+                    str(root),
+                    "--workers",
+                    "2",
+                ],
+                check=True,
+                capture_output=True,
+            )
             seconds.append(time.perf_counter() - timed)
-        print(f"{'verify again, all rows of train and val (s)':<44} {'':>10} "
-              f"{seconds[1]:10.1f} {'≤ 10':>10}   (the first verify: {seconds[0]:.1f} s)")
+        print(
+            f"{'verify again, all rows of train and val (s)':<44} {'':>10} "
+            f"{seconds[1]:10.1f} {'≤ 10':>10}   (the first verify: {seconds[0]:.1f} s)"
+        )
         seconds = first_iteration(root, root / "run")
-        print(f"{'4-process gloo run, start to first iteration (s)':<44} {'':>10} {seconds:10.1f} "
-              f"{'≤ 30':>10}")
+        print(
+            f"{'4-process gloo run, start to first iteration (s)':<44} {'':>10} {seconds:10.1f} {'≤ 30':>10}"
+        )
         print(f"ratio: {previous['mb'] / max(snapshot['mb'], 0.1):.1f}")
 
 

@@ -9,6 +9,7 @@ from 1) of them.
 
     python benchmarks/smoke_estimate.py [--config configs/vtdl_r3d_synthetic.py] [--repeats 5]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,8 +29,11 @@ BIN = Path(sys.executable).parent
 def training_stages(config: Path) -> list[tuple[int, str, int]]:
     """(index, name, epochs) of the config's training stages."""
 
-    return [(i, s["name"], s["epochs"]) for i, s in enumerate(stage_configs(load_config(config)))
-            if s["type"] in ("train", "probe")]
+    return [
+        (i, s["name"], s["epochs"])
+        for i, s in enumerate(stage_configs(load_config(config)))
+        if s["type"] in ("train", "probe")
+    ]
 
 
 def vidssl_run(*args: str) -> None:
@@ -40,8 +44,9 @@ def measured_epochs(work: Path) -> dict[str, float]:
     """Stage → seconds from its start to its first epoch record."""
     records = [json.loads(line) for line in (work / "metrics.jsonl").read_text().splitlines()]
     ends = {r["stage"]: r["time"] - r["seconds"] for r in records if r["event"] == "stage"}
-    return {r["stage"]: r["time"] - ends[r["stage"]] for r in records
-            if r["event"] == "epoch" and r["epoch"] == 1}
+    return {
+        r["stage"]: r["time"] - ends[r["stage"]] for r in records if r["event"] == "epoch" and r["epoch"] == 1
+    }
 
 
 def main() -> None:
@@ -59,16 +64,26 @@ def main() -> None:
             smoke, full = Path(scratch) / f"smoke{repeat}", Path(scratch) / f"full{repeat}"
             vidssl_run(str(config), "--smoke", "--work-dir", str(smoke), "--cfg-options", *data)
             projected = json.loads((smoke / "smoke.json").read_text())["stages"]
-            vidssl_run(str(config), "--work-dir", str(full), "--stages",
-                       ",".join(name for _, name, _ in stages), "--cfg-options", *data,
-                       *one_epoch)
+            vidssl_run(
+                str(config),
+                "--work-dir",
+                str(full),
+                "--stages",
+                ",".join(name for _, name, _ in stages),
+                "--cfg-options",
+                *data,
+                *one_epoch,
+            )
             epochs = measured_epochs(full)
             for _, name, config_epochs in stages:
                 # smoke.json holds the whole stage at the config's own number of epochs
                 estimate = projected[name] / config_epochs
                 ratios[name].append(estimate / epochs[name])
-                print(f"repeat {repeat + 1}: {name}: epoch estimate {estimate:.1f} s, measured "
-                      f"{epochs[name]:.1f} s", flush=True)
+                print(
+                    f"repeat {repeat + 1}: {name}: epoch estimate {estimate:.1f} s, measured "
+                    f"{epochs[name]:.1f} s",
+                    flush=True,
+                )
     medians = {name: statistics.median(values) for name, values in ratios.items()}
     for name, value in medians.items():
         print(f"{name}: estimate / measured epoch = {value:.2f} (median of {args.repeats})")

@@ -4,11 +4,16 @@
 # split 1. Without the datasets it stops at once with the preparation hint.
 _base_ = ['_base_/mlfo_recipe.py']
 stages = [
-    dict(name='pretrain', type='train', sync_bn=True, epochs=300,
-         dataset={{_base_._ucf_pretrain_data}},
-         method=dict(type='mlfo', num_prototypes=200, split=50),
-         optimizer={{_base_._pretrain_optimizer}},
-         scheduler=dict(type='MultiStepLR', milestones=[200], gamma=0.1)),
+    dict(
+        name='pretrain',
+        type='train',
+        sync_bn=True,
+        epochs=300,
+        dataset={{_base_._ucf_pretrain_data}},
+        method=dict(type='mlfo', num_prototypes=200, split=50),
+        optimizer={{_base_._pretrain_optimizer}},
+        scheduler=dict(type='MultiStepLR', milestones=[200], gamma=0.1),
+    ),
     {{_base_._probe_ucf}},
     {{_base_._finetune_ucf}},
     {{_base_._retrieval_ucf}},

@@ -8,19 +8,32 @@
 # against the random-init probe. No flips: they change the class of this dataset.
 _base_ = ['_base_/synthetic_motion.py']
 
-_mlfo_view = dict(clip_len=9, residual=True, size=32, crop='random_resized', scale=(0.5, 1.0),
-                  color_jitter=[0.5, 0.5, 0.5], grayscale=0.5)
+_mlfo_view = dict(
+    clip_len=9,
+    residual=True,
+    size=32,
+    crop='random_resized',
+    scale=(0.5, 1.0),
+    color_jitter=[0.5, 0.5, 0.5],
+    grayscale=0.5,
+)
 custom_hooks = [dict(type='metrics_plot')]
 stages = [
     {{_base_._probe_random_res}},
-    dict(name='pretrain', type='train',
-         dataset=dict(type='synthetic_motion', split='unlabeled', view=_mlfo_view,
-                      unlabeled_size=2000),
-         method=dict(type='mlfo', num_prototypes=30, steps=[4, 2, 2], queue_size=256,
-                     queue_epoch=4, split=8),
-         optimizer=dict(type='Adam', lr=1e-3, weight_decay=1e-5),
-         scheduler=dict(type='MultiStepLR', milestones=[12], gamma=0.1), epochs=16),
+    dict(
+        name='pretrain',
+        type='train',
+        dataset=dict(type='synthetic_motion', split='unlabeled', view=_mlfo_view, unlabeled_size=2000),
+        method=dict(type='mlfo', num_prototypes=30, steps=[4, 2, 2], queue_size=256, queue_epoch=4, split=8),
+        optimizer=dict(type='Adam', lr=1e-3, weight_decay=1e-5),
+        scheduler=dict(type='MultiStepLR', milestones=[12], gamma=0.1),
+        epochs=16,
+    ),
     {{_base_._probe_res}},
-    dict(name='retrieval', type='evaluate', val_dataset={{_base_._test_res}},
-         evaluator=dict(type='retrieval', train_dataset={{_base_._train_res}})),
+    dict(
+        name='retrieval',
+        type='evaluate',
+        val_dataset={{_base_._test_res}},
+        evaluator=dict(type='retrieval', train_dataset={{_base_._train_res}}),
+    ),
 ]

@@ -1,4 +1,5 @@
 """Shared test helpers: a tiny real config on a tiny synthetic_motion, and CLI runners."""
+
 from __future__ import annotations
 
 import os
@@ -63,8 +64,11 @@ def eval_data(tmp_path_factory) -> Path:
 def small_synthetic(*datasets: str, train: int = 2, test: int = 2) -> list[str]:
     """``--cfg-options`` giving the synthetic_motion ``datasets`` (config paths such as
     ``stages.0.dataset``) ``train``/``test`` videos per class: one small copy for all of them."""
-    return [f"{dataset}.{key}={count}" for dataset in datasets
-            for key, count in (("train_per_class", train), ("test_per_class", test))]
+    return [
+        f"{dataset}.{key}={count}"
+        for dataset in datasets
+        for key, count in (("train_per_class", train), ("test_per_class", test))
+    ]
 
 
 @pytest.fixture
@@ -74,13 +78,13 @@ def tiny_config(tmp_path, data_root) -> Path:
     return path
 
 
-def run_cli(*args: str, env: dict | None = None, check: bool = False,
-            timeout: float = 600, cwd: Path | None = None) -> subprocess.CompletedProcess:
+def run_cli(
+    *args: str, env: dict | None = None, check: bool = False, timeout: float = 600, cwd: Path | None = None
+) -> subprocess.CompletedProcess:
     """Run a vidssl command from this environment's bin directory (in ``cwd``, if given)."""
     command = [str(BIN / args[0]), *args[1:]]
     full_env = {**os.environ, **(env or {})}
-    result = subprocess.run(command, capture_output=True, text=True, env=full_env, timeout=timeout,
-                            cwd=cwd)
+    result = subprocess.run(command, capture_output=True, text=True, env=full_env, timeout=timeout, cwd=cwd)
     if check and result.returncode != 0:
         raise AssertionError(f"{' '.join(command)} failed ({result.returncode}):\n{result.stderr}")
     return result
@@ -112,7 +116,7 @@ def built_once(tmp_path_factory, name: str, build: Callable[[Path], Any]) -> Pat
 
     base = tmp_path_factory.getbasetemp()
     if "PYTEST_XDIST_WORKER" in os.environ:
-        base = base.parent   # the workers' base temps lie side by side in the session's
+        base = base.parent  # the workers' base temps lie side by side in the session's
     path = base / name
     with FileLock(str(path) + ".lock"):
         if not (path / ".built").is_file():
@@ -127,16 +131,32 @@ def built_once(tmp_path_factory, name: str, build: Callable[[Path], Any]) -> Pat
 def real_data_root(tmp_path_factory) -> Path:
     """Tiny copies of UCF101, HMDB51, Kinetics-400 and Something-Something V1 in their official
     layouts (``vidssl-prepare fixtures all``), written once per test session."""
-    return built_once(tmp_path_factory, "real_data", lambda root: run_cli(
-        "vidssl-prepare", "fixtures", "all", "--out", str(root), check=True))
+    return built_once(
+        tmp_path_factory,
+        "real_data",
+        lambda root: run_cli("vidssl-prepare", "fixtures", "all", "--out", str(root), check=True),
+    )
 
 
 def pip_install(package: Path, target: Path) -> dict[str, str]:
     """Install ``package`` (a directory) into ``target`` only, not into this environment (tests
     run side by side); return the environment that puts it on the path of a command."""
-    subprocess.run([sys.executable, "-m", "pip", "-q", "install", "--no-build-isolation",
-                    "--no-deps", "--target", str(target), str(package)], check=True,
-                   capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "-q",
+            "install",
+            "--no-build-isolation",
+            "--no-deps",
+            "--target",
+            str(target),
+            str(package),
+        ],
+        check=True,
+        capture_output=True,
+    )
     return {"PYTHONPATH": str(target)}
 
 

@@ -2,6 +2,7 @@
 section the README once held still reachable, no broken link, and every result table generated —
 each block between ``<!-- generated: COMMAND -->`` and ``<!-- end generated -->`` is exactly what
 COMMAND prints today (paths relative to the repo) from the files kept under docs/results."""
+
 from __future__ import annotations
 
 import re
@@ -20,11 +21,26 @@ BLOCKS = [block for page in [README, *PAGES] for block in BLOCK.findall(page.rea
 LINK = re.compile(r"\]\(([^)\s]+)\)")
 #: the ## and ### headings of the README before the manual was split out of it (commit 1b5dea1)
 SECTIONS_OF_THE_OLD_README = [
-    "Quick start", "Layout", "Running", "Running on a cluster", "Configs", "Run an installed config",
-    "Install from packages", "Share a model", "Data", "At Kinetics size", "Running on your data",
-    "synthetic_motion, the embedded dataset", "Backbones", "Methods and evaluation",
-    "Evaluation protocols, run reports and the synthetic leaderboard", "Dense trajectories (vidssl-idt)",
-    "Results on synthetic_motion (measured here, 2 CPU cores)", "Writing a plugin", "Speed", "Benchmarks",
+    "Quick start",
+    "Layout",
+    "Running",
+    "Running on a cluster",
+    "Configs",
+    "Run an installed config",
+    "Install from packages",
+    "Share a model",
+    "Data",
+    "At Kinetics size",
+    "Running on your data",
+    "synthetic_motion, the embedded dataset",
+    "Backbones",
+    "Methods and evaluation",
+    "Evaluation protocols, run reports and the synthetic leaderboard",
+    "Dense trajectories (vidssl-idt)",
+    "Results on synthetic_motion (measured here, 2 CPU cores)",
+    "Writing a plugin",
+    "Speed",
+    "Benchmarks",
     "Tests",
 ]
 
@@ -64,8 +80,12 @@ def test_the_readmes_links_lead_somewhere():
 
 def test_the_manual_builds_without_a_broken_link(tmp_path):
     """``mkdocs build --strict`` fails on a link to a missing page or heading (mkdocs.yml)."""
-    result = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir",
-                             str(tmp_path / "site")], cwd=REPO, capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path / "site")],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "site" / "data" / "index.html").exists()
 

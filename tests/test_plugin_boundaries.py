@@ -3,6 +3,7 @@ another or is imported by the core; vidssl-methods needs neither OpenCV nor the 
 plugins use only the API that ``vidssl`` exports, the core's subpackages import downwards only and
 in no circle, the core names no plugin's component or argument, and the training loop stays in
 small, simple pieces."""
+
 from __future__ import annotations
 
 import ast
@@ -14,11 +15,13 @@ import pytest
 
 from conftest import REPO
 
-PACKAGES = {"vidssl": REPO / "core" / "vidssl",
-            "vidssl_backbones": REPO / "plugins" / "backbones" / "vidssl_backbones",
-            "vidssl_datasets": REPO / "plugins" / "datasets" / "vidssl_datasets",
-            "vidssl_idt": REPO / "plugins" / "idt" / "vidssl_idt",
-            "vidssl_methods": REPO / "plugins" / "methods" / "vidssl_methods"}
+PACKAGES = {
+    "vidssl": REPO / "core" / "vidssl",
+    "vidssl_backbones": REPO / "plugins" / "backbones" / "vidssl_backbones",
+    "vidssl_datasets": REPO / "plugins" / "datasets" / "vidssl_datasets",
+    "vidssl_idt": REPO / "plugins" / "idt" / "vidssl_idt",
+    "vidssl_methods": REPO / "plugins" / "methods" / "vidssl_methods",
+}
 
 
 def imported_packages(package: str) -> dict[str, set[str]]:
@@ -34,16 +37,18 @@ def imported_packages(package: str) -> dict[str, set[str]]:
 @pytest.mark.parametrize("package", sorted(PACKAGES))
 def test_no_package_imports_a_plugin_package(package):
     imports = imported_packages(package)
-    crossing = {other: sorted(imports[other]) for other in PACKAGES
-                if other not in (package, "vidssl") and other in imports}
+    crossing = {
+        other: sorted(imports[other])
+        for other in PACKAGES
+        if other not in (package, "vidssl") and other in imports
+    }
     assert not crossing, f"{package} imports other plugin packages: {crossing}"
 
 
 def test_methods_plugin_needs_no_opencv_and_no_other_plugin():
     assert "cv2" not in imported_packages("vidssl_methods")
     project = tomllib.loads((REPO / "plugins" / "methods" / "pyproject.toml").read_text())["project"]
-    declared = " ".join(project["dependencies"] + sum(
-        project.get("optional-dependencies", {}).values(), []))
+    declared = " ".join(project["dependencies"] + sum(project.get("optional-dependencies", {}).values(), []))
     for name in ("opencv", "vidssl-idt", "vidssl-datasets", "vidssl-backbones", "faiss"):
         assert name not in declared, name
 
@@ -55,10 +60,11 @@ def test_methods_plugin_needs_no_opencv_and_no_other_plugin():
 CORE = PACKAGES["vidssl"]
 #: the core's subpackages, lowest first: a module imports only from its own layer or lower ones
 #: (the API module ``vidssl/__init__.py`` and ``_deprecated.py`` sit above them all)
-LAYERS = ["_common", "_distributed", "_plugin_system", "_config", "_speed", "_hooks", "_engine",
-          "_cli"]
-PLUGIN_SOURCES = [*(p for name, p in PACKAGES.items() if name != "vidssl"),
-                  REPO / "examples" / "vidssl-example-plugin" / "vidssl_example_plugin"]
+LAYERS = ["_common", "_distributed", "_plugin_system", "_config", "_speed", "_hooks", "_engine", "_cli"]
+PLUGIN_SOURCES = [
+    *(p for name, p in PACKAGES.items() if name != "vidssl"),
+    REPO / "examples" / "vidssl-example-plugin" / "vidssl_example_plugin",
+]
 
 
 def imports_of(path, type_checking: bool = False) -> list[tuple[int, str]]:
@@ -66,9 +72,16 @@ def imports_of(path, type_checking: bool = False) -> list[tuple[int, str]]:
     gives ``m`` and ``m.n``), those in ``if TYPE_CHECKING:`` blocks (names for annotations only)
     only with ``type_checking``."""
     tree = ast.parse(path.read_text())
-    skipped = set() if type_checking else {
-        id(n) for node in ast.walk(tree) if isinstance(node, ast.If)
-        and "TYPE_CHECKING" in ast.unparse(node.test) for n in ast.walk(node)}
+    skipped = (
+        set()
+        if type_checking
+        else {
+            id(n)
+            for node in ast.walk(tree)
+            if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+            for n in ast.walk(node)
+        }
+    )
     found = []
     for node in ast.walk(tree):
         if id(node) in skipped:
@@ -105,9 +118,11 @@ def test_plugins_import_only_the_api():
     private = set()
     for source in PLUGIN_SOURCES:
         for path in source.rglob("*.py"):
-            private |= {f"{path.relative_to(REPO)}:{line}: {_core_module(name)}"
-                        for line, name in imports_of(path)
-                        if name.startswith("vidssl.") and _core_module(name)}
+            private |= {
+                f"{path.relative_to(REPO)}:{line}: {_core_module(name)}"
+                for line, name in imports_of(path)
+                if name.startswith("vidssl.") and _core_module(name)
+            }
     assert not private, "plugins importing private core modules:\n" + "\n".join(sorted(private))
 
 
@@ -133,8 +148,7 @@ def test_core_imports_no_higher_layer_and_has_no_import_circle():
 
     def visit(module: str, trail: list[str]) -> None:
         if module in trail:
-            raise AssertionError("import circle: " + " → ".join(trail[trail.index(module):]
-                                                                 + [module]))
+            raise AssertionError("import circle: " + " → ".join(trail[trail.index(module) :] + [module]))
         if module not in done:
             for target in sorted(graph.get(module, ())):
                 visit(target, trail + [module])
@@ -175,14 +189,22 @@ def test_core_names_no_plugin_component_or_argument():
         exempt = set()
         for node in ast.walk(tree):
             body = getattr(node, "body", None)
-            if isinstance(body, list) and body and isinstance(body[0], ast.Expr) and \
-                    isinstance(body[0].value, ast.Constant):
-                exempt.add(id(body[0].value))   # a docstring
+            if (
+                isinstance(body, list)
+                and body
+                and isinstance(body[0], ast.Expr)
+                and isinstance(body[0].value, ast.Constant)
+            ):
+                exempt.add(id(body[0].value))  # a docstring
             if isinstance(node, ast.Dict):
                 exempt |= {id(k) for k in node.keys if k is not None}
         for node in ast.walk(tree):
-            if isinstance(node, ast.Constant) and isinstance(node.value, str) and \
-                    id(node) not in exempt and node.value in components | arguments:
+            if (
+                isinstance(node, ast.Constant)
+                and isinstance(node.value, str)
+                and id(node) not in exempt
+                and node.value in components | arguments
+            ):
                 what = "component" if node.value in components else "argument"
                 named.append(f"{path.relative_to(REPO)}:{node.lineno}: {what} '{node.value}'")
     assert not named, "the core names plugin components or arguments:\n" + "\n".join(named)
@@ -198,8 +220,12 @@ def test_the_training_loop_is_in_small_pieces_and_core_functions_are_simple():
             if isinstance(node, ast.FunctionDef) and node.end_lineno - node.lineno >= 30:
                 long.append(f"{name}: {node.name} ({node.end_lineno - node.lineno + 1} lines)")
     assert not long, long
-    result = subprocess.run([sys.executable, "-m", "ruff", "check", "--select", "C90",
-                             str(CORE)], capture_output=True, text=True, cwd=REPO)
+    result = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "--select", "C90", str(CORE)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+    )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-500:]
 
 
@@ -209,8 +235,12 @@ def test_the_old_module_paths_warn_and_forward():
 
     import vidssl
 
-    for old, name in (("vidssl.protocols", "ClipDataset"), ("vidssl.run_context", "RunContext"),
-                      ("vidssl.errors", "ConfigError"), ("vidssl.cli", "command_parser")):
+    for old, name in (
+        ("vidssl.protocols", "ClipDataset"),
+        ("vidssl.run_context", "RunContext"),
+        ("vidssl.errors", "ConfigError"),
+        ("vidssl.cli", "command_parser"),
+    ):
         sys.modules.pop(old, None)
         with pytest.warns(DeprecationWarning, match=rf"{old} is deprecated"):
             module = importlib.import_module(old)

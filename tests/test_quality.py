@@ -1,6 +1,7 @@
 """The maintainers' checks, run with the suite so CI runs them: ruff's lint selection and its
 formatting, and mypy on the core (their configuration is in pyproject.toml; the docs build is in
 tests/test_docs.py)."""
+
 from __future__ import annotations
 
 import subprocess
@@ -10,8 +11,7 @@ from conftest import REPO
 
 
 def check(*command: str) -> None:
-    result = subprocess.run([sys.executable, "-m", *command], cwd=REPO, capture_output=True,
-                            text=True)
+    result = subprocess.run([sys.executable, "-m", *command], cwd=REPO, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
 
 

@@ -4,7 +4,7 @@
 # ({{_base_._name}}); they are not config keys.
 _view_train = dict(clip_len=8, stride=2, size=32, crop='random_resized', scale=(0.6, 1.0))
 _view_test = dict(clip_len=8, stride=2, size=32, sampler='center', crop='center')
-_root = '{data_root}/synthetic_motion'   # the data goes to <root>/<key of its parameters>/
+_root = '{data_root}/synthetic_motion'  # the data goes to <root>/<key of its parameters>/
 _train = dict(type='synthetic_motion', split='train', root=_root, view=_view_train)
 _test = dict(type='synthetic_motion', split='test', root=_root, view=_view_test)
 _unlabeled = dict(type='synthetic_motion', split='unlabeled', root=_root, view=_view_train)
@@ -15,10 +15,14 @@ stage_defaults = dict(batch_size=32, num_workers=2, evaluator=dict(type='classif
 # linear probe on frozen features (CoCLR protocol) of the random-init backbone; the residual-frame
 # variants below add the probes after whatever a child config trains in between
 _probe_random = dict(
-    name='probe_random', type='probe', dataset=_train, val_dataset=_test,
+    name='probe_random',
+    type='probe',
+    dataset=_train,
+    val_dataset=_test,
     method=dict(type='linear_probe', num_classes=10),
     optimizer=dict(type='Adam', lr=1e-2, weight_decay=1e-4),
-    epochs=5)
+    epochs=5,
+)
 
 # The self-supervised demos read residual frames (frame differences, Tao et al. 2020): 9 frames,
 # every 2nd, give 8 differences, and the static appearance of a video (unrelated to its class

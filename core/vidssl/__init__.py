@@ -35,6 +35,7 @@ Command-line helpers for a plugin's own command
     :func:`mean_std`, and for commands that run configs :func:`execute`, :func:`exit_code`,
     :func:`results_table`.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -106,17 +107,63 @@ def build(kind: str, cfg: dict[str, Any], **context: Any) -> Any:
 def components(kind: str) -> dict[str, tuple[str, str]]:
     """Installed components of ``kind``: name → (distribution, version)."""
     registry = get_plugins().registry
-    return {name: (c.distribution, c.version)
-            for name in registry.names(kind) for c in [registry.get(kind, name)]}
+    return {
+        name: (c.distribution, c.version) for name in registry.names(kind) for c in [registry.get(kind, name)]
+    }
 
 
 __all__ = [
-    "__version__", "Backbone", "build", "check", "checkpoint", "CheckpointError", "ClipDataset",
-    "command_parser", "components", "ConfigError", "DataError", "dataset_slots",
-    "DatasetNotFound", "distributed", "EvaluationContext", "execute", "exit_code",
-    "export_weights", "FeatureInfo", "get_plugins", "guarded", "hookimpl", "integer_list", "kmeans_labels",
-    "load_backbone", "load_config", "load_weights", "map_tensors", "mean_std", "Method", "parse_value", "per_video",
-    "PluginError", "read_config", "results_table", "RunContext", "RunError", "Runner",
-    "schema_from_signature", "shrink_dataset", "Stage", "stage_configs", "stage_file", "StageKind", "StopRun",
-    "table", "trained_stage", "to_device", "validate_arguments", "validate_config", "VidsslError", "WeightFormat", "write_json",
+    "__version__",
+    "Backbone",
+    "build",
+    "check",
+    "checkpoint",
+    "CheckpointError",
+    "ClipDataset",
+    "command_parser",
+    "components",
+    "ConfigError",
+    "DataError",
+    "dataset_slots",
+    "DatasetNotFound",
+    "distributed",
+    "EvaluationContext",
+    "execute",
+    "exit_code",
+    "export_weights",
+    "FeatureInfo",
+    "get_plugins",
+    "guarded",
+    "hookimpl",
+    "integer_list",
+    "kmeans_labels",
+    "load_backbone",
+    "load_config",
+    "load_weights",
+    "map_tensors",
+    "mean_std",
+    "Method",
+    "parse_value",
+    "per_video",
+    "PluginError",
+    "read_config",
+    "results_table",
+    "RunContext",
+    "RunError",
+    "Runner",
+    "schema_from_signature",
+    "shrink_dataset",
+    "Stage",
+    "stage_configs",
+    "stage_file",
+    "StageKind",
+    "StopRun",
+    "table",
+    "trained_stage",
+    "to_device",
+    "validate_arguments",
+    "validate_config",
+    "VidsslError",
+    "WeightFormat",
+    "write_json",
 ]

@@ -1,6 +1,7 @@
 """The module paths of vidssl 0.1 (``vidssl.protocols``, ``vidssl.run_context``, ...), kept for one
 release: importing one warns (``DeprecationWarning``) and gives a module that forwards every
 attribute to where the code lives now. Plugins import from :mod:`vidssl` instead."""
+
 from __future__ import annotations
 
 import importlib
@@ -67,13 +68,15 @@ class _AliasFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     def find_spec(self, fullname: str, path: object = None, target: object = None):
         if fullname not in MOVED:
             return None
-        return importlib.machinery.ModuleSpec(fullname, self,
-                                              is_package=fullname == "vidssl.cli")
+        return importlib.machinery.ModuleSpec(fullname, self, is_package=fullname == "vidssl.cli")
 
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType:
-        warnings.warn(f"{spec.name} is deprecated and goes in the next release: import what you "
-                      f"need from vidssl (its __all__ lists the API)", DeprecationWarning,
-                      stacklevel=2)
+        warnings.warn(
+            f"{spec.name} is deprecated and goes in the next release: import what you "
+            f"need from vidssl (its __all__ lists the API)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
         return _Forward(spec.name, importlib.import_module(MOVED[spec.name]))
 
     def exec_module(self, module: types.ModuleType) -> None:

@@ -1,4 +1,5 @@
 """Checkpoint files: atomic writes, weights_only loading, and clear errors for bad files."""
+
 from __future__ import annotations
 
 import pytest
@@ -50,15 +51,17 @@ def test_empty_and_missing_checkpoints(tmp_path):
 def test_pickled_object_is_refused_and_named(tmp_path):
     path = tmp_path / "p.pt"
     torch.save({"model": NotATensor()}, path)
-    with pytest.raises(CheckpointError, match=r"contains a pickled Python object.*"
-                                              r"it references test_checkpoint\.NotATensor"):
+    with pytest.raises(
+        CheckpointError,
+        match=r"contains a pickled Python object.*"
+        r"it references test_checkpoint\.NotATensor",
+    ):
         checkpoint.load(path)
 
 
 def test_cli_reports_truncated_resume_checkpoint(tiny_config, tmp_path):
     work = tmp_path / "run"
-    run_cli("vidssl-run", str(tiny_config), "--work-dir", str(work), "--stages", "probe_random",
-            check=True)
+    run_cli("vidssl-run", str(tiny_config), "--work-dir", str(work), "--stages", "probe_random", check=True)
     last = work / "checkpoints" / "last.pt"
     last.write_bytes(last.read_bytes()[:100])
     result = run_cli("vidssl-run", str(tiny_config), "--work-dir", str(work), "--resume")
@@ -70,7 +73,15 @@ def test_cli_reports_truncated_resume_checkpoint(tiny_config, tmp_path):
 def test_cli_reports_pickled_init_checkpoint(tiny_config, tmp_path):
     bad = tmp_path / "foreign.pt"
     torch.save({"backbone": NotATensor()}, bad)
-    result = run_cli("vidssl-run", str(tiny_config), "--work-dir", str(tmp_path / "w"),
-                     "--stages", "probe", "--cfg-options", f"stages.2.init_from={bad}")
+    result = run_cli(
+        "vidssl-run",
+        str(tiny_config),
+        "--work-dir",
+        str(tmp_path / "w"),
+        "--stages",
+        "probe",
+        "--cfg-options",
+        f"stages.2.init_from={bad}",
+    )
     assert result.returncode == 1
     assert f"checkpoint {bad} contains a pickled Python object" in result.stderr

@@ -1,5 +1,6 @@
 """Every vidssl command behaves alike: `--help` in plain text with help on every option, `--debug`,
 one exit-code table (the manual's, docs/running.md), and a reader that leaves early (`| head`) is not an error."""
+
 from __future__ import annotations
 
 import re
@@ -10,8 +11,17 @@ import pytest
 import vidssl._cli
 from conftest import BIN, REPO, run_cli
 
-COMMANDS = ["vidssl-run", "vidssl-plugins", "vidssl-extract", "vidssl-prepare", "vidssl-idt",
-            "vidssl-cam", "vidssl-eval", "vidssl-report", "vidssl-bench"]
+COMMANDS = [
+    "vidssl-run",
+    "vidssl-plugins",
+    "vidssl-extract",
+    "vidssl-prepare",
+    "vidssl-idt",
+    "vidssl-cam",
+    "vidssl-eval",
+    "vidssl-report",
+    "vidssl-bench",
+]
 
 
 def undocumented(help_text: str) -> list[str]:
@@ -48,8 +58,13 @@ def test_the_manuals_exit_codes_are_the_cli_table():
 
 
 def test_a_reader_that_leaves_early_is_not_an_error():
-    result = subprocess.run(f"set -o pipefail; '{BIN / 'vidssl-plugins'}' | head -n 1",
-                            shell=True, executable="/bin/bash", capture_output=True, text=True)
+    result = subprocess.run(
+        f"set -o pipefail; '{BIN / 'vidssl-plugins'}' | head -n 1",
+        shell=True,
+        executable="/bin/bash",
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0 and result.stderr == "", result.stderr
     assert result.stdout.startswith("plugin")
 
@@ -57,8 +72,17 @@ def test_a_reader_that_leaves_early_is_not_an_error():
 def test_describe_lists_every_argument_with_type_default_and_doc():
     text = run_cli("vidssl-plugins", "--describe", "method", "vtdl", check=True).stdout
     rows = {line.split()[0]: line for line in text.splitlines()[3:]}
-    assert set(rows) == {"queue_size", "dim", "momentum", "temperature", "temporal_negative",
-                         "tca", "tca_max", "min_gap", "shuffle_bn"}
+    assert set(rows) == {
+        "queue_size",
+        "dim",
+        "momentum",
+        "temperature",
+        "temporal_negative",
+        "tca",
+        "tca_max",
+        "min_gap",
+        "shuffle_bn",
+    }
     assert re.search(r"^queue_size\s+integer\s+5000\s+keys kept in the FIFO", rows["queue_size"])
     assert re.search(r"^shuffle_bn\s+boolean\s+False\s+.*Shuffle-BN", rows["shuffle_bn"])
     backbone = run_cli("vidssl-plugins", "--describe", "backbone", "r3d", check=True).stdout
@@ -76,17 +100,22 @@ def test_ctrl_c_says_how_to_continue_and_a_failed_report_writes_nothing(tiny_con
     work = tmp_path / "run"
     # SIGINT's default action in the child: a shell starts background jobs with it ignored, and
     # Python keeps an inherited "ignore"
-    process = subprocess.Popen([str(BIN / "vidssl-run"), str(tiny_config), "--work-dir", str(work)],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    process = subprocess.Popen(
+        [str(BIN / "vidssl-run"), str(tiny_config), "--work-dir", str(work)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     deadline = time.monotonic() + 120
     while not (work / "config.json").is_file() and time.monotonic() < deadline:
         time.sleep(0.1)
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=120)
     assert process.returncode == 130, stderr[-500:]
-    assert stderr.rstrip().endswith("vidssl-run: interrupted; the same command with --resume "
-                                    "continues from the last checkpoint"), stderr[-500:]
+    assert stderr.rstrip().endswith(
+        "vidssl-run: interrupted; the same command with --resume continues from the last checkpoint"
+    ), stderr[-500:]
     empty = tmp_path / "not_a_run"
     empty.mkdir()
     result = run_cli("vidssl-report", str(empty))

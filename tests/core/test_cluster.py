@@ -3,6 +3,7 @@ mid-epoch checkpoint and the requeue exit code, and the same command with ``--re
 uninterrupted run, metrics log included; a second signal exits at once and corrupts nothing;
 ``checkpoint.interval_minutes`` checkpoints mid-epoch; a requeued job takes over its own lock on
 another host; torchrun's elastic restart resumes by itself."""
+
 from __future__ import annotations
 
 import json
@@ -24,8 +25,7 @@ from vidssl._engine.work_dir import LOCK_NAME, WorkDirLock
 
 pytestmark = pytest.mark.slow
 
-OPTIONS = ["deterministic=True", "stages.1.num_workers=1", "stages.1.epochs=2",
-           "log.tensorboard=True"]
+OPTIONS = ["deterministic=True", "stages.1.num_workers=1", "stages.1.epochs=2", "log.tensorboard=True"]
 #: the stage the tests run (the tiny config's probes add nothing here)
 STAGES = ["--stages", "supervised"]
 
@@ -66,8 +66,11 @@ def reference(config, tmp_path_factory) -> Path:
 def records(work: Path, event: str = "iter") -> list[tuple]:
     """The metrics log's records of ``event`` without their wall-clock time."""
     lines = [json.loads(line) for line in (work / "metrics.jsonl").read_text().splitlines()]
-    return [tuple((k, v) for k, v in r.items() if k not in ("time", "seconds"))
-            for r in lines if r["event"] == event]
+    return [
+        tuple((k, v) for k, v in r.items() if k not in ("time", "seconds"))
+        for r in lines
+        if r["event"] == event
+    ]
 
 
 def scalars(work: Path, tag: str) -> list[tuple[int, float]]:
@@ -83,18 +86,21 @@ def assert_same_run(a: Path, b: Path) -> None:
     x = checkpoint.load(a / "checkpoints" / "stage_supervised.pt")["method"]
     y = checkpoint.load(b / "checkpoints" / "stage_supervised.pt")["method"]
     assert x.keys() == y.keys() and all(torch.equal(x[k], y[k]) for k in x)
-    assert json.loads((a / "results.json").read_text()) == \
-        json.loads((b / "results.json").read_text())
+    assert json.loads((a / "results.json").read_text()) == json.loads((b / "results.json").read_text())
 
 
 def signal_mid_epoch(config: Path, work: Path, signals: int) -> subprocess.Popen:
     """Start the run in its own process group and, in the supervised stage's second epoch, send
     SIGTERM ``signals`` times to the whole group (as SLURM does: data workers too)."""
-    process = subprocess.Popen([str(BIN / "vidssl-run"), str(config), "--work-dir", str(work),
-                                *STAGES, "--cfg-options", *OPTIONS],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                               env={**os.environ, **same_threads()}, start_new_session=True,
-                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    process = subprocess.Popen(
+        [str(BIN / "vidssl-run"), str(config), "--work-dir", str(work), *STAGES, "--cfg-options", *OPTIONS],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **same_threads()},
+        start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     deadline = time.time() + 300
     while time.time() < deadline and process.poll() is None:
         log = work / "metrics.jsonl"
@@ -108,8 +114,7 @@ def signal_mid_epoch(config: Path, work: Path, signals: int) -> subprocess.Popen
     return process
 
 
-def test_sigterm_checkpoints_mid_epoch_and_resume_ends_as_an_uninterrupted_run(
-        config, reference, tmp_path):
+def test_sigterm_checkpoints_mid_epoch_and_resume_ends_as_an_uninterrupted_run(config, reference, tmp_path):
     work = tmp_path / "preempted"
     process = signal_mid_epoch(config, work, signals=1)
     stderr = process.stderr.read()
@@ -126,15 +131,26 @@ def test_sigterm_checkpoints_mid_epoch_and_resume_ends_as_an_uninterrupted_run(
     checkpoint.save_atomic(saved, other / "checkpoints" / "last.pt")
     with pytest.raises(ConfigError, match="was written mid-stage by 2 processes, this run has 1"):
         run_here(config, other, resume=True)
-    run_cli("vidssl-run", str(config), "--work-dir", str(work), "--resume", *STAGES,
-            "--cfg-options", *OPTIONS, env=same_threads(), check=True)
+    run_cli(
+        "vidssl-run",
+        str(config),
+        "--work-dir",
+        str(work),
+        "--resume",
+        *STAGES,
+        "--cfg-options",
+        *OPTIONS,
+        env=same_threads(),
+        check=True,
+    )
     assert_same_run(reference, work)
     # the metrics log goes on where the checkpoint was: no iteration twice, none missing
     assert records(work) == records(reference)
     assert records(work, "epoch") == records(reference, "epoch")
     assert records(work, "stage") == records(reference, "stage")
-    assert scalars(work, "supervised/iter/loss") == scalars(reference, "supervised/iter/loss"), \
+    assert scalars(work, "supervised/iter/loss") == scalars(reference, "supervised/iter/loss"), (
         "TensorBoard's curve has each step once, the steps after the checkpoint purged"
+    )
 
 
 def test_a_second_signal_exits_at_once_and_corrupts_nothing(config, reference, tmp_path):
@@ -143,7 +159,7 @@ def test_a_second_signal_exits_at_once_and_corrupts_nothing(config, reference, t
     stderr = process.stderr.read()
     assert process.returncode in (128 + signal.SIGTERM, REQUEUE_EXIT), stderr
     for saved in (work / "checkpoints").glob("*.pt"):
-        checkpoint.load(saved)   # every file there is whole
+        checkpoint.load(saved)  # every file there is whole
     run_here(config, work, resume=True)
     assert_same_run(reference, work)
 
@@ -162,30 +178,40 @@ class CheckpointPositions:
 
 
 def test_interval_minutes_checkpoints_mid_epoch(config, tmp_path):
-    cfg = load_config(config, ["stages.1.epochs=1", "checkpoint.interval_minutes=1e-6",
-                               "log.progress_bar=False"])
+    cfg = load_config(
+        config, ["stages.1.epochs=1", "checkpoint.interval_minutes=1e-6", "log.progress_bar=False"]
+    )
     recorder = CheckpointPositions()
     Runner(cfg, tmp_path / "run", only=["supervised"], hooks=[recorder]).run()
-    assert [p[2] for p in recorder.positions] == [1, 2, 3, 4, 5, 6, 7, 8, 9, 0], \
+    assert [p[2] for p in recorder.positions] == [1, 2, 3, 4, 5, 6, 7, 8, 9, 0], (
         "a checkpoint after every step (the clock is overdue each time), the epoch's last"
+    )
 
 
-def test_a_lock_left_by_an_earlier_attempt_of_the_job_is_taken_over(tmp_path, monkeypatch,
-                                                                    capsys):
+def test_a_lock_left_by_an_earlier_attempt_of_the_job_is_taken_over(tmp_path, monkeypatch, capsys):
     lock = tmp_path / LOCK_NAME
     monkeypatch.setenv("SLURM_JOB_ID", "4242")
-    lock.write_text(json.dumps({"host": "node-017", "pid": 12345, "started": "2026-12-01T03:00:00",
-                                "job": "SLURM_JOB_ID=4242"}))
+    lock.write_text(
+        json.dumps(
+            {"host": "node-017", "pid": 12345, "started": "2026-12-01T03:00:00", "job": "SLURM_JOB_ID=4242"}
+        )
+    )
     taker = WorkDirLock(tmp_path)
     taker.acquire()
-    assert "taking over the work dir lock of an earlier attempt of job SLURM_JOB_ID=4242 " \
+    assert (
+        "taking over the work dir lock of an earlier attempt of job SLURM_JOB_ID=4242 "
         "(pid 12345 on node-017" in capsys.readouterr().err
+    )
     assert json.loads(lock.read_text())["host"] == socket.gethostname()
     taker.release()
-    lock.write_text(json.dumps({"host": "node-017", "pid": 12345, "started": "2026-12-01T03:00:00",
-                                "job": "SLURM_JOB_ID=999"}))
-    with pytest.raises(ConfigError, match="in use by the run of pid 12345 on node-017 .*job "
-                                          "SLURM_JOB_ID=999"):
+    lock.write_text(
+        json.dumps(
+            {"host": "node-017", "pid": 12345, "started": "2026-12-01T03:00:00", "job": "SLURM_JOB_ID=999"}
+        )
+    )
+    with pytest.raises(
+        ConfigError, match="in use by the run of pid 12345 on node-017 .*job SLURM_JOB_ID=999"
+    ):
         WorkDirLock(tmp_path).acquire()
 
 
@@ -229,14 +255,43 @@ def two_agents(config: Path, work: Path, env: dict) -> list[subprocess.Popen]:
     """Two torchrun agents ("nodes") of one process each on loopback, c10d rendezvous, one
     restart allowed; both run ``vidssl-run config`` into ``work``."""
     port = free_port()
-    command = [str(BIN / "python"), "-m", "torch.distributed.run", "--nnodes", "2",
-               "--nproc-per-node", "1", "--rdzv-backend", "c10d", "--rdzv-endpoint",
-               f"127.0.0.1:{port}", "--rdzv-id", "elastic-test", "--max-restarts", "1",
-               "--monitor-interval", "0.5", str(BIN / "vidssl-run"), str(config), "--work-dir",
-               str(work), *STAGES, "--cfg-options", *OPTIONS, "checkpoint.interval_iters=2"]
-    return [subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                             text=True, env={**os.environ, **env, "OMP_NUM_THREADS": "1"})
-            for _ in range(2)]
+    command = [
+        str(BIN / "python"),
+        "-m",
+        "torch.distributed.run",
+        "--nnodes",
+        "2",
+        "--nproc-per-node",
+        "1",
+        "--rdzv-backend",
+        "c10d",
+        "--rdzv-endpoint",
+        f"127.0.0.1:{port}",
+        "--rdzv-id",
+        "elastic-test",
+        "--max-restarts",
+        "1",
+        "--monitor-interval",
+        "0.5",
+        str(BIN / "vidssl-run"),
+        str(config),
+        "--work-dir",
+        str(work),
+        *STAGES,
+        "--cfg-options",
+        *OPTIONS,
+        "checkpoint.interval_iters=2",
+    ]
+    return [
+        subprocess.Popen(
+            command,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, **env, "OMP_NUM_THREADS": "1"},
+        )
+        for _ in range(2)
+    ]
 
 
 def test_torchrun_restarts_a_killed_worker_group_which_resumes_by_itself(config, tmp_path):
@@ -250,8 +305,9 @@ def test_torchrun_restarts_a_killed_worker_group_which_resumes_by_itself(config,
         agents = two_agents(run_config, work, env)
         errors = [agent.communicate(timeout=300)[1] for agent in agents]
         assert [agent.returncode for agent in agents] == [0, 0], errors
-    assert any("was written by an earlier attempt of job TORCHELASTIC_RUN_ID=elastic-test: "
-               "resuming from it" in e
-               for e in errors), errors
+    assert any(
+        "was written by an earlier attempt of job TORCHELASTIC_RUN_ID=elastic-test: resuming from it" in e
+        for e in errors
+    ), errors
     assert_same_run(reference, restarted)
     assert records(restarted) == records(reference)

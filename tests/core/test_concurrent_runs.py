@@ -1,6 +1,7 @@
 """Several runs at once on one machine: three configs into three work dirs and a fourth run into a
 work dir already in use, all generating the same synthetic dataset at the same moment. The busy
 work dir is refused, the dataset is generated once, and every result is what the run gives alone."""
+
 from __future__ import annotations
 
 import json
@@ -14,7 +15,7 @@ from conftest import BIN, TINY_CONFIG
 
 @pytest.mark.slow
 def test_concurrent_runs_keep_their_results_and_a_shared_work_dir_is_refused(tmp_path):
-    data = tmp_path / "data"          # not generated yet: all four runs start by generating it
+    data = tmp_path / "data"  # not generated yet: all four runs start by generating it
     configs = []
     for seed in (0, 1, 2):
         config = tmp_path / f"seed{seed}.py"
@@ -22,12 +23,16 @@ def test_concurrent_runs_keep_their_results_and_a_shared_work_dir_is_refused(tmp
         configs.append(config)
 
     def start(config, work):
-        return subprocess.Popen([str(BIN / "vidssl-run"), str(config), "--work-dir", str(work)],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        return subprocess.Popen(
+            [str(BIN / "vidssl-run"), str(config), "--work-dir", str(work)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
 
     works = [tmp_path / f"run{seed}" for seed in (0, 1, 2)]
     runs = [start(config, work) for config, work in zip(configs, works, strict=True)]
-    runs.append(start(configs[1], works[0]))      # another config into the first run's work dir
+    runs.append(start(configs[1], works[0]))  # another config into the first run's work dir
     errors = [run.communicate(timeout=300)[1] for run in runs]
     codes = [run.returncode for run in runs]
 
@@ -49,7 +54,11 @@ def test_concurrent_runs_keep_their_results_and_a_shared_work_dir_is_refused(tmp
 
     # the run that held run0, repeated alone, gives the same results: nothing was mixed
     alone = tmp_path / "alone"
-    subprocess.run([str(BIN / "vidssl-run"), str(configs[seed_of_run0]), "--work-dir",
-                    str(alone)], check=True, capture_output=True)
-    assert json.loads((alone / "results.json").read_text()) == \
-        json.loads((works[0] / "results.json").read_text())
+    subprocess.run(
+        [str(BIN / "vidssl-run"), str(configs[seed_of_run0]), "--work-dir", str(alone)],
+        check=True,
+        capture_output=True,
+    )
+    assert json.loads((alone / "results.json").read_text()) == json.loads(
+        (works[0] / "results.json").read_text()
+    )

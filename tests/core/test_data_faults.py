@@ -2,6 +2,7 @@
 ``data_timeout_s``, stops the run with one line naming the video, the video is left out from
 then on, and ``--resume`` finishes past it; mutated copies of real encoded videos read by two
 data workers give clips, counted skips or that one-line stop, never a hang or a traceback."""
+
 from __future__ import annotations
 
 import json
@@ -86,28 +87,38 @@ def test_a_worker_killed_or_hung_on_a_video_stops_naming_it_and_resume_goes_past
     work = tmp_path / "run"
     command = ["vidssl-run", str(config), "--work-dir", str(work), "--resume"]
     stops = []
-    for _ in range(2):   # the sampler's order decides which of the two comes first
+    for _ in range(2):  # the sampler's order decides which of the two comes first
         stopped = run_cli(*command, env=env, timeout=120)
         assert stopped.returncode == 1 and "Traceback" not in stopped.stderr, stopped.stderr
         stops.append(stopped.stderr.strip().splitlines()[-1])
     assert "1 videos left out as they broke a data worker earlier" in stopped.stderr
     assert all("the same command with --resume" in line for line in stops), stops
-    assert any("data worker 0 exited unexpectedly while reading clips/video_5.mp4" in line
-               for line in stops), stops
-    assert any(re.search(r"data worker 0 produced nothing for \d+ s while reading "
-                         r"clips/video_8.mp4", line) for line in stops), stops
+    assert any(
+        "data worker 0 exited unexpectedly while reading clips/video_5.mp4" in line for line in stops
+    ), stops
+    assert any(
+        re.search(
+            r"data worker 0 produced nothing for \d+ s while reading "
+            r"clips/video_8.mp4",
+            line,
+        )
+        for line in stops
+    ), stops
     finished = run_cli(*command, env=env, timeout=120)
     assert finished.returncode == 0, finished.stderr
     faults = (work / "unusable_videos" / "data_faults.tsv").read_text().splitlines()
     assert sorted(f.split("\t")[0] for f in faults) == ["clips/video_5.mp4", "clips/video_8.mp4"]
-    epochs = [json.loads(line) for line in (work / "metrics.jsonl").read_text().splitlines()
-              if '"event": "epoch"' in line]
+    epochs = [
+        json.loads(line)
+        for line in (work / "metrics.jsonl").read_text().splitlines()
+        if '"event": "epoch"' in line
+    ]
     assert [e["skipped_videos"] for e in epochs] == [2], "the epoch passed over both"
 
 
 def mutate(data: bytes, rng: random.Random, kind: str) -> bytes:
     if kind == "truncate":
-        return data[:rng.randrange(64, len(data))]
+        return data[: rng.randrange(64, len(data))]
     out = bytearray(data)
     span = (0, min(4096, len(out))) if kind == "header" else (min(4096, len(out) - 1), len(out))
     for _ in range(rng.randrange(1, 16)):
@@ -139,10 +150,9 @@ def test_mutated_real_videos_give_clips_skips_or_the_one_line_stop(tmp_path):
         source = originals[i % len(originals)]
         target = videos / f"v{i:02d}{source.suffix}"
         if i < 4:
-            shutil.copy(source, target)   # some intact ones
+            shutil.copy(source, target)  # some intact ones
         else:
-            target.write_bytes(mutate(source.read_bytes(), rng,
-                                      ("truncate", "header", "payload")[i % 3]))
+            target.write_bytes(mutate(source.read_bytes(), rng, ("truncate", "header", "payload")[i % 3]))
         paths.append(target.name)
     config = tmp_path / "fuzz.py"
     config.write_text(f"""
@@ -158,8 +168,7 @@ stages = [dict(name='fuzz', type='train', epochs=1, batch_size=2, num_workers=2,
 """)
     work = tmp_path / "run"
     for _attempt in range(6):
-        result = run_cli("vidssl-run", str(config), "--work-dir", str(work), "--resume",
-                         timeout=300)
+        result = run_cli("vidssl-run", str(config), "--work-dir", str(work), "--resume", timeout=300)
         assert "Traceback" not in result.stderr, result.stderr[-3000:]
         if result.returncode == 0:
             break
@@ -167,6 +176,9 @@ stages = [dict(name='fuzz', type='train', epochs=1, batch_size=2, num_workers=2,
         assert "while reading" in result.stderr.splitlines()[-1], result.stderr[-2000:]
     else:
         pytest.fail("the run did not get past the mutated videos in 6 attempts")
-    epoch = [json.loads(line) for line in (work / "metrics.jsonl").read_text().splitlines()
-             if '"event": "epoch"' in line][-1]
+    epoch = [
+        json.loads(line)
+        for line in (work / "metrics.jsonl").read_text().splitlines()
+        if '"event": "epoch"' in line
+    ][-1]
     assert epoch.get("skipped_videos", 0) > 0, "the mutated copies are passed over, counted"

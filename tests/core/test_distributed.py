@@ -1,5 +1,6 @@
 """Real torch.distributed runs on CPU (gloo): a 2-process training through torchrun, and the
 gather helpers in a 2-process group."""
+
 from __future__ import annotations
 
 import json
@@ -15,9 +16,20 @@ pytestmark = pytest.mark.slow
 
 def test_two_process_training_with_torchrun(tiny_config, tmp_path):
     work = tmp_path / "ddp"
-    result = run_cli("torchrun", "--standalone", "--nproc_per_node=2", str(BIN / "vidssl-run"),
-                     str(tiny_config), "--work-dir", str(work), "--stages", "supervised",
-                     "--cfg-options", "stages.1.epochs=1", check=True)
+    result = run_cli(
+        "torchrun",
+        "--standalone",
+        "--nproc_per_node=2",
+        str(BIN / "vidssl-run"),
+        str(tiny_config),
+        "--work-dir",
+        str(work),
+        "--stages",
+        "supervised",
+        "--cfg-options",
+        "stages.1.epochs=1",
+        check=True,
+    )
     env = json.loads((work / "env.json").read_text())
     assert env["world_size"] == 2
     records = [json.loads(line) for line in (work / "metrics.jsonl").read_text().splitlines()]
@@ -33,9 +45,12 @@ def _gather(rank: int) -> tuple:
     local = torch.full((2, 3), float(rank + 1), requires_grad=True)
     gathered = distributed.all_gather_with_grad(local)
     gathered.sum().backward()
-    return (gathered.detach().tolist(), local.grad.tolist(),
-            distributed.all_gather_objects({"rank": rank}),
-            distributed.broadcast_object(f"from {rank}"))
+    return (
+        gathered.detach().tolist(),
+        local.grad.tolist(),
+        distributed.all_gather_objects({"rank": rank}),
+        distributed.broadcast_object(f"from {rank}"),
+    )
 
 
 def test_gather_helpers_in_a_real_process_group():

@@ -1,6 +1,7 @@
 """Lifecycle hooks of a real run: a ``custom_hooks`` component keeps state across ``--resume``
 through the checkpoint hooks (every ``last.pt`` write passes through ``vidssl_checkpoint_save``,
 and ``vidssl_checkpoint_load`` reaches it), and a validated last epoch is not evaluated twice."""
+
 from __future__ import annotations
 
 import pytest
@@ -43,8 +44,7 @@ def recorder_component():
         registry.add(Component("hook", "recorder", Recorder, {"type": "object"}, "tests", "0"))
 
 
-def test_checkpoint_hooks_are_symmetric_and_the_last_epoch_is_evaluated_once(tiny_config,
-                                                                              tmp_path):
+def test_checkpoint_hooks_are_symmetric_and_the_last_epoch_is_evaluated_once(tiny_config, tmp_path):
     cfg = load_config(tiny_config, ["stages.1.val_interval=1"])
     cfg["custom_hooks"] = [{"type": "recorder"}]
     work = tmp_path / "run"

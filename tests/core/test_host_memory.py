@@ -1,6 +1,7 @@
 """keep_freed_memory: freed blocks of tens of megabytes are reused without new page faults, the
 memory kept is bounded by the peak and given back before a fork, and only a process a vidssl
 command started takes it; a data worker gives freed frames back."""
+
 from __future__ import annotations
 
 import json
@@ -28,8 +29,7 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
 
 
 def _faults(mode: str) -> int:
-    out = subprocess.run([sys.executable, "-c", PROGRAM, mode], check=True, capture_output=True,
-                         text=True)
+    out = subprocess.run([sys.executable, "-c", PROGRAM, mode], check=True, capture_output=True, text=True)
     return int(out.stdout.split()[-1])
 
 
@@ -72,8 +72,7 @@ for thread in pool:
 def test_kept_memory_is_bounded_by_the_peak_not_by_the_threads():
     """Eight live threads each freeing a 50 MB block in turn: glibc's per-thread heaps kept
     them all (about 400 MB); with one heap the process holds one block."""
-    out = subprocess.run([sys.executable, "-c", THREADS, "keep"], check=True,
-                         capture_output=True, text=True)
+    out = subprocess.run([sys.executable, "-c", THREADS, "keep"], check=True, capture_output=True, text=True)
     assert float(out.stdout.split()[-1]) < 80
 
 
@@ -126,9 +125,23 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
 def test_a_program_that_calls_vidssl_keeps_its_own_malloc_settings(tiny_config, tmp_path):
     """A user's program running a config (keep_freed_memory on, the default) through vidssl's
     Python API: its malloc still maps and faults in every 64 MB block afterwards."""
-    out = subprocess.run([sys.executable, "-c", LIBRARY_USE, str(tiny_config), "--work-dir",
-                          str(tmp_path / "run"), "--smoke", "1", "--stages", "probe_random"],
-                         check=True, capture_output=True, text=True)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            LIBRARY_USE,
+            str(tiny_config),
+            "--work-dir",
+            str(tmp_path / "run"),
+            "--smoke",
+            "1",
+            "--stages",
+            "probe_random",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     assert int(out.stdout.split()[-1]) > 5 * 8000
 
 
@@ -168,9 +181,9 @@ def test_a_data_worker_gives_decoded_frames_back_and_leaves_inherited_objects_al
     """The parent keeps freed memory (keep_freed_memory); its data workers must not: with
     start_data_worker each clip's 41 MB of frames goes back to the kernel when freed, and the
     objects inherited from the parent are frozen out of the worker's garbage collections."""
+
     def items(init: str) -> list[dict]:
-        out = subprocess.run([sys.executable, "-c", WORKER, init], check=True,
-                             capture_output=True, text=True)
+        out = subprocess.run([sys.executable, "-c", WORKER, init], check=True, capture_output=True, text=True)
         return json.loads(out.stdout.splitlines()[-1])
 
     inherited, vidssl_worker = items("none"), items("vidssl")

@@ -1,6 +1,7 @@
 """The lean 3-D convolution (stage switch ``conv3d``): skipping the taps that only meet padding and
 the matrix-product weight gradient give torch's results to float rounding, in both memory formats,
 for any module that calls ``F.conv3d``; no module is changed."""
+
 from __future__ import annotations
 
 import copy
@@ -14,12 +15,12 @@ from vidssl._speed.lean_conv3d import GemmWeightGradConv3d, LeanConv3d, conv3d_m
 
 
 def test_reaching_taps_keeps_only_taps_that_meet_the_input():
-    assert reaching_taps(1, 3, 1, 1) == (slice(1, 2), 0)     # one frame: the middle tap
-    assert reaching_taps(2, 3, 2, 1) == (slice(1, 3), 0)     # strided onto one output frame
-    assert reaching_taps(2, 3, 1, 1) == (slice(0, 3), 1)     # every tap meets a frame
+    assert reaching_taps(1, 3, 1, 1) == (slice(1, 2), 0)  # one frame: the middle tap
+    assert reaching_taps(2, 3, 2, 1) == (slice(1, 3), 0)  # strided onto one output frame
+    assert reaching_taps(2, 3, 1, 1) == (slice(0, 3), 1)  # every tap meets a frame
     assert reaching_taps(7, 7, 2, 3) == (slice(0, 7), 3)
     assert reaching_taps(1, 1, 1, 0) == (slice(0, 1), 0)
-    assert reaching_taps(1, 1, 2, 1) is None                 # padding only: every output is the bias
+    assert reaching_taps(1, 1, 2, 1) is None  # padding only: every output is the bias
 
 
 def test_a_layer_no_tap_reaches_gives_torchs_bias():
@@ -39,10 +40,15 @@ def test_a_layer_no_tap_reaches_gives_torchs_bias():
 
 # input shape, kernel, stride, padding, bias: layer4 of an R3D on 8-frame clips (1 frame), the
 # strided convolution into it, 2-frame layers, an R(2+1)D temporal kernel, a stem, a 1×1×1 map
-CASES = [((2, 8, 1, 7, 7), 3, 1, 1, False), ((2, 8, 2, 7, 7), 3, 2, 1, True),
-         ((2, 8, 2, 5, 5), 3, 1, 1, True), ((2, 8, 1, 3, 3), (3, 1, 1), 1, (1, 0, 0), False),
-         ((2, 8, 5, 9, 9), (3, 7, 7), (1, 2, 2), (1, 3, 3), False),
-         ((2, 8, 1, 1, 1), 3, 1, 1, True), ((2, 8, 3, 4, 4), 5, 2, 2, False)]
+CASES = [
+    ((2, 8, 1, 7, 7), 3, 1, 1, False),
+    ((2, 8, 2, 7, 7), 3, 2, 1, True),
+    ((2, 8, 2, 5, 5), 3, 1, 1, True),
+    ((2, 8, 1, 3, 3), (3, 1, 1), 1, (1, 0, 0), False),
+    ((2, 8, 5, 9, 9), (3, 7, 7), (1, 2, 2), (1, 3, 3), False),
+    ((2, 8, 1, 1, 1), 3, 1, 1, True),
+    ((2, 8, 3, 4, 4), 5, 2, 2, False),
+]
 
 
 @pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last_3d])
@@ -83,9 +89,9 @@ def test_small_layers_take_the_matrix_product_gradient_and_large_ones_torchs():
     try:
         with LeanConv3d():
             backbone(torch.randn(2, 3, 8, 112, 112)).sum().backward()
-            with torch.no_grad():   # no gradient, nothing to gain
+            with torch.no_grad():  # no gradient, nothing to gain
                 backbone(torch.randn(2, 3, 8, 112, 112))
-        backbone(torch.randn(2, 3, 8, 112, 112)).sum().backward()   # outside: torch's
+        backbone(torch.randn(2, 3, 8, 112, 112)).sum().backward()  # outside: torch's
     finally:
         GemmWeightGradConv3d.apply = original
     # layer4 (1×7×7 outputs) and the strided convolutions into it, not layer1-3

@@ -2,6 +2,7 @@
 ``config.json``, ``README.md``), which ``vidssl.load_backbone``, a stage's ``init_from`` and
 ``vidssl-eval`` read back bit for bit; the ``torchvision`` layout loads strictly into
 torchvision's own model."""
+
 from __future__ import annotations
 
 import hashlib
@@ -21,8 +22,16 @@ pytestmark = pytest.mark.slow
 
 def trained(config: Path, work: Path, *options: str, stages: tuple = ("supervised",)) -> Path:
     """``work`` after the tiny config's ``stages`` (2 steps each) ran in this process."""
-    cfg = load_config(config, ["stages.1.max_iters=2", "stages.1.epochs=1", "stages.2.max_iters=2",
-                               "log.progress_bar=False", *options])
+    cfg = load_config(
+        config,
+        [
+            "stages.1.max_iters=2",
+            "stages.1.epochs=1",
+            "stages.2.max_iters=2",
+            "log.progress_bar=False",
+            *options,
+        ],
+    )
     Runner(cfg, work, only=list(stages)).run()
     return work
 
@@ -37,12 +46,17 @@ def stage_backbone(work: Path, stage: str) -> torch.nn.Module:
 def test_a_model_folder_round_trips_bit_for_bit(tiny_config, tmp_path):
     work = trained(tiny_config, tmp_path / "run", stages=("supervised", "probe"))
     folder = tmp_path / "model"
-    export_model_folder(work, folder, "supervised")   # vidssl-export (tests/test_wheels.py runs it)
+    export_model_folder(work, folder, "supervised")  # vidssl-export (tests/test_wheels.py runs it)
     config = json.loads((folder / "config.json").read_text())
     assert config["format"] == "vidssl" and config["stage"] == "supervised"
     assert config["backbone"] == json.loads((work / "config.json").read_text())["backbone"]
-    assert config["input"] == {"frames": "rgb", "clip_len": 8, "size": 16,
-                               "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}
+    assert config["input"] == {
+        "frames": "rgb",
+        "clip_len": 8,
+        "size": 16,
+        "mean": [0.485, 0.456, 0.406],
+        "std": [0.229, 0.224, 0.225],
+    }
     digest = hashlib.sha256((folder / "model.safetensors").read_bytes()).hexdigest()
     card = (folder / "README.md").read_text()
     assert digest == config["weights_sha256"] and f"SHA-256 `{digest}`" in card
@@ -54,13 +68,17 @@ def test_a_model_folder_round_trips_bit_for_bit(tiny_config, tmp_path):
         assert torch.equal(loaded(clip), stage_backbone(work, "supervised")(clip))
     # a folder is an init_from like a checkpoint file; its layout is checked against init_format
     again = tmp_path / "again"
-    Runner(load_config(tiny_config, [f"stages.2.init_from={folder}", "stages.2.max_iters=1",
-                                     "log.progress_bar=False"]), again, only=["probe"]).run()
+    Runner(
+        load_config(
+            tiny_config, [f"stages.2.init_from={folder}", "stages.2.max_iters=1", "log.progress_bar=False"]
+        ),
+        again,
+        only=["probe"],
+    ).run()
     started = json.loads((again / "protocols.json").read_text())["probe"]["checkpoint"]
     assert started["init_from"] == str(folder)
     assert started["backbone_sha256"] == backbone_sha256(stage_backbone(work, "supervised"))
-    wrong = load_config(tiny_config, [f"stages.2.init_from={folder}",
-                                      "stages.2.init_format=torchvision"])
+    wrong = load_config(tiny_config, [f"stages.2.init_from={folder}", "stages.2.init_format=torchvision"])
     with pytest.raises(ConfigError, match="holds weights in the 'vidssl' layout"):
         Runner(wrong, tmp_path / "wrong", only=["probe"]).run()
     (folder / "model.safetensors").write_bytes((folder / "model.safetensors").read_bytes()[:500])
@@ -86,8 +104,14 @@ def test_the_torchvision_layout_loads_strictly_into_torchvision(tiny_config, tmp
     from safetensors.torch import load_file
     from torchvision.models.video import r3d_18
 
-    work = trained(tiny_config, tmp_path / "run", "backbone.depth=18", "backbone.width=1.0",
-                   "backbone.variant=torchvision", "backbone.stem_pool=none")
+    work = trained(
+        tiny_config,
+        tmp_path / "run",
+        "backbone.depth=18",
+        "backbone.width=1.0",
+        "backbone.variant=torchvision",
+        "backbone.stem_pool=none",
+    )
     folder = tmp_path / "tv"
     export_model_folder(work, folder, "supervised", head=True, fmt="torchvision")
     reference = r3d_18(num_classes=10).eval()

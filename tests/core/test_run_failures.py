@@ -2,6 +2,7 @@
 the step), results.json is strict JSON, an evaluation drops unreadable videos instead of counting
 a neighbour twice, a class count that does not match the dataset stops the run before any work,
 and a hook can stop a run cleanly."""
+
 from __future__ import annotations
 
 import json
@@ -88,11 +89,18 @@ class StopAroundTheOthers:
 def components():
     registry = get_plugins().registry
     if "nan_after" not in registry.names("method"):
-        for name, method in (("nan_after", NanAfter), ("undeclared_view", ReadsAnUndeclaredView),
-                             ("no_loss", ReturnsNoLoss)):
+        for name, method in (
+            ("nan_after", NanAfter),
+            ("undeclared_view", ReadsAnUndeclaredView),
+            ("no_loss", ReturnsNoLoss),
+        ):
             registry.add(Component("method", name, method, {"type": "object"}, "tests", "0"))
-        for name, hook in (("stop_at_epoch_end", StopAtEpochEnd), ("stop_first", StopFirst),
-                           ("stop_last", StopLast), ("stop_around", StopAroundTheOthers)):
+        for name, hook in (
+            ("stop_at_epoch_end", StopAtEpochEnd),
+            ("stop_first", StopFirst),
+            ("stop_last", StopLast),
+            ("stop_around", StopAroundTheOthers),
+        ):
             registry.add(Component("hook", name, hook, {"type": "object"}, "tests", "0"))
 
 
@@ -109,9 +117,17 @@ def test_a_non_finite_loss_stops_the_run_keeping_the_last_good_state(tiny_config
         Runner(nan_config(tiny_config, "stop"), work).run()
     saved = checkpoint.load(work / "checkpoints" / "last.pt")
     assert list(saved["results"]) == ["probe_random"] and "progress" not in saved
-    result = run_cli("vidssl-run", str(tiny_config), "--work-dir", str(tmp_path / "cli"),
-                     "--stages", "supervised", "--cfg-options", "stages.1.optimizer.lr=1e30",
-                     "stages.1.optimizer.momentum=0.0")
+    result = run_cli(
+        "vidssl-run",
+        str(tiny_config),
+        "--work-dir",
+        str(tmp_path / "cli"),
+        "--stages",
+        "supervised",
+        "--cfg-options",
+        "stages.1.optimizer.lr=1e30",
+        "stages.1.optimizer.momentum=0.0",
+    )
     assert result.returncode == 1 and "the loss is" in result.stderr, result.stderr[-500:]
     assert "Traceback" not in result.stderr
 
@@ -132,10 +148,17 @@ def test_an_evaluation_drops_unreadable_videos_instead_of_counting_a_neighbour(t
     for name in ("a.avi", "c.avi"):
         write_video(tmp_path / name, np.zeros((8, 16, 16, 3), np.uint8))
     (tmp_path / "b.avi").write_bytes(b"broken")
-    dataset = vidssl.build("dataset", {"type": "video_files", "root": str(tmp_path),
-                                       "paths": ["a.avi", "b.avi", "c.avi"],
-                                       "reader": {"max_skipped": 0.5},
-                                       "view": {"clip_len": 4, "size": 16}}, views={"clip": {}})
+    dataset = vidssl.build(
+        "dataset",
+        {
+            "type": "video_files",
+            "root": str(tmp_path),
+            "paths": ["a.avi", "b.avi", "c.avi"],
+            "reader": {"max_skipped": 0.5},
+            "view": {"clip_len": 4, "size": 16},
+        },
+        views={"clip": {}},
+    )
     context = EvaluationContext(None, None, None, dataset, batch_size=3, num_workers=0)
     context.run = type("Run", (), {"device": torch.device("cpu")})()
     rows = torch.cat([batch["index"] for batch in context.batches()])
@@ -143,11 +166,18 @@ def test_an_evaluation_drops_unreadable_videos_instead_of_counting_a_neighbour(t
 
 
 def test_a_class_count_mismatch_stops_the_run_before_any_work(tiny_config, tmp_path):
-    result = run_cli("vidssl-run", str(tiny_config), "--work-dir", str(tmp_path / "run"),
-                     "--cfg-options", "stages.2.method.num_classes=12")
+    result = run_cli(
+        "vidssl-run",
+        str(tiny_config),
+        "--work-dir",
+        str(tmp_path / "run"),
+        "--cfg-options",
+        "stages.2.method.num_classes=12",
+    )
     assert result.returncode == 2
-    assert ("stages[2] ('probe'): method.num_classes is 12 but its dataset (synthetic_motion) "
-            "has 10 classes") in result.stderr
+    assert (
+        "stages[2] ('probe'): method.num_classes is 12 but its dataset (synthetic_motion) has 10 classes"
+    ) in result.stderr
     assert not (tmp_path / "run" / "results.json").exists(), "nothing ran"
 
 
@@ -165,19 +195,25 @@ def test_a_hook_stops_the_run_cleanly(tiny_config, tmp_path):
         work = tmp_path / name
         Runner(cfg, work, only=["supervised"]).run()
         progress = checkpoint.load(work / "checkpoints" / "last.pt")["progress"]
-        assert (progress["stage"], progress["epoch"], progress["iteration"]) == \
-            ("supervised", 1, 0), name
+        assert (progress["stage"], progress["epoch"], progress["iteration"]) == ("supervised", 1, 0), name
 
 
 def test_a_method_s_mistakes_at_the_boundary_are_one_line_errors(tiny_config, tmp_path):
     """A method reading a view it did not declare, or returning no ``loss``: one line naming the
     method and what to do, not a traceback from inside the loop."""
     for method, expected in (
-            ("undeclared_view", r"^method ReadsAnUndeclaredView: reads the view 'other', which it "
-                                r"does not declare \(its views: clip\); add 'other' to the "
-                                r"method's views$"),
-            ("no_loss", r"^method ReturnsNoLoss: training_step returned \['total'\]; it must "
-                        r"return a dict of 0-d tensors with the optimised one under 'loss'$")):
+        (
+            "undeclared_view",
+            r"^method ReadsAnUndeclaredView: reads the view 'other', which it "
+            r"does not declare \(its views: clip\); add 'other' to the "
+            r"method's views$",
+        ),
+        (
+            "no_loss",
+            r"^method ReturnsNoLoss: training_step returned \['total'\]; it must "
+            r"return a dict of 0-d tensors with the optimised one under 'loss'$",
+        ),
+    ):
         cfg = nan_config(tiny_config, "stop")
         cfg["stages"][1]["method"] = {"type": method}
         with pytest.raises(PluginError, match=expected):

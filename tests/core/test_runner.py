@@ -1,5 +1,6 @@
 """The runner on a tiny real config: stages, results, work-dir contents, frozen probes,
 stage selection and init_from."""
+
 from __future__ import annotations
 
 import json
@@ -44,16 +45,20 @@ def test_every_stage_has_its_protocol_card(finished_run, tiny_config):
     probe = cards["probe"]
     assert probe["stage_type"] == "probe" and probe["training"]["backbone"] == "frozen (eval mode)"
     assert probe["method"]["head"].startswith("L2-normalise → BatchNorm1d → linear")
-    assert probe["input"] == {"frames": "rgb", "clip_len": 8, "size": 16,
-                              "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}
+    assert probe["input"] == {
+        "frames": "rgb",
+        "clip_len": 8,
+        "size": 16,
+        "mean": [0.485, 0.456, 0.406],
+        "std": [0.229, 0.224, 0.225],
+    }
     assert probe["test_views"]["per_video"] == 1
     assert probe["evaluator"]["aggregation"].startswith("logits averaged")
     assert probe["data"]["test"]["split"] == "test" and "root" not in probe["data"]["test"]
     assert cards["supervised"]["method"]["head"] == "dropout 0.5 → linear"
     # the card names the weights the probe started from: what the supervised stage left
     backbone = build("backbone", load_config(tiny_config)["backbone"])
-    backbone.load_state_dict(checkpoint.load(work / "checkpoints" / "stage_supervised.pt")
-                             ["backbone"])
+    backbone.load_state_dict(checkpoint.load(work / "checkpoints" / "stage_supervised.pt")["backbone"])
     assert probe["checkpoint"]["backbone_sha256"] == backbone_sha256(backbone)
     assert cards["probe_random"]["checkpoint"]["backbone_sha256"] != backbone_sha256(backbone)
 
@@ -65,8 +70,9 @@ def test_probe_keeps_the_backbone_frozen_and_in_eval_mode(finished_run):
     for key, value in after_supervised.items():  # weights and BN running statistics alike
         assert torch.equal(value, after_probe[key]), key
     before = checkpoint.load(work / "checkpoints" / "stage_probe_random.pt")["backbone"]
-    assert any(not torch.equal(before[k], after_supervised[k]) for k in before), \
+    assert any(not torch.equal(before[k], after_supervised[k]) for k in before), (
         "the supervised stage must have changed the backbone"
+    )
 
 
 def test_stage_selection_starts_from_the_saved_backbone(finished_run, tiny_config):
@@ -79,8 +85,7 @@ def test_stage_selection_starts_from_the_saved_backbone(finished_run, tiny_confi
 
 
 def test_unknown_stage_selection_is_an_error(tiny_config, tmp_path):
-    result = run_cli("vidssl-run", str(tiny_config), "--work-dir", str(tmp_path / "w"),
-                     "--stages", "prob")
+    result = run_cli("vidssl-run", str(tiny_config), "--work-dir", str(tmp_path / "w"), "--stages", "prob")
     assert result.returncode == 2 and "--stages: no stage named prob" in result.stderr
 
 
@@ -88,8 +93,9 @@ def test_init_from_loads_a_named_stage(finished_run, tiny_config):
     work, _ = finished_run
     cfg = load_config(tiny_config, ["stages.2.init_from=probe_random", "stages.2.name=probe_again"])
     results = Runner(cfg, work, only=["probe_again"]).run()
-    assert set(results) == {"probe_random", "supervised", "probe", "probe_again"}, \
+    assert set(results) == {"probe_random", "supervised", "probe", "probe_again"}, (
         "a partial run keeps the other stages' results"
+    )
     loaded = checkpoint.load(work / "checkpoints" / "stage_probe_again.pt")["backbone"]
     initial = checkpoint.load(work / "checkpoints" / "stage_probe_random.pt")["backbone"]
     assert all(torch.equal(loaded[k], initial[k]) for k in initial)
@@ -114,11 +120,21 @@ def test_evaluate_stages_start_from_init_from(finished_run, tiny_config):
     cfg = load_config(tiny_config)
     supervised = cfg["stages"][1]
     cfg["stages"] += [
-        dict(name="test", type="evaluate", init_from="supervised", val_dataset=supervised["val_dataset"],
-             method=dict(type="supervised", num_classes=10)),
-        dict(name="retrieval", type="evaluate", init_from="supervised",
-             val_dataset=supervised["val_dataset"],
-             evaluator=dict(type="retrieval", train_dataset=supervised["dataset"], ks=[1]))]
+        dict(
+            name="test",
+            type="evaluate",
+            init_from="supervised",
+            val_dataset=supervised["val_dataset"],
+            method=dict(type="supervised", num_classes=10),
+        ),
+        dict(
+            name="retrieval",
+            type="evaluate",
+            init_from="supervised",
+            val_dataset=supervised["val_dataset"],
+            evaluator=dict(type="retrieval", train_dataset=supervised["dataset"], ks=[1]),
+        ),
+    ]
     results = Runner(cfg, work, only=["test", "retrieval"]).run()
     # the test stage evaluates the trained classifier of init_from, not a freshly drawn head
     assert results["test"] == pytest.approx(results["supervised"])

@@ -6,6 +6,7 @@ forward and backward as with the switches off, pickles, and traces where the pla
 Sizes (:data:`SMALL`): vidssl's R3D and R(2+1)D at depth 10 and width 0.125 / 0.25 on 2 clips
 of 8×32²; i3d, c3d, i3d_resnet-50 and torchvision's wrappers at full width on 2 clips of 8×16²
 to 8×32² (i3d_resnet: 4×16²), the swin3d ones on one clip of 2×16²."""
+
 from __future__ import annotations
 
 import copy
@@ -22,13 +23,16 @@ from vidssl._speed.lean_conv3d import GEMM_MAX_POSITIONS, GemmWeightGradConv3d, 
 from vidssl._speed.precision import clips_in, use_memory_format
 
 #: backbone → (builder arguments, clip shape); the others at full width on DEFAULT_CLIP
-SMALL = {"r3d": ({"depth": 10, "width": 0.125}, (2, 3, 8, 32, 32)),
-         "r2plus1d": ({"depth": 10, "width": 0.25}, (2, 3, 8, 32, 32)),
-         "i3d": ({}, (2, 3, 8, 32, 32)), "tv_s3d": ({}, (2, 3, 8, 32, 32)),
-         # at 16² its last BatchNorm normalises 2 values: gradients of 1e6 amplify rounding
-         "tv_r2plus1d_18": ({}, (2, 3, 8, 32, 32)),
-         "i3d_resnet": ({"depth": 50}, (2, 3, 4, 16, 16)),
-         **{f"tv_swin3d_{size}": ({}, (1, 3, 2, 16, 16)) for size in "tsb"}}
+SMALL = {
+    "r3d": ({"depth": 10, "width": 0.125}, (2, 3, 8, 32, 32)),
+    "r2plus1d": ({"depth": 10, "width": 0.25}, (2, 3, 8, 32, 32)),
+    "i3d": ({}, (2, 3, 8, 32, 32)),
+    "tv_s3d": ({}, (2, 3, 8, 32, 32)),
+    # at 16² its last BatchNorm normalises 2 values: gradients of 1e6 amplify rounding
+    "tv_r2plus1d_18": ({}, (2, 3, 8, 32, 32)),
+    "i3d_resnet": ({"depth": 50}, (2, 3, 4, 16, 16)),
+    **{f"tv_swin3d_{size}": ({}, (1, 3, 2, 16, 16)) for size in "tsb"},
+}
 DEFAULT_CLIP = (2, 3, 8, 16, 16)
 #: the relative rounding floor of one fp32 layer's gradients (benchmarks/backbones.py prints
 #: 5.8e-5 for 20 steps of a whole R3D-18 with every weight one ulp up)
@@ -52,7 +56,7 @@ def built(name: str) -> tuple[nn.Module, tuple[int, ...]]:
 
 def forward_backward(model: nn.Module, clip: torch.Tensor) -> tuple[torch.Tensor, list]:
     model.train()
-    torch.manual_seed(2)   # the same dropout / stochastic depth draws in every call
+    torch.manual_seed(2)  # the same dropout / stochastic depth draws in every call
     clip = clip.clone().requires_grad_(True)
     out = model(clip)
     out.square().sum().backward()
@@ -81,14 +85,16 @@ def test_every_backbone_with_the_default_switches_equals_it_without(name):
     torch.save(switched, buffer)
     loaded = torch.load(io.BytesIO(buffer.getvalue()), weights_only=False)
     assert type(loaded) is type(plain) and type(pickle.loads(pickle.dumps(switched))) is type(plain)
-    assert all(torch.equal(a, b) for a, b in zip(loaded.state_dict().values(),
-                                                  switched.state_dict().values(), strict=True))
+    assert all(
+        torch.equal(a, b)
+        for a, b in zip(loaded.state_dict().values(), switched.state_dict().values(), strict=True)
+    )
     try:
         torch.fx.symbolic_trace(plain)
-    except Exception:   # noqa: BLE001 - the plain model itself does not trace: nothing to keep
+    except Exception:  # noqa: BLE001 - the plain model itself does not trace: nothing to keep
         return
     switched.eval(), plain.eval()
-    with LeanConv3d():   # even inside the mode, tracing sees torch's convolution
+    with LeanConv3d():  # even inside the mode, tracing sees torch's convolution
         traced = torch.fx.symbolic_trace(switched)
     with torch.no_grad():
         assert relative(traced(clip), plain(clip)) <= 1e-10
@@ -135,7 +141,7 @@ def test_double_backward_through_the_lean_layer():
         inputs = x.clone().requires_grad_(True)
         with LeanConv3d() if lean else torch.enable_grad():
             out = layer(inputs)
-        grad_x, = torch.autograd.grad(out.square().sum(), inputs, create_graph=True)
+        (grad_x,) = torch.autograd.grad(out.square().sum(), inputs, create_graph=True)
         grad_x.square().sum().backward()
         results.append((grad_x.detach(), layer.weight.grad, layer.bias.grad))
     for ours, theirs in zip(results[1], results[0], strict=True):
@@ -164,14 +170,13 @@ class StandardisedConv3d(nn.Conv3d):
     def _conv_forward(self, x, weight, bias):
         mean = weight.mean(dim=(1, 2, 3, 4), keepdim=True)
         std = weight.std(dim=(1, 2, 3, 4), keepdim=True) + 1e-5
-        return F.conv3d(x, (weight - mean) / std, bias, self.stride, self.padding, self.dilation,
-                        self.groups)
+        return F.conv3d(x, (weight - mean) / std, bias, self.stride, self.padding, self.dilation, self.groups)
 
 
 def test_a_subclass_with_its_own_conv_forward_keeps_it():
     torch.manual_seed(0)
     conv = StandardisedConv3d(4, 6, 3, padding=1)
-    x = torch.randn(2, 4, 1, 7, 7)   # one frame: the lean path trims the temporal taps
+    x = torch.randn(2, 4, 1, 7, 7)  # one frame: the lean path trims the temporal taps
     expected = conv(x)
     with LeanConv3d():
         out = conv(x)

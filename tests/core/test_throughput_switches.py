@@ -1,5 +1,6 @@
 """The throughput switches of a training stage: precision (bf16 trains on CPU, fp16's scaler state
 survives a resume), memory format, accumulation, and the 2-process SyncBN and ShuffleBN."""
+
 from __future__ import annotations
 
 import json
@@ -26,12 +27,17 @@ from vidssl._speed.precision import check_bf16_gradients, clips_in, use_memory_f
 
 
 def test_a_misspelled_switch_names_the_key(tiny_config):
-    for option, expected in (("stages.1.precision=bf61", r"stages\[1\]\.precision: expected one "
-                                                         r"of 'auto', 'fp32', 'bf16', 'fp16'"),
-                             ("stages.1.memory_format=channels_last", r"stages\[1\]\.memory_format"),
-                             ("stages.1.conv3d=fast", r"stages\[1\]\.conv3d"),
-                             ("keep_freed_memory=yes", r"keep_freed_memory"),
-                             ("stages.1.accumulate=0", r"stages\[1\]\.accumulate")):
+    for option, expected in (
+        (
+            "stages.1.precision=bf61",
+            r"stages\[1\]\.precision: expected one "
+            r"of 'auto', 'fp32', 'bf16', 'fp16'",
+        ),
+        ("stages.1.memory_format=channels_last", r"stages\[1\]\.memory_format"),
+        ("stages.1.conv3d=fast", r"stages\[1\]\.conv3d"),
+        ("keep_freed_memory=yes", r"keep_freed_memory"),
+        ("stages.1.accumulate=0", r"stages\[1\]\.accumulate"),
+    ):
         with pytest.raises(ConfigError, match=expected):
             validate_config(load_config(tiny_config, [option]), get_plugins().registry)
 
@@ -99,8 +105,9 @@ def test_the_bf16_gradient_check_moves_a_wrong_module_to_fp32(capfd):
     x = torch.randn(3, 6)
     random_state = torch.get_rng_state()
     assert check_bf16_gradients(model, x) == ["wrong"]
-    assert "bf16 gradients are wrong for wrong (input 3×5); these modules run in fp32" in \
-        capfd.readouterr().err
+    assert (
+        "bf16 gradients are wrong for wrong (input 3×5); these modules run in fp32" in capfd.readouterr().err
+    )
     assert torch.equal(torch.get_rng_state(), random_state)
     assert all(torch.equal(v, weights[k]) for k, v in model.state_dict().items())
     # the first training forward on a clip shape runs the check by itself; gradients are finite
@@ -125,7 +132,7 @@ class EmbeddingAndBilinear(nn.Module):
         self.conv = nn.Conv3d(3, 4, 3, padding=1)
 
     def forward(self, clip: torch.Tensor) -> torch.Tensor:
-        features = self.conv(clip).mean((3, 4)).transpose(1, 2)          # B × T × 4
+        features = self.conv(clip).mean((3, 4)).transpose(1, 2)  # B × T × 4
         features = features + self.position(torch.arange(clip.shape[2]))
         return self.pair(features, features).mean(1)
 
@@ -134,7 +141,7 @@ def test_the_bf16_check_skips_layers_it_cannot_feed():
     torch.manual_seed(0)
     model = EmbeddingAndBilinear()
     use_precision(model, "bf16", torch.device("cpu"))
-    model(torch.randn(2, 3, 4, 8, 8)).square().sum().backward()   # runs the check first
+    model(torch.randn(2, 3, 4, 8, 8)).square().sum().backward()  # runs the check first
     assert model._vidssl_checked == {(2, 3, 4, 8, 8)}
     assert torch.isfinite(model.position.weight.grad).all()
     assert type(model.position) is nn.Embedding and type(model.pair) is nn.Bilinear
@@ -161,11 +168,24 @@ def test_bf16_gradients_of_the_demo_backbone_are_finite_and_repeatable_after_the
 @pytest.mark.slow
 def test_bf16_trains(tiny_config, tmp_path):
     work = tmp_path / "bf16"
-    run_cli("vidssl-run", str(tiny_config), "--work-dir", str(work), "--stages", "supervised",
-            "--cfg-options", "stages.1.precision=bf16", "stages.1.epochs=4",
-            "stages.1.optimizer.lr=0.01", check=True)
-    epochs = [json.loads(line) for line in (work / "metrics.jsonl").read_text().splitlines()
-              if '"event": "epoch"' in line]
+    run_cli(
+        "vidssl-run",
+        str(tiny_config),
+        "--work-dir",
+        str(work),
+        "--stages",
+        "supervised",
+        "--cfg-options",
+        "stages.1.precision=bf16",
+        "stages.1.epochs=4",
+        "stages.1.optimizer.lr=0.01",
+        check=True,
+    )
+    epochs = [
+        json.loads(line)
+        for line in (work / "metrics.jsonl").read_text().splitlines()
+        if '"event": "epoch"' in line
+    ]
     assert epochs[-1]["loss"] < epochs[0]["loss"], "the loss falls in bf16"
 
 
@@ -175,8 +195,15 @@ def test_low_precision_with_accumulation_resumes_bit_exactly(tiny_config, tmp_pa
     """Stopped after its first epoch's checkpoint, then resumed: weights, optimizer state and
     (fp16) the gradient scaler, which backed off from overflowing steps, end bit for bit as in an
     uninterrupted run."""
-    cfg = load_config(tiny_config, [f"stages.1.precision={precision}", "stages.1.epochs=3",
-                                    "stages.1.accumulate=2", "deterministic=True"])
+    cfg = load_config(
+        tiny_config,
+        [
+            f"stages.1.precision={precision}",
+            "stages.1.epochs=3",
+            "stages.1.accumulate=2",
+            "deterministic=True",
+        ],
+    )
     cfg["stages"] = cfg["stages"][1:2]
 
     def last(work):
@@ -187,8 +214,7 @@ def test_low_precision_with_accumulation_resumes_bit_exactly(tiny_config, tmp_pa
     if precision == "fp16":
         saved = last(tmp_path / "stopped")["progress"]["scaler"]
         fresh = torch.amp.GradScaler("cpu").state_dict()
-        assert (saved["scale"], saved["_growth_tracker"]) != \
-            (fresh["scale"], fresh["_growth_tracker"])
+        assert (saved["scale"], saved["_growth_tracker"]) != (fresh["scale"], fresh["_growth_tracker"])
     Runner(cfg, tmp_path / "stopped", resume=True, hooks=[StopAtEpoch(2)]).run()
     whole = last(tmp_path / "whole")["progress"]
     resumed = last(tmp_path / "stopped")["progress"]
@@ -211,19 +237,24 @@ class StopAtEpoch:
             raise vidssl.StopRun(f"stopped at epoch {epoch}")
 
 
-
 def _sync_bn_worker(rank: int) -> dict:
     torch.manual_seed(0)
-    x = torch.randn(8, 4, 3, 5, 5)                     # the global batch, the same on both ranks
+    x = torch.randn(8, 4, 3, 5, 5)  # the global batch, the same on both ranks
     weights = torch.randn(8, 4, 3, 5, 5)
     model = convert_sync_batchnorm(nn.Sequential(nn.BatchNorm3d(4)), torch.device("cpu"))
-    local = x[4 * rank:4 * (rank + 1)].clone().requires_grad_(True)
+    local = x[4 * rank : 4 * (rank + 1)].clone().requires_grad_(True)
     y = model(local)
-    (y * weights[4 * rank:4 * (rank + 1)]).sum().backward()
+    (y * weights[4 * rank : 4 * (rank + 1)]).sum().backward()
     bn = model[0]
-    return {"type": type(bn).__name__, "y": y.detach(), "x_grad": local.grad,
-            "w_grad": bn.weight.grad, "b_grad": bn.bias.grad,
-            "mean": bn.running_mean, "var": bn.running_var}
+    return {
+        "type": type(bn).__name__,
+        "y": y.detach(),
+        "x_grad": local.grad,
+        "w_grad": bn.weight.grad,
+        "b_grad": bn.bias.grad,
+        "mean": bn.running_mean,
+        "var": bn.running_var,
+    }
 
 
 @pytest.mark.slow
@@ -254,18 +285,17 @@ def test_sync_bn_is_plain_batchnorm_in_one_process():
 
 def _shuffle_worker(rank: int) -> dict:
     torch.manual_seed(rank)
-    rows = torch.arange(8.0).reshape(8, 1) + 100 * rank          # rank r's rows: r00..r07
+    rows = torch.arange(8.0).reshape(8, 1) + 100 * rank  # rank r's rows: r00..r07
     shuffled, permutation = distributed.shuffle_batch(rows)
     back = distributed.unshuffle_batch(shuffled * 2, permutation)
     # a VTDL step with ShuffleBN on its key encoder
-    backbone = vidssl.build("backbone", dict(type="r3d", depth=10, width=0.125,
-                                             stem_pool="1x3x3"))
-    method = vidssl.build("method", dict(type="vtdl", queue_size=16, shuffle_bn=True,
-                                         tca=False), backbone=backbone)
+    backbone = vidssl.build("backbone", dict(type="r3d", depth=10, width=0.125, stem_pool="1x3x3"))
+    method = vidssl.build(
+        "method", dict(type="vtdl", queue_size=16, shuffle_bn=True, tca=False), backbone=backbone
+    )
     views = {k: torch.randn(2, 3, 4, 16, 16) for k in ("query", "key", "negative")}
     loss = method({"views": views})["loss"]
-    return {"shuffled": shuffled.flatten().tolist(), "back": back.flatten().tolist(),
-            "loss": float(loss)}
+    return {"shuffled": shuffled.flatten().tolist(), "back": back.flatten().tolist(), "loss": float(loss)}
 
 
 @pytest.mark.slow
@@ -286,8 +316,7 @@ def test_shuffle_bn_is_the_identity_in_one_process():
     assert distributed.unshuffle_batch(rows, None) is rows
 
 
-def test_a_run_started_before_a_key_existed_resumes_with_its_old_behaviour(tiny_config, tmp_path,
-                                                                           capfd):
+def test_a_run_started_before_a_key_existed_resumes_with_its_old_behaviour(tiny_config, tmp_path, capfd):
     """config.json written before ``conv3d`` and ``keep_freed_memory`` existed (removed here
     from a real run's): ``--resume`` continues with their behaviour then (``conv3d='torch'``,
     memory not kept), says so, and refuses nothing; it was refused as a changed key before."""
@@ -300,11 +329,14 @@ def test_a_run_started_before_a_key_existed_resumes_with_its_old_behaviour(tiny_
     for stage in saved["_stages"]:
         del stage["conv3d"]
     (work / "config.json").write_text(json.dumps(saved))
-    results = Runner(load_config(tiny_config, ["stages.1.epochs=2"]) | {"stages": cfg["stages"]},
-                     work, resume=True).run()
+    results = Runner(
+        load_config(tiny_config, ["stages.1.epochs=2"]) | {"stages": cfg["stages"]}, work, resume=True
+    ).run()
     assert "supervised" in results
-    assert "this run started before vidssl had keep_freed_memory (continues as False), " \
-           "stages[0].conv3d (continues as 'torch')" in capfd.readouterr().err
+    assert (
+        "this run started before vidssl had keep_freed_memory (continues as False), "
+        "stages[0].conv3d (continues as 'torch')" in capfd.readouterr().err
+    )
     resumed = json.loads((work / "config.json").read_text())
     assert resumed["_stages"][0]["conv3d"] == "torch" and resumed["keep_freed_memory"] is False
 
@@ -327,9 +359,19 @@ def test_the_switches_are_undone_when_the_training_stage_ends(tiny_config, tmp_p
     assert type(torch.load(tmp_path / "whole.pt", weights_only=False)) is type(backbone)
     # compile too (its wrapper is made at once, compiled only at the first call)
     method = vidssl.build("method", {"type": "supervised", "num_classes": 10}, backbone=backbone)
-    stage = SimpleNamespace(name="s", method=method, dataset=None, cfg={
-        "precision": "fp32", "memory_format": "channels_last_3d", "compile": True,
-        "batch_size": 2, "accumulate": 1, "global_batch": None})
+    stage = SimpleNamespace(
+        name="s",
+        method=method,
+        dataset=None,
+        cfg={
+            "precision": "fp32",
+            "memory_format": "channels_last_3d",
+            "compile": True,
+            "batch_size": 2,
+            "accumulate": 1,
+            "global_batch": None,
+        },
+    )
     restore = switch_backbones(SimpleNamespace(device=torch.device("cpu")), stage)
     assert backbone._compiled_call_impl is not None
     assert not next(p for p in backbone.parameters() if p.dim() == 5).is_contiguous()
@@ -340,19 +382,20 @@ def test_the_switches_are_undone_when_the_training_stage_ends(tiny_config, tmp_p
 
 @pytest.mark.slow
 def test_repeat_trains_on_videos_times_clips_resumes_exactly_and_is_refused_where_it_cannot_hold(
-        tiny_config, tmp_path, capfd):
+    tiny_config, tmp_path, capfd
+):
     """A supervised stage on ``repeat=2``: batches of 4 videos × 2 clips (printed), stopped after
     its first epoch and resumed it ends bit for bit as an uninterrupted run; a memory-bank method
     and an evaluation dataset refuse it."""
-    cfg = load_config(tiny_config, ["stages.1.dataset.repeat=2", "stages.1.epochs=2",
-                                           "deterministic=True"])
+    cfg = load_config(tiny_config, ["stages.1.dataset.repeat=2", "stages.1.epochs=2", "deterministic=True"])
     cfg["stages"] = cfg["stages"][1:2]
     Runner(cfg, tmp_path / "whole").run()
     assert "4 videos per step × 2 clips each = 8 clips per step" in capfd.readouterr().err
     Runner(cfg, tmp_path / "stopped", hooks=[StopAtEpoch(1)]).run()
     Runner(cfg, tmp_path / "stopped", resume=True).run()
-    whole, resumed = (checkpoint.load(tmp_path / w / "checkpoints" / "stage_supervised.pt")
-                      for w in ("whole", "stopped"))
+    whole, resumed = (
+        checkpoint.load(tmp_path / w / "checkpoints" / "stage_supervised.pt") for w in ("whole", "stopped")
+    )
     assert_same_tensors(whole["method"], resumed["method"], "method.")
     assert whole["metrics"] == resumed["metrics"]
     stage = {k: v for k, v in cfg["stages"][0].items() if k != "val_dataset"}
@@ -361,6 +404,9 @@ def test_repeat_trains_on_videos_times_clips_resumes_exactly_and_is_refused_wher
         Runner(bank, tmp_path / "bank").run()
     evaluated = load_config(tiny_config, ["stages.1.val_dataset.repeat=2"])
     evaluated["stages"] = evaluated["stages"][1:2]
-    with pytest.raises(ConfigError, match=r"stages\[0\]\.val_dataset: its items hold 2 "
-                                                 r"augmented clips each"):
+    with pytest.raises(
+        ConfigError,
+        match=r"stages\[0\]\.val_dataset: its items hold 2 "
+        r"augmented clips each",
+    ):
         Runner(evaluated, tmp_path / "evaluated").run()

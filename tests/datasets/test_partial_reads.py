@@ -1,6 +1,7 @@
 """Partial, frame-exact reads and the per-dataset video index, on real files: MPEG-4 part 2 AVI
 (GOP 12, with and without B-frames), H.264 MP4 with B-frames, MJPG, a variable-frame-rate file
 and a truncated file whose container still claims its old frame count."""
+
 from __future__ import annotations
 
 import fractions
@@ -23,8 +24,15 @@ from vidssl_datasets.video_index import VideoIndex, entry_info
 from vidssl_datasets.video_reader import probe, read_clip, read_video
 
 
-def encode(path, codec: str, frames: int = 60, gop: int = 12, bframes: int = 0,
-           size: tuple[int, int] = (96, 64), vfr: bool = False) -> None:
+def encode(
+    path,
+    codec: str,
+    frames: int = 60,
+    gop: int = 12,
+    bframes: int = 0,
+    size: tuple[int, int] = (96, 64),
+    vfr: bool = False,
+) -> None:
     """Write a test video with PyAV: a panning, brightening texture (every frame differs)."""
     container = av.open(str(path), "w")
     stream = container.add_stream(codec, rate=25)
@@ -34,15 +42,19 @@ def encode(path, codec: str, frames: int = 60, gop: int = 12, bframes: int = 0,
     if codec == "mpeg4":
         stream.codec_context.max_b_frames = bframes
     if codec == "libx264":
-        stream.codec_context.options = {"bf": str(bframes), "g": str(gop),
-                                        "keyint_min": str(gop), "sc_threshold": "0"}
+        stream.codec_context.options = {
+            "bf": str(bframes),
+            "g": str(gop),
+            "keyint_min": str(gop),
+            "sc_threshold": "0",
+        }
     if vfr:
         stream.codec_context.time_base = fractions.Fraction(1, 1000)
     width, height = size
     texture = (np.random.default_rng(0).random((height, width + frames, 3)) * 200).astype(np.uint8)
     t = 0
-    for i in range(frames):   # a panning texture that brightens: every frame differs
-        image = np.ascontiguousarray(texture[:, i:i + width]) + np.uint8(i % 50)
+    for i in range(frames):  # a panning texture that brightens: every frame differs
+        image = np.ascontiguousarray(texture[:, i : i + width]) + np.uint8(i % 50)
         frame = av.VideoFrame.from_ndarray(image, format="rgb24")
         if vfr:  # 40 ms and 80 ms steps
             frame.pts, frame.time_base = t, fractions.Fraction(1, 1000)
@@ -54,11 +66,13 @@ def encode(path, codec: str, frames: int = 60, gop: int = 12, bframes: int = 0,
     container.close()
 
 
-KINDS = {"mpeg4_gop12.avi": dict(codec="mpeg4"),
-         "mpeg4_bframes.avi": dict(codec="mpeg4", bframes=2),
-         "h264_bframes.mp4": dict(codec="libx264", bframes=3, gop=25),
-         "mjpg.avi": dict(codec="mjpeg"),
-         "h264_vfr.mp4": dict(codec="libx264", bframes=2, vfr=True)}
+KINDS = {
+    "mpeg4_gop12.avi": dict(codec="mpeg4"),
+    "mpeg4_bframes.avi": dict(codec="mpeg4", bframes=2),
+    "h264_bframes.mp4": dict(codec="libx264", bframes=3, gop=25),
+    "mjpg.avi": dict(codec="mjpeg"),
+    "h264_vfr.mp4": dict(codec="libx264", bframes=2, vfr=True),
+}
 BACKENDS = ["auto", "pyav", "opencv", "torchcodec"]
 #: documented limit (docs/data.md): torchcodec's exact mode returns other frames than a full
 #: decode on MPEG-4 part 2 AVI with B-frames (packed bitstream); pyav and opencv do not
@@ -88,16 +102,17 @@ def torchcodec_usable() -> bool:
 @pytest.mark.parametrize("name", [*KINDS, "truncated.avi"])
 def test_partial_reads_equal_a_full_decode(videos, name, backend):
     if backend == "torchcodec" and not torchcodec_usable():
-        pytest.skip("torchcodec needs 'pip install torchcodec' and FFmpeg's shared libraries "
-                    "('apt-get install ffmpeg'); .ci/run installs both")
+        pytest.skip(
+            "torchcodec needs 'pip install torchcodec' and FFmpeg's shared libraries "
+            "('apt-get install ffmpeg'); .ci/run installs both"
+        )
     if backend == "torchcodec" and name in TORCHCODEC_WRONG:
         pytest.skip("documented limit: torchcodec on MPEG-4 AVI with B-frames")
     path = videos / name
     full = read_video(path, "pyav")
     info = probe(path)
     assert info.n_frames == len(full)
-    for indices in ([0, 1, 2], [5, 9, 13, 17], [30, 34, 38, 42], [info.n_frames - 1],
-                    [13, 2, 13, 40, 7]):
+    for indices in ([0, 1, 2], [5, 9, 13, 17], [30, 34, 38, 42], [info.n_frames - 1], [13, 2, 13, 40, 7]):
         indices = [i for i in indices if i < info.n_frames]
         assert np.array_equal(read_clip(path, indices, info, backend), full[indices]), indices
 
@@ -132,12 +147,21 @@ def test_a_second_index_build_opens_no_video(tmp_path, monkeypatch):
     monkeypatch.setattr(video_index, "probe", lambda path, *args: probes.append(path) or probe(path, *args))
     assert VideoIndex(tmp_path).build(everything) == counts
     assert probes == [], "the second build reads the index file only"
-    write_video(paths[7], np.zeros((3, 8, 8, 3), np.uint8))   # the file changes: size, mtime
+    write_video(paths[7], np.zeros((3, 8, 8, 3), np.uint8))  # the file changes: size, mtime
     entry = VideoIndex(tmp_path).lookup(paths[7])
     assert probes == [paths[7]] and entry["n_frames"] == 3 and entry_info(entry).n_frames == 3
     line = json.loads((tmp_path / ".vidssl-index.jsonl").read_text().splitlines()[0])
-    assert {"path", "size", "mtime", "status", "n_frames", "fps", "width", "height",
-            "keyframes"} <= line.keys()
+    assert {
+        "path",
+        "size",
+        "mtime",
+        "status",
+        "n_frames",
+        "fps",
+        "width",
+        "height",
+        "keyframes",
+    } <= line.keys()
 
 
 def test_datasets_skip_videos_the_index_marks_bad_without_opening_them(tmp_path, monkeypatch):
@@ -145,13 +169,21 @@ def test_datasets_skip_videos_the_index_marks_bad_without_opening_them(tmp_path,
 
     write_video(tmp_path / "good.avi", np.zeros((12, 16, 16, 3), np.uint8))
     (tmp_path / "empty.avi").write_bytes(b"")
-    dataset = vidssl.build("dataset", {"type": "video_files", "root": str(tmp_path),
-                                       "paths": ["empty.avi", "missing.avi", "good.avi"],
-                                       "reader": {"max_skipped": 1.0},
-                                       "view": {"clip_len": 4, "size": 16}}, views={"clip": {}})
+    dataset = vidssl.build(
+        "dataset",
+        {
+            "type": "video_files",
+            "root": str(tmp_path),
+            "paths": ["empty.avi", "missing.avi", "good.avi"],
+            "reader": {"max_skipped": 1.0},
+            "view": {"clip_len": 4, "size": 16},
+        },
+        views={"clip": {}},
+    )
     opened, real = [], video_source.read_clip
-    monkeypatch.setattr(video_source, "read_clip",
-                        lambda path, *args: opened.append(Path(path).name) or real(path, *args))
+    monkeypatch.setattr(
+        video_source, "read_clip", lambda path, *args: opened.append(Path(path).name) or real(path, *args)
+    )
     item = dataset[0]
     assert item["skipped"] == 2 and item["index"] == 2
     assert opened == ["good.avi"], "videos the index marks empty or missing are not opened"
@@ -179,8 +211,9 @@ def test_reading_clips_of_a_720p_video_keeps_memory_bounded(tmp_path):
     encode(path, "libx264", frames=300, gop=60, bframes=2, size=(1280, 720))
     script = tmp_path / "memory.py"
     script.write_text(textwrap.dedent(MEMORY_CHECK))
-    result = subprocess.run([sys.executable, str(script), str(path)], capture_output=True,
-                            text=True, timeout=300, env=os.environ)
+    result = subprocess.run(
+        [sys.executable, str(script), str(path)], capture_output=True, text=True, timeout=300, env=os.environ
+    )
     assert result.returncode == 0, result.stderr
     growth_mb = int(result.stdout.split()[-1])
     # a whole decode would hold 300 × 2.8 MB = 830 MB

@@ -1,5 +1,6 @@
 """vidssl-prepare on real video files: frame extraction (resumable, failures reported) and the
 annotation JSON, read back through the video_list dataset."""
+
 from __future__ import annotations
 
 import json
@@ -20,8 +21,9 @@ def test_frames_then_annotations_then_dataset(tmp_path):
             write_video(videos / cls / f"v_{cls}_g{g:02d}_c01.avi", frames)
     (videos / "Archery" / "v_Archery_g99_c01.avi").write_bytes(b"broken")
     out = tmp_path / "frames"
-    first = run_cli("vidssl-prepare", "frames", "--videos", str(videos), "--out", str(out),
-                    "--short-side", "32")
+    first = run_cli(
+        "vidssl-prepare", "frames", "--videos", str(videos), "--out", str(out), "--short-side", "32"
+    )
     assert first.returncode == 1
     assert "failed: " in first.stderr and "v_Archery_g99_c01.avi" in first.stderr
     assert "extracted 4, failed 1" in first.stderr
@@ -35,23 +37,52 @@ def test_frames_then_annotations_then_dataset(tmp_path):
     lists = tmp_path / "ucfTrainTestlist"
     lists.mkdir()
     (lists / "classInd.txt").write_text("1 ApplyEyeMakeup\n2 Archery\n")
-    (lists / "trainlist01.txt").write_text("ApplyEyeMakeup/v_ApplyEyeMakeup_g08_c01.avi 1\n"
-                                           "Archery/v_Archery_g08_c01.avi 2\n")
-    (lists / "testlist01.txt").write_text("ApplyEyeMakeup/v_ApplyEyeMakeup_g01_c01.avi\n"
-                                          "Archery/v_Archery_g01_c01.avi\n")
+    (lists / "trainlist01.txt").write_text(
+        "ApplyEyeMakeup/v_ApplyEyeMakeup_g08_c01.avi 1\nArchery/v_Archery_g08_c01.avi 2\n"
+    )
+    (lists / "testlist01.txt").write_text(
+        "ApplyEyeMakeup/v_ApplyEyeMakeup_g01_c01.avi\nArchery/v_Archery_g01_c01.avi\n"
+    )
     target = tmp_path / "ucf101_01.json"
-    run_cli("vidssl-prepare", "annotations", "ucf101", "--annotation-dir", str(lists),
-            "--out", str(target), check=True)
+    run_cli(
+        "vidssl-prepare",
+        "annotations",
+        "ucf101",
+        "--annotation-dir",
+        str(lists),
+        "--out",
+        str(target),
+        check=True,
+    )
     data = json.loads(target.read_text())
     assert data["labels"] == ["ApplyEyeMakeup", "Archery"]
-    assert data["database"]["v_Archery_g01_c01"] == {"subset": "validation",
-                                                     "annotations": {"label": "Archery"}}
-    dataset = vidssl.build("dataset", {"type": "video_list", "root": str(out),
-                                       "annotation": str(target), "subset": "validation",
-                                       "view": {"clip_len": 4, "size": 32}}, views={"clip": {}})
+    assert data["database"]["v_Archery_g01_c01"] == {
+        "subset": "validation",
+        "annotations": {"label": "Archery"},
+    }
+    dataset = vidssl.build(
+        "dataset",
+        {
+            "type": "video_list",
+            "root": str(out),
+            "annotation": str(target),
+            "subset": "validation",
+            "view": {"clip_len": 4, "size": 32},
+        },
+        views={"clip": {}},
+    )
     item = dataset[1]
     assert item["label"] == 1 and item["views"]["clip"].shape == (3, 4, 32, 32)
-    ucf = vidssl.build("dataset", {"type": "ucf101", "root": str(out), "annotation_dir": str(lists),
-                                   "subset": "test", "reader": {"source": "frames"},
-                                   "view": {"clip_len": 4, "size": 32}}, views={"clip": {}})
+    ucf = vidssl.build(
+        "dataset",
+        {
+            "type": "ucf101",
+            "root": str(out),
+            "annotation_dir": str(lists),
+            "subset": "test",
+            "reader": {"source": "frames"},
+            "view": {"clip_len": 4, "size": 32},
+        },
+        views={"clip": {}},
+    )
     assert len(ucf) == 2 and ucf[0]["label"] == 0

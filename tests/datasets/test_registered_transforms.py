@@ -1,5 +1,6 @@
 """A clip transform and a temporal sampler from a separately installed plugin (a real
 ``*.dist-info`` with an entry point), named in a dataset view: no edit of the datasets plugin."""
+
 from __future__ import annotations
 
 import os
@@ -71,8 +72,15 @@ def test_out_of_tree_transform_and_sampler_in_a_view(tmp_path):
     env = make_distribution(tmp_path / "site", "clip-tricks", "0.2", "clip_tricks", PLUGIN)
     script = tmp_path / "check.py"
     script.write_text(textwrap.dedent(SCRIPT))
-    result = subprocess.run([sys.executable, str(script), str(video)], capture_output=True,
-                            text=True, env={**os.environ, **env}, timeout=120)
+    result = subprocess.run(
+        [sys.executable, str(script), str(video)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
-    assert "config error: stages[0].val_dataset.view.sampler.frist: unknown key 'frist'; did " \
-           "you mean 'first'?" in result.stdout, result.stdout
+    assert (
+        "config error: stages[0].val_dataset.view.sampler.frist: unknown key 'frist'; did "
+        "you mean 'first'?" in result.stdout
+    ), result.stdout

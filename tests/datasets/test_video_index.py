@@ -2,6 +2,7 @@
 after they were indexed missing, index files this process cannot write, appends cut by a crash
 and the lock around them, files replaced by others of the same size and mtime, and samplers
 that give no frames."""
+
 from __future__ import annotations
 
 import fcntl
@@ -29,11 +30,17 @@ def dataset(paths, **reader):
     whose index lives in that folder."""
     root = paths[0].parent
     (root / "list.txt").write_text("".join(f"{p.name} 12 0\n" for p in paths))
-    return vidssl.build("dataset", {"type": "video_list", "root": str(root),
-                                    "annotation": str(root / "list.txt"),
-                                    "view": {"clip_len": 4, "size": 16},
-                                    "reader": {"source": "video", **reader}},
-                        views={"clip": {}})
+    return vidssl.build(
+        "dataset",
+        {
+            "type": "video_list",
+            "root": str(root),
+            "annotation": str(root / "list.txt"),
+            "view": {"clip_len": 4, "size": 16},
+            "reader": {"source": "video", **reader},
+        },
+        views={"clip": {}},
+    )
 
 
 def counting_probes(monkeypatch) -> list:
@@ -49,8 +56,8 @@ def test_a_video_missing_when_indexed_and_there_now_is_probed_again(tmp_path):
     for path in paths[:9]:
         video(path, 12, shade=paths.index(path))
     assert VideoIndex(tmp_path).build(paths) == {"ok": 9, "missing": 1}
-    video(paths[9], 12)                                        # downloaded later
-    paths[3].write_bytes(b"damaged since" * 50)                # and another one broke
+    video(paths[9], 12)  # downloaded later
+    paths[3].write_bytes(b"damaged since" * 50)  # and another one broke
     data = dataset(paths, max_skipped=0.1)
     items = [data[i] for i in range(10)]
     assert sum(item["skipped"] for item in items) == 1, "only the damaged one is skipped"
@@ -88,7 +95,7 @@ def test_a_line_cut_by_a_crash_does_not_swallow_the_next(tmp_path, monkeypatch):
     video(second, 14)
     VideoIndex(tmp_path).lookup(first)
     with open(tmp_path / INDEX_NAME, "a") as f:
-        f.write('{"path": "c.avi", "size": 12')               # a crash mid-append
+        f.write('{"path": "c.avi", "size": 12')  # a crash mid-append
     VideoIndex(tmp_path).lookup(second)
     probes = counting_probes(monkeypatch)
     index = VideoIndex(tmp_path)
@@ -145,10 +152,18 @@ def test_a_sampler_that_gives_no_frames_stops_naming_the_view_and_sampler(tmp_pa
     if "no_clips" not in registry.names("transform"):
         registry.add(Component("transform", "no_clips", NoClips, {"type": "object"}, "tests", "0"))
     video(tmp_path / "v.avi", 12)
-    data = vidssl.build("dataset", {"type": "video_files", "paths": [str(tmp_path / "v.avi")],
-                                    "view": {"clip_len": 4, "size": 16,
-                                             "sampler": {"type": "no_clips"}}},
-                        views={"clip": {}})
-    with pytest.raises(RunError, match=r"views\.clip: sampler 'no_clips' gave no clip for video "
-                                       r".*v\.avi, which has 12 frames; .*nothing was skipped"):
+    data = vidssl.build(
+        "dataset",
+        {
+            "type": "video_files",
+            "paths": [str(tmp_path / "v.avi")],
+            "view": {"clip_len": 4, "size": 16, "sampler": {"type": "no_clips"}},
+        },
+        views={"clip": {}},
+    )
+    with pytest.raises(
+        RunError,
+        match=r"views\.clip: sampler 'no_clips' gave no clip for video "
+        r".*v\.avi, which has 12 frames; .*nothing was skipped",
+    ):
         data[0]

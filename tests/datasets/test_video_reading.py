@@ -1,4 +1,5 @@
 """Reading real video files and frame folders, and what happens with broken ones."""
+
 from __future__ import annotations
 
 import tracemalloc
@@ -44,12 +45,12 @@ def test_frame_count_comes_from_decoding_not_metadata(tmp_path):
 @pytest.mark.parametrize("backend", ["auto", "opencv"])
 def test_whole_videos_stream_one_frame_at_a_time(tmp_path, backend):
     path = tmp_path / "long.avi"
-    write_video(path, np.repeat(gradient_video(10, 64), 12, axis=0))   # 120 frames
+    write_video(path, np.repeat(gradient_video(10, 64), 12, axis=0))  # 120 frames
     dataset = VideoDataset([VideoRecord(str(path), -1)], [], {}, None, ReaderSpec(backend=backend))
     frames = dataset.frames(0)
     assert not isinstance(frames, np.ndarray)
     tracemalloc.start()
-    means = [float(frame.mean()) for frame in frames]   # keeps no frame
+    means = [float(frame.mean()) for frame in frames]  # keeps no frame
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     assert len(means) == 120 and np.allclose(means[::12], 20 + 20 * np.arange(10), atol=3)
@@ -62,13 +63,23 @@ def test_a_stream_shorter_than_indexed_is_an_error_naming_the_video(tmp_path):
     path = tmp_path / "v.avi"
     write_video(path, gradient_video(12))
     (tmp_path / "list.txt").write_text("v.avi 12 0\n")
-    assert VideoIndex(tmp_path).lookup(path)["n_frames"] == 12   # indexed: 12 frames
-    dataset = vidssl.build("dataset", {"type": "video_list", "root": str(tmp_path),
-                                       "annotation": str(tmp_path / "list.txt"),
-                                       "reader": {"source": "video"}}, views={"clip": {}})
-    write_video(path, gradient_video(6))   # replaced while the job runs
-    with pytest.raises(DataError, match=r"v.avi: decoding gave 6 frames where the index counted "
-                                        r"12 .*list.txt:1"):
+    assert VideoIndex(tmp_path).lookup(path)["n_frames"] == 12  # indexed: 12 frames
+    dataset = vidssl.build(
+        "dataset",
+        {
+            "type": "video_list",
+            "root": str(tmp_path),
+            "annotation": str(tmp_path / "list.txt"),
+            "reader": {"source": "video"},
+        },
+        views={"clip": {}},
+    )
+    write_video(path, gradient_video(6))  # replaced while the job runs
+    with pytest.raises(
+        DataError,
+        match=r"v.avi: decoding gave 6 frames where the index counted "
+        r"12 .*list.txt:1",
+    ):
         list(dataset.frames(0))
 
 
@@ -129,10 +140,17 @@ def test_items_are_deterministic_per_seed_epoch_and_index(tmp_path):
 
 
 def test_label_changing_augmentations_are_refused_on_synthetic_motion(tmp_path):
-    with pytest.raises(vidssl.ConfigError, match=r"'hflip' changes the class on this dataset "
-                                                        r"\(move_right→move_left"):
-        vidssl.build("dataset", {"type": "synthetic_motion", "split": "unlabeled",
-                                 "view": {"flip": 0.5}}, views={"clip": {}})
+    with pytest.raises(
+        vidssl.ConfigError,
+        match=r"'hflip' changes the class on this dataset "
+        r"\(move_right→move_left",
+    ):
+        vidssl.build(
+            "dataset",
+            {"type": "synthetic_motion", "split": "unlabeled", "view": {"flip": 0.5}},
+            views={"clip": {}},
+        )
     with pytest.raises(vidssl.ConfigError, match=r"'reverse' changes the class"):
-        vidssl.build("dataset", {"type": "synthetic_motion", "split": "unlabeled"},
-                     views={"clip": {"reverse": 0.5}})
+        vidssl.build(
+            "dataset", {"type": "synthetic_motion", "split": "unlabeled"}, views={"clip": {"reverse": 0.5}}
+        )

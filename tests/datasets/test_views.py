@@ -1,4 +1,5 @@
 """Clip sampling and augmentation of views, on the seeds' samplers."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -24,9 +25,15 @@ def test_loop_padding_uniform_and_center_clips():
 
 def test_same_time_and_different_time_views():
     for seed in range(20):
-        idx = frame_indices(specs(q=dict(clip_len=4), k=dict(clip_len=4, same_time_as="q"),
-                                  n=dict(clip_len=4, different_time_from="q", min_gap=3)),
-                            40, np.random.default_rng(seed))
+        idx = frame_indices(
+            specs(
+                q=dict(clip_len=4),
+                k=dict(clip_len=4, same_time_as="q"),
+                n=dict(clip_len=4, different_time_from="q", min_gap=3),
+            ),
+            40,
+            np.random.default_rng(seed),
+        )
         assert idx["k"] == idx["q"]
         assert abs(idx["n"][0][0] - idx["q"][0][0]) >= 3
 
@@ -53,9 +60,11 @@ def test_different_time_start_follows_the_seed_rule_short_videos_included():
 
 
 def test_mlfo_halves_and_global_clip_share_one_span():
-    views = specs(c1=dict(clip_len=16, part="first", rate_max=3.0),
-                  c2=dict(clip_len=16, part="second", same_time_as="c1"),
-                  g=dict(clip_len=16, part="global", same_time_as="c1"))
+    views = specs(
+        c1=dict(clip_len=16, part="first", rate_max=3.0),
+        c2=dict(clip_len=16, part="second", same_time_as="c1"),
+        g=dict(clip_len=16, part="global", same_time_as="c1"),
+    )
     rates = []
     for seed in range(30):
         idx = frame_indices(views, 200, np.random.default_rng(seed))
@@ -74,15 +83,24 @@ def test_mlfo_halves_and_global_clip_share_one_span():
 def test_clip_consistent_versus_per_frame_colour():
     frames = np.full((6, 20, 20, 3), 120, np.uint8)
     mean, std = [0.0] * 3, [1.0] * 3
-    clip = render_view(frames, ViewSpec(clip_len=6, size=20, color_jitter=[0.8, 0, 0], mean=mean, std=std),
-                       np.random.default_rng(1))
-    per_frame = render_view(frames, ViewSpec(clip_len=6, size=20, color_jitter=[0.8, 0, 0], mean=mean,
-                                             std=std, per_frame_color=True), np.random.default_rng(1))
+    clip = render_view(
+        frames,
+        ViewSpec(clip_len=6, size=20, color_jitter=[0.8, 0, 0], mean=mean, std=std),
+        np.random.default_rng(1),
+    )
+    per_frame = render_view(
+        frames,
+        ViewSpec(clip_len=6, size=20, color_jitter=[0.8, 0, 0], mean=mean, std=std, per_frame_color=True),
+        np.random.default_rng(1),
+    )
     brightness = clip.mean((0, 2, 3))
     assert torch.allclose(brightness, brightness[0].expand(6)), "one jitter for the whole clip"
     assert per_frame.mean((0, 2, 3)).std() > 0.01, "a jitter per frame"
-    rotated = render_view(np.random.default_rng(2).integers(0, 255, (2, 20, 20, 3), dtype=np.uint8),
-                          ViewSpec(clip_len=2, size=20, rotation=10.0), np.random.default_rng(3))
+    rotated = render_view(
+        np.random.default_rng(2).integers(0, 255, (2, 20, 20, 3), dtype=np.uint8),
+        ViewSpec(clip_len=2, size=20, rotation=10.0),
+        np.random.default_rng(3),
+    )
     assert rotated.shape == (3, 2, 20, 20)
 
 

@@ -1,4 +1,5 @@
 """Dense / improved trajectories against the original program's output and on controlled videos."""
+
 from __future__ import annotations
 
 import math
@@ -75,8 +76,7 @@ def test_rows_follow_the_release_layout(kth_dt):
     video_length = 360
     frames, positions = kth_dt[:, 0], kth_dt[:, 7:10]
     assert (positions >= 0).all() and (positions <= 0.999).all()
-    np.testing.assert_allclose(kth_dt[:, 9], np.clip((frames - 7.5) / video_length, 0, 0.999),
-                               atol=1e-6)
+    np.testing.assert_allclose(kth_dt[:, 9], np.clip((frames - 7.5) / video_length, 0, 0.999), atol=1e-6)
     # trajectory shape: 15 displacements normalised by the summed step length
     shape = kth_dt[:, 10:40].reshape(-1, 15, 2)
     np.testing.assert_allclose(np.linalg.norm(shape, axis=2).sum(1), 1, atol=1e-4)
@@ -102,10 +102,10 @@ def _panning_video(frames: int = 24, shift: float = 2.0, square: bool = False) -
     video = []
     for t in range(frames):
         x = int(round(20 + t * shift))
-        frame = scene[10:130, x:x + 160].copy()
+        frame = scene[10:130, x : x + 160].copy()
         if square:
             y = 20 + 3 * t
-            frame[y:y + 24, 60:84] = 255 - frame[y:y + 24, 60:84]
+            frame[y : y + 24, 60:84] = 255 - frame[y : y + 24, 60:84]
         video.append(np.repeat(frame[..., None], 3, axis=2).astype(np.uint8))
     return np.stack(video)
 
@@ -114,7 +114,7 @@ def test_idt_removes_camera_motion_that_dt_keeps():
     video = _panning_video()
     dt = extract_trajectories(video, mode="dt")
     idt = extract_trajectories(video, mode="idt")
-    assert len(dt) > 100           # the pan moves every textured point by 30 px over 15 frames
+    assert len(dt) > 100  # the pan moves every textured point by 30 px over 15 frames
     assert len(idt) < 0.05 * len(dt)
     # dt: the tracks follow the pan (leftwards in the image)
     assert np.median(dt[:, 10:40].reshape(-1, 15, 2)[:, :, 0]) < 0
@@ -145,13 +145,13 @@ def _pixel_histograms(grey, flow):
 
 def test_histograms_split_magnitude_between_neighbouring_bins():
     flow = np.zeros((40, 40, 2), np.float32)
-    flow[..., 0] = 2.0 * math.cos(math.radians(22.5))   # 22.5°: halfway between bins 0 and 1
+    flow[..., 0] = 2.0 * math.cos(math.radians(22.5))  # 22.5°: halfway between bins 0 and 1
     flow[..., 1] = 2.0 * math.sin(math.radians(22.5))
     hist = _pixel_histograms(np.zeros((40, 40), np.uint8), flow)
     hog, hof, mbhx, mbhy = hist[..., :8], hist[..., 8:17], hist[..., 17:25], hist[..., 25:]
-    assert hog.sum() == 0 and mbhx.sum() == 0 and mbhy.sum() == 0   # constant image and flow
+    assert hog.sum() == 0 and mbhx.sum() == 0 and mbhy.sum() == 0  # constant image and flow
     np.testing.assert_allclose(hof[5, 5], [1, 1, 0, 0, 0, 0, 0, 0, 0], atol=1e-3)
-    small = _pixel_histograms(np.zeros((40, 40), np.uint8), flow * 0.1)   # |f| = 0.2 ≤ 0.4
+    small = _pixel_histograms(np.zeros((40, 40), np.uint8), flow * 0.1)  # |f| = 0.2 ≤ 0.4
     np.testing.assert_allclose(small[5, 5, 8:17], [0] * 8 + [1])
     # every angle: the weight lands on the bins either side of it, in proportion (to 0.01°)
     angles = np.linspace(0, 360, 40 * 40, endpoint=False).reshape(40, 40)
@@ -159,10 +159,12 @@ def test_histograms_split_magnitude_between_neighbouring_bins():
     hof = _pixel_histograms(np.zeros((40, 40), np.uint8), turning.astype(np.float32))[..., 8:16]
     position = angles / 45.0
     expected = np.zeros((40, 40, 8))
-    np.put_along_axis(expected, np.floor(position)[..., None].astype(int) % 8,
-                      (1 - position % 1)[..., None], -1)
-    np.put_along_axis(expected, (np.floor(position)[..., None].astype(int) + 1) % 8,
-                      (position % 1)[..., None], -1)
+    np.put_along_axis(
+        expected, np.floor(position)[..., None].astype(int) % 8, (1 - position % 1)[..., None], -1
+    )
+    np.put_along_axis(
+        expected, (np.floor(position)[..., None].astype(int) + 1) % 8, (position % 1)[..., None], -1
+    )
     np.testing.assert_allclose(hof, expected, atol=3e-4)
 
 

@@ -1,6 +1,7 @@
 """vidssl-bench synthetic: every installed method with a demo config is ranked, a third-party
 plugin's method included; finished runs are reused; the leaderboard is rewritten per run (the
 preflight-sized --tiny run CI affords)."""
+
 from __future__ import annotations
 
 import json
@@ -24,12 +25,25 @@ def test_the_leaderboard_ranks_every_method_with_a_demo_config(tmp_path):
     out, data = tmp_path / "bench", tmp_path / "data"
     pip("install", "--no-build-isolation", "--no-deps", str(EXAMPLE))
     try:
-        result = run_cli("vidssl-bench", "synthetic", "--tiny", "--out", str(out), "--data-root",
-                         str(data), check=True, timeout=600)
+        result = run_cli(
+            "vidssl-bench",
+            "synthetic",
+            "--tiny",
+            "--out",
+            str(out),
+            "--data-root",
+            str(data),
+            check=True,
+            timeout=600,
+        )
         records = json.loads((out / "leaderboard.json").read_text())
         assert {(r["method"], r["distribution"]) for r in records} == {
-            ("arrow_of_time", "vidssl-example-plugin"), ("local_aggregation", "vidssl-methods"),
-            ("mlfo", "vidssl-methods"), ("supervised", "vidssl-methods"), ("vtdl", "vidssl-methods")}
+            ("arrow_of_time", "vidssl-example-plugin"),
+            ("local_aggregation", "vidssl-methods"),
+            ("mlfo", "vidssl-methods"),
+            ("supervised", "vidssl-methods"),
+            ("vtdl", "vidssl-methods"),
+        }
         for r in records:
             results = json.loads((out / r["method"] / "seed0" / "results.json").read_text())
             assert r["score"] == results[r["score_stage"]]["top1"]
@@ -54,15 +68,23 @@ def test_the_leaderboard_ranks_every_method_with_a_demo_config(tmp_path):
         assert "| random-init probe, seeds 0 | RGB |" in table
         # a second call reuses the finished runs
         before = {p: p.stat().st_mtime for p in out.glob("*/seed0/results.json")}
-        again = run_cli("vidssl-bench", "synthetic", "--tiny", "--methods", "vtdl,arrow_of_time",
-                        "--out", str(out), "--data-root", str(data), check=True)
+        again = run_cli(
+            "vidssl-bench",
+            "synthetic",
+            "--tiny",
+            "--methods",
+            "vtdl,arrow_of_time",
+            "--out",
+            str(out),
+            "--data-root",
+            str(data),
+            check=True,
+        )
         assert {p: p.stat().st_mtime for p in out.glob("*/seed0/results.json")} == before
         assert "| vtdl |" in again.stdout and "| mlfo |" not in again.stdout
         printed = run_cli("vidssl-bench", "synthetic", "--out", str(out), "--table", check=True)
         assert printed.stdout == (out / "leaderboard.md").read_text()
     finally:
         pip("uninstall", "-y", "vidssl-example-plugin")
-    refused = run_cli("vidssl-bench", "synthetic", "--methods", "arrow_of_time", "--out",
-                      str(out))
-    assert refused.returncode == 2 and "no demo config registered for arrow_of_time" in \
-        refused.stderr
+    refused = run_cli("vidssl-bench", "synthetic", "--methods", "arrow_of_time", "--out", str(out))
+    assert refused.returncode == 2 and "no demo config registered for arrow_of_time" in refused.stderr

@@ -1,5 +1,6 @@
 """The calibration pieces of vidssl-bench: pair metrics of a confusion matrix under a
 time-reversal swap, and the pixel probes' logistic regression."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -12,10 +13,14 @@ REVERSE = {0: 1, 1: 0, 2: 3, 3: 2}
 
 
 def test_pair_metrics_count_the_reversed_class_as_the_right_pair():
-    confusion = np.array([[6, 2, 2, 0],    # class 0: 6 right, 2 reversed, 2 in the other pair
-                          [0, 10, 0, 0],
-                          [0, 0, 5, 5],
-                          [1, 0, 0, 9]])
+    confusion = np.array(
+        [
+            [6, 2, 2, 0],  # class 0: 6 right, 2 reversed, 2 in the other pair
+            [0, 10, 0, 0],
+            [0, 0, 5, 5],
+            [1, 0, 0, 9],
+        ]
+    )
     metrics = pair_metrics(confusion, REVERSE)
     assert metrics["top1"] == pytest.approx(100 * 30 / 40)
     assert metrics["pair_accuracy"] == pytest.approx(100 * 37 / 40)

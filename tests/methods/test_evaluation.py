@@ -1,5 +1,6 @@
 """Evaluation protocols: accuracy metrics, multi-clip averaging, retrieval recall, fine-tuning
 freezes, feature extraction."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -14,11 +15,12 @@ from vidssl_methods.retrieval_evaluator import recall_at_k
 
 
 def test_classification_metrics_by_hand():
-    scores = np.array([[0.9, 0.1, 0, 0, 0, 0], [0.1, 0.2, 0.7, 0, 0, 0], [0, 0, 0, 0, 0.4, 0.6],
-                       [0.3, 0.2, 0.1, 0, 0, 0.4]])
+    scores = np.array(
+        [[0.9, 0.1, 0, 0, 0, 0], [0.1, 0.2, 0.7, 0, 0, 0], [0, 0, 0, 0, 0.4, 0.6], [0.3, 0.2, 0.1, 0, 0, 0.4]]
+    )
     labels = np.array([0, 1, 5, 0])
     metrics = classification_metrics(scores, labels)
-    assert metrics["top1"] == 50.0                          # rows 0 and 2
+    assert metrics["top1"] == 50.0  # rows 0 and 2
     assert metrics["top5"] == 100.0
     assert metrics["mean_class_acc"] == pytest.approx(100 * (0.5 + 0 + 1) / 3)
 
@@ -45,25 +47,32 @@ def test_recall_at_k_by_hand():
 
 def test_ft_begin_index_freezes_the_stem_and_lower_stages():
     backbone = vidssl.build("backbone", {"type": "r3d", "depth": 10, "width": 0.125})
-    vidssl.build("method", {"type": "supervised", "num_classes": 5, "ft_begin_index": 2},
-                 backbone=backbone)
+    vidssl.build("method", {"type": "supervised", "num_classes": 5, "ft_begin_index": 2}, backbone=backbone)
     frozen = {n.split(".")[0] for n, p in backbone.named_parameters() if not p.requires_grad}
     trained = {n.split(".")[0] for n, p in backbone.named_parameters() if p.requires_grad}
     assert frozen == {"stem", "layer1"} and trained == {"layer2", "layer3", "layer4"}
     with pytest.raises(ConfigError, match="ft_begin_index=2 needs a backbone with stages named stem"):
-        vidssl.build("method", {"type": "supervised", "num_classes": 5, "ft_begin_index": 2},
-                     backbone=vidssl.build("backbone", {"type": "c3d"}))
+        vidssl.build(
+            "method",
+            {"type": "supervised", "num_classes": 5, "ft_begin_index": 2},
+            backbone=vidssl.build("backbone", {"type": "c3d"}),
+        )
 
 
 @pytest.mark.slow
 def test_extract_writes_features_and_index(tiny_config, tmp_path):
     work = tmp_path / "run"
-    run_cli("vidssl-run", str(tiny_config), "--work-dir", str(work), "--stages", "probe_random",
-            check=True)
+    run_cli("vidssl-run", str(tiny_config), "--work-dir", str(work), "--stages", "probe_random", check=True)
     out = tmp_path / "feats.npy"
-    result = run_cli("vidssl-extract", str(tiny_config), "--checkpoint",
-                     str(work / "checkpoints" / "stage_probe_random.pt"), "--out", str(out),
-                     check=True)
+    result = run_cli(
+        "vidssl-extract",
+        str(tiny_config),
+        "--checkpoint",
+        str(work / "checkpoints" / "stage_probe_random.pt"),
+        "--out",
+        str(out),
+        check=True,
+    )
     features = np.load(out)
     assert features.shape == (20, 64) and np.isfinite(features).all()
     index = out.with_suffix(".index.tsv").read_text().splitlines()

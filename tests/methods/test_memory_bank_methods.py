@@ -1,5 +1,6 @@
 """Instance recognition and local aggregation (seed 000): losses on hand-checkable inputs, the
 memory bank, cluster sources, checkpoint state and a 2-process bank update."""
+
 from __future__ import annotations
 
 import math
@@ -27,14 +28,18 @@ def test_la_loss_is_zero_when_every_neighbour_is_close():
 def test_la_loss_on_a_small_example_computed_by_hand():
     # 1 anchor (row 0), 4 bank rows; background k = 3 → rows 0, 1, 2 (similarities 1, .5, .2)
     similarity = torch.tensor([[1.0, 0.5, 0.2, -1.0]])
-    labels = torch.tensor([[0, 1, 0, 0],      # clustering 1: row 2 is close
-                           [5, 5, 6, 7]])     # clustering 2: row 1 is close
+    labels = torch.tensor(
+        [
+            [0, 1, 0, 0],  # clustering 1: row 2 is close
+            [5, 5, 6, 7],
+        ]
+    )  # clustering 2: row 1 is close
     tau = 0.5
     loss = local_aggregation_loss(similarity, torch.tensor([0]), labels, 3, tau)
     p = [math.exp(s / tau) for s in (1.0, 0.5, 0.2)]
-    expected = -math.log(sum(p) / sum(p) + 1e-7)        # rows 0, 1, 2 are all close (OR)
+    expected = -math.log(sum(p) / sum(p) + 1e-7)  # rows 0, 1, 2 are all close (OR)
     assert float(loss) == pytest.approx(expected, abs=1e-6)
-    labels_one = labels[:1]                               # only clustering 1: rows 0 and 2
+    labels_one = labels[:1]  # only clustering 1: rows 0 and 2
     loss = local_aggregation_loss(similarity, torch.tensor([0]), labels_one, 3, tau)
     assert float(loss) == pytest.approx(-math.log((p[0] + p[2]) / sum(p) + 1e-7), abs=1e-6)
     # k = N: the whole bank is the background
@@ -53,8 +58,10 @@ def test_nce_loss_matches_the_seed_formula():
     n_data, z, tau, eps = 100, SEED_Z, 0.07, 1e-7
     pb = 2 / n_data
     p_pos = math.exp(0.9 / tau) / z
-    expected = -(math.log(p_pos / (p_pos + pb + eps))
-                 + sum(math.log(pb / (math.exp(s / tau) / z + pb + eps)) for s in (0.1, -0.3)))
+    expected = -(
+        math.log(p_pos / (p_pos + pb + eps))
+        + sum(math.log(pb / (math.exp(s / tau) / z + pb + eps)) for s in (0.1, -0.3))
+    )
     assert float(nce_loss(positive, noise, n_data, z, tau)) == pytest.approx(expected, rel=1e-5)
 
 
@@ -81,14 +88,12 @@ class _Clips(torch.utils.data.Dataset):
 
 
 def _method(kind: str, **kwargs):
-    backbone = vidssl.build("backbone", dict(type="r3d", depth=10, width=0.125,
-                                             stem_pool="1x3x3"))
+    backbone = vidssl.build("backbone", dict(type="r3d", depth=10, width=0.125, stem_pool="1x3x3"))
     return vidssl.build("method", dict(type=kind, **kwargs), backbone=backbone)
 
 
 def _batch(rows):
-    return {"views": {"clip": torch.randn(len(rows), 3, 4, 16, 16)},
-            "index": torch.tensor(rows)}
+    return {"views": {"clip": torch.randn(len(rows), 3, 4, 16, 16)}, "index": torch.tensor(rows)}
 
 
 def test_ir_training_step_learns_and_checkpoints_its_bank(tmp_path):
@@ -115,13 +120,12 @@ def test_la_cluster_sources(tmp_path):
     with pytest.raises(DataError, match=r"cluster_labels.npy: expected integer cluster labels"):
         la.prepare(_Clips(7), tmp_path)
     with pytest.raises(ConfigError, match="not found"):
-        _method("local_aggregation", clusters="file", cluster_file="nope.npy").prepare(
-            _Clips(6), tmp_path)
+        _method("local_aggregation", clusters="file", cluster_file="nope.npy").prepare(_Clips(6), tmp_path)
 
     np.save(tmp_path / "idt" / "features.npy", np.random.rand(6, 5).astype(np.float32))
     tune = _method("local_aggregation", clusters="bank+features", k=2, num_c=2, background_k=4)
     tune.prepare(_Clips(6), tmp_path)
-    assert tune.cluster_labels.tolist() == [list(range(6))] * 2   # own cluster before k-means
+    assert tune.cluster_labels.tolist() == [list(range(6))] * 2  # own cluster before k-means
     tune.start_epoch(0)
     assert tune.cluster_labels.shape == (2, 6) and set(tune.cluster_labels.flatten().tolist()) <= {0, 1}
     plain = _method("local_aggregation", clusters="bank", k=3, num_c=1)
@@ -134,7 +138,7 @@ def _bank_update(rank: int) -> torch.Tensor:
     bank = MemoryBank(4)
     bank.resize(6, seed=0)
     local = F.normalize(torch.full((1, 4), float(rank + 1)) + torch.arange(4.0), dim=1)
-    bank.update(torch.tensor([rank * 3]), local, momentum=0.0)   # ranks update rows 0 and 3
+    bank.update(torch.tensor([rank * 3]), local, momentum=0.0)  # ranks update rows 0 and 3
     return bank.memory.clone()
 
 

@@ -1,5 +1,6 @@
 """MLFO (seed 003): Sinkhorn, graph targets, each loss term on hand-checkable inputs, the
 motion-excitation block and a real training step with the queue and the graph constraint."""
+
 from __future__ import annotations
 
 import copy
@@ -22,7 +23,7 @@ from vidssl_methods.mlfo import (
 
 def test_sinkhorn_rows_are_distributions_and_prototypes_balance_with_iterations():
     torch.manual_seed(0)
-    scores = torch.randn(64, 8) * 0.2 + torch.linspace(0, 0.3, 8)   # prototype 7 favoured
+    scores = torch.randn(64, 8) * 0.2 + torch.linspace(0, 0.3, 8)  # prototype 7 favoured
     imbalance = []
     for iterations in (0, 1, 3, 10):
         q = sinkhorn(scores, epsilon=0.05, iterations=iterations)
@@ -39,7 +40,7 @@ def test_graph_targets_rows_sum_to_one_and_respect_clusters_and_threshold():
     g = graph_targets(z, z, clusters, temperature=0.07, threshold=0.05)
     assert torch.allclose(g.sum(1), torch.ones(6))
     assert (g[clusters[:, None] != clusters[None, :]] == 0).all()
-    assert g[5, 5] == 1                                   # alone in its cluster: self-loop only
+    assert g[5, 5] == 1  # alone in its cluster: self-loop only
     s = torch.softmax(z @ z.t() / 0.07, 1)
     off = ~torch.eye(6, dtype=torch.bool)
     assert (g[off & (s < 0.05)] == 0).all()
@@ -55,12 +56,12 @@ def test_info_nce_by_hand():
 
 def test_pair_contrast_negatives_are_the_other_videos_clips_and_extras():
     e = torch.eye(4)
-    z1, z2 = e[:2], e[:2]          # video 0 and 1: clip 1 == clip 2; videos orthogonal
+    z1, z2 = e[:2], e[:2]  # video 0 and 1: clip 1 == clip 2; videos orthogonal
     tau = 1.0
     loss = pair_contrast(z1, z2, slice(0, 2), tau)
     # anchor·positive = 1; two negatives (the other video's clips) at 0
     assert float(loss) == pytest.approx(-math.log(math.e / (math.e + 2)), rel=1e-6)
-    reversed_clips = torch.stack([e[:2], e[:2]], 1)           # b×2×d; identical to the anchor
+    reversed_clips = torch.stack([e[:2], e[:2]], 1)  # b×2×d; identical to the anchor
     loss = pair_contrast(z1, z2, slice(0, 2), tau, reversed_clips)
     assert float(loss) == pytest.approx(-math.log(math.e / (3 * math.e + 2)), rel=1e-6)
 
@@ -87,10 +88,12 @@ def test_motion_excitation_leaves_the_last_step_alone_and_has_the_seed_parameter
 
 
 def test_mlfo_training_step_with_queue_and_graph():
-    backbone = vidssl.build("backbone", dict(type="r3d", depth=10, width=0.125,
-                                             stem_pool="1x3x3"))
-    method = vidssl.build("method", dict(type="mlfo", num_prototypes=6, steps=[4, 2, 2],
-                                         queue_size=8, queue_epoch=1, split=2), backbone=backbone)
+    backbone = vidssl.build("backbone", dict(type="r3d", depth=10, width=0.125, stem_pool="1x3x3"))
+    method = vidssl.build(
+        "method",
+        dict(type="mlfo", num_prototypes=6, steps=[4, 2, 2], queue_size=8, queue_epoch=1, split=2),
+        backbone=backbone,
+    )
     params = sum(p.numel() for n, p in method.named_parameters() if not n.startswith("backbone"))
     assert params > 0 and method.views["second"]["same_time_as"] == "first"
     batch = {"views": {k: torch.randn(4, 3, 8, 16, 16) for k in ("first", "second", "global")}}
@@ -102,20 +105,21 @@ def test_mlfo_training_step_with_queue_and_graph():
         assert ("graph" in out) == expect_graph
         assert torch.isfinite(out["loss"])
         if epoch == 0:
-            assert method.prototypes.weight.grad is None or \
-                float(method.prototypes.weight.grad.abs().sum()) == 0
+            assert (
+                method.prototypes.weight.grad is None or float(method.prototypes.weight.grad.abs().sum()) == 0
+            )
         # every step's batch is enqueued (from epoch 0 on, as the seed's process_queue)
         assert torch.equal(method.queue[:-4], queue[4:])
         assert not torch.equal(method.queue[-4:], queue[-4:])
         method.zero_grad()
-    assert int(method.state_dict()["epoch"]) == 2          # resumes at the right phase
+    assert int(method.state_dict()["epoch"]) == 2  # resumes at the right phase
 
 
 def small_mlfo(**kwargs):
-    backbone = vidssl.build("backbone", dict(type="r3d", depth=10, width=0.125,
-                                             stem_pool="1x3x3"))
-    return vidssl.build("method", dict(type="mlfo", num_prototypes=6, steps=[4, 2, 2],
-                                       **kwargs), backbone=backbone)
+    backbone = vidssl.build("backbone", dict(type="r3d", depth=10, width=0.125, stem_pool="1x3x3"))
+    return vidssl.build(
+        "method", dict(type="mlfo", num_prototypes=6, steps=[4, 2, 2], **kwargs), backbone=backbone
+    )
 
 
 def test_queue_holds_real_scores_when_it_is_first_used():
@@ -125,10 +129,11 @@ def test_queue_holds_real_scores_when_it_is_first_used():
     method = small_mlfo(queue_size=8, queue_epoch=1)
     initial = method.queue.clone()
     method.start_epoch(0)
-    for _ in range(2):          # 2 steps × 4 videos fill the 8 rows
+    for _ in range(2):  # 2 steps × 4 videos fill the 8 rows
         method({"views": {k: torch.randn(4, 3, 8, 16, 16) for k in ("first", "second", "global")}})
-    assert not (method.queue.unsqueeze(1) == initial.unsqueeze(0)).all(-1).all(-1).any(), \
+    assert not (method.queue.unsqueeze(1) == initial.unsqueeze(0)).all(-1).all(-1).any(), (
         "no initial row is left"
+    )
     # the rows are prototype scores: cosine similarities of unit vectors with unit prototypes
     assert float(method.queue.abs().max()) <= 1 + 1e-5 < float(initial.abs().max())
 

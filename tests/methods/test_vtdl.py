@@ -1,5 +1,6 @@
 """VTDL: the loss on hand-checkable inputs, TCA's defining property, the queue, and a real
 training step through the runner's dataset views."""
+
 from __future__ import annotations
 
 import copy
@@ -25,9 +26,9 @@ def test_tca_scales_every_temporal_difference_by_one_minus_lambda():
 
 def test_info_nce_on_hand_checkable_vectors():
     e = torch.eye(4)
-    q, k = e[:1], e[:1]              # positive similarity 1
-    queue = e[1:3]                   # two orthogonal negatives: similarity 0
-    n = -e[:1]                       # temporal negative: similarity -1
+    q, k = e[:1], e[:1]  # positive similarity 1
+    queue = e[1:3]  # two orthogonal negatives: similarity 0
+    n = -e[:1]  # temporal negative: similarity -1
     tau = 0.5
     logits = contrastive_logits(q, k, queue, n, tau)
     assert torch.allclose(logits, torch.tensor([[2.0, 0.0, 0.0, -2.0]]))
@@ -50,9 +51,16 @@ def test_views_queue_and_momentum_encoder_after_real_steps():
     assert set(method.views) == {"query", "key", "negative"}
     assert method.views["negative"]["different_time_from"] == "query"
     assert "negative" not in small_vtdl(temporal_negative=False).views
-    dataset = vidssl.build("dataset", {"type": "synthetic_motion", "split": "unlabeled",
-                                       "unlabeled_size": 8, "view": {"clip_len": 4, "stride": 2, "size": 16}},
-                           views=method.views)
+    dataset = vidssl.build(
+        "dataset",
+        {
+            "type": "synthetic_motion",
+            "split": "unlabeled",
+            "unlabeled_size": 8,
+            "view": {"clip_len": 4, "stride": 2, "size": 16},
+        },
+        views=method.views,
+    )
     batch = torch.utils.data.default_collate([dataset[i] for i in range(4)])
     optimizer = torch.optim.SGD([p for p in method.parameters() if p.requires_grad], lr=0.1)
     queue_before = method.queue.clone()
@@ -88,8 +96,17 @@ def seed_vtdl_step(model, model_ema, memory, optimizer, views, tca_max, temperat
     with torch.no_grad():
         feat_k = model_ema(views["key"])
     feat_n = model(views["negative"])
-    logits = torch.cat([(feat_q * feat_k).sum(1, keepdim=True), feat_q @ memory["queue"].t(),
-                        (feat_q * feat_n).sum(1, keepdim=True)], dim=1) / temperature
+    logits = (
+        torch.cat(
+            [
+                (feat_q * feat_k).sum(1, keepdim=True),
+                feat_q @ memory["queue"].t(),
+                (feat_q * feat_n).sum(1, keepdim=True),
+            ],
+            dim=1,
+        )
+        / temperature
+    )
     loss = F.cross_entropy(logits, torch.zeros(anchor.shape[0], dtype=torch.long))
     optimizer.zero_grad()
     loss.backward()
@@ -116,7 +133,7 @@ def test_four_steps_equal_the_seeds_step_with_two_online_passes():
     later, so the seed's key encoder after 4 steps is compared with vidssl's after one more
     update."""
     torch.manual_seed(0)
-    method = small_vtdl(queue_size=8).double()   # float64: rounding stays far below 1e-5
+    method = small_vtdl(queue_size=8).double()  # float64: rounding stays far below 1e-5
     method.train()
     model = torch.nn.Sequential(copy.deepcopy(method.backbone), copy.deepcopy(method.head)).train()
     model_ema = torch.nn.Sequential(copy.deepcopy(method.key_backbone), copy.deepcopy(method.key_head))
@@ -133,17 +150,21 @@ def test_four_steps_equal_the_seeds_step_with_two_online_passes():
         loss.backward()
         ours.step()
         torch.manual_seed(100 + step)
-        seed_loss, seed_grads = seed_vtdl_step(model, model_ema, memory, theirs, views, method.tca_max,
-                                               method.temperature, method.momentum)
+        seed_loss, seed_grads = seed_vtdl_step(
+            model, model_ema, memory, theirs, views, method.tca_max, method.temperature, method.momentum
+        )
         assert abs(loss.item() - seed_loss.item()) <= 1e-5, step
         for ours_param, grad in zip(online, seed_grads, strict=True):
             assert relative_error(ours_param.grad, grad) <= 1e-5, step
     assert int(method.queue_ptr) == memory["index"] == 16 % 8
     assert relative_error(method.queue, memory["queue"]) <= 1e-5
     ours_buffers = [*method.backbone.buffers()]
-    for ours_buffer, seed_buffer in zip(ours_buffers, model[0].buffers(), strict=True):   # BN running stats
+    for ours_buffer, seed_buffer in zip(ours_buffers, model[0].buffers(), strict=True):  # BN running stats
         assert relative_error(ours_buffer, seed_buffer) <= 1e-5
-    method._momentum_update()   # the seed's update after the 4th optimizer step
-    for key, ema in zip([*method.key_backbone.parameters(), *method.key_head.parameters()],
-                        model_ema.parameters(), strict=True):
+    method._momentum_update()  # the seed's update after the 4th optimizer step
+    for key, ema in zip(
+        [*method.key_backbone.parameters(), *method.key_head.parameters()],
+        model_ema.parameters(),
+        strict=True,
+    ):
         assert relative_error(key, ema) <= 1e-5

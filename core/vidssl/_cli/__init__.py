@@ -9,6 +9,7 @@
  130   interrupted (Ctrl-C)
 ====  ==================================================================================
 """
+
 from __future__ import annotations
 
 import argparse
@@ -56,8 +57,11 @@ class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
 
     def _get_help_string(self, action: argparse.Action) -> str:
         text = action.help or ""
-        if "default" in text or not action.option_strings or \
-                action.default in (None, False, argparse.SUPPRESS):
+        if (
+            "default" in text
+            or not action.option_strings
+            or action.default in (None, False, argparse.SUPPRESS)
+        ):
             return text
         return f"{text} (default: %(default)s)"
 
@@ -74,11 +78,12 @@ def command_parser(prog: str, doc: str) -> argparse.ArgumentParser:
     """The argument parser of a vidssl command: ``doc`` (the command module's docstring) as its
     description in plain text (reST markup removed, line breaks kept), defaults in the help of
     every option, and ``--debug``."""
-    text = re.sub(r":\w+:`~?([^`]+)`", r"\1", doc)     # :mod:`x`, :func:`~a.b` -> x, a.b
+    text = re.sub(r":\w+:`~?([^`]+)`", r"\1", doc)  # :mod:`x`, :func:`~a.b` -> x, a.b
     text = re.sub(r"``([^`]+)``", r"\1", text)
     parser = _Parser(prog=prog, description=text.strip())
-    parser.add_argument("--debug", action="store_true",
-                        help="show the traceback of an error (default: one line)")
+    parser.add_argument(
+        "--debug", action="store_true", help="show the traceback of an error (default: one line)"
+    )
     return parser
 
 

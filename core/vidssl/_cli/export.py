@@ -8,6 +8,7 @@ writes the weights in a registered layout (``vidssl-plugins --kind weight_format
 ``torchvision``: a state dict torchvision's matching model loads with ``strict=True``. The folder
 is a SOURCE for ``vidssl-eval``, an ``init_from`` in configs, and ``vidssl.load_backbone(DIR)``.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -19,12 +20,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = command_parser("vidssl-export", __doc__)
     parser.add_argument("work_dir", help="a vidssl work dir")
     parser.add_argument("--out", required=True, help="the folder to write (created)")
-    parser.add_argument("--stage", help="the stage whose weights to export (default: the last "
-                                        "self-supervised training stage; with --head, the last "
-                                        "stage with a classifier)")
+    parser.add_argument(
+        "--stage",
+        help="the stage whose weights to export (default: the last "
+        "self-supervised training stage; with --head, the last "
+        "stage with a classifier)",
+    )
     parser.add_argument("--head", action="store_true", help="also the stage's classifier")
-    parser.add_argument("--format", default="vidssl",
-                        help="the weights' layout (vidssl-plugins --kind weight_format)")
+    parser.add_argument(
+        "--format", default="vidssl", help="the weights' layout (vidssl-plugins --kind weight_format)"
+    )
     args = parser.parse_args(argv)
 
     def body() -> int:
@@ -34,8 +39,7 @@ def main(argv: list[str] | None = None) -> int:
         out = Path(args.out)
         if out.exists() and any(out.iterdir()):
             raise ConfigError(f"--out {out} exists and is not empty; name a new folder")
-        weights = export_model_folder(Path(args.work_dir), out, args.stage, args.head,
-                                      args.format)
+        weights = export_model_folder(Path(args.work_dir), out, args.stage, args.head, args.format)
         print(f"model folder: {out} ({weights.name}, config.json, README.md)")
         return 0
 

@@ -1,4 +1,5 @@
 """``vidssl-run CONFIG``: run the stages of a config."""
+
 from __future__ import annotations
 
 import argparse
@@ -14,23 +15,43 @@ from vidssl._distributed import process_group as distributed
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = command_parser("vidssl-run", __doc__)
-    parser.add_argument("config", help="a .py config file, or the name of an installed config "
-                                           "(vidssl-plugins --configs lists them)")
-    parser.add_argument("--cfg-options", nargs="+", default=[], metavar="KEY=VALUE",
-                        help="override config keys, e.g. stages.0.epochs=1 seed=3")
+    parser.add_argument(
+        "config",
+        help="a .py config file, or the name of an installed config (vidssl-plugins --configs lists them)",
+    )
+    parser.add_argument(
+        "--cfg-options",
+        nargs="+",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override config keys, e.g. stages.0.epochs=1 seed=3",
+    )
     parser.add_argument("--work-dir", help="default: work_dirs/<config stem>")
-    parser.add_argument("--resume", action="store_true",
-                        help="continue from the work dir's last checkpoint, keeping finished stages")
-    parser.add_argument("--overwrite", action="store_true",
-                        help="replace the run already in the work dir (default: refuse)")
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue from the work dir's last checkpoint, keeping finished stages",
+    )
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace the run already in the work dir (default: refuse)"
+    )
     parser.add_argument("--stages", help="comma-separated stage names to run (others are skipped)")
-    parser.add_argument("--smoke", nargs="?", type=int, const=2, metavar="N",
-                        help="preflight: every stage with N training iterations (default 2), "
-                             "batch 2, a few videos; prints a table per stage")
-    parser.add_argument("--tiny", action="store_true",
-                        help="with --smoke: also shrink clips (length <= 8, size <= 64, <= 2 "
-                             "clips, one crop) and synthetic_motion's generated copy (4 + 4 "
-                             "videos per class)")
+    parser.add_argument(
+        "--smoke",
+        nargs="?",
+        type=int,
+        const=2,
+        metavar="N",
+        help="preflight: every stage with N training iterations (default 2), "
+        "batch 2, a few videos; prints a table per stage",
+    )
+    parser.add_argument(
+        "--tiny",
+        action="store_true",
+        help="with --smoke: also shrink clips (length <= 8, size <= 64, <= 2 "
+        "clips, one crop) and synthetic_motion's generated copy (4 + 4 "
+        "videos per class)",
+    )
     return parser.parse_args(argv)
 
 
@@ -42,19 +63,27 @@ def main(argv: list[str] | None = None) -> int:
 
         cfg = load_config(args.config, args.cfg_options)
         stem = Path(args.config).stem + ("_smoke" if args.smoke else "")
-        work_dir = Path(args.work_dir or (None if args.smoke else cfg.get("work_dir")) or
-                        Path("work_dirs") / stem)
+        work_dir = Path(
+            args.work_dir or (None if args.smoke else cfg.get("work_dir")) or Path("work_dirs") / stem
+        )
         only = [s.strip() for s in args.stages.split(",")] if args.stages else None
-        results, stopped, is_main = execute(cfg, work_dir, resume=args.resume,
-                                            overwrite=args.overwrite, only=only,
-                                            smoke=args.smoke, tiny=args.tiny)
+        results, stopped, is_main = execute(
+            cfg,
+            work_dir,
+            resume=args.resume,
+            overwrite=args.overwrite,
+            only=only,
+            smoke=args.smoke,
+            tiny=args.tiny,
+        )
         if is_main:
             print(results_table(results))
             print(f"results: {work_dir / 'results.json'}")
         return exit_code("vidssl-run", stopped)
 
-    return guarded("vidssl-run", body, args.debug,
-                   "; the same command with --resume continues from the last checkpoint")
+    return guarded(
+        "vidssl-run", body, args.debug, "; the same command with --resume continues from the last checkpoint"
+    )
 
 
 def exit_code(command: str, stopped: Any) -> int:
@@ -65,9 +94,16 @@ def exit_code(command: str, stopped: Any) -> int:
     return 1 if stopped.failed else 0
 
 
-def execute(cfg: dict[str, Any], work_dir: Path, *, resume: bool = False, overwrite: bool = False,
-            only: list[str] | None = None, smoke: int | None = None,
-            tiny: bool = False) -> tuple[dict[str, dict[str, float | None]], Any, bool]:
+def execute(
+    cfg: dict[str, Any],
+    work_dir: Path,
+    *,
+    resume: bool = False,
+    overwrite: bool = False,
+    only: list[str] | None = None,
+    smoke: int | None = None,
+    tiny: bool = False,
+) -> tuple[dict[str, dict[str, float | None]], Any, bool]:
     """Run a loaded config into ``work_dir`` as ``vidssl-run`` does (``smoke``: the preflight
     with that many iterations, ``tiny`` shrinking it). Returns the results, the ``StopRun`` a
     hook raised (or ``None``) and whether this process is rank 0."""
@@ -81,8 +117,9 @@ def execute(cfg: dict[str, Any], work_dir: Path, *, resume: bool = False, overwr
         from vidssl._hooks.smoke import SmokeReport, smoke_config  # noqa: PLC0415 -- lazy: start-up
         from vidssl._plugin_system.manager import get_plugins  # noqa: PLC0415 -- lazy: start-up
 
-        cfg, full, notes = smoke_config(cfg, smoke, tiny, get_plugins().hook,
-                                        distributed.world_size_from_env())
+        cfg, full, notes = smoke_config(
+            cfg, smoke, tiny, get_plugins().hook, distributed.world_size_from_env()
+        )
         for note in notes:
             print(f"vidssl-run --smoke: {note}", file=sys.stderr)
         hooks.append(SmokeReport(full, distributed.world_size_from_env(), tiny))

@@ -5,6 +5,7 @@ None), so it always loads with ``torch.load(..., weights_only=True)``. Weights f
 ``.safetensors`` files, alone or in a model folder (``model.safetensors`` + ``config.json``, as
 ``vidssl-export`` writes), which load as their flat tensor dict; nothing else is ever unpickled.
 """
+
 from __future__ import annotations
 
 import io
@@ -58,7 +59,8 @@ def check_loadable(entries: dict[str, Any], owner_of: Callable[[str], str]) -> N
             raise CheckpointError(
                 f"{owner_of(key)} added the checkpoint entry '{key}', which would not load with "
                 f"weights_only=True ({detail}); store tensors and plain containers only, so "
-                f"every later --resume works") from None
+                f"every later --resume works"
+            ) from None
 
 
 def load(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
@@ -82,12 +84,14 @@ def load(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str
         raise CheckpointError(
             f"checkpoint {path} contains a pickled Python object, which weights_only loading "
             f"refuses ({detail}); a checkpoint must hold only tensors and plain containers "
-            f"(re-save its state_dict)") from None
+            f"(re-save its state_dict)"
+        ) from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as exc:
         size = path.stat().st_size
         raise CheckpointError(
             f"checkpoint {path} is truncated or corrupt ({size} bytes; "
-            f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})") from None
+            f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
+        ) from None
     if not isinstance(obj, dict):
         raise CheckpointError(f"checkpoint {path} holds a {type(obj).__name__}, expected a dict")
     return obj
@@ -98,8 +102,9 @@ def _load_safetensors(path: Path, map_location: str | torch.device) -> dict[str,
     try:
         return load_file(path, device=str(map_location))
     except (SafetensorError, OSError, ValueError) as exc:
-        raise CheckpointError(f"weights file {path} is truncated or corrupt "
-                              f"({path.stat().st_size} bytes; {exc})") from None
+        raise CheckpointError(
+            f"weights file {path} is truncated or corrupt ({path.stat().st_size} bytes; {exc})"
+        ) from None
 
 
 def backbone_state(saved: dict[str, Any], path: str | Path) -> dict[str, torch.Tensor]:
@@ -108,23 +113,30 @@ def backbone_state(saved: dict[str, Any], path: str | Path) -> dict[str, torch.T
     ``best.pt``. Raises :class:`CheckpointError` listing what the file holds instead."""
     if isinstance(saved.get("backbone"), dict) and saved["backbone"]:
         return saved["backbone"]
-    method = saved.get("progress", {}).get("method", {}) if isinstance(saved.get("progress"), dict) \
-        else {}
-    state = {k[len("backbone."):]: v for k, v in method.items() if k.startswith("backbone.")}
+    method = saved.get("progress", {}).get("method", {}) if isinstance(saved.get("progress"), dict) else {}
+    state = {k[len("backbone.") :]: v for k, v in method.items() if k.startswith("backbone.")}
     if not state:
-        raise CheckpointError(f"{f'checkpoint {path}' if path else 'it'} has no backbone weights (entries: "
-                              f"{', '.join(sorted(saved)) or 'none'})")
+        raise CheckpointError(
+            f"{f'checkpoint {path}' if path else 'it'} has no backbone weights (entries: "
+            f"{', '.join(sorted(saved)) or 'none'})"
+        )
     return state
 
 
 def rng_state() -> dict[str, Any]:
     """Python, numpy, torch (and CUDA) RNG states as tensors and plain containers."""
-    kind, keys, pos, has_gauss, gauss = cast(tuple[str, np.ndarray, int, int, float],
-                                             np.random.get_state())
-    state = {"python": _tuples_to_lists(random.getstate()),
-             "numpy": {"kind": kind, "keys": torch.from_numpy(keys.astype(np.int64)),
-                       "pos": int(pos), "has_gauss": int(has_gauss), "gauss": float(gauss)},
-             "torch": torch.get_rng_state()}
+    kind, keys, pos, has_gauss, gauss = cast(tuple[str, np.ndarray, int, int, float], np.random.get_state())
+    state = {
+        "python": _tuples_to_lists(random.getstate()),
+        "numpy": {
+            "kind": kind,
+            "keys": torch.from_numpy(keys.astype(np.int64)),
+            "pos": int(pos),
+            "has_gauss": int(has_gauss),
+            "gauss": float(gauss),
+        },
+        "torch": torch.get_rng_state(),
+    }
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
@@ -134,8 +146,9 @@ def set_rng_state(state: dict[str, Any]) -> None:
     """Restore what :func:`rng_state` captured."""
     random.setstate(_lists_to_tuples(state["python"]))
     n = state["numpy"]
-    np.random.set_state((n["kind"], n["keys"].numpy().astype(np.uint32), n["pos"],
-                         n["has_gauss"], n["gauss"]))
+    np.random.set_state(
+        (n["kind"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["gauss"])
+    )
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])

@@ -1,12 +1,15 @@
 """Plain-text output shared by the commands and the built-in hooks: tables and durations."""
+
 from __future__ import annotations
 
 
 def table(rows: list[list[str]], header: list[str]) -> str:
     """Left-aligned plain-text table."""
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    lines = ["  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
-             for row in [header, ["-" * w for w in widths], *rows]]
+    lines = [
+        "  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
+        for row in [header, ["-" * w for w in widths], *rows]
+    ]
     return "\n".join(lines)
 
 

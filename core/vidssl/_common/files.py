@@ -1,4 +1,5 @@
 """Atomic file writes: a crash mid-write leaves the previous file (or none), never a partial one."""
+
 from __future__ import annotations
 
 import json

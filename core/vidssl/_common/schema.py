@@ -5,6 +5,7 @@ builder's signature and type hints (:func:`schema_from_signature`). A property w
 ``{"x-component": KIND}`` is itself a component config (``{"type": name, ...}``) of that kind and is
 validated against that component's own schema, recursively.
 """
+
 from __future__ import annotations
 
 import difflib
@@ -22,10 +23,17 @@ from vidssl._common.errors import ConfigError
 _Validator = jsonschema.validators.extend(
     jsonschema.Draft202012Validator,
     type_checker=jsonschema.Draft202012Validator.TYPE_CHECKER.redefine(
-        "array", lambda _, value: isinstance(value, (list, tuple))))
+        "array", lambda _, value: isinstance(value, (list, tuple))
+    ),
+)
 
-_SCALARS = {int: {"type": "integer"}, float: {"type": "number"}, bool: {"type": "boolean"},
-            str: {"type": "string"}, type(None): {"type": "null"}}
+_SCALARS = {
+    int: {"type": "integer"},
+    float: {"type": "number"},
+    bool: {"type": "boolean"},
+    str: {"type": "string"},
+    type(None): {"type": "null"},
+}
 
 
 def _type_schema(hint: Any) -> dict:
@@ -76,8 +84,12 @@ def schema_from_signature(builder: Callable, skip: Iterable[str] = ()) -> dict:
         properties[name] = _type_schema(hints.get(name, Any))
         if param.default is param.empty:
             required.append(name)
-    return {"type": "object", "properties": properties, "required": required,
-            "additionalProperties": open_ended}
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": required,
+        "additionalProperties": open_ended,
+    }
 
 
 def _describe(value: Any) -> str:
@@ -118,8 +130,12 @@ def suggest(word: str, options: Iterable[str]) -> str:
     return f"; did you mean '{match[0]}'?" if match else ""
 
 
-def validate(instance: Any, schema: dict, path: Sequence[str | int] = (),
-             resolve_component: Callable[[str, Any, list], Any] | None = None) -> None:
+def validate(
+    instance: Any,
+    schema: dict,
+    path: Sequence[str | int] = (),
+    resolve_component: Callable[[str, Any, list], Any] | None = None,
+) -> None:
     """Validate ``instance`` against ``schema``; raise :class:`ConfigError` naming the dotted path
     of the first problem, what was expected, and the nearest valid key for a misspelled one.
 
@@ -144,19 +160,24 @@ def _message(error: jsonschema.ValidationError, prefix: list) -> str:
         allowed = sorted(error.schema.get("properties", {}))
         extra = sorted(set(error.instance) - set(allowed))
         key = extra[0]
-        return (f"{format_path(where + [key])}: unknown key '{key}'{suggest(key, allowed)} "
-                f"(valid keys here: {', '.join(allowed) or 'none'})")
+        return (
+            f"{format_path(where + [key])}: unknown key '{key}'{suggest(key, allowed)} "
+            f"(valid keys here: {', '.join(allowed) or 'none'})"
+        )
     if error.validator == "required":
         missing = error.message.split("'")[1] if "'" in error.message else error.message
         return f"{format_path(where + [missing])}: required key is missing"
     if error.validator in ("type", "enum", "anyOf"):
-        return (f"{format_path(where) or '<config>'}: expected {_expected(error)}, "
-                f"got {_describe(error.instance)}")
+        return (
+            f"{format_path(where) or '<config>'}: expected {_expected(error)}, "
+            f"got {_describe(error.instance)}"
+        )
     return f"{format_path(where) or '<config>'}: {error.message}"
 
 
-def _walk_components(instance: Any, schema: dict, path: list,
-                     resolve: Callable[[str, Any, list], None]) -> None:
+def _walk_components(
+    instance: Any, schema: dict, path: list, resolve: Callable[[str, Any, list], None]
+) -> None:
     if not isinstance(schema, dict):
         return
     if "x-component" in schema and instance is not None:

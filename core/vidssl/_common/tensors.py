@@ -1,4 +1,5 @@
 """Helpers on (nested) batches of tensors."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -24,8 +25,9 @@ def to_device(batch: Any, device: torch.device) -> Any:
     return map_tensors(lambda t: t.to(device, non_blocking=True), batch)
 
 
-def per_video(fn: Callable[[torch.Tensor], torch.Tensor], clip: torch.Tensor,
-              softmax: bool = False) -> torch.Tensor:
+def per_video(
+    fn: Callable[[torch.Tensor], torch.Tensor], clip: torch.Tensor, softmax: bool = False
+) -> torch.Tensor:
     """Apply ``fn`` (``N×C×T×H×W`` → ``N×D``) to a ``B×[clips×crops×]C×T×H×W`` view and average
     the outputs of each video's clips and crops (after a softmax if ``softmax``) → ``B×D``."""
     b, views = clip.shape[0], clip.shape[1:-4].numel()

@@ -12,6 +12,7 @@ After merging, the whole config is checked before anything runs: core keys again
 schedulers against the torch signatures. Errors name the dotted key path, the file and line where
 the key is written, and the nearest valid key.
 """
+
 from __future__ import annotations
 
 import ast
@@ -39,7 +40,7 @@ def _component(kind: str) -> dict:
 #: keys every stage may set; ``stage_defaults`` supplies values shared by all stages
 STAGE_PROPERTIES: dict[str, dict] = {
     "name": {"type": "string", "pattern": r"^[A-Za-z0-9_.-]+$"},
-    "type": {"type": "string"},   # a registered stage kind (checked by _check_stage)
+    "type": {"type": "string"},  # a registered stage kind (checked by _check_stage)
     "method": _component("method"),
     "dataset": _component("dataset"),
     "val_dataset": _component("dataset"),
@@ -69,8 +70,12 @@ STAGE_PROPERTIES: dict[str, dict] = {
     "global_batch": {"type": ["integer", "null"], "minimum": 1},
 }
 
-STAGE_SCHEMA = {"type": "object", "properties": STAGE_PROPERTIES, "required": ["name", "type"],
-                "additionalProperties": False}
+STAGE_SCHEMA = {
+    "type": "object",
+    "properties": STAGE_PROPERTIES,
+    "required": ["name", "type"],
+    "additionalProperties": False,
+}
 
 CORE_SCHEMA = {
     "type": "object",
@@ -81,57 +86,100 @@ CORE_SCHEMA = {
         "deterministic": {"type": "boolean"},
         "device": {"enum": ["auto", "cpu", "cuda"]},
         "keep_freed_memory": {"type": "boolean"},
-        "stop_signals": {"type": "array", "items": {"enum": ["SIGTERM", "SIGUSR1", "SIGUSR2",
-                                                            "SIGINT", "SIGHUP"]}},
+        "stop_signals": {
+            "type": "array",
+            "items": {"enum": ["SIGTERM", "SIGUSR1", "SIGUSR2", "SIGINT", "SIGHUP"]},
+        },
         "work_dir": {"type": ["string", "null"]},
         "data_root": {"type": "string"},
         "backbone": _component("backbone"),
         # a protocol config (configs/protocols, vidssl-eval) names itself, its default dataset
         # and the datasets it is valid on, with per-dataset key overrides
-        "protocol": {"type": "object", "additionalProperties": False, "required": ["name"],
-                     "properties": {"name": {"type": "string"},
-                                    "dataset": {"type": "string"},
-                                    "datasets": {"type": "array", "items": {"type": "string"}},
-                                    "overrides": {"type": "object"}}},
-        "stage_defaults": {"type": "object", "properties": {
-            k: v for k, v in STAGE_PROPERTIES.items() if k not in ("name", "type")},
-            "additionalProperties": False},
+        "protocol": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["name"],
+            "properties": {
+                "name": {"type": "string"},
+                "dataset": {"type": "string"},
+                "datasets": {"type": "array", "items": {"type": "string"}},
+                "overrides": {"type": "object"},
+            },
+        },
+        "stage_defaults": {
+            "type": "object",
+            "properties": {k: v for k, v in STAGE_PROPERTIES.items() if k not in ("name", "type")},
+            "additionalProperties": False,
+        },
         "stages": {"type": "array", "minItems": 1, "items": {"type": "object"}},
         "custom_hooks": {"type": "array", "items": _component("hook")},
-        "checkpoint": {"type": "object", "additionalProperties": False, "properties": {
-            "interval_iters": {"type": "integer", "minimum": 0},
-            "interval_minutes": {"type": "number", "minimum": 0},
-            "best_metric": {"type": ["string", "null"]}}},
-        "log": {"type": "object", "additionalProperties": False, "properties": {
-            "interval": {"type": "integer", "minimum": 1},
-            "interval_seconds": {"type": "number", "minimum": 0},
-            "progress_bar": {"type": "boolean"},
-            "tensorboard": {"type": "boolean"}}},
-        "dist": {"type": "object", "additionalProperties": False, "properties": {
-            "backend": {"type": ["string", "null"]},
-            "broadcast_buffers": {"type": "boolean"},
-            "find_unused_parameters": {"type": "boolean"}}},
+        "checkpoint": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "interval_iters": {"type": "integer", "minimum": 0},
+                "interval_minutes": {"type": "number", "minimum": 0},
+                "best_metric": {"type": ["string", "null"]},
+            },
+        },
+        "log": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "interval": {"type": "integer", "minimum": 1},
+                "interval_seconds": {"type": "number", "minimum": 0},
+                "progress_bar": {"type": "boolean"},
+                "tensorboard": {"type": "boolean"},
+            },
+        },
+        "dist": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "backend": {"type": ["string", "null"]},
+                "broadcast_buffers": {"type": "boolean"},
+                "find_unused_parameters": {"type": "boolean"},
+            },
+        },
     },
 }
 
 DEFAULTS: dict[str, Any] = {
-    "seed": 0, "deterministic": False, "device": "auto", "keep_freed_memory": True,
+    "seed": 0,
+    "deterministic": False,
+    "device": "auto",
+    "keep_freed_memory": True,
     "stop_signals": ["SIGTERM", "SIGUSR1"],
-    "work_dir": None, "custom_hooks": [],
+    "work_dir": None,
+    "custom_hooks": [],
     "stage_defaults": {},
     "checkpoint": {"interval_iters": 0, "interval_minutes": 0, "best_metric": "top1"},
     "log": {"interval": 10, "interval_seconds": 30, "progress_bar": True, "tensorboard": True},
     "dist": {"backend": None, "broadcast_buffers": True, "find_unused_parameters": False},
 }
-STAGE_DEFAULTS: dict[str, Any] = {"epochs": 1, "batch_size": 8, "num_workers": 0,
-                                  "data_timeout_s": 300,
-                                  "init_from": None, "init_format": "vidssl", "init_method": False, "val_interval": 0,
-                                  "scheduler": None, "clip_grad_norm": None, "nan_policy": "stop",
-                                  "max_iters": None, "max_videos": None, "rows_from": None,
-                                  "precision": "auto", "memory_format": "channels_last_3d",
-                                  "conv3d": "lean",
-                                  "compile": False, "accumulate": 1, "sync_bn": False,
-                                  "global_batch": None}
+STAGE_DEFAULTS: dict[str, Any] = {
+    "epochs": 1,
+    "batch_size": 8,
+    "num_workers": 0,
+    "data_timeout_s": 300,
+    "init_from": None,
+    "init_format": "vidssl",
+    "init_method": False,
+    "val_interval": 0,
+    "scheduler": None,
+    "clip_grad_norm": None,
+    "nan_policy": "stop",
+    "max_iters": None,
+    "max_videos": None,
+    "rows_from": None,
+    "precision": "auto",
+    "memory_format": "channels_last_3d",
+    "conv3d": "lean",
+    "compile": False,
+    "accumulate": 1,
+    "sync_bn": False,
+    "global_batch": None,
+}
 
 #: keys added after runs could already exist, with the behaviour a run started before each had
 #: (which is not always today's default): a resumed run whose config.json lacks one continues
@@ -139,10 +187,21 @@ STAGE_DEFAULTS: dict[str, Any] = {"epochs": 1, "batch_size": 8, "num_workers": 0
 #: that changes what a run computes here (``stop_signals`` and ``checkpoint`` do not).
 KEYS_ADDED_LATER: dict[str, dict[str, Any]] = {
     "run": {"keep_freed_memory": False},
-    "stage": {"init_method": False, "init_format": "vidssl", "nan_policy": "stop", "max_iters": None, "max_videos": None,
-              "rows_from": None, "precision": "fp32", "memory_format": "contiguous",
-              "compile": False, "accumulate": 1, "sync_bn": False, "global_batch": None,
-              "conv3d": "torch"},
+    "stage": {
+        "init_method": False,
+        "init_format": "vidssl",
+        "nan_policy": "stop",
+        "max_iters": None,
+        "max_videos": None,
+        "rows_from": None,
+        "precision": "fp32",
+        "memory_format": "contiguous",
+        "compile": False,
+        "accumulate": 1,
+        "sync_bn": False,
+        "global_batch": None,
+        "conv3d": "torch",
+    },
 }
 
 
@@ -165,19 +224,24 @@ def load_config(path: str | Path, options: list[str] | None = None) -> dict[str,
                 f"--cfg-options {option}: '{key.split('.')[0]}' is a helper of the config file "
                 f"(a name starting with '_'), substituted when the file is read, so overriding it "
                 f"would change nothing; set the key that uses it instead (e.g. "
-                f"data_root=/datasets, or stages.0.dataset.root=...)")
+                f"data_root=/datasets, or stages.0.dataset.root=...)"
+            )
         try:
             overrides[key] = parse_value(value)
         except (ValueError, RecursionError) as exc:
             reason = str(exc) or "bad syntax"
-            raise ConfigError(f"--cfg-options {option}: the value cannot be read: {reason}; it "
-                              f"takes numbers, strings, lists [a,b] and tuples (a,b); write dicts "
-                              f"in the config file") from None
+            raise ConfigError(
+                f"--cfg-options {option}: the value cannot be read: {reason}; it "
+                f"takes numbers, strings, lists [a,b] and tuples (a,b); write dicts "
+                f"in the config file"
+            ) from None
         if _holds_dict_text(overrides[key]):
-            raise ConfigError(f"--cfg-options {option}: dicts cannot be written on the command "
-                              f"line; write them in the config file, or set their keys one at a "
-                              f"time where the config already has the dict (e.g. "
-                              f"stages.0.optimizer.lr=0.1)")
+            raise ConfigError(
+                f"--cfg-options {option}: dicts cannot be written on the command "
+                f"line; write them in the config file, or set their keys one at a "
+                f"time where the config already has the dict (e.g. "
+                f"stages.0.optimizer.lr=0.1)"
+            )
     try:
         cfg.merge_from_dict(overrides)
     except Exception as exc:
@@ -188,8 +252,10 @@ def load_config(path: str | Path, options: list[str] | None = None) -> dict[str,
     plain["data_root"] = str(plain.get("data_root") or os.environ.get(DATA_ROOT_ENV) or "data")
     plain = _substitute(plain, DATA_ROOT_TOKEN, plain["data_root"])
     merged = _with_defaults(plain)
-    merged["_source"] = {"file": str(path),
-                         "overrides": sorted(re.sub(r"\.(\d+)(?=\.|$)", r"[\1]", k) for k in overrides)}
+    merged["_source"] = {
+        "file": str(path),
+        "overrides": sorted(re.sub(r"\.(\d+)(?=\.|$)", r"[\1]", k) for k in overrides),
+    }
     return merged
 
 
@@ -231,14 +297,16 @@ def _config_file(path: Path) -> Any:
 def _with_named_bases(path: Path, scratch: Path) -> Path:
     """``path``, or where its ``_base_`` names installed configs, a copy in ``scratch`` whose
     ``_base_`` lists every file by absolute path (mmengine reads only paths)."""
-    source = path.read_bytes()   # ast's column offsets count bytes
+    source = path.read_bytes()  # ast's column offsets count bytes
     try:
         tree = ast.parse(source)
     except SyntaxError:
-        return path   # mmengine reports it with its line
+        return path  # mmengine reports it with its line
     for node in tree.body:
-        if not (isinstance(node, ast.Assign) and
-                any(isinstance(t, ast.Name) and t.id == "_base_" for t in node.targets)):
+        if not (
+            isinstance(node, ast.Assign)
+            and any(isinstance(t, ast.Name) and t.id == "_base_" for t in node.targets)
+        ):
             continue
         try:
             listed = ast.literal_eval(node.value)
@@ -248,14 +316,16 @@ def _with_named_bases(path: Path, scratch: Path) -> Path:
         if all(Path(base).suffix == ".py" for base in listed):
             return path
         try:
-            files = [str(path.parent / base if Path(base).suffix == ".py" else
-                         installed_config(base)) for base in listed]
+            files = [
+                str(path.parent / base if Path(base).suffix == ".py" else installed_config(base))
+                for base in listed
+            ]
         except ConfigError as exc:
             raise ConfigError(f"{path}:{node.lineno}: _base_: {exc}") from None
         lines = source.splitlines(keepends=True)
         assert node.value.end_lineno is not None and node.value.end_col_offset is not None
-        start = sum(map(len, lines[:node.value.lineno - 1])) + node.value.col_offset
-        end = sum(map(len, lines[:node.value.end_lineno - 1])) + node.value.end_col_offset
+        start = sum(map(len, lines[: node.value.lineno - 1])) + node.value.col_offset
+        end = sum(map(len, lines[: node.value.end_lineno - 1])) + node.value.end_col_offset
         copy_path = scratch / path.name
         copy_path.write_bytes(source[:start] + repr(files).encode() + source[end:])
         return copy_path
@@ -281,11 +351,13 @@ def _check_data_root_used(plain: dict[str, Any], path: Path, from_options: bool)
     rest = {k: v for k, v in plain.items() if k != "data_root"}
     if _substitute(rest, DATA_ROOT_TOKEN, marker) == rest:
         where = "--cfg-options" if from_options else str(path)
-        raise ConfigError(f"data_root={plain['data_root']} ({where}): no path of {path} uses "
-                          f"{DATA_ROOT_TOKEN}, so it would change nothing (its datasets name "
-                          f"their roots themselves, or use their own default); set the dataset's "
-                          f"root instead (e.g. stages.0.dataset.root=...), or write "
-                          f"'{DATA_ROOT_TOKEN}/...' in the config")
+        raise ConfigError(
+            f"data_root={plain['data_root']} ({where}): no path of {path} uses "
+            f"{DATA_ROOT_TOKEN}, so it would change nothing (its datasets name "
+            f"their roots themselves, or use their own default); set the dataset's "
+            f"root instead (e.g. stages.0.dataset.root=...), or write "
+            f"'{DATA_ROOT_TOKEN}/...' in the config"
+        )
 
 
 def _substitute(value: Any, token: str, replacement: str) -> Any:
@@ -311,8 +383,7 @@ def _with_defaults(cfg: dict[str, Any]) -> dict[str, Any]:
 
 def stage_configs(cfg: dict[str, Any]) -> list[dict[str, Any]]:
     """Each stage with ``stage_defaults`` and the built-in defaults filled in."""
-    return [{**STAGE_DEFAULTS, **cfg.get("stage_defaults", {}), **stage}
-            for stage in cfg["stages"]]
+    return [{**STAGE_DEFAULTS, **cfg.get("stage_defaults", {}), **stage} for stage in cfg["stages"]]
 
 
 class DatasetSlot(NamedTuple):
@@ -329,9 +400,11 @@ def dataset_slots(stage: dict[str, Any]) -> list[DatasetSlot]:
     (``test``) and every dataset argument of its method, evaluator and extractor (a property
     with ``x-component: dataset`` in the component's schema; role: the property's ``x-role``,
     else its name)."""
-    slots = [DatasetSlot(stage, key, role) for key, role in (("dataset", "train"),
-                                                             ("val_dataset", "test"))
-             if isinstance(stage.get(key), dict)]
+    slots = [
+        DatasetSlot(stage, key, role)
+        for key, role in (("dataset", "train"), ("val_dataset", "test"))
+        if isinstance(stage.get(key), dict)
+    ]
     registry = get_plugins().registry
     for kind in ("method", "evaluator", "extractor"):
         component = stage.get(kind)
@@ -378,15 +451,19 @@ def _check_stage(stage: dict, i: int, names: set[str], cfg: dict, registry: Regi
     kind.check(stage, where, cfg)
     init = stage.get("init_from")
     if init and init not in names and not is_weights_source(init):
-        raise ConfigError(f"{where}.init_from: '{init}' is neither a stage name nor a checkpoint "
-                          f"file (.pt/.pth/.safetensors) nor a model folder (vidssl-export) "
-                          f"(stages: {', '.join(sorted(names))})")
+        raise ConfigError(
+            f"{where}.init_from: '{init}' is neither a stage name nor a checkpoint "
+            f"file (.pt/.pth/.safetensors) nor a model folder (vidssl-export) "
+            f"(stages: {', '.join(sorted(names))})"
+        )
     layout = stage.get("init_format", "vidssl")
     registry.get("weight_format", layout, ["stages", i, "init_format"])
     if layout != "vidssl" and (not init or init in names or stage.get("init_method")):
-        raise ConfigError(f"{where}.init_format: '{layout}' reads a foreign checkpoint file "
-                          f"given as init_from (a stage's own checkpoint is in vidssl's layout, "
-                          f"and init_method needs one)")
+        raise ConfigError(
+            f"{where}.init_format: '{layout}' reads a foreign checkpoint file "
+            f"given as init_from (a stage's own checkpoint is in vidssl's layout, "
+            f"and init_method needs one)"
+        )
 
 
 def _with_location(message: str, source: dict) -> str:

@@ -8,6 +8,7 @@ they are written. A stage key not
 written in the stage is looked up in ``stage_defaults``. Where the path cannot be followed to the
 end, the deepest part that was found is named (e.g. the stage a missing key belongs to).
 """
+
 from __future__ import annotations
 
 import ast
@@ -46,8 +47,13 @@ class _Source:
             tree = ast.parse(path.read_text())
         except (OSError, SyntaxError, ValueError):
             return
-        names = {target.id: node.value for node in tree.body if isinstance(node, ast.Assign)
-                 for target in node.targets if isinstance(target, ast.Name)}
+        names = {
+            target.id: node.value
+            for node in tree.body
+            if isinstance(node, ast.Assign)
+            for target in node.targets
+            if isinstance(target, ast.Name)
+        }
         self.files.append((path, names))
         listed = names.get("_base_")
         try:
@@ -71,8 +77,7 @@ class _Source:
                     best = found
         return best
 
-    def _walk(self, file: int, line: int, node: ast.expr, rest: list,
-              depth: int) -> tuple[str, int, int]:
+    def _walk(self, file: int, line: int, node: ast.expr, rest: list, depth: int) -> tuple[str, int, int]:
         """Follow ``rest`` into ``node``, which is written at ``file`` (an index) and ``line``."""
         where = (str(self.files[file][0]), line, depth)
         if not rest:
@@ -88,11 +93,11 @@ class _Source:
         ``**splats`` (the last assignment of a key wins, as in Python)."""
         node, file = self._follow(node, file)
         found = None
-        if isinstance(part, int) and isinstance(node, (ast.List, ast.Tuple)) \
-                and part < len(node.elts):
+        if isinstance(part, int) and isinstance(node, (ast.List, ast.Tuple)) and part < len(node.elts):
             found = (file, node.elts[part].lineno, node.elts[part])
-        elif isinstance(part, str) and isinstance(node, ast.Call) \
-                and getattr(node.func, "id", None) == "dict":
+        elif (
+            isinstance(part, str) and isinstance(node, ast.Call) and getattr(node.func, "id", None) == "dict"
+        ):
             for keyword in node.keywords:
                 if keyword.arg == part:
                     found = (file, keyword.lineno, keyword.value)

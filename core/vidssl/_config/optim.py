@@ -11,6 +11,7 @@
 ``torch.optim.lr_scheduler`` or ``"WarmupCosine"``; epoch-based schedules step once per epoch,
 ``ReduceLROnPlateau`` on the validation loss, ``WarmupCosine`` every iteration.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -25,9 +26,12 @@ from vidssl._common.errors import ConfigError
 from vidssl._common.schema import format_path, schema_from_signature, suggest, validate
 
 PARAMWISE_SCHEMA = {
-    "type": "object", "additionalProperties": False,
-    "properties": {"no_decay": {"type": "array", "items": {"type": "string"}},
-                   "lr_mult": {"type": "object", "additionalProperties": {"type": "number"}}},
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "no_decay": {"type": "array", "items": {"type": "string"}},
+        "lr_mult": {"type": "object", "additionalProperties": {"type": "number"}},
+    },
 }
 
 
@@ -35,8 +39,13 @@ class WarmupCosine(torch.optim.lr_scheduler.LambdaLR):
     """Linear warm-up over ``warmup_iters`` then cosine decay to ``min_ratio``·lr at ``total_iters``
     (stepped every iteration)."""
 
-    def __init__(self, optimizer: torch.optim.Optimizer, total_iters: int, warmup_iters: int = 0,
-                 min_ratio: float = 0.0) -> None:
+    def __init__(
+        self,
+        optimizer: torch.optim.Optimizer,
+        total_iters: int,
+        warmup_iters: int = 0,
+        min_ratio: float = 0.0,
+    ) -> None:
         self.total_iters, self.warmup_iters, self.min_ratio = total_iters, warmup_iters, min_ratio
         super().__init__(optimizer, self._factor)
 
@@ -50,8 +59,9 @@ class WarmupCosine(torch.optim.lr_scheduler.LambdaLR):
 def _class(module: Any, name: str, what: str, path: Sequence[str | int], extra: dict) -> type:
     classes = {n: c for n, c in vars(module).items() if inspect.isclass(c)} | extra
     if name not in classes:
-        raise ConfigError(f"{format_path(list(path) + ['type'])}: unknown {what} '{name}'"
-                          f"{suggest(name, classes)}")
+        raise ConfigError(
+            f"{format_path(list(path) + ['type'])}: unknown {what} '{name}'{suggest(name, classes)}"
+        )
     return classes[name]
 
 
@@ -80,13 +90,15 @@ def validate_scheduler(cfg: dict, path: Sequence[str | int]) -> None:
 
 def _type_of(cfg: Any, path: Sequence[str | int], what: str) -> str:
     if not isinstance(cfg, dict) or not isinstance(cfg.get("type"), str):
-        raise ConfigError(f"{format_path(path)}: expected dict(type=NAME, ...) naming a torch "
-                          f"{what}, got {cfg!r}")
+        raise ConfigError(
+            f"{format_path(path)}: expected dict(type=NAME, ...) naming a torch {what}, got {cfg!r}"
+        )
     return cfg["type"]
 
 
-def param_groups(model: nn.Module, no_decay: Sequence[str] = (),
-                 lr_mult: dict[str, float] | None = None) -> list[dict[str, Any]]:
+def param_groups(
+    model: nn.Module, no_decay: Sequence[str] = (), lr_mult: dict[str, float] | None = None
+) -> list[dict[str, Any]]:
     """Split trainable parameters into groups by (weight decay on/off, lr multiplier).
 
     Parameters whose multiplier is 0 are frozen and left out. Each group carries ``lr_mult`` and
@@ -102,8 +114,7 @@ def param_groups(model: nn.Module, no_decay: Sequence[str] = (),
             continue
         key = (any(s in name for s in no_decay), mult)
         groups.setdefault(key, []).append(param)
-    return [{"params": params, "no_decay": nd, "lr_mult": mult}
-            for (nd, mult), params in groups.items()]
+    return [{"params": params, "no_decay": nd, "lr_mult": mult} for (nd, mult), params in groups.items()]
 
 
 def build_optimizer(cfg: dict, model: nn.Module) -> torch.optim.Optimizer:
@@ -121,8 +132,9 @@ def build_optimizer(cfg: dict, model: nn.Module) -> torch.optim.Optimizer:
     return cls(groups, **cfg)
 
 
-def build_scheduler(cfg: dict | None, optimizer: torch.optim.Optimizer, epochs: int,
-                    iters_per_epoch: int) -> torch.optim.lr_scheduler.LRScheduler | None:
+def build_scheduler(
+    cfg: dict | None, optimizer: torch.optim.Optimizer, epochs: int, iters_per_epoch: int
+) -> torch.optim.lr_scheduler.LRScheduler | None:
     """The configured schedule, or ``None``."""
     if not cfg:
         return None

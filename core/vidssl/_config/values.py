@@ -1,4 +1,5 @@
 """Values written on a command line (``--cfg-options key=value``, ``--set key=value``)."""
+
 from __future__ import annotations
 
 from typing import Any

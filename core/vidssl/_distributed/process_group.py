@@ -3,6 +3,7 @@
 Under ``torchrun`` (``WORLD_SIZE`` > 1 in the environment) the process group is created with nccl
 when CUDA is available and gloo otherwise; each rank uses ``cuda:LOCAL_RANK`` or the CPU.
 """
+
 from __future__ import annotations
 
 import os
@@ -35,8 +36,9 @@ def setup(device: str = "auto", backend: str | None = None) -> torch.device:
     """Initialise the process group if launched by torchrun; return this process's device."""
     use_cuda = torch.cuda.is_available() if device == "auto" else device == "cuda"
     if use_cuda and not torch.cuda.is_available():
-        raise ConfigError("device='cuda' was asked for but CUDA is not available (set "
-                          "device='auto' or 'cpu')")
+        raise ConfigError(
+            "device='cuda' was asked for but CUDA is not available (set device='auto' or 'cpu')"
+        )
     local_rank = int(os.environ.get("LOCAL_RANK", 0))
     if int(os.environ.get("WORLD_SIZE", 1)) > 1 and not dist.is_initialized():
         if use_cuda:
@@ -46,9 +48,12 @@ def setup(device: str = "auto", backend: str | None = None) -> torch.device:
         # rank in the store itself, so every rank of an attempt agrees on it
         store, rank_, size = next(dist.rendezvous("env://"))
         attempt = store.add(f"vidssl/attempts/rank{rank_}", 1)
-        dist.init_process_group(backend or ("nccl" if use_cuda else "gloo"), rank=rank_,
-                                store=dist.PrefixStore(f"vidssl/attempt{attempt}", store),
-                                world_size=size)
+        dist.init_process_group(
+            backend or ("nccl" if use_cuda else "gloo"),
+            rank=rank_,
+            store=dist.PrefixStore(f"vidssl/attempt{attempt}", store),
+            world_size=size,
+        )
     return torch.device(f"cuda:{local_rank}") if use_cuda else torch.device("cpu")
 
 
@@ -109,7 +114,7 @@ def shuffle_batch(tensor: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | No
     permutation = torch.randperm(len(everything), device=tensor.device)
     dist.broadcast(permutation, src=0)
     b = tensor.shape[0]
-    return everything[permutation[rank() * b:(rank() + 1) * b]], permutation
+    return everything[permutation[rank() * b : (rank() + 1) * b]], permutation
 
 
 def unshuffle_batch(tensor: torch.Tensor, permutation: torch.Tensor | None) -> torch.Tensor:
@@ -119,4 +124,4 @@ def unshuffle_batch(tensor: torch.Tensor, permutation: torch.Tensor | None) -> t
         return tensor
     everything = all_gather(tensor)[torch.argsort(permutation)]
     b = tensor.shape[0]
-    return everything[rank() * b:(rank() + 1) * b]
+    return everything[rank() * b : (rank() + 1) * b]

@@ -5,6 +5,7 @@ below: per-channel sums and sums of squares are all-reduced with autograd, so a 
 normalises, updates its running statistics and back-propagates exactly as one process would on
 the concatenated batch. In one process both are plain BatchNorm.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -45,19 +46,20 @@ class SyncBatchNorm(nn.modules.batchnorm._BatchNorm):
             return super().forward(x)
         dims = [0, *range(2, x.dim())]
         channels = x.shape[1]
-        local = torch.cat([x.sum(dims), (x * x).sum(dims),
-                           x.new_tensor([x.numel() // channels])])
+        local = torch.cat([x.sum(dims), (x * x).sum(dims), x.new_tensor([x.numel() // channels])])
         total = _AllReduceSum.apply(local)
         count = total[-1]
         mean = total[:channels] / count
-        var = total[channels:2 * channels] / count - mean * mean
+        var = total[channels : 2 * channels] / count - mean * mean
         if self.track_running_stats:
-            assert self.num_batches_tracked is not None and self.running_mean is not None \
-                and self.running_var is not None, "tracked statistics have their buffers"
+            assert (
+                self.num_batches_tracked is not None
+                and self.running_mean is not None
+                and self.running_var is not None
+            ), "tracked statistics have their buffers"
             with torch.no_grad():
                 self.num_batches_tracked += 1
-                momentum = self.momentum if self.momentum is not None \
-                    else 1 / float(self.num_batches_tracked)
+                momentum = self.momentum if self.momentum is not None else 1 / float(self.num_batches_tracked)
                 self.running_mean.lerp_(mean.detach(), momentum)
                 self.running_var.lerp_(var.detach() * count / (count - 1), momentum)
         shape = [1, channels] + [1] * (x.dim() - 2)
@@ -75,8 +77,9 @@ def convert_sync_batchnorm(module: nn.Module, device: torch.device) -> nn.Module
     if device.type == "cuda":
         return nn.SyncBatchNorm.convert_sync_batchnorm(module)
     if isinstance(module, nn.modules.batchnorm._BatchNorm) and not isinstance(module, SyncBatchNorm):
-        synced = SyncBatchNorm(module.num_features, module.eps, module.momentum, module.affine,
-                               module.track_running_stats)
+        synced = SyncBatchNorm(
+            module.num_features, module.eps, module.momentum, module.affine, module.track_running_stats
+        )
         synced.load_state_dict(module.state_dict())
         if module.affine:
             synced.weight, synced.bias = module.weight, module.bias

@@ -10,6 +10,7 @@ videos out through the optional contract method ``exclude(rows)`` of
 :class:`~vidssl.ClipDataset` (an item that would read one passes over it as over an unreadable
 video, counted as skipped), so ``--resume`` goes on past them.
 """
+
 from __future__ import annotations
 
 import os
@@ -56,9 +57,11 @@ class InFlight(Dataset):
         if "timed out" in error:
             oldest = min(busy, key=lambda slot: float(self.since[slot]), default=None)
             waited = time.time() - float(self.since[oldest]) if oldest is not None else 0.0
-            return [] if oldest is None else \
-                [(int(self.rows[oldest]), f"data worker {oldest} produced nothing for "
-                                          f"{waited:.0f} s")]
+            return (
+                []
+                if oldest is None
+                else [(int(self.rows[oldest]), f"data worker {oldest} produced nothing for {waited:.0f} s")]
+            )
         pids = {int(p) for p in re.findall(r"\d+", error.split("exited", 1)[0])}
         died = [slot for slot in busy if int(self.pids[slot]) in pids] or busy
         signal_name = re.search(r"by signal: ([^.]+)", error)
@@ -69,25 +72,31 @@ class InFlight(Dataset):
 def is_data_fault(exc: BaseException) -> bool:
     """Whether ``exc`` is a DataLoader's: a worker died, or nothing came within the timeout."""
     text = str(exc)
-    return isinstance(exc, RuntimeError) and "DataLoader" in text and \
-        ("exited unexpectedly" in text or "killed by signal" in text or "timed out" in text)
+    return (
+        isinstance(exc, RuntimeError)
+        and "DataLoader" in text
+        and ("exited unexpectedly" in text or "killed by signal" in text or "timed out" in text)
+    )
 
 
 def stop_for_fault(exc: RuntimeError, in_flight: InFlight, work_dir: Path, where: str) -> RunError:
     """List the videos ``exc`` points at in the work dir's :data:`FAULTS_FILE` (every rank
     appends its own) and return the one-line error that stops the run at ``where``."""
-    names = [(in_flight.dataset.video_name(row), why)
-             for row, why in in_flight.culprits(str(exc))]
+    names = [(in_flight.dataset.video_name(row), why) for row, why in in_flight.culprits(str(exc))]
     listing = work_dir / FAULTS_FILE
     listing.parent.mkdir(parents=True, exist_ok=True)
     with open(listing, "a") as f:
         f.writelines(f"{name}\t{why}\n" for name, why in names)
-    videos = "; ".join(f"{why} while reading {name}" for name, why in names) or \
-        f"a data worker failed with no video in flight ({str(exc).splitlines()[0]})"
+    videos = (
+        "; ".join(f"{why} while reading {name}" for name, why in names)
+        or f"a data worker failed with no video in flight ({str(exc).splitlines()[0]})"
+    )
     last = work_dir / "checkpoints" / "last.pt"
     resume = f"continues from {last}" if last.is_file() else "starts the run again"
-    return RunError(f"{where}: {videos}; listed in {listing} and left out from now on: the "
-                    f"same command with --resume {resume}")
+    return RunError(
+        f"{where}: {videos}; listed in {listing} and left out from now on: the "
+        f"same command with --resume {resume}"
+    )
 
 
 def exclude_known_faults(dataset: Any, work_dir: Path) -> int:

@@ -1,5 +1,6 @@
 """A dataset restricted to some of its rows: the first ``max_videos`` of a quick trial, or the
 rows an earlier stage listed (``rows_from``: e.g. the videos that have dense trajectories)."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence

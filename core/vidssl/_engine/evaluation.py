@@ -6,6 +6,7 @@ each rank iterates its own shard of the dataset (every sample exactly once acros
 evaluator combines the ranks' outputs with :mod:`vidssl.distributed` and reports accuracies in
 percent.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator, Sized
@@ -57,19 +58,27 @@ class EvaluationContext:
         """Another dataset the evaluation needs (a retrieval gallery), built with the method's
         eval views as the stage's own datasets are."""
         views = self.method.eval_views if self.method is not None else {"clip": {}}
-        return self.run.build_dataset(self.stage, cfg, ["stages", self.stage.index, "evaluator"],
-                                      views)
+        return self.run.build_dataset(self.stage, cfg, ["stages", self.stage.index, "evaluator"], views)
 
     def loader(self, dataset: Dataset | None = None) -> DataLoader:
         """This rank's shard of ``dataset`` (default :attr:`dataset`), in order, no shuffling,
         nothing dropped."""
         dataset = self.dataset if dataset is None else dataset
         assert dataset is not None, "an evaluation without a dataset reads none"
-        sampler = ResumableSampler(len(cast(Sized, dataset)), shuffle=False, rank=distributed.rank(),
-                                   world_size=distributed.world_size())
-        return DataLoader(dataset, batch_size=self.batch_size, sampler=sampler,
-                          num_workers=self.num_workers, pin_memory=self.device.type == "cuda",
-                          worker_init_fn=start_data_worker)
+        sampler = ResumableSampler(
+            len(cast(Sized, dataset)),
+            shuffle=False,
+            rank=distributed.rank(),
+            world_size=distributed.world_size(),
+        )
+        return DataLoader(
+            dataset,
+            batch_size=self.batch_size,
+            sampler=sampler,
+            num_workers=self.num_workers,
+            pin_memory=self.device.type == "cuda",
+            worker_init_fn=start_data_worker,
+        )
 
     def batches(self, dataset: Dataset | None = None) -> Iterator[dict[str, Any]]:
         """Batches of this rank's shard of ``dataset`` on :attr:`device`, with the method in
@@ -82,9 +91,13 @@ class EvaluationContext:
         with torch.no_grad():
             for done, batch in enumerate(loader, 1):
                 if self.run is not None and self.stage is not None:
-                    self.run.hook.vidssl_evaluation_batch(run=self.run, stage=self.stage,
-                                                          done=done, total=len(loader),
-                                                          videos=len(batch["index"]))
+                    self.run.hook.vidssl_evaluation_batch(
+                        run=self.run,
+                        stage=self.stage,
+                        done=done,
+                        total=len(loader),
+                        videos=len(batch["index"]),
+                    )
                 keep = batch["skipped"] == 0
                 if not bool(keep.all()):
                     self.skipped += int((~keep).sum())
@@ -113,5 +126,8 @@ class EvaluationContext:
             features.append(per_video(embed, batch["views"]["clip"]))
             rows.append(batch["index"])
             labels.append(batch["label"])
-        return (self.gather(rows, features), self.gather(rows, labels).astype("int64"),
-                self.gather(rows, rows).astype("int64"))
+        return (
+            self.gather(rows, features),
+            self.gather(rows, labels).astype("int64"),
+            self.gather(rows, rows).astype("int64"),
+        )

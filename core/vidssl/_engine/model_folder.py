@@ -7,6 +7,7 @@ normalisation) and ``README.md`` (a model card from the run's protocol cards). S
 source wherever weights are read: a stage's ``init_from``, ``vidssl-eval SOURCE`` and
 :func:`load_backbone`.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -47,8 +48,9 @@ def trained_stage(work_dir: Path, name: str | None = None, classifier: bool = Fa
     saved = work_dir / "config.json"
     if not saved.is_file():
         raise ConfigError(f"{work_dir} is not a vidssl work dir (no config.json)")
-    stages = [s for s in json.loads(saved.read_text())["_stages"]
-              if stage_file(work_dir, s["name"]).is_file()]
+    stages = [
+        s for s in json.loads(saved.read_text())["_stages"] if stage_file(work_dir, s["name"]).is_file()
+    ]
     if name:
         chosen = [s for s in stages if s["name"] == name]
         what = f"no finished stage '{name}'"
@@ -60,13 +62,15 @@ def trained_stage(work_dir: Path, name: str | None = None, classifier: bool = Fa
         chosen = [s for s in trained if NUM_CLASSES not in (s.get("method") or {})] or trained
         what = "no finished training stage"
     if not chosen:
-        raise ConfigError(f"{work_dir} has {what} (finished stages: "
-                          f"{', '.join(s['name'] for s in stages) or 'none'})")
+        raise ConfigError(
+            f"{work_dir} has {what} (finished stages: {', '.join(s['name'] for s in stages) or 'none'})"
+        )
     return chosen[-1]
 
 
-def export_model_folder(work_dir: Path, out: Path, stage: str | None = None, head: bool = False,
-                        fmt: str = VIDSSL) -> Path:
+def export_model_folder(
+    work_dir: Path, out: Path, stage: str | None = None, head: bool = False, fmt: str = VIDSSL
+) -> Path:
     """Write the model folder of run ``work_dir``'s stage ``stage`` (see
     :func:`trained_stage`) into ``out``, its weights in layout ``fmt`` and with ``head`` its
     classifier; return the weights file."""
@@ -85,15 +89,25 @@ def export_model_folder(work_dir: Path, out: Path, stage: str | None = None, hea
     write_weights(tensors, weights, fmt)
     digest = hashlib.sha256(weights.read_bytes()).hexdigest()
     cards = _read_json(work_dir / "protocols.json")
-    config = {"format": fmt, "backbone": cfg["backbone"], "feat_dim": int(backbone.feat_dim),
-              "input": (cards.get(chosen["name"]) or {}).get("input"),
-              "head": {"method": chosen["method"]["type"],
-                       "num_classes": chosen["method"][NUM_CLASSES],
-                       "tensors": sorted(classifier)} if head else None,
-              "stage": chosen["name"], "weights_sha256": digest}
+    config = {
+        "format": fmt,
+        "backbone": cfg["backbone"],
+        "feat_dim": int(backbone.feat_dim),
+        "input": (cards.get(chosen["name"]) or {}).get("input"),
+        "head": {
+            "method": chosen["method"]["type"],
+            "num_classes": chosen["method"][NUM_CLASSES],
+            "tensors": sorted(classifier),
+        }
+        if head
+        else None,
+        "stage": chosen["name"],
+        "weights_sha256": digest,
+    }
     write_json(out / "config.json", config)
-    (out / CARD).write_text(model_card(work_dir.resolve().name, config, cards,
-                                       _read_json(work_dir / "results.json")))
+    (out / CARD).write_text(
+        model_card(work_dir.resolve().name, config, cards, _read_json(work_dir / "results.json"))
+    )
     return weights
 
 
@@ -102,8 +116,9 @@ def write_weights(tensors: dict[str, torch.Tensor], path: Path, fmt: str) -> Non
     dense and row-major first: safetensors refuses others, and a backbone that trained in
     channels_last holds 5-D weights in that layout."""
 
-    save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(path),
-              metadata={"format": fmt})
+    save_file(
+        {k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(path), metadata={"format": fmt}
+    )
 
 
 def _classifier(saved: dict[str, Any], stage: dict, fmt: str) -> dict[str, torch.Tensor]:
@@ -115,9 +130,11 @@ def _classifier(saved: dict[str, Any], stage: dict, fmt: str) -> dict[str, torch
     if fmt == VIDSSL:
         return {HEAD + k: v for k, v in head.items()}
     if set(head) != {"fc.weight", "fc.bias"}:
-        raise ConfigError(f"--head with --format {fmt}: the layout has a plain linear 'fc' head, "
-                          f"stage '{stage['name']}''s classifier holds {', '.join(sorted(head))}; "
-                          f"export it in vidssl's layout (--format {VIDSSL})")
+        raise ConfigError(
+            f"--head with --format {fmt}: the layout has a plain linear 'fc' head, "
+            f"stage '{stage['name']}''s classifier holds {', '.join(sorted(head))}; "
+            f"export it in vidssl's layout (--format {VIDSSL})"
+        )
     return head
 
 

@@ -4,6 +4,7 @@ It owns everything between a batch's losses and the weights changing: gradient a
 ``accumulate`` batches (under DDP, gradients sync only on a group's last batch), the fp16 gradient
 scaler, gradient clipping, the ``nan_policy`` and the per-iteration scheduler step.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -22,21 +23,32 @@ from vidssl._speed.precision import grad_scaler, resolve_precision
 class OptimizerStep:
     """Accumulate, scale, clip and step for one training stage (``cfg``: its config)."""
 
-    def __init__(self, method: torch.nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any,
-                 cfg: dict[str, Any], device: torch.device) -> None:
+    def __init__(
+        self,
+        method: torch.nn.Module,
+        optimizer: torch.optim.Optimizer,
+        scheduler: Any,
+        cfg: dict[str, Any],
+        device: torch.device,
+    ) -> None:
         self.method, self.optimizer, self.scheduler = method, optimizer, scheduler
         self.accumulate, self.clip_grad_norm = cfg["accumulate"], cfg["clip_grad_norm"]
         self.nan_policy = cfg["nan_policy"]
         self.scaler = grad_scaler(resolve_precision(cfg["precision"], device), device)
-        self.skip_group = False   # a non-finite loss in this accumulation group (skip_step)
+        self.skip_group = False  # a non-finite loss in this accumulation group (skip_step)
 
     def start_epoch(self) -> None:
         """A new epoch starts with no gradients and no skipped group."""
         self.skip_group = False
         self.optimizer.zero_grad(set_to_none=True)
 
-    def backward(self, model: torch.nn.Module, forward: Callable[[], dict[str, torch.Tensor]],
-                 where: str, last_in_group: bool) -> dict[str, torch.Tensor] | None:
+    def backward(
+        self,
+        model: torch.nn.Module,
+        forward: Callable[[], dict[str, torch.Tensor]],
+        where: str,
+        last_in_group: bool,
+    ) -> dict[str, torch.Tensor] | None:
         """Run ``forward`` (→ losses with ``loss``) and the backward pass of ``loss / accumulate``;
         return the detached losses, or ``None`` when the loss is not finite on some process
         (its group is then skipped; with ``nan_policy='stop'`` a :class:`RunError` naming
@@ -46,9 +58,11 @@ class OptimizerStep:
             losses = forward()
             finite = _finite(losses["loss"])
             if not finite and self.nan_policy == "stop":
-                raise RunError(f"{where}: the loss is {float(losses['loss'].detach())}; stopped "
-                               f"(checkpoints/last.pt holds the last good state; "
-                               f"nan_policy='skip_step' skips such steps instead)")
+                raise RunError(
+                    f"{where}: the loss is {float(losses['loss'].detach())}; stopped "
+                    f"(checkpoints/last.pt holds the last good state; "
+                    f"nan_policy='skip_step' skips such steps instead)"
+                )
             loss = losses["loss"] / self.accumulate
             (self.scaler.scale(loss) if self.scaler is not None else loss).backward()
         if not finite:
@@ -82,9 +96,11 @@ class OptimizerStep:
 
     def state_dict(self) -> dict[str, Any]:
         """Optimizer, scheduler and scaler state, as a checkpoint's ``progress`` holds them."""
-        return {"optimizer": self.optimizer.state_dict(),
-                "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
-                "scaler": self.scaler.state_dict() if self.scaler is not None else None}
+        return {
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
+            "scaler": self.scaler.state_dict() if self.scaler is not None else None,
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.optimizer.load_state_dict(state["optimizer"])

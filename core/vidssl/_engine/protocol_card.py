@@ -10,6 +10,7 @@ components themselves: a dataset's plugin describes its data, input and test vie
 knows (the features a probe reads, how an evaluator aggregates). ``vidssl-eval`` adds the runs
 behind a mean (``runs``, ``mean``, ``std``).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -30,8 +31,7 @@ def backbone_sha256(backbone: nn.Module | None) -> str | None:
     digest = hashlib.sha256()
     for key, value in sorted(backbone.state_dict().items()):
         digest.update(key.encode())
-        digest.update(value.detach().cpu().contiguous().reshape(-1).view(torch.uint8)
-                      .numpy().tobytes())
+        digest.update(value.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
     return digest.hexdigest()
 
 
@@ -46,8 +46,7 @@ def protocol_card(cfg: dict[str, Any], stage: Any, start_sha256: str | None) -> 
     ``cfg``; ``start_sha256`` is the :func:`backbone_sha256` of the weights it started from."""
     stage_cfg, protocol = stage.cfg, cfg.get("protocol") or {}
     card: dict[str, Any] = {"protocol": protocol.get("name"), "stage_type": stage_cfg["type"]}
-    parts = {slot.role: _dataset_parts(slot.holder[slot.key])
-             for slot in dataset_slots(stage_cfg)}
+    parts = {slot.role: _dataset_parts(slot.holder[slot.key]) for slot in dataset_slots(stage_cfg)}
     card["data"] = {role: part["data"] for role, part in parts.items()}
     shown = parts.get("test", parts.get("train"))
     if shown is not None and "input" in shown:
@@ -55,16 +54,22 @@ def protocol_card(cfg: dict[str, Any], stage: Any, start_sha256: str | None) -> 
     if "views" in parts.get("test", {}):
         card["test_views"] = parts["test"]["views"]
     if stage.method is not None:
-        card["method"] = {"type": (stage_cfg.get("method") or {}).get("type", "backbone features"),
-                          **(stage.method.card() if hasattr(stage.method, "card") else {})}
+        card["method"] = {
+            "type": (stage_cfg.get("method") or {}).get("type", "backbone features"),
+            **(stage.method.card() if hasattr(stage.method, "card") else {}),
+        }
     if stage.evaluator is not None:
-        card["evaluator"] = {"type": stage_cfg["evaluator"]["type"],
-                             **(stage.evaluator.card() if hasattr(stage.evaluator, "card")
-                                else {})}
+        card["evaluator"] = {
+            "type": stage_cfg["evaluator"]["type"],
+            **(stage.evaluator.card() if hasattr(stage.evaluator, "card") else {}),
+        }
     card |= stage.kind.card(stage_cfg)
-    card["checkpoint"] = {"init_from": stage_cfg.get("init_from") or "the previous stage's backbone",
-                          "init_format": stage_cfg.get("init_format", "vidssl"),
-                          "backbone_sha256": start_sha256, "backbone": cfg.get("backbone")}
+    card["checkpoint"] = {
+        "init_from": stage_cfg.get("init_from") or "the previous stage's backbone",
+        "init_format": stage_cfg.get("init_format", "vidssl"),
+        "backbone_sha256": start_sha256,
+        "backbone": cfg.get("backbone"),
+    }
     if stage_cfg.get("max_videos"):
         card["max_videos"] = stage_cfg["max_videos"]
     return card

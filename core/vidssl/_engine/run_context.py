@@ -3,6 +3,7 @@
 The runner makes one per run and hands it out instead of itself. Hooks receive it as ``run``;
 everything documented here is stable for plugins to rely on.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -85,13 +86,10 @@ class RunContext:
         """Build ``stage.cfg[key]`` as a ``kind`` component (errors name ``stages[i].key``); a
         dataset through :meth:`build_dataset`."""
         if kind == "dataset":
-            return self.build_dataset(stage, stage.cfg[key], ["stages", stage.index, key],
-                                      context["views"])
-        return self.plugins.registry.build(kind, stage.cfg[key], ["stages", stage.index, key],
-                                           **context)
+            return self.build_dataset(stage, stage.cfg[key], ["stages", stage.index, key], context["views"])
+        return self.plugins.registry.build(kind, stage.cfg[key], ["stages", stage.index, key], **context)
 
-    def build_dataset(self, stage: Stage, cfg: dict[str, Any], path: list,
-                      views: dict[str, dict]) -> Any:
+    def build_dataset(self, stage: Stage, cfg: dict[str, Any], path: list, views: dict[str, dict]) -> Any:
         """A dataset for ``stage`` (``path`` names it in errors), checked against the
         :class:`~vidssl.ClipDataset` contract; the training dataset keeps only the rows
         listed by the stage's ``rows_from`` file, and every dataset is cut to the stage's
@@ -100,18 +98,23 @@ class RunContext:
         check(dataset, ClipDataset, ".".join(map(str, path)))
         excluded = exclude_known_faults(dataset, self.work_dir)
         if excluded and self.is_main:
-            print(f"vidssl: stage '{stage.name}' {path[-1]}: {excluded} videos left out as they "
-                  f"broke a data worker earlier ({self.work_dir / FAULTS_FILE})", file=sys.stderr)
+            print(
+                f"vidssl: stage '{stage.name}' {path[-1]}: {excluded} videos left out as they "
+                f"broke a data worker earlier ({self.work_dir / FAULTS_FILE})",
+                file=sys.stderr,
+            )
         if path[-1] != "dataset" and clips_per_item(dataset) > 1:
-            raise ConfigError(f"{format_path(path)}: its items hold {clips_per_item(dataset)} "
-                              f"augmented clips each; only the dataset a stage trains on may "
-                              f"(evaluation reads each video once)")
+            raise ConfigError(
+                f"{format_path(path)}: its items hold {clips_per_item(dataset)} "
+                f"augmented clips each; only the dataset a stage trains on may "
+                f"(evaluation reads each video once)"
+            )
         self._list_unusable(stage, str(path[-1]), list(getattr(dataset, "unusable", None) or []))
         rows = list(range(len(dataset)))
         if stage.cfg.get("rows_from") and path[-1] == "dataset":
             rows = _rows_file(self.work_dir / stage.cfg["rows_from"], len(dataset), stage.name)
         if stage.cfg.get("max_videos"):
-            rows = rows[:stage.cfg["max_videos"]]
+            rows = rows[: stage.cfg["max_videos"]]
         return dataset if len(rows) == len(dataset) else DatasetSubset(dataset, rows)
 
     def _list_unusable(self, stage: Stage, key: str, unusable: list[tuple[str, str]]) -> None:
@@ -132,11 +135,12 @@ class RunContext:
         ``vidssl_checkpoint_save`` hooks added their entries; every rank waits for it. An entry
         that would break every later ``--resume`` is refused, naming the hook that added it."""
         if self.is_main:
-            content["job"] = job_identity()   # an attempt of the same job resumes by itself
+            content["job"] = job_identity()  # an attempt of the same job resumes by itself
             before = set(content)
             self.hook.vidssl_checkpoint_save(run=self, checkpoint=content)
-            checkpoint.check_loadable({k: content[k] for k in set(content) - before},
-                                      self._checkpoint_entry_owner)
+            checkpoint.check_loadable(
+                {k: content[k] for k in set(content) - before}, self._checkpoint_entry_owner
+            )
             checkpoint.save_atomic(content, self.checkpoint_dir / "last.pt")
             if best:
                 checkpoint.save_atomic(content, self.checkpoint_dir / "best.pt")
@@ -148,8 +152,7 @@ class RunContext:
         manager = self.plugins.manager
         hooks = [impl.plugin for impl in self.hook.vidssl_checkpoint_save.get_hookimpls()]
         for hook in hooks:
-            alone = manager.subset_hook_caller("vidssl_checkpoint_save",
-                                               [h for h in hooks if h is not hook])
+            alone = manager.subset_hook_caller("vidssl_checkpoint_save", [h for h in hooks if h is not hook])
             entries: dict[str, Any] = {}
             alone(run=self, checkpoint=entries)
             if key in entries:
@@ -171,7 +174,7 @@ class RunContext:
                 manager.register(hook, name=name)
                 registered.append(hook)
         except pluggy.PluginValidationError as exc:
-            for hook in registered:   # the process's plugin manager is left as it was
+            for hook in registered:  # the process's plugin manager is left as it was
                 manager.unregister(hook)
             raise PluginError(f"{exc}") from None
         try:
@@ -183,10 +186,14 @@ class RunContext:
     def evaluation_context(self, stage: Stage, dataset_key: str) -> EvaluationContext:
         """Context over the stage's ``dataset_key`` dataset, built with the method's eval views."""
         views = stage.method.eval_views if stage.method is not None else {"clip": {}}
-        dataset = self.build("dataset", stage, dataset_key, views=views) \
-            if stage.cfg.get(dataset_key) is not None else None
-        return EvaluationContext(self, stage, stage.method, dataset, stage.cfg["batch_size"],
-                                 stage.cfg["num_workers"])
+        dataset = (
+            self.build("dataset", stage, dataset_key, views=views)
+            if stage.cfg.get(dataset_key) is not None
+            else None
+        )
+        return EvaluationContext(
+            self, stage, stage.method, dataset, stage.cfg["batch_size"], stage.cfg["num_workers"]
+        )
 
     def evaluate(self, stage: Stage) -> dict[str, float]:
         """Run the stage's evaluator (built with the stage) on its ``val_dataset`` (with
@@ -194,7 +201,7 @@ class RunContext:
         context = self.evaluation_context(stage, "val_dataset")
         metrics = dict(stage.evaluator.evaluate(context))
         skipped = sum(distributed.all_gather_objects(context.skipped))
-        if skipped:   # named on stderr as they were skipped
+        if skipped:  # named on stderr as they were skipped
             metrics["skipped_videos"] = float(skipped)
         self.hook.vidssl_evaluation_end(run=self, stage=stage, metrics=metrics)
         return metrics
@@ -203,11 +210,16 @@ class RunContext:
 def _rows_file(path: Path, size: int, stage: str) -> list[int]:
     """The dataset rows an earlier stage listed in ``path`` (a 1-d integer ``.npy``)."""
     if not path.is_file():
-        raise ConfigError(f"stage '{stage}': rows_from {path} does not exist (run the stage that "
-                          f"writes it first)")
+        raise ConfigError(
+            f"stage '{stage}': rows_from {path} does not exist (run the stage that writes it first)"
+        )
     rows = np.load(path)
-    if rows.ndim != 1 or rows.dtype.kind not in "iu" or (len(rows) and not
-                                                         0 <= rows.min() <= rows.max() < size):
-        raise DataError(f"{path}: expected dataset rows in 0..{size - 1}, got {rows.dtype} "
-                        f"{list(rows.shape)}")
+    if (
+        rows.ndim != 1
+        or rows.dtype.kind not in "iu"
+        or (len(rows) and not 0 <= rows.min() <= rows.max() < size)
+    ):
+        raise DataError(
+            f"{path}: expected dataset rows in 0..{size - 1}, got {rows.dtype} {list(rows.shape)}"
+        )
     return rows.tolist()

@@ -9,6 +9,7 @@ name → the protocol card behind them, see :mod:`vidssl._engine.protocol_card`)
 The runner owns the run's order of events; the training loop (:mod:`vidssl._engine.training`), the
 evaluators and the hooks see only the :class:`~vidssl.RunContext`.
 """
+
 from __future__ import annotations
 
 import json
@@ -55,17 +56,22 @@ class Runner:
     are extra hook objects for this run (e.g. the smoke report); ``overwrite`` lets a fresh run
     replace a finished one in the work dir (see :mod:`vidssl._engine.work_dir`)."""
 
-    def __init__(self, cfg: dict[str, Any], work_dir: str | Path, resume: bool = False,
-                 only: list[str] | None = None, hooks: Sequence[object] | None = None,
-                 overwrite: bool = False) -> None:
+    def __init__(
+        self,
+        cfg: dict[str, Any],
+        work_dir: str | Path,
+        resume: bool = False,
+        only: list[str] | None = None,
+        hooks: Sequence[object] | None = None,
+        overwrite: bool = False,
+    ) -> None:
         plugins = get_plugins()
         validate_config(cfg, plugins.registry)
         self.stage_cfgs = stage_configs(cfg)
         names = [s["name"] for s in self.stage_cfgs]
         unknown = sorted(set(only or []) - set(names))
         if unknown:
-            raise ConfigError(f"--stages: no stage named {', '.join(unknown)} "
-                              f"(stages: {', '.join(names)})")
+            raise ConfigError(f"--stages: no stage named {', '.join(unknown)} (stages: {', '.join(names)})")
         self.only = set(only) if only else None
         self.extra_hooks = list(hooks or [])
         self.overwrite = overwrite
@@ -85,11 +91,10 @@ class Runner:
         seed_all(run.cfg["seed"])
         if run.cfg["deterministic"]:
             torch.use_deterministic_algorithms(True, warn_only=True)
-        lock = self._claim_work_dir()   # a resumed run may adopt old values of newer keys
-        if run.cfg["keep_freed_memory"] and process_claimed():   # never in a user's program
+        lock = self._claim_work_dir()  # a resumed run may adopt old values of newer keys
+        if run.cfg["keep_freed_memory"] and process_claimed():  # never in a user's program
             keep_freed_memory()
-        run.signals = StopSignals(run.cfg["stop_signals"],
-                                  run.cfg["checkpoint"]["interval_minutes"])
+        run.signals = StopSignals(run.cfg["stop_signals"], run.cfg["checkpoint"]["interval_minutes"])
         try:
             with run.signals:
                 return self._run_locked()
@@ -111,20 +116,25 @@ class Runner:
                 last = run.checkpoint_dir / "last.pt"
                 job = job_identity()
                 # read only where it decides something: a resume, or an attempt of a job
-                saved = checkpoint.load(last) if last.is_file() and \
-                    (resume or (job is not None and not self.overwrite)) else None
+                saved = (
+                    checkpoint.load(last)
+                    if last.is_file() and (resume or (job is not None and not self.overwrite))
+                    else None
+                )
                 if saved is not None and not resume and saved.get("job") == job:
-                    print(f"vidssl: {last} was written by an earlier attempt of job "
-                          f"{saved['job']}: resuming from it", file=sys.stderr)
+                    print(
+                        f"vidssl: {last} was written by an earlier attempt of job "
+                        f"{saved['job']}: resuming from it",
+                        file=sys.stderr,
+                    )
                     resume = True
                 if not resume and not self.only:
                     check_fresh_run(run.work_dir, self.overwrite)
                 if resume and saved is not None:
-                    adopted = check_resume(run.work_dir, run.cfg, self.stage_cfgs,
-                                           set(saved["results"]))
+                    adopted = check_resume(run.work_dir, run.cfg, self.stage_cfgs, set(saved["results"]))
             except ConfigError as exc:
                 problem = str(exc)
-                lock.release()   # only if it was taken by this run
+                lock.release()  # only if it was taken by this run
                 lock = None
         problem, adopted, run.resume = distributed.broadcast_object((problem, adopted, resume))
         if problem:
@@ -147,15 +157,16 @@ class Runner:
                 kept = json.loads(cards.read_text()) if cards.is_file() else {}
                 run.protocols = {k: v for k, v in kept.items() if k in run.results}
             if "backbone" in run.cfg:
-                self.backbone = run.plugins.registry.build("backbone", run.cfg["backbone"],
-                                                           ["backbone"]).to(run.device)
+                self.backbone = run.plugins.registry.build("backbone", run.cfg["backbone"], ["backbone"]).to(
+                    run.device
+                )
                 check(self.backbone, Backbone, "backbone")
             self._check_class_counts()
             run.planned = [c["name"] for c in self.stage_cfgs if self._runs(c["name"])]
             run.hook.vidssl_run_start(run=run)
             try:
                 self._run_stages(state)
-            except StopRun as stop:   # a hook ended the run: what finished stands
+            except StopRun as stop:  # a hook ended the run: what finished stands
                 self.stopped = stop
             run.hook.vidssl_run_end(run=run, results=run.results)
         return run.results
@@ -167,10 +178,11 @@ class Runner:
             if not self._runs(name):
                 self._restore_finished(name)
                 continue
-            if run.signals.checkpoint_due(run.device)[0]:   # last.pt holds the stages before
+            if run.signals.checkpoint_due(run.device)[0]:  # last.pt holds the stages before
                 raise run.signals.stop(f"the start of stage '{name}'")
-            progress = state.get("progress") if state and \
-                state.get("progress", {}).get("stage") == name else None
+            progress = (
+                state.get("progress") if state and state.get("progress", {}).get("stage") == name else None
+            )
             stage = build_stage(run, index, cfg, self.backbone, resuming=progress is not None)
             if progress is None or name not in run.protocols:
                 run.protocols[name] = self._card(stage)
@@ -190,7 +202,8 @@ class Runner:
         if counts:
             self.run_context.protocols[stage.name]["data"]["left_out"] = {
                 key: {"videos": n, "listed_in": f"unusable_videos/{stage.name}.{key}.tsv"}
-                for key, n in counts.items()}
+                for key, n in counts.items()
+            }
 
     def _runs(self, name: str) -> bool:
         """Whether stage ``name`` runs now: selected (``--stages``) and not finished already."""
@@ -209,15 +222,17 @@ class Runner:
             for key in ("dataset", "val_dataset"):
                 if cfg.get(key) is None:
                     continue
-                dataset = run.plugins.registry.build("dataset", cfg[key],
-                                                     ["stages", index, key], views={"clip": {}})
+                dataset = run.plugins.registry.build(
+                    "dataset", cfg[key], ["stages", index, key], views={"clip": {}}
+                )
                 have = len(getattr(dataset, "classes", []) or [])
                 if wanted is not None and have and have != wanted and key in kind.class_checked:
                     raise ConfigError(
                         f"stages[{index}] ('{cfg['name']}'): method.num_classes is {wanted} but "
                         f"its {key} ({cfg[key]['type']}) has {have} classes in its annotation; "
                         f"set stages[{index}].method.num_classes={have} (or point {key} at the "
-                        f"dataset the head is for)")
+                        f"dataset the head is for)"
+                    )
 
     def _finish_stage(self, stage: Stage, measured: dict[str, float]) -> None:
         """Record the stage's metrics (a non-finite value becomes ``None``: ``results.json`` is
@@ -225,22 +240,25 @@ class Runner:
         run = self.run_context
         metrics = {k: float(v) if math.isfinite(float(v)) else None for k, v in measured.items()}
         run.results[stage.name] = metrics
-        self._count_left_out(stage)   # with the datasets its evaluation made
+        self._count_left_out(stage)  # with the datasets its evaluation made
         order = [s["name"] for s in self.stage_cfgs]
-        run.results = dict(sorted(run.results.items(),
-                                  key=lambda kv: order.index(kv[0]) if kv[0] in order else -1))
+        run.results = dict(
+            sorted(run.results.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else -1)
+        )
         if run.is_main:
-            saved: dict[str, Any] = {"backbone": self.backbone.state_dict()
-                                     if self.backbone is not None else {}, "metrics": metrics}
+            saved: dict[str, Any] = {
+                "backbone": self.backbone.state_dict() if self.backbone is not None else {},
+                "metrics": metrics,
+            }
             if stage.cfg.get("method") is not None and stage.method is not None:
-                saved |= {"method_type": stage.cfg["method"]["type"],
-                          "method": stage.method.state_dict()}
+                saved |= {"method_type": stage.cfg["method"]["type"], "method": stage.method.state_dict()}
             checkpoint.save_atomic(saved, stage_file(run.work_dir, stage.name))
         run.save_checkpoint({"results": run.results, "protocols": run.protocols})
         if run.is_main:
             self._write_json("results.json", run.results)
-            self._write_json("protocols.json", {k: run.protocols[k] for k in run.results
-                                                if k in run.protocols})
+            self._write_json(
+                "protocols.json", {k: run.protocols[k] for k in run.results if k in run.protocols}
+            )
         distributed.barrier()
         run.hook.vidssl_stage_end(run=run, stage=stage, metrics=metrics)
 
@@ -248,8 +266,9 @@ class Runner:
         """A finished (or deselected) stage: take the backbone it left, if it saved one."""
         path = stage_file(self.run_context.work_dir, name)
         if self.backbone is not None and path.is_file():
-            self.backbone.load_state_dict(checkpoint.backbone_state(
-                checkpoint.load(path, self.run_context.device), path))
+            self.backbone.load_state_dict(
+                checkpoint.backbone_state(checkpoint.load(path, self.run_context.device), path)
+            )
 
     def _load_resume_state(self) -> dict[str, Any] | None:
         run = self.run_context
@@ -258,19 +277,21 @@ class Runner:
             return None
         if not path.is_file():
             if run.is_main:
-                print(f"vidssl: --resume: no checkpoint in {run.checkpoint_dir}, starting afresh",
-                      file=sys.stderr)
+                print(
+                    f"vidssl: --resume: no checkpoint in {run.checkpoint_dir}, starting afresh",
+                    file=sys.stderr,
+                )
             return None
         state = checkpoint.load(path, "cpu")
         if "results" not in state:
-            raise CheckpointError(f"checkpoint {path} is not a vidssl run checkpoint "
-                                  f"(no 'results' entry)")
+            raise CheckpointError(f"checkpoint {path} is not a vidssl run checkpoint (no 'results' entry)")
         saved_world = state.get("progress", {}).get("world_size", distributed.world_size())
         if saved_world != distributed.world_size():
             raise ConfigError(
                 f"--resume: {path} was written mid-stage by {saved_world} processes, this run has "
                 f"{distributed.world_size()}; an exact resume needs the same number (each process "
-                f"reads its own share of every epoch): restart with {saved_world} processes")
+                f"reads its own share of every epoch): restart with {saved_world} processes"
+            )
         run.hook.vidssl_checkpoint_load(run=run, checkpoint=state)
         return state
 
@@ -280,22 +301,31 @@ class Runner:
         if run.is_main:
             run.checkpoint_dir.mkdir(parents=True, exist_ok=True)
             body = {k: v for k, v in run.cfg.items() if k != "_source"}
-            (run.work_dir / "config.py").write_text(
-                "".join(f"{k} = {v!r}\n" for k, v in body.items()))
+            (run.work_dir / "config.py").write_text("".join(f"{k} = {v!r}\n" for k, v in body.items()))
             save_config(run.work_dir, run.cfg, self.stage_cfgs)
             self._write_json("env.json", self._environment())
         distributed.barrier()
 
     def _environment(self) -> dict[str, Any]:
         run = self.run_context
-        packages = {"vidssl": metadata.version("vidssl"), "torch": torch.__version__,
-                    "numpy": np.__version__, "python": platform.python_version()}
+        packages = {
+            "vidssl": metadata.version("vidssl"),
+            "torch": torch.__version__,
+            "numpy": np.__version__,
+            "python": platform.python_version(),
+        }
         packages |= {p.distribution: p.version for p in run.plugins.plugins}
-        return {"seed": run.cfg["seed"], "world_size": run.world_size,
-                "device": str(run.device), "config": run.cfg["_source"]["file"],
-                "overrides": run.cfg["_source"]["overrides"], "command": sys.argv,
-                "git_commit": _git_commit(Path(run.cfg["_source"]["file"]).parent),
-                "versions": packages, "resume": run.resume}
+        return {
+            "seed": run.cfg["seed"],
+            "world_size": run.world_size,
+            "device": str(run.device),
+            "config": run.cfg["_source"]["file"],
+            "overrides": run.cfg["_source"]["overrides"],
+            "command": sys.argv,
+            "git_commit": _git_commit(Path(run.cfg["_source"]["file"]).parent),
+            "versions": packages,
+            "resume": run.resume,
+        }
 
     def _run_hooks(self) -> dict[str, object]:
         """Built-in logging hooks (on rank 0), the config's ``custom_hooks`` and the extra hooks,
@@ -309,7 +339,8 @@ class Runner:
                 hooks["progress bar"] = ProgressBar(run.cfg["log"]["interval_seconds"])
         for i, hook_cfg in enumerate(run.cfg["custom_hooks"]):
             hooks[f"custom_hooks[{i}] ({hook_cfg['type']})"] = run.plugins.registry.build(
-                "hook", hook_cfg, ["custom_hooks", i])
+                "hook", hook_cfg, ["custom_hooks", i]
+            )
         return hooks | {type(hook).__name__: hook for hook in self.extra_hooks}
 
     def _write_json(self, name: str, content: Any) -> None:
@@ -318,8 +349,9 @@ class Runner:
 
 def _git_commit(where: Path) -> str | None:
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=where, capture_output=True,
-                             text=True, timeout=10)
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=where, capture_output=True, text=True, timeout=10
+        )
     except (OSError, subprocess.TimeoutExpired):
         return None
     return out.stdout.strip() or None

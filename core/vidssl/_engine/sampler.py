@@ -1,4 +1,5 @@
 """A resumable, distributed sampler: the order depends only on (seed, epoch), never on global RNG."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -17,8 +18,15 @@ class ResumableSampler(Sampler[int]):
     this rank's share (resuming mid-epoch).
     """
 
-    def __init__(self, size: int, shuffle: bool = True, seed: int = 0, rank: int = 0,
-                 world_size: int = 1, drop_last: bool = False) -> None:
+    def __init__(
+        self,
+        size: int,
+        shuffle: bool = True,
+        seed: int = 0,
+        rank: int = 0,
+        world_size: int = 1,
+        drop_last: bool = False,
+    ) -> None:
         self.size, self.shuffle, self.seed = size, shuffle, seed
         self.rank, self.world_size, self.drop_last = rank, world_size, drop_last
         self.epoch, self.skip = 0, 0
@@ -38,10 +46,10 @@ class ResumableSampler(Sampler[int]):
             order = list(range(self.size))
         if self.drop_last:
             order = order[: len(order) - len(order) % self.world_size]
-        return order[self.rank::self.world_size]
+        return order[self.rank :: self.world_size]
 
     def __iter__(self) -> Iterator[int]:
-        return iter(self._indices()[self.skip:])
+        return iter(self._indices()[self.skip :])
 
     def __len__(self) -> int:
         return len(self._indices()) - self.skip

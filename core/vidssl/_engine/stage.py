@@ -4,6 +4,7 @@ Each entry of ``stages`` has a unique ``name`` and a ``type``: the name of a sta
 (:mod:`vidssl._engine.stage_kinds`: ``train``, ``probe``, ``evaluate``, ``extract``, or one a
 plugin registers), which builds and runs it.
 """
+
 from __future__ import annotations
 
 import random
@@ -60,8 +61,9 @@ def stage_file(work_dir: Path, name: str) -> Path:
     return Path(work_dir) / "checkpoints" / f"stage_{name}.pt"
 
 
-def build_stage(run: RunContext, index: int, cfg: dict[str, Any], backbone: nn.Module | None,
-                resuming: bool) -> Stage:
+def build_stage(
+    run: RunContext, index: int, cfg: dict[str, Any], backbone: nn.Module | None, resuming: bool
+) -> Stage:
     """Build stage ``cfg`` around the shared ``backbone``: apply ``init_from`` (unless
     ``resuming``: the checkpoint restores the state), build the method, set which parameters
     train, let the stage's kind build the rest (a training stage: its dataset, sampler, optimizer
@@ -84,8 +86,7 @@ def _load_init(run: RunContext, stage: Stage, backbone: nn.Module | None) -> dic
     """Load ``init_from`` (a stage name, or a checkpoint file in the layout ``init_format``) into
     the backbone; return the checkpoint (its method state may be carried over)."""
     source = stage.cfg["init_from"]
-    path = Path(source) if checkpoint.is_weights_source(source) else stage_file(run.work_dir,
-                                                                                  source)
+    path = Path(source) if checkpoint.is_weights_source(source) else stage_file(run.work_dir, source)
     check_folder_format(path, stage.cfg["init_format"])
     saved = checkpoint.load(path, run.device)
     if backbone is not None:
@@ -102,15 +103,20 @@ def carry_over(method: nn.Module, saved: dict[str, torch.Tensor], stage: str) ->
     for key, value in saved.items():
         if key in own and not key.startswith("backbone."):
             if own[key].shape != value.shape:
-                raise CheckpointError(f"stage '{stage}': init_method: '{key}' has shape "
-                                      f"{list(value.shape)} in init_from, {list(own[key].shape)} "
-                                      f"here")
+                raise CheckpointError(
+                    f"stage '{stage}': init_method: '{key}' has shape "
+                    f"{list(value.shape)} in init_from, {list(own[key].shape)} "
+                    f"here"
+                )
             own[key] = value
             taken.append(key)
     method.load_state_dict(own)
     if distributed.is_main():
-        print(f"vidssl: stage '{stage}' takes {len(taken)} method entries from init_from: "
-              f"{', '.join(taken) or 'none'}", file=sys.stderr)
+        print(
+            f"vidssl: stage '{stage}' takes {len(taken)} method entries from init_from: "
+            f"{', '.join(taken) or 'none'}",
+            file=sys.stderr,
+        )
 
 
 def seed_all(seed: int) -> None:

@@ -11,6 +11,7 @@ components of kind ``stage`` in the registry (registered by the core's own plugi
 * ``evaluate`` – run an evaluator on a held-out dataset (multi-clip test, retrieval);
 * ``extract`` – run an extractor (features, descriptors, cluster labels).
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
@@ -54,21 +55,24 @@ class StageKind:
                 raise ConfigError(f"{where}.{key}: required for a '{stage['type']}' stage")
         if self.needs_backbone and "backbone" not in cfg:
             raise ConfigError("backbone: required key is missing (stages need a backbone)")
-        if self.evaluates_val_dataset and stage.get("val_dataset") is not None \
-                and stage.get("evaluator") is None:
+        if (
+            self.evaluates_val_dataset
+            and stage.get("val_dataset") is not None
+            and stage.get("evaluator") is None
+        ):
             raise ConfigError(f"{where}.evaluator: required when val_dataset is set")
 
     def builds_evaluator(self, stage: dict[str, Any]) -> bool:
         """Whether the stage's ``evaluator`` is built (and on its card)."""
         return stage.get("evaluator") is not None and stage.get("val_dataset") is not None
 
-    def build(self, run: RunContext, stage: Stage, backbone: nn.Module | None,
-              saved: dict[str, Any] | None) -> None:
+    def build(
+        self, run: RunContext, stage: Stage, backbone: nn.Module | None, saved: dict[str, Any] | None
+    ) -> None:
         """Build what the stage needs beyond its method (``saved``: the ``init_from``
         checkpoint, if one was loaded)."""
 
-    def run(self, run: RunContext, stage: Stage, progress: dict[str, Any] | None
-            ) -> dict[str, float]:
+    def run(self, run: RunContext, stage: Stage, progress: dict[str, Any] | None) -> dict[str, float]:
         """Run the built stage (``progress``: a resumed ``last.pt``'s entry); its metrics."""
         raise NotImplementedError
 
@@ -86,8 +90,9 @@ class TrainStage(StageKind):
     required = ("method", "dataset", "optimizer")
     trains = True
 
-    def build(self, run: RunContext, stage: Stage, backbone: nn.Module | None,
-              saved: dict[str, Any] | None) -> None:
+    def build(
+        self, run: RunContext, stage: Stage, backbone: nn.Module | None, saved: dict[str, Any] | None
+    ) -> None:
         """Dataset, ``method.prepare``, the ``init_method`` state, sampler, optimizer and
         scheduler."""
         cfg, method = stage.cfg, stage.method
@@ -96,24 +101,30 @@ class TrainStage(StageKind):
         method.prepare(stage.dataset, run.work_dir)
         if saved is not None and cfg["init_method"]:
             if "method" not in saved:
-                raise CheckpointError(f"stage '{stage.name}': init_method is set but init_from "
-                                      f"'{cfg['init_from']}' saved no method state")
+                raise CheckpointError(
+                    f"stage '{stage.name}': init_method is set but init_from "
+                    f"'{cfg['init_from']}' saved no method state"
+                )
             carry_over(method, saved["method"], stage.name)
         if self.freezes_backbone:
             method.backbone.requires_grad_(False)
-        stage.sampler = ResumableSampler(len(stage.dataset), shuffle=True,
-                                         seed=run.cfg["seed"] + stage.index,
-                                         rank=distributed.rank(),
-                                         world_size=distributed.world_size(), drop_last=True)
+        stage.sampler = ResumableSampler(
+            len(stage.dataset),
+            shuffle=True,
+            seed=run.cfg["seed"] + stage.index,
+            rank=distributed.rank(),
+            world_size=distributed.world_size(),
+            drop_last=True,
+        )
         stage.iters_per_epoch = _iters_per_epoch(stage)
         if cfg["sync_bn"]:
             convert_sync_batchnorm(method, run.device)
         stage.optimizer = build_optimizer(cfg["optimizer"], method)
-        stage.scheduler = build_scheduler(cfg["scheduler"], stage.optimizer, cfg["epochs"],
-                                          stage.iters_per_epoch // cfg["accumulate"])
+        stage.scheduler = build_scheduler(
+            cfg["scheduler"], stage.optimizer, cfg["epochs"], stage.iters_per_epoch // cfg["accumulate"]
+        )
 
-    def run(self, run: RunContext, stage: Stage, progress: dict[str, Any] | None
-            ) -> dict[str, float]:
+    def run(self, run: RunContext, stage: Stage, progress: dict[str, Any] | None) -> dict[str, float]:
         # imported here: the training loop brings torch.compile's machinery (about 1 s), which
         # a command that only reads configs or datasets should not wait for
         from vidssl._engine.training import train  # noqa: PLC0415 -- lazy: start-up
@@ -121,16 +132,21 @@ class TrainStage(StageKind):
         return train(run, stage, progress)
 
     def smoke(self, stage: dict[str, Any], merged: dict[str, Any], iters: int) -> None:
-        stage.update(max_iters=iters, epochs=1, batch_size=2, val_interval=0, accumulate=1,
-                     global_batch=None)
+        stage.update(max_iters=iters, epochs=1, batch_size=2, val_interval=0, accumulate=1, global_batch=None)
 
     def card(self, stage: dict[str, Any]) -> dict[str, Any]:
-        return {"training": {
-            "epochs": stage["epochs"], "batch_size": stage["batch_size"],
-            "accumulate": stage["accumulate"],
-            "backbone": "frozen (eval mode)" if self.freezes_backbone else "trained",
-            "optimizer": stage.get("optimizer"), "scheduler": stage.get("scheduler"),
-            "precision": stage["precision"], "max_iters": stage["max_iters"]}}
+        return {
+            "training": {
+                "epochs": stage["epochs"],
+                "batch_size": stage["batch_size"],
+                "accumulate": stage["accumulate"],
+                "backbone": "frozen (eval mode)" if self.freezes_backbone else "trained",
+                "optimizer": stage.get("optimizer"),
+                "scheduler": stage.get("scheduler"),
+                "precision": stage["precision"],
+                "max_iters": stage["max_iters"],
+            }
+        }
 
 
 class ProbeStage(TrainStage):
@@ -143,8 +159,9 @@ class EvaluateStage(StageKind):
     def builds_evaluator(self, stage: dict[str, Any]) -> bool:
         return stage.get("evaluator") is not None
 
-    def build(self, run: RunContext, stage: Stage, backbone: nn.Module | None,
-              saved: dict[str, Any] | None) -> None:
+    def build(
+        self, run: RunContext, stage: Stage, backbone: nn.Module | None, saved: dict[str, Any] | None
+    ) -> None:
         """The method's state from ``init_from`` when it saved the same method (a test stage
         after fine-tuning); without a method, the backbone's own features."""
         if stage.method is None:
@@ -153,8 +170,7 @@ class EvaluateStage(StageKind):
         elif saved is not None and saved.get("method_type") == stage.cfg["method"]["type"]:
             stage.method.load_state_dict(saved["method"])
 
-    def run(self, run: RunContext, stage: Stage, progress: dict[str, Any] | None
-            ) -> dict[str, float]:
+    def run(self, run: RunContext, stage: Stage, progress: dict[str, Any] | None) -> dict[str, float]:
         return run.evaluate(stage)
 
 
@@ -164,12 +180,12 @@ class ExtractStage(StageKind):
     evaluates_val_dataset = False
     class_checked = ("val_dataset",)
 
-    def build(self, run: RunContext, stage: Stage, backbone: nn.Module | None,
-              saved: dict[str, Any] | None) -> None:
+    def build(
+        self, run: RunContext, stage: Stage, backbone: nn.Module | None, saved: dict[str, Any] | None
+    ) -> None:
         stage.extractor = run.build("extractor", stage, "extractor")
 
-    def run(self, run: RunContext, stage: Stage, progress: dict[str, Any] | None
-            ) -> dict[str, float]:
+    def run(self, run: RunContext, stage: Stage, progress: dict[str, Any] | None) -> dict[str, float]:
         return stage.extractor.run(run.evaluation_context(stage, "dataset"))
 
 
@@ -179,18 +195,24 @@ def _iters_per_epoch(stage: Stage) -> int:
     cfg, sampler = stage.cfg, stage.sampler
     assert sampler is not None, "made before the steps are counted"
     iters = len(sampler) // cfg["batch_size"]
-    if cfg["max_iters"]:   # a quick trial: at most this many steps per epoch
+    if cfg["max_iters"]:  # a quick trial: at most this many steps per epoch
         iters = min(iters, cfg["max_iters"])
     iters -= iters % cfg["accumulate"]
     if iters == 0:
-        raise DataError(f"stage '{stage.name}': dataset has {len(stage.dataset)} samples, fewer "
-                        f"than {cfg['accumulate']} batch(es) of {cfg['batch_size']} per process "
-                        f"(accumulate × batch_size)")
+        raise DataError(
+            f"stage '{stage.name}': dataset has {len(stage.dataset)} samples, fewer "
+            f"than {cfg['accumulate']} batch(es) of {cfg['batch_size']} per process "
+            f"(accumulate × batch_size)"
+        )
     return iters
 
 
 @hookimpl
 def vidssl_register_stages(register: Any) -> None:
-    for name, kind in (("train", TrainStage), ("probe", ProbeStage),
-                       ("evaluate", EvaluateStage), ("extract", ExtractStage)):
+    for name, kind in (
+        ("train", TrainStage),
+        ("probe", ProbeStage),
+        ("evaluate", EvaluateStage),
+        ("extract", ExtractStage),
+    ):
         register(name, kind)

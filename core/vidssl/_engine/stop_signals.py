@@ -9,6 +9,7 @@ next iteration boundary every rank agrees on it (one all-reduce, together with t
 ``EX_TEMPFAIL``: try again), so the same command with ``--resume`` continues. A second signal
 exits at once (``128 + signal``); checkpoints are written atomically, so none is ever half there.
 """
+
 from __future__ import annotations
 
 import os
@@ -49,29 +50,35 @@ class StopSignals:
         self.closing = torch.zeros(1, dtype=torch.int8).share_memory_()
 
     def __enter__(self) -> StopSignals:
-        if threading.current_thread() is threading.main_thread():   # where Python handles them
+        if threading.current_thread() is threading.main_thread():  # where Python handles them
             for sig in self.signals:
                 self._previous[sig] = signal.signal(sig, self._handle)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.closing.fill_(1)   # from now on a data worker ends on a signal (its loader's shutdown)
+        self.closing.fill_(1)  # from now on a data worker ends on a signal (its loader's shutdown)
         for sig, handler in self._previous.items():
             signal.signal(sig, handler)
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
-        if self.received is not None:   # the second: at once (every file write is atomic)
+        if self.received is not None:  # the second: at once (every file write is atomic)
             os.write(2, f"vidssl: second {signal.Signals(signum).name}: exiting now\n".encode())
             os._exit(128 + signum)
         self.received = signal.Signals(signum)
-        os.write(2, f"vidssl: {self.received.name} received: stopping at the next iteration "
-                    f"with a checkpoint (a second signal exits at once)\n".encode())
+        os.write(
+            2,
+            f"vidssl: {self.received.name} received: stopping at the next iteration "
+            f"with a checkpoint (a second signal exits at once)\n".encode(),
+        )
 
     def checkpoint_due(self, device: torch.device) -> tuple[bool, bool]:
         """(a stop signal reached any rank, ``interval_minutes`` has passed on rank 0), the same
         on every rank: one all-reduce when several processes train."""
-        timed = self.interval_s > 0 and distributed.is_main() and \
-            time.monotonic() - self.last_save >= self.interval_s
+        timed = (
+            self.interval_s > 0
+            and distributed.is_main()
+            and time.monotonic() - self.last_save >= self.interval_s
+        )
         flags = torch.tensor([[self.received is not None, timed]], dtype=torch.int32)
         if distributed.world_size() > 1:
             flags = distributed.all_gather(flags.to(device)).amax(0, keepdim=True)
@@ -84,8 +91,10 @@ class StopSignals:
     def stop(self, where: str) -> StoppedForRequeue:
         """The error that ends the run after the checkpoint at ``where`` was written."""
         name = self.received.name if self.received is not None else "a stop signal (another rank)"
-        return StoppedForRequeue(f"stopped by {name} at {where} with a checkpoint; the same "
-                                 f"command with --resume continues (exit {REQUEUE_EXIT})")
+        return StoppedForRequeue(
+            f"stopped by {name} at {where} with a checkpoint; the same "
+            f"command with --resume continues (exit {REQUEUE_EXIT})"
+        )
 
 
 def start_worker(signals: StopSignals, worker_id: int) -> None:

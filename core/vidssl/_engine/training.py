@@ -7,6 +7,7 @@ never from the global RNG; the global RNG state is saved with every checkpoint a
 The loop receives a built :class:`~vidssl.Stage` and the :class:`~vidssl.RunContext`,
 nothing else of the runner.
 """
+
 from __future__ import annotations
 
 import functools
@@ -50,7 +51,7 @@ def train(run: RunContext, stage: Stage, progress: dict[str, Any] | None) -> dic
     restore = switch_backbones(run, stage)
     try:
         return TrainingLoop(run, stage, progress).run_stage()
-    finally:   # later stages, evaluators and a user's code meet the modules as they were
+    finally:  # later stages, evaluators and a user's code meet the modules as they were
         restore()
 
 
@@ -77,6 +78,7 @@ def switch_backbones(run: RunContext, stage: Stage) -> Callable[[], None]:
     def restore() -> None:
         for step in reversed(undo):
             step()
+
     return restore
 
 
@@ -89,18 +91,26 @@ def _report_batch(stage: Stage) -> None:
     if not distributed.is_main():
         return
     if effective != cfg["batch_size"]:
-        print(f"vidssl: stage '{stage.name}': effective batch {effective} = "
-              f"{distributed.world_size()} processes × batch_size {cfg['batch_size']} × "
-              f"accumulate {cfg['accumulate']}", file=sys.stderr)
+        print(
+            f"vidssl: stage '{stage.name}': effective batch {effective} = "
+            f"{distributed.world_size()} processes × batch_size {cfg['batch_size']} × "
+            f"accumulate {cfg['accumulate']}",
+            file=sys.stderr,
+        )
     if repeats > 1:
-        print(f"vidssl: stage '{stage.name}': {effective} videos per step × {repeats} clips each "
-              f"= {effective * repeats} clips per step", file=sys.stderr)
+        print(
+            f"vidssl: stage '{stage.name}': {effective} videos per step × {repeats} clips each "
+            f"= {effective * repeats} clips per step",
+            file=sys.stderr,
+        )
     if cfg["global_batch"] and cfg["global_batch"] != effective:
-        print(f"vidssl: warning: stage '{stage.name}': the config declares global_batch="
-              f"{cfg['global_batch']} but this run's effective batch is {effective} "
-              f"({distributed.world_size()} processes × {cfg['batch_size']} × accumulate "
-              f"{cfg['accumulate']}); the recipe's learning rate assumes the former",
-              file=sys.stderr)
+        print(
+            f"vidssl: warning: stage '{stage.name}': the config declares global_batch="
+            f"{cfg['global_batch']} but this run's effective batch is {effective} "
+            f"({distributed.world_size()} processes × {cfg['batch_size']} × accumulate "
+            f"{cfg['accumulate']}); the recipe's learning rate assumes the former",
+            file=sys.stderr,
+        )
 
 
 @dataclass
@@ -123,8 +133,9 @@ class TrainingLoop:
     def __init__(self, run: RunContext, stage: Stage, progress: dict[str, Any] | None) -> None:
         self.run, self.stage, self.cfg = run, stage, stage.cfg
         method, sampler, optimizer = stage.method, stage.sampler, stage.optimizer
-        assert method is not None and sampler is not None and optimizer is not None, \
+        assert method is not None and sampler is not None and optimizer is not None, (
             "a training stage has a method, a sampler and an optimizer"
+        )
         self.method, self.sampler = method, sampler
         self.model = _parallel(run, method)
         self.step = OptimizerStep(method, optimizer, stage.scheduler, stage.cfg, run.device)
@@ -142,17 +153,17 @@ class TrainingLoop:
     def run_stage(self) -> dict[str, float]:
         """Every remaining epoch; the stage's result (see :func:`train`)."""
         metrics: dict[str, float] = {}
-        hooks: dict[str, object] = {}   # the checkpoint last: it wraps the scheduler step
+        hooks: dict[str, object] = {}  # the checkpoint last: it wraps the scheduler step
         if self.stage.scheduler is not None and not steps_per_iteration(self.stage.scheduler):
             hooks["epoch scheduler"] = EpochScheduler(self.stage.scheduler)
         hooks["epoch checkpoint"] = EpochCheckpoint(
-            self.save, self.run.cfg["checkpoint"]["best_metric"], self.state)
+            self.save, self.run.cfg["checkpoint"]["best_metric"], self.state
+        )
         with self.run.hooks_added(hooks):
             for epoch in range(self.state.epoch, self.cfg["epochs"]):
                 metrics = self.run_epoch(epoch)
-                if self.stopping:   # the signal came in the epoch's last step: its checkpoint
-                    raise self.run.signals.stop(f"the end of stage '{self.stage.name}' epoch "
-                                                f"{epoch + 1}")
+                if self.stopping:  # the signal came in the epoch's last step: its checkpoint
+                    raise self.run.signals.stop(f"the end of stage '{self.stage.name}' epoch {epoch + 1}")
         if self.cfg.get("val_dataset") is None:
             return metrics
         # the last epoch's validation is the stage's result when it ran (no second pass)
@@ -161,34 +172,39 @@ class TrainingLoop:
     def run_epoch(self, epoch: int) -> dict[str, float]:
         """One epoch from where the loop stands; its metrics, after the epoch-end hooks."""
         self._start_epoch(epoch)
-        fetching = self.state.iteration   # the batch the loader is reading
+        fetching = self.state.iteration  # the batch the loader is reading
         try:
             for iteration, batch in enumerate(self.loader, start=self.state.iteration):
-                if iteration >= self.stage.iters_per_epoch:   # max_iters, whole groups
+                if iteration >= self.stage.iters_per_epoch:  # max_iters, whole groups
                     break
                 self.run_iter(epoch, iteration, batch)
                 fetching = iteration + 1
-        except RuntimeError as exc:   # a data worker died, or hung past data_timeout_s
+        except RuntimeError as exc:  # a data worker died, or hung past data_timeout_s
             if not is_data_fault(exc):
                 raise
-            raise stop_for_fault(exc, self.in_flight, self.run.work_dir,
-                                 f"stage '{self.stage.name}' epoch {epoch + 1} iteration "
-                                 f"{fetching + 1}") from None
+            raise stop_for_fault(
+                exc,
+                self.in_flight,
+                self.run.work_dir,
+                f"stage '{self.stage.name}' epoch {epoch + 1} iteration {fetching + 1}",
+            ) from None
         self.state.iteration = 0
         metrics = self._epoch_metrics(epoch)
         self.validated = None
-        if self.cfg.get("val_dataset") is not None and self.cfg["val_interval"] and \
-                (epoch + 1) % self.cfg["val_interval"] == 0:
+        if (
+            self.cfg.get("val_dataset") is not None
+            and self.cfg["val_interval"]
+            and (epoch + 1) % self.cfg["val_interval"] == 0
+        ):
             self.validated = self.run.evaluate(self.stage)
             metrics |= {f"val_{k}": v for k, v in self.validated.items()}
-        self.run.hook.vidssl_epoch_end(run=self.run, stage=self.stage, epoch=epoch,
-                                       metrics=metrics)
+        self.run.hook.vidssl_epoch_end(run=self.run, stage=self.stage, epoch=epoch, metrics=metrics)
         return metrics
 
     def run_iter(self, epoch: int, iteration: int, batch: dict[str, Any]) -> None:
         """One batch: forward and backward, its losses summed, and on an accumulation group's
         last batch the optimizer step (and an ``interval_iters`` checkpoint)."""
-        last = (iteration + 1) % self.cfg["accumulate"] == 0   # the group's last batch
+        last = (iteration + 1) % self.cfg["accumulate"] == 0  # the group's last batch
         where = f"stage '{self.stage.name}' epoch {epoch + 1} iteration {iteration + 1}"
         losses = self.step.backward(self.model, lambda: self._forward(batch), where, last)
         self._record(epoch, iteration, losses, batch)
@@ -199,31 +215,38 @@ class TrainingLoop:
         interval = self.run.cfg["checkpoint"]["interval_iters"]
         self.stopping, timed = self.run.signals.checkpoint_due(self.run.device)
         if done == self.stage.iters_per_epoch:
-            return   # the epoch's own checkpoint comes next
+            return  # the epoch's own checkpoint comes next
         if (interval and done % interval == 0) or timed or self.stopping:
             self.save(epoch, done)
         if self.stopping:
-            raise self.run.signals.stop(f"stage '{self.stage.name}' epoch {epoch + 1} "
-                                        f"iteration {done}")
+            raise self.run.signals.stop(f"stage '{self.stage.name}' epoch {epoch + 1} iteration {done}")
 
     def save(self, epoch: int, iteration: int, best: bool = False) -> None:
         """``last.pt`` (and ``best.pt``) with the loop standing at (``epoch``, ``iteration``)."""
         steps = self.step.state_dict()
-        state = {"stage": self.stage.name, "epoch": epoch, "iteration": iteration,
-                 "iters_per_epoch": self.stage.iters_per_epoch,
-                 "world_size": distributed.world_size(),
-                 "rng": checkpoint.rng_state(), "method": self.method.state_dict(),
-                 "optimizer": steps["optimizer"], "scheduler": steps["scheduler"],
-                 "scaler": steps["scaler"], "sums": self.state.sums, "best": self.state.best}
-        self.run.save_checkpoint({"results": self.run.results, "protocols": self.run.protocols,
-                                  "progress": state}, best)
+        state = {
+            "stage": self.stage.name,
+            "epoch": epoch,
+            "iteration": iteration,
+            "iters_per_epoch": self.stage.iters_per_epoch,
+            "world_size": distributed.world_size(),
+            "rng": checkpoint.rng_state(),
+            "method": self.method.state_dict(),
+            "optimizer": steps["optimizer"],
+            "scheduler": steps["scheduler"],
+            "scaler": steps["scaler"],
+            "sums": self.state.sums,
+            "best": self.state.best,
+        }
+        self.run.save_checkpoint(
+            {"results": self.run.results, "protocols": self.run.protocols, "progress": state}, best
+        )
         self.run.signals.saved()
 
     def _restore(self, progress: dict[str, Any]) -> None:
         self.method.load_state_dict(progress["method"])
         self.step.load_state_dict(progress)
-        self.state = LoopState(progress["epoch"], progress["iteration"], progress["sums"],
-                               progress["best"])
+        self.state = LoopState(progress["epoch"], progress["iteration"], progress["sums"], progress["best"])
         checkpoint.set_rng_state(progress["rng"])
 
     def _start_epoch(self, epoch: int) -> None:
@@ -244,8 +267,9 @@ class TrainingLoop:
         with self.lean:
             return self.model(clips_in(to_device(batch, self.run.device), self.cfg["memory_format"]))
 
-    def _record(self, epoch: int, iteration: int, losses: dict[str, torch.Tensor] | None,
-                batch: dict[str, Any]) -> None:
+    def _record(
+        self, epoch: int, iteration: int, losses: dict[str, torch.Tensor] | None, batch: dict[str, Any]
+    ) -> None:
         """Add a batch's losses to the epoch's sums (or count its skipped step); a finite one
         fires ``vidssl_iteration_end``."""
         sums = self.state.sums
@@ -255,8 +279,9 @@ class TrainingLoop:
         for key, value in losses.items():
             sums[key] = sums.get(key, 0.0) + value
         sums["skipped_videos"] = sums.get("skipped_videos", 0) + int(batch["skipped"].sum())
-        self.run.hook.vidssl_iteration_end(run=self.run, stage=self.stage, epoch=epoch,
-                                           iteration=iteration, losses=losses)
+        self.run.hook.vidssl_iteration_end(
+            run=self.run, stage=self.stage, epoch=epoch, iteration=iteration, losses=losses
+        )
 
     def _epoch_metrics(self, epoch: int) -> dict[str, float]:
         """The epoch's mean losses over the steps taken, skipped videos and steps (printed), and
@@ -264,16 +289,22 @@ class TrainingLoop:
         name, sums = self.stage.name, self.state.sums
         skipped_steps = int(sums.pop("skipped_steps", 0))
         skipped = int(sums.pop("skipped_videos", 0))
-        steps = max(1, self.stage.iters_per_epoch - skipped_steps)   # the steps that were taken
+        steps = max(1, self.stage.iters_per_epoch - skipped_steps)  # the steps that were taken
         metrics = {k: float(v) / steps for k, v in sums.items()}
         if skipped:
             metrics["skipped_videos"] = skipped
-            print(f"vidssl: stage '{name}' epoch {epoch + 1}: {skipped} unreadable videos were "
-                  f"skipped (named above)", file=sys.stderr)
+            print(
+                f"vidssl: stage '{name}' epoch {epoch + 1}: {skipped} unreadable videos were "
+                f"skipped (named above)",
+                file=sys.stderr,
+            )
         if skipped_steps:
             metrics["skipped_steps"] = skipped_steps
-            print(f"vidssl: stage '{name}' epoch {epoch + 1}: {skipped_steps} steps with a "
-                  f"non-finite loss were skipped (nan_policy='skip_step')", file=sys.stderr)
+            print(
+                f"vidssl: stage '{name}' epoch {epoch + 1}: {skipped_steps} steps with a "
+                f"non-finite loss were skipped (nan_policy='skip_step')",
+                file=sys.stderr,
+            )
         metrics["lr"] = self.step.optimizer.param_groups[0]["lr"]
         return metrics
 
@@ -284,9 +315,11 @@ def _parallel(run: RunContext, method: torch.nn.Module) -> torch.nn.Module:
         return method
     dist_cfg = run.cfg["dist"]
     return DistributedDataParallel(
-        method, device_ids=[run.device.index] if run.device.type == "cuda" else None,
+        method,
+        device_ids=[run.device.index] if run.device.type == "cuda" else None,
         broadcast_buffers=dist_cfg["broadcast_buffers"],
-        find_unused_parameters=dist_cfg["find_unused_parameters"])
+        find_unused_parameters=dist_cfg["find_unused_parameters"],
+    )
 
 
 def _loader(run: RunContext, stage: Stage, dataset: InFlight) -> DataLoader:
@@ -295,12 +328,17 @@ def _loader(run: RunContext, stage: Stage, dataset: InFlight) -> DataLoader:
     them), the sampler sets the order; no batch within ``data_timeout_s`` is a data fault."""
     workers, seed = stage.cfg["num_workers"], run.cfg["seed"] + stage.index
     repeats = clips_per_item(stage.dataset)
-    return DataLoader(dataset, batch_size=stage.cfg["batch_size"], sampler=stage.sampler,
-                      timeout=stage.cfg["data_timeout_s"] if workers else 0,
-                      drop_last=True, num_workers=workers, persistent_workers=workers > 0,
-                      prefetch_factor=2 if workers else None,
-                      generator=torch.Generator().manual_seed(seed * 100003),
-                      pin_memory=run.device.type == "cuda",
-                      worker_init_fn=functools.partial(start_worker, run.signals),
-                      collate_fn=functools.partial(collate_repeated, repeats) if repeats > 1
-                      else None)
+    return DataLoader(
+        dataset,
+        batch_size=stage.cfg["batch_size"],
+        sampler=stage.sampler,
+        timeout=stage.cfg["data_timeout_s"] if workers else 0,
+        drop_last=True,
+        num_workers=workers,
+        persistent_workers=workers > 0,
+        prefetch_factor=2 if workers else None,
+        generator=torch.Generator().manual_seed(seed * 100003),
+        pin_memory=run.device.type == "cuda",
+        worker_init_fn=functools.partial(start_worker, run.signals),
+        collate_fn=functools.partial(collate_repeated, repeats) if repeats > 1 else None,
+    )

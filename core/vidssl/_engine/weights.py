@@ -4,6 +4,7 @@
 foreign layouts (torchvision's, the seed repositories') are ``weight_format`` components that
 plugins register (vidssl-backbones ships them), and the same components export weights back.
 """
+
 from __future__ import annotations
 
 import json
@@ -59,8 +60,10 @@ def folder_config(folder: str | Path) -> dict[str, Any]:
     input)."""
     path = Path(folder) / "config.json"
     if not path.is_file():
-        raise CheckpointError(f"{folder} holds {checkpoint.FOLDER_WEIGHTS} but no config.json: "
-                              f"not a model folder written by vidssl-export")
+        raise CheckpointError(
+            f"{folder} holds {checkpoint.FOLDER_WEIGHTS} but no config.json: "
+            f"not a model folder written by vidssl-export"
+        )
     return json.loads(path.read_text())
 
 
@@ -71,12 +74,15 @@ def check_folder_format(source: str | Path, fmt: str) -> None:
         return
     held = folder_config(source).get("format", VIDSSL)
     if held != fmt:
-        raise ConfigError(f"{source} holds weights in the '{held}' layout (its config.json): "
-                          f"read it with init_format='{held}' (vidssl-eval: --format {held})")
+        raise ConfigError(
+            f"{source} holds weights in the '{held}' layout (its config.json): "
+            f"read it with init_format='{held}' (vidssl-eval: --format {held})"
+        )
 
 
-def load_weights(backbone: nn.Module, source: str | Path | dict[str, Any],
-                 fmt: str = VIDSSL, where: str | None = None) -> list[str]:
+def load_weights(
+    backbone: nn.Module, source: str | Path | dict[str, Any], fmt: str = VIDSSL, where: str | None = None
+) -> list[str]:
     """Load ``source`` (a checkpoint file or model folder, or a loaded checkpoint read from
     ``where``) of layout
     ``fmt`` into ``backbone``, strictly; return the source keys left out as heads or method
@@ -92,14 +98,18 @@ def load_weights(backbone: nn.Module, source: str | Path | dict[str, Any],
         state, ignored = weight_format(fmt).to_vidssl(saved)
     except CheckpointError as exc:
         raise CheckpointError(f"{where} (format '{fmt}'): {exc}") from None
-    _check_keys(backbone.state_dict(), state, f"{where} does not match the backbone as format "
-                                              f"'{fmt}'")
+    _check_keys(backbone.state_dict(), state, f"{where} does not match the backbone as format '{fmt}'")
     backbone.load_state_dict(state, strict=True)
     if distributed.is_main():
-        left = f"; left out as head/method keys: {', '.join(ignored[:6])}" \
-               f"{' ...' if len(ignored) > 6 else ''}" if ignored else ""
-        print(f"vidssl: loaded {len(state)} backbone tensors from {where} (format '{fmt}'){left}",
-              file=sys.stderr)
+        left = (
+            f"; left out as head/method keys: {', '.join(ignored[:6])}{' ...' if len(ignored) > 6 else ''}"
+            if ignored
+            else ""
+        )
+        print(
+            f"vidssl: loaded {len(state)} backbone tensors from {where} (format '{fmt}'){left}",
+            file=sys.stderr,
+        )
     return ignored
 
 
@@ -111,10 +121,15 @@ def export_weights(backbone: nn.Module, fmt: str) -> dict[str, torch.Tensor]:
 def _check_keys(own: dict[str, torch.Tensor], state: dict[str, torch.Tensor], what: str) -> None:
     missing = sorted(set(own) - set(state))
     unexpected = sorted(set(state) - set(own))
-    shapes = sorted(f"{k} {tuple(state[k].shape)} vs {tuple(own[k].shape)}"
-                    for k in set(own) & set(state) if state[k].shape != own[k].shape)
+    shapes = sorted(
+        f"{k} {tuple(state[k].shape)} vs {tuple(own[k].shape)}"
+        for k in set(own) & set(state)
+        if state[k].shape != own[k].shape
+    )
     if missing or unexpected or shapes:
-        parts = [f"{label} ({len(keys)}): {', '.join(keys[:8])}{' ...' if len(keys) > 8 else ''}"
-                 for label, keys in (("missing", missing), ("unexpected", unexpected),
-                                     ("shape mismatch", shapes)) if keys]
+        parts = [
+            f"{label} ({len(keys)}): {', '.join(keys[:8])}{' ...' if len(keys) > 8 else ''}"
+            for label, keys in (("missing", missing), ("unexpected", unexpected), ("shape mismatch", shapes))
+            if keys
+        ]
         raise CheckpointError(f"{what}: " + "; ".join(parts))

@@ -13,6 +13,7 @@
   naming the keys; ``epochs`` of an unfinished stage, ``log`` and ``num_workers`` are allowed and
   printed; a key vidssl added after the run started reads as the behaviour the run had then.
 """
+
 from __future__ import annotations
 
 import datetime
@@ -30,8 +31,17 @@ from vidssl._config.loading import KEYS_ADDED_LATER
 
 LOCK_NAME = ".vidssl-lock.json"
 #: what a run writes into its work dir (``--overwrite`` removes these)
-RUN_FILES = ("checkpoints", "results.json", "protocols.json", "metrics.jsonl", "tb", "config.py", "config.json",
-             "env.json", "unusable_videos")
+RUN_FILES = (
+    "checkpoints",
+    "results.json",
+    "protocols.json",
+    "metrics.jsonl",
+    "tb",
+    "config.py",
+    "config.json",
+    "env.json",
+    "unusable_videos",
+)
 ALLOWED_ON_RESUME = ("epochs", "num_workers")
 
 
@@ -65,9 +75,12 @@ class WorkDirLock:
 
     def __init__(self, work_dir: Path) -> None:
         self.path = Path(work_dir) / LOCK_NAME
-        self.mine = {"host": socket.gethostname(), "pid": os.getpid(),
-                     "started": datetime.datetime.now().isoformat(timespec="seconds"),
-                     "job": job_identity()}
+        self.mine = {
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+            "started": datetime.datetime.now().isoformat(timespec="seconds"),
+            "job": job_identity(),
+        }
 
     def acquire(self) -> None:
         """Take the lock, or raise :class:`ConfigError` naming the run that holds it."""
@@ -83,8 +96,9 @@ class WorkDirLock:
                         f"work dir {self.path.parent} is in use by the run of pid "
                         f"{holder.get('pid')} on {holder.get('host')} (started "
                         f"{holder.get('started')}{job}); wait for it to end or use another "
-                        f"--work-dir") from None
-                self.path.unlink(missing_ok=True)   # stale: its run is gone; take it over
+                        f"--work-dir"
+                    ) from None
+                self.path.unlink(missing_ok=True)  # stale: its run is gone; take it over
                 continue
             with os.fdopen(fd, "w") as f:
                 json.dump(self.mine, f)
@@ -96,9 +110,12 @@ class WorkDirLock:
         if holder.get("host") == self.mine["host"]:
             return not _alive(int(holder.get("pid", -1)))
         if self.mine["job"] is not None and holder.get("job") == self.mine["job"]:
-            print(f"vidssl: taking over the work dir lock of an earlier attempt of job "
-                  f"{self.mine['job']} (pid {holder.get('pid')} on {holder.get('host')}, started "
-                  f"{holder.get('started')})", file=sys.stderr)
+            print(
+                f"vidssl: taking over the work dir lock of an earlier attempt of job "
+                f"{self.mine['job']} (pid {holder.get('pid')} on {holder.get('host')}, started "
+                f"{holder.get('started')})",
+                file=sys.stderr,
+            )
             return True
         return False
 
@@ -106,7 +123,7 @@ class WorkDirLock:
         try:
             return json.loads(self.path.read_text())
         except (OSError, json.JSONDecodeError):
-            return None   # half-written by a run that died: stale
+            return None  # half-written by a run that died: stale
 
     def release(self) -> None:
         if self._holder() == self.mine:
@@ -115,14 +132,15 @@ class WorkDirLock:
 
 def check_fresh_run(work_dir: Path, overwrite: bool) -> None:
     """Refuse to start a fresh run where one already is, unless ``overwrite`` (then clear it)."""
-    existing = [name for name in ("results.json", "checkpoints/last.pt")
-                if (work_dir / name).exists()]
+    existing = [name for name in ("results.json", "checkpoints/last.pt") if (work_dir / name).exists()]
     if not existing:
         return
     if not overwrite:
-        raise ConfigError(f"work dir {work_dir} already holds a run ({', '.join(existing)}): "
-                          f"--resume continues it, --overwrite replaces it, --work-dir DIR starts "
-                          f"elsewhere")
+        raise ConfigError(
+            f"work dir {work_dir} already holds a run ({', '.join(existing)}): "
+            f"--resume continues it, --overwrite replaces it, --work-dir DIR starts "
+            f"elsewhere"
+        )
     for name in RUN_FILES:
         path = work_dir / name
         if path.is_dir():
@@ -133,13 +151,17 @@ def check_fresh_run(work_dir: Path, overwrite: bool) -> None:
 
 def _differences(old: Any, new: Any, path: str) -> list[str]:
     if isinstance(old, dict) and isinstance(new, dict):
-        return [d for key in sorted(set(old) | set(new), key=str)
-                for d in _differences(old.get(key), new.get(key), f"{path}.{key}" if path else key)]
+        return [
+            d
+            for key in sorted(set(old) | set(new), key=str)
+            for d in _differences(old.get(key), new.get(key), f"{path}.{key}" if path else key)
+        ]
     return [] if old == new else [path]
 
 
-def check_resume(work_dir: Path, cfg: dict[str, Any], stages: list[dict[str, Any]],
-                 finished: set[str]) -> dict[str, Any]:
+def check_resume(
+    work_dir: Path, cfg: dict[str, Any], stages: list[dict[str, Any]], finished: set[str]
+) -> dict[str, Any]:
     """Compare ``cfg`` with the config the run in ``work_dir`` was started with. A key added to
     vidssl after that run started (:data:`vidssl._config.loading.KEYS_ADDED_LATER`) reads as the
     behaviour the run had then; returns those keys (``key`` or ``stages[i].key``) → that value,
@@ -168,16 +190,20 @@ def check_resume(work_dir: Path, cfg: dict[str, Any], stages: list[dict[str, Any
             unfinished = stage["name"] not in finished
             (allowed if unfinished and key in ALLOWED_ON_RESUME else refused).append(diff)
     if refused:
-        raise ConfigError(f"--resume: the config differs from the one this run was started with "
-                          f"({saved_file}) in {', '.join(refused)}; a run resumes only with "
-                          f"the same finished stages, backbone, seed and datasets (start a new "
-                          f"run with --work-dir, or --overwrite)")
+        raise ConfigError(
+            f"--resume: the config differs from the one this run was started with "
+            f"({saved_file}) in {', '.join(refused)}; a run resumes only with "
+            f"the same finished stages, backbone, seed and datasets (start a new "
+            f"run with --work-dir, or --overwrite)"
+        )
     for diff in allowed:
         print(f"vidssl: --resume with a changed {diff} (allowed)", file=sys.stderr)
     if adopted:
-        print(f"vidssl: --resume: this run started before vidssl had "
-              f"{', '.join(f'{k} (continues as {v!r})' for k, v in adopted.items())}",
-              file=sys.stderr)
+        print(
+            f"vidssl: --resume: this run started before vidssl had "
+            f"{', '.join(f'{k} (continues as {v!r})' for k, v in adopted.items())}",
+            file=sys.stderr,
+        )
     return adopted
 
 
@@ -185,7 +211,7 @@ def adopt(cfg: dict[str, Any], stages: list[dict[str, Any]], adopted: dict[str, 
     """Set what :func:`check_resume` returned in the run's config and stage configs."""
     for path, value in adopted.items():
         if path.startswith("stages["):
-            index, key = path[len("stages["):].split("].")
+            index, key = path[len("stages[") :].split("].")
             stages[int(index)][key] = value
         else:
             cfg[path] = value

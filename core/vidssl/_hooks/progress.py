@@ -8,6 +8,7 @@ are estimated from the ``--smoke`` preflight of the same config when one was run
 terminal (a log file, a batch job) there is no bar but a plain line every
 ``log.interval_seconds`` (default 30). Each epoch and stage ends with a summary line.
 """
+
 from __future__ import annotations
 
 import json
@@ -30,10 +31,10 @@ class ProgressBar:
         self.interval = interval_seconds
         self.terminal = sys.stderr.isatty() if terminal is None else terminal
         self.bar: Any = None
-        self.stage: Any = None                  # the training stage running now
-        self.printed = time.perf_counter()      # when the last plain line was printed
-        self.estimates: dict[str, float] = {}   # stage → projected seconds (from --smoke)
-        self.pending: list[str] = []            # training stages not finished, in run order
+        self.stage: Any = None  # the training stage running now
+        self.printed = time.perf_counter()  # when the last plain line was printed
+        self.estimates: dict[str, float] = {}  # stage → projected seconds (from --smoke)
+        self.pending: list[str] = []  # training stages not finished, in run order
 
     @hookimpl
     def vidssl_run_start(self, run) -> None:
@@ -58,15 +59,21 @@ class ProgressBar:
         if self.terminal:
             from tqdm import tqdm  # noqa: PLC0415 -- lazy: start-up
 
-            self.bar = tqdm(total=self.total, file=sys.stderr, dynamic_ncols=True,
-                            desc=stage.name, leave=False, mininterval=1.0)
+            self.bar = tqdm(
+                total=self.total,
+                file=sys.stderr,
+                dynamic_ncols=True,
+                desc=stage.name,
+                leave=False,
+                mininterval=1.0,
+            )
 
     @hookimpl
     def vidssl_iteration_end(self, epoch, iteration, losses) -> None:
         if self.stage is None:
             return
         done = epoch * self.stage.iters_per_epoch + iteration + 1
-        if self.first is None:   # a resumed stage starts mid-way
+        if self.first is None:  # a resumed stage starts mid-way
             self.first = done - 1
         self.done = done
         self.clips += self.clips_per_iter
@@ -77,15 +84,17 @@ class ProgressBar:
         loss = float(losses["loss"])
         if self.bar is not None:
             self.bar.n = done
-            self.bar.set_postfix_str(f"loss {loss:.4f}, {rate:.1f} clips/s, run ETA {run_eta}",
-                                     refresh=False)
+            self.bar.set_postfix_str(f"loss {loss:.4f}, {rate:.1f} clips/s, run ETA {run_eta}", refresh=False)
             self.bar.refresh()
         elif time.perf_counter() - self.printed >= self.interval or done == self.first + 1:
             self.printed = time.perf_counter()
-            print(f"[{self.stage.name}] epoch {epoch + 1}/{self.stage.cfg['epochs']} iteration "
-                  f"{iteration + 1}/{self.stage.iters_per_epoch}: loss {loss:.4f}, {rate:.1f} "
-                  f"clips/s, stage ETA {duration(stage_eta, compact=True)}, run ETA {run_eta}",
-                  file=sys.stderr, flush=True)
+            print(
+                f"[{self.stage.name}] epoch {epoch + 1}/{self.stage.cfg['epochs']} iteration "
+                f"{iteration + 1}/{self.stage.iters_per_epoch}: loss {loss:.4f}, {rate:.1f} "
+                f"clips/s, stage ETA {duration(stage_eta, compact=True)}, run ETA {run_eta}",
+                file=sys.stderr,
+                flush=True,
+            )
 
     @hookimpl
     def vidssl_evaluation_batch(self, run, stage, done, total, videos) -> None:
@@ -95,13 +104,21 @@ class ProgressBar:
             if self.terminal:
                 from tqdm import tqdm  # noqa: PLC0415 -- lazy: start-up
 
-                self.evaluation_bar = tqdm(total=total, file=sys.stderr, dynamic_ncols=True,
-                                           desc=f"{stage.name} evaluation", leave=False)
+                self.evaluation_bar = tqdm(
+                    total=total,
+                    file=sys.stderr,
+                    dynamic_ncols=True,
+                    desc=f"{stage.name} evaluation",
+                    leave=False,
+                )
         # called as batch `done` arrives: the batches before it are the ones finished
         elapsed = now - self.evaluation_started
-        text = "first batch" if done == 1 else \
-            f"{self.evaluated / max(elapsed, 1e-9):.1f} videos/s, ETA " \
+        text = (
+            "first batch"
+            if done == 1
+            else f"{self.evaluated / max(elapsed, 1e-9):.1f} videos/s, ETA "
             f"{duration((total - done + 1) * elapsed / (done - 1), compact=True)}"
+        )
         self.evaluated += videos * run.world_size
         if self.terminal:
             self.evaluation_bar.n = done
@@ -110,8 +127,7 @@ class ProgressBar:
                 self.evaluation_bar.close()
         elif done == 1 or now - self.printed >= self.interval:
             self.printed = now
-            print(f"[{stage.name}] evaluation batch {done}/{total}: {text}", file=sys.stderr,
-                  flush=True)
+            print(f"[{stage.name}] evaluation batch {done}/{total}: {text}", file=sys.stderr, flush=True)
 
     def _run_eta(self, stage_eta: float) -> str:
         """The run's remaining time: this stage's plus the smoke estimates of the stages after
@@ -125,8 +141,7 @@ class ProgressBar:
     def vidssl_epoch_end(self, stage, epoch, metrics) -> None:
         if self.bar is not None:
             self.bar.clear()
-        print(f"[{stage.name}] epoch {epoch + 1}/{stage.cfg['epochs']}: {_shown(metrics)}",
-              file=sys.stderr)
+        print(f"[{stage.name}] epoch {epoch + 1}/{stage.cfg['epochs']}: {_shown(metrics)}", file=sys.stderr)
 
     @hookimpl
     def vidssl_stage_end(self, stage, metrics) -> None:

@@ -17,6 +17,7 @@ at batch 2 linearly to the full batch and adds it to the measured batch-2 iterat
 the decoding of the full batch's videos by the config's data workers: on the CPU they share its
 cores with the step, on a GPU the slower of the two sets the pace (:func:`_iteration_seconds`).
 """
+
 from __future__ import annotations
 
 import copy
@@ -42,13 +43,16 @@ from vidssl._speed.lean_conv3d import conv3d_mode
 from vidssl._speed.precision import clips_in
 
 
-def smoke_config(cfg: dict[str, Any], iters: int, tiny: bool, hook: Any,
-                 world_size: int = 1) -> tuple[dict[str, Any], dict[str, dict], list[str]]:
+def smoke_config(
+    cfg: dict[str, Any], iters: int, tiny: bool, hook: Any, world_size: int = 1
+) -> tuple[dict[str, Any], dict[str, dict], list[str]]:
     """The config reshaped for a smoke run, the full config's settings per stage (for the
     projection), and a line per change that is not the same for every stage (caps)."""
     cfg = copy.deepcopy(cfg)
-    full = {s["name"]: {"batch_size": s["batch_size"], "epochs": s["epochs"],
-                        "num_workers": s["num_workers"]} for s in stage_configs(cfg)}
+    full = {
+        s["name"]: {"batch_size": s["batch_size"], "epochs": s["epochs"], "num_workers": s["num_workers"]}
+        for s in stage_configs(cfg)
+    }
     rows = max(8, 2 * iters * world_size)
     notes: list[str] = []
     defaults = cfg.get("stage_defaults", {})
@@ -72,7 +76,7 @@ def _shrink_clips(stage: dict[str, Any], merged: dict[str, Any], hook: Any) -> N
         shrink_dataset(slot.holder[slot.key], hook)
     for key in ("dataset", "val_dataset", "evaluator"):
         if key in merged and key not in stage:
-            stage[key] = merged[key]   # the shrunk copy of a stage_defaults entry
+            stage[key] = merged[key]  # the shrunk copy of a stage_defaults entry
 
 
 def shrink_dataset(dataset: dict[str, Any], hook: Any | None = None) -> None:
@@ -82,26 +86,27 @@ def shrink_dataset(dataset: dict[str, Any], hook: Any | None = None) -> None:
         dataset.update(changes or {})
 
 
-def _capped(component: dict[str, Any], kind: str, where: str, rows: int, hook: Any,
-            notes: list[str]) -> dict[str, Any]:
+def _capped(
+    component: dict[str, Any], kind: str, where: str, rows: int, hook: Any, notes: list[str]
+) -> dict[str, Any]:
     """``component`` (a config) with the arguments its plugin caps to ``rows`` videos
     (``vidssl_smoke_caps``); a note per cap."""
     for caps in hook.vidssl_smoke_caps(kind=kind, cfg=component, n_videos=rows):
         for arg, value in (caps or {}).items():
-            notes.append(f"{where}.{arg}: {component.get(arg, 'default')} → {value} (capped to "
-                         f"the {rows} videos of the smoke run)")
+            notes.append(
+                f"{where}.{arg}: {component.get(arg, 'default')} → {value} (capped to "
+                f"the {rows} videos of the smoke run)"
+            )
             component = {**component, arg: value}
     return component
 
 
-def _step_at_full_batch(run: Any, stage: Any, per_iter: float, full_batch: int
-                        ) -> tuple[float, float]:
+def _step_at_full_batch(run: Any, stage: Any, per_iter: float, full_batch: int) -> tuple[float, float]:
     """(seconds of a training iteration at ``full_batch``, seconds to read one item in this
     process): the measured batch-2 iteration ``per_iter`` plus what a forward and backward pass
     takes more at the full batch, extended linearly from a larger batch timed now: as large as
     the smoke's rows allow where that is affordable (a batch-2 step times ``full_batch / 2``
     under :data:`AFFORDABLE_S`), else 4. Leaves the method's state as it was."""
-
 
     # no larger than the full batch, nor than the smoke's rows: queues and banks are capped to them
     size = min(full_batch, len(stage.dataset))
@@ -111,21 +116,24 @@ def _step_at_full_batch(run: Any, stage: Any, per_iter: float, full_batch: int
         return per_iter / 2 * full_batch, 0.0
     repeats = clips_per_item(stage.dataset)
     rows = [i % len(stage.dataset) for i in range(size)]
-    items = [stage.dataset[row] for row in rows[:2]]   # the first reads open files, warm up
+    items = [stage.dataset[row] for row in rows[:2]]  # the first reads open files, warm up
     started = time.perf_counter()
     items = [stage.dataset[row] for row in rows]
     per_item = (time.perf_counter() - started) / len(items)
-    kept = copy.deepcopy(stage.method.state_dict())   # the timing leaves no trace (BN, queues)
+    kept = copy.deepcopy(stage.method.state_dict())  # the timing leaves no trace (BN, queues)
     stage.method.train()
     if stage.kind.freezes_backbone:
         stage.method.backbone.eval()
     seconds = {}
     for batch_size in (2, size):
-        batch = collate_repeated(repeats, items[:batch_size]) if repeats > 1 else \
-            default_collate(items[:batch_size])
+        batch = (
+            collate_repeated(repeats, items[:batch_size])
+            if repeats > 1
+            else default_collate(items[:batch_size])
+        )
         batch = clips_in(to_device(batch, run.device), stage.cfg["memory_format"])
         tries = []
-        for _ in range(2 if per_iter < 1.0 else 1):   # a shape's first pass sets up kernels
+        for _ in range(2 if per_iter < 1.0 else 1):  # a shape's first pass sets up kernels
             start = time.perf_counter()
             with conv3d_mode(stage.cfg["conv3d"]):
                 stage.method(batch)["loss"].backward()
@@ -137,8 +145,7 @@ def _step_at_full_batch(run: Any, stage: Any, per_iter: float, full_batch: int
     return per_iter + more, per_item
 
 
-def _iteration_seconds(compute: float, reading: float, workers: int,
-                       device: torch.device) -> float:
+def _iteration_seconds(compute: float, reading: float, workers: int, device: torch.device) -> float:
     """An iteration's seconds from its step's (``compute``) and its videos' decoding time in one
     process (``reading``): on a GPU the data workers decode while it computes, the slower of the
     two sets the pace; on the CPU they share its cores with the step."""
@@ -163,7 +170,7 @@ class SmokeReport:
         self.full, self.world_size, self.tiny = full, world_size, tiny
         self.rows: list[list[str]] = []
         self.times: list[float] = []
-        self.projected: dict[str, float] = {}   # stage → projected seconds of the full stage
+        self.projected: dict[str, float] = {}  # stage → projected seconds of the full stage
 
     @hookimpl
     def vidssl_stage_start(self, run, stage) -> None:
@@ -175,7 +182,7 @@ class SmokeReport:
     @hookimpl
     def vidssl_iteration_end(self, iteration) -> None:
         now = time.perf_counter()
-        if iteration > 0:   # the first iteration carries start-up costs
+        if iteration > 0:  # the first iteration carries start-up costs
             self.times.append(now - self.last)
         self.last = now
 
@@ -189,19 +196,33 @@ class SmokeReport:
             size = getattr(stage.dataset, "full_size", len(stage.dataset))
             iters = size // (full["batch_size"] * self.world_size)
             compute, per_item = _step_at_full_batch(run, stage, per_iter, full["batch_size"])
-            epoch = _iteration_seconds(compute, full["batch_size"] * per_item,
-                                       full["num_workers"], run.device) * iters
+            epoch = (
+                _iteration_seconds(compute, full["batch_size"] * per_item, full["num_workers"], run.device)
+                * iters
+            )
             projected = duration(epoch)
             self.projected[stage.name] = epoch * full["epochs"]
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         memory = f"{rss:.0f} MB"
         if torch.cuda.is_available():
             memory += f", CUDA {torch.cuda.max_memory_allocated() / 2**20:.0f} MB"
-        read = stage.iters_per_epoch * stage.cfg["batch_size"] if stage.trains else \
-            (len(stage.dataset) if stage.dataset is not None else "-")
+        read = (
+            stage.iters_per_epoch * stage.cfg["batch_size"]
+            if stage.trains
+            else (len(stage.dataset) if stage.dataset is not None else "-")
+        )
         skipped = metrics.get("skipped_videos") or 0
-        self.rows.append([stage.name, stage.type, f"{per_iter:.2f}" if per_iter else "-",
-                          f"{seconds:.1f}", memory, f"{read} / {skipped:.0f}", projected])
+        self.rows.append(
+            [
+                stage.name,
+                stage.type,
+                f"{per_iter:.2f}" if per_iter else "-",
+                f"{seconds:.1f}",
+                memory,
+                f"{read} / {skipped:.0f}",
+                projected,
+            ]
+        )
 
     @hookimpl
     def vidssl_run_end(self, run) -> None:
@@ -209,6 +230,19 @@ class SmokeReport:
             return
         # what the progress display of the full run estimates its stages from
         (Path(run.work_dir) / SMOKE_FILE).write_text(json.dumps({"stages": self.projected}))
-        print("\nsmoke run (preflight): every stage reached\n" + table(
-            self.rows, ["stage", "type", "s/iter", "stage s", "peak memory", "videos read / skipped",
-                        "full epoch (projected)"]), file=sys.stderr)
+        print(
+            "\nsmoke run (preflight): every stage reached\n"
+            + table(
+                self.rows,
+                [
+                    "stage",
+                    "type",
+                    "s/iter",
+                    "stage s",
+                    "peak memory",
+                    "videos read / skipped",
+                    "full epoch (projected)",
+                ],
+            ),
+            file=sys.stderr,
+        )

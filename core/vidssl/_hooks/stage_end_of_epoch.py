@@ -7,6 +7,7 @@ the optimizer's learning rate expects), and the checkpoint is written after all 
 when one of them stops the run (:class:`~vidssl.StopRun`): a stop at an epoch's end keeps that
 epoch.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -37,8 +38,7 @@ class EpochCheckpoint:
     position, saved with it) and writes the epoch's checkpoint with ``save(epoch, iteration,
     best)`` after the other epoch-end hooks, whatever they do."""
 
-    def __init__(self, save: Callable[[int, int, bool], None], best_metric: str | None,
-                 state: Any) -> None:
+    def __init__(self, save: Callable[[int, int, bool], None], best_metric: str | None, state: Any) -> None:
         self.save, self.best_metric, self.state = save, best_metric, state
 
     @hookimpl(wrapper=True, tryfirst=True)

@@ -4,6 +4,7 @@ A plugin's dataset or backbone does not subclass anything of vidssl: it has the 
 The runner checks them (:func:`check`) when it builds a stage, so a
 component that lacks one is a config error naming it, not an ``AttributeError`` mid-run.
 """
+
 from __future__ import annotations
 
 from collections import OrderedDict
@@ -116,9 +117,11 @@ class WeightFormat(Protocol):
 
 
 def _missing(obj: object, protocol: type) -> list[str]:
-    names = [n for n in protocol.__dict__.get("__annotations__", {})] + \
-        [n for n, v in vars(protocol).items() if callable(v) and not n.startswith("_")] + \
-        (["__len__", "__getitem__"] if protocol is ClipDataset else [])
+    names = (
+        [n for n in protocol.__dict__.get("__annotations__", {})]
+        + [n for n, v in vars(protocol).items() if callable(v) and not n.startswith("_")]
+        + (["__len__", "__getitem__"] if protocol is ClipDataset else [])
+    )
     return [n for n in dict.fromkeys(names) if not hasattr(obj, n)]
 
 
@@ -127,16 +130,20 @@ def check(component: object, protocol: type, where: str) -> None:
     lacks of ``protocol`` (:class:`ClipDataset`, :class:`Backbone` or :class:`WeightFormat`)."""
     missing = _missing(component, protocol)
     if missing:
-        raise ConfigError(f"{where}: {type(component).__name__} is not a vidssl "
-                          f"{protocol.__name__}: it lacks {', '.join(missing)} (see "
-                          f"vidssl.{protocol.__name__})")
+        raise ConfigError(
+            f"{where}: {type(component).__name__} is not a vidssl "
+            f"{protocol.__name__}: it lacks {', '.join(missing)} (see "
+            f"vidssl.{protocol.__name__})"
+        )
     if protocol is Backbone:
         for info in cast(Any, component).feature_info:
             stride = getattr(info, "stride", None)
-            if not (isinstance(stride, tuple) and len(stride) == 3
-                    and all(isinstance(v, int) for v in stride)):
+            if not (
+                isinstance(stride, tuple) and len(stride) == 3 and all(isinstance(v, int) for v in stride)
+            ):
                 raise ConfigError(
                     f"{where}: {type(component).__name__}.feature_info entry "
                     f"'{getattr(info, 'name', info)}' has stride {stride!r}; a stride is a (t, h, w) "
                     f"tuple of ints relative to the input clip, e.g. vidssl.FeatureInfo('res2', "
-                    f"64, (1, 4, 4))")
+                    f"64, (1, 4, 4))"
+                )

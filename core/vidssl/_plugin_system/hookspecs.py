@@ -21,6 +21,7 @@ that should write files), ``run.world_size``, ``run.results`` (stage name → me
 rank. A hook keeps state across ``--resume`` by adding entries in
 :func:`vidssl_checkpoint_save` and reading them back in :func:`vidssl_checkpoint_load`.
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
@@ -40,6 +41,7 @@ hookimpl = pluggy.HookimplMarker("vidssl")
 # --------------------------------------------------------------------------------------------
 # Registration
 # --------------------------------------------------------------------------------------------
+
 
 @hookspec
 def vidssl_register_backbones(register: Registrar) -> None:
@@ -147,6 +149,7 @@ def vidssl_dataset_card(cfg: dict[str, Any]) -> dict[str, Any] | None:
 # Lifecycle (called on every rank; see the module docstring for what ``run`` and ``stage`` offer)
 # --------------------------------------------------------------------------------------------
 
+
 @hookspec
 def vidssl_run_start(run: RunContext) -> None:
     """Called once the config is validated, the work dir exists and a resumed run's checkpoint
@@ -176,23 +179,22 @@ def vidssl_epoch_start(run: RunContext, stage: Stage, epoch: int) -> None:
 
 
 @hookspec
-def vidssl_epoch_end(run: RunContext, stage: Stage, epoch: int,
-                     metrics: dict[str, float]) -> None:
+def vidssl_epoch_end(run: RunContext, stage: Stage, epoch: int, metrics: dict[str, float]) -> None:
     """Called after each training epoch (0-based ``epoch``) with its mean losses, ``lr``,
     ``skipped_videos`` when some were skipped and, on validation epochs, ``val_*`` metrics; the
     epoch's checkpoint is written after this hook."""
 
 
 @hookspec
-def vidssl_iteration_end(run: RunContext, stage: Stage, epoch: int, iteration: int,
-                         losses: dict[str, Any]) -> None:
+def vidssl_iteration_end(
+    run: RunContext, stage: Stage, epoch: int, iteration: int, losses: dict[str, Any]
+) -> None:
     """Called after each optimizer step. ``losses`` maps names to detached 0-d tensors (the
     method's ``training_step`` output); ``iteration`` counts steps inside the epoch from 0."""
 
 
 @hookspec
-def vidssl_evaluation_batch(run: RunContext, stage: Stage, done: int, total: int,
-                            videos: int) -> None:
+def vidssl_evaluation_batch(run: RunContext, stage: Stage, done: int, total: int, videos: int) -> None:
     """Called after each batch an evaluation reads (its own split, a retrieval gallery): ``done``
     of ``total`` batches of this pass over one dataset, ``videos`` in the batch (this process)."""
 

@@ -5,6 +5,7 @@ so that a plugin that fails to import is reported with its distribution and exce
 loading, each plugin's registration hooks fill the :class:`~vidssl._plugin_system.registry.Registry`.
 ``VIDSSL_DISABLE_PLUGINS=name,...`` blocks plugins by entry-point name before they are imported.
 """
+
 from __future__ import annotations
 
 import importlib.metadata
@@ -64,45 +65,61 @@ class Plugins:
                     by_name.setdefault(ep.name, []).append(dist)
         unknown = sorted(self.disabled - set(by_name))
         if unknown:
-            raise PluginError(f"{DISABLE_ENV}: no installed plugin is named "
-                              f"{', '.join(repr(n) for n in unknown)}"
-                              f"{suggest(unknown[0], by_name)} (plugins: {', '.join(sorted(by_name))})")
+            raise PluginError(
+                f"{DISABLE_ENV}: no installed plugin is named "
+                f"{', '.join(repr(n) for n in unknown)}"
+                f"{suggest(unknown[0], by_name)} (plugins: {', '.join(sorted(by_name))})"
+            )
         for name, dists in sorted(by_name.items()):
             labels = sorted({f"{d.metadata['Name']} {d.version}" for d in dists})
             if len(labels) > 1:  # pluggy would silently keep only the first one
-                raise PluginError(f"plugin entry point '{name}' is declared by several "
-                                  f"distributions: {' and '.join(labels)}")
+                raise PluginError(
+                    f"plugin entry point '{name}' is declared by several "
+                    f"distributions: {' and '.join(labels)}"
+                )
             if name in self.disabled:
                 self.manager.set_blocked(name)
                 continue
             try:
                 self.manager.load_setuptools_entrypoints(ENTRY_POINT_GROUP, name=name)
-            except Exception as exc:   # reported, and left out of this command only
-                self.broken[name] = (f"plugin '{name}' from distribution {labels[0]} failed to "
-                                     f"import: {type(exc).__name__}: {exc}")
+            except Exception as exc:  # reported, and left out of this command only
+                self.broken[name] = (
+                    f"plugin '{name}' from distribution {labels[0]} failed to "
+                    f"import: {type(exc).__name__}: {exc}"
+                )
                 self.manager.set_blocked(name)
-                print(f"vidssl: warning: {self.broken[name]}; it is left out (fix or uninstall "
-                      f"it, or set {DISABLE_ENV}={name})", file=sys.stderr)
+                print(
+                    f"vidssl: warning: {self.broken[name]}; it is left out (fix or uninstall "
+                    f"it, or set {DISABLE_ENV}={name})",
+                    file=sys.stderr,
+                )
         self.registry.missing = list(self.broken.values())
         for module, facade in self.manager.list_plugin_distinfo():
-            self.plugins.append(PluginInfo(str(self.manager.get_name(module)), module,
-                                           facade.metadata["Name"], facade.version))
+            self.plugins.append(
+                PluginInfo(
+                    str(self.manager.get_name(module)), module, facade.metadata["Name"], facade.version
+                )
+            )
 
     def _check_hook_names(self) -> None:
         for info in self.plugins:
-            self.check_hook_names(info.module, f"plugin '{info.name}' ({info.distribution} "
-                                               f"{info.version})")
+            self.check_hook_names(info.module, f"plugin '{info.name}' ({info.distribution} {info.version})")
 
     def check_hook_names(self, hooks: object, label: str) -> None:
         """A :class:`PluginError` naming ``label`` (the plugin or hook object), each of its hook
         implementations whose name no hook specification has, and the nearest hook name."""
         known = [name for name in vars(hookspecs) if name.startswith("vidssl_")]
-        unknown = [name for name in dir(hooks) if name not in known
-                   and self.manager.parse_hookimpl_opts(hooks, name) is not None]
+        unknown = [
+            name
+            for name in dir(hooks)
+            if name not in known and self.manager.parse_hookimpl_opts(hooks, name) is not None
+        ]
         if unknown:
-            raise PluginError(f"{label}: " + "; ".join(
-                f"unknown hook '{name}'{suggest(name, known)}" for name in unknown) +
-                " (a misspelled vidssl hook; docs/plugins.md lists them)")
+            raise PluginError(
+                f"{label}: "
+                + "; ".join(f"unknown hook '{name}'{suggest(name, known)}" for name in unknown)
+                + " (a misspelled vidssl hook; docs/plugins.md lists them)"
+            )
 
     def _register_components(self) -> None:
         """Each plugin's registration hooks, called through pluggy for that plugin alone, with a
@@ -117,8 +134,10 @@ class Plugins:
                 except PluginError:
                     raise
                 except Exception as exc:
-                    raise PluginError(f"plugin '{info.name}' ({info.distribution} {info.version}) "
-                                      f"failed in {hook_name}: {type(exc).__name__}: {exc}") from exc
+                    raise PluginError(
+                        f"plugin '{info.name}' ({info.distribution} {info.version}) "
+                        f"failed in {hook_name}: {type(exc).__name__}: {exc}"
+                    ) from exc
 
     def hooks_of(self, module: object) -> list[str]:
         """Names of the hooks that one plugin module implements."""

@@ -1,4 +1,5 @@
 """Base class of training methods (supervised, linear probe, SSL objectives)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -48,8 +49,10 @@ class Method(nn.Module):
         losses = self.training_step({**batch, "views": _DeclaredViews(batch["views"], name)})
         if not isinstance(losses, dict) or "loss" not in losses:
             got = sorted(losses) if isinstance(losses, dict) else type(losses).__name__
-            raise PluginError(f"method {name}: training_step returned {got}; it must return a "
-                              f"dict of 0-d tensors with the optimised one under 'loss'")
+            raise PluginError(
+                f"method {name}: training_step returned {got}; it must return a "
+                f"dict of 0-d tensors with the optimised one under 'loss'"
+            )
         return losses
 
     def training_step(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
@@ -79,6 +82,8 @@ class _DeclaredViews(dict):
         self.method = method
 
     def __missing__(self, view: str) -> Any:
-        raise PluginError(f"method {self.method}: reads the view '{view}', which it does not "
-                          f"declare (its views: {', '.join(self) or 'none'}); add '{view}' to "
-                          f"the method's views")
+        raise PluginError(
+            f"method {self.method}: reads the view '{view}', which it does not "
+            f"declare (its views: {', '.join(self) or 'none'}); add '{view}' to "
+            f"the method's views"
+        )

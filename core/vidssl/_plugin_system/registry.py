@@ -1,4 +1,5 @@
 """The component registry: named builders of each kind, their argument schemas and their origin."""
+
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
@@ -9,8 +10,18 @@ from typing import Any
 from vidssl._common.errors import ConfigError, PluginError
 from vidssl._common.schema import format_path, schema_from_signature, suggest, validate
 
-KINDS = ("backbone", "method", "dataset", "transform", "evaluator", "extractor", "hook", "stage",
-         "weight_format", "config")
+KINDS = (
+    "backbone",
+    "method",
+    "dataset",
+    "transform",
+    "evaluator",
+    "extractor",
+    "hook",
+    "stage",
+    "weight_format",
+    "config",
+)
 
 #: Arguments the framework itself passes to builders of a kind; they are not config keys.
 BUILD_CONTEXT = {"method": ("backbone",), "dataset": ("views",)}
@@ -23,7 +34,7 @@ class Component:
 
     kind: str
     name: str
-    builder: Any   # a callable; for a config, a Path
+    builder: Any  # a callable; for a config, a Path
     schema: dict
     distribution: str
     version: str
@@ -44,8 +55,13 @@ class Registrar:
         self._registry, self.kind = registry, kind
         self.distribution, self.version = distribution, version
 
-    def __call__(self, name: str, builder: Callable[..., Any] | str | Path,
-                 schema: dict | None = None, demo_config: str | None = None) -> None:
+    def __call__(
+        self,
+        name: str,
+        builder: Callable[..., Any] | str | Path,
+        schema: dict | None = None,
+        demo_config: str | None = None,
+    ) -> None:
         if self.kind == "config":
             if not isinstance(builder, str | Path) or not Path(builder).is_file():
                 raise PluginError(f"{self.distribution}: config '{name}': no file {builder}")
@@ -54,10 +70,20 @@ class Registrar:
             assert callable(builder), f"{self.kind} '{name}': the builder must be callable"
             schema = schema_from_signature(builder, skip=BUILD_CONTEXT.get(self.kind, ()))
         if demo_config is not None and self.kind != "method":
-            raise PluginError(f"{self.distribution}: {self.kind} '{name}': only methods register "
-                              f"a demo_config")
-        self._registry.add(Component(self.kind, name, builder, schema, self.distribution,
-                                     self.version, str(demo_config) if demo_config else None))
+            raise PluginError(
+                f"{self.distribution}: {self.kind} '{name}': only methods register a demo_config"
+            )
+        self._registry.add(
+            Component(
+                self.kind,
+                name,
+                builder,
+                schema,
+                self.distribution,
+                self.version,
+                str(demo_config) if demo_config else None,
+            )
+        )
 
 
 class Registry:
@@ -77,7 +103,8 @@ class Registry:
                 f"{component.kind} '{component.name}' is registered twice: by "
                 f"{existing.distribution} {existing.version} and by "
                 f"{component.distribution} {component.version}; uninstall one of them or disable "
-                f"it with VIDSSL_DISABLE_PLUGINS")
+                f"it with VIDSSL_DISABLE_PLUGINS"
+            )
         self._components[component.kind][component.name] = component
 
     def names(self, kind: str) -> list[str]:
@@ -93,8 +120,10 @@ class Registry:
             where = f"{format_path(path)}: " if path else ""
             installed = ", ".join(sorted(components)) or "none installed"
             missing = "".join(f"; not loaded: {why}" for why in self.missing)
-            raise ConfigError(f"{where}unknown {kind} '{name}'{suggest(name, components)} "
-                              f"(available {kind}s: {installed}{missing})")
+            raise ConfigError(
+                f"{where}unknown {kind} '{name}'{suggest(name, components)} "
+                f"(available {kind}s: {installed}{missing})"
+            )
         return components[name]
 
     def validate(self, kind: str, cfg: Any, path: Sequence[str | int] = ()) -> Component:
@@ -102,12 +131,15 @@ class Registry:
         kwargs satisfy its schema (nested components included). Returns the component."""
         path = list(path)
         if not isinstance(cfg, dict) or not isinstance(cfg.get("type"), str):
-            raise ConfigError(f"{format_path(path) or '<config>'}: expected a {kind} config "
-                              f"dict(type=NAME, ...), got {cfg!r}")
+            raise ConfigError(
+                f"{format_path(path) or '<config>'}: expected a {kind} config "
+                f"dict(type=NAME, ...), got {cfg!r}"
+            )
         component = self.get(kind, cfg["type"], path + ["type"])
         kwargs = {k: v for k, v in cfg.items() if k != "type"}
-        validate(kwargs, component.schema, path,
-                 resolve_component=lambda k, value, p: self.validate(k, value, p))
+        validate(
+            kwargs, component.schema, path, resolve_component=lambda k, value, p: self.validate(k, value, p)
+        )
         return component
 
     def build(self, kind: str, cfg: dict, path: Sequence[str | int] = (), **context: Any) -> Any:
@@ -118,6 +150,7 @@ class Registry:
 
     def _check_kind(self, kind: str) -> dict[str, Component]:
         if kind not in self._components:
-            raise ConfigError(f"unknown component kind '{kind}'{suggest(kind, KINDS)} "
-                              f"(kinds: {', '.join(KINDS)})")
+            raise ConfigError(
+                f"unknown component kind '{kind}'{suggest(kind, KINDS)} (kinds: {', '.join(KINDS)})"
+            )
         return self._components[kind]

@@ -26,6 +26,7 @@ growth per worker of 71–135 MB with the parent's settings inherited, ≤ 7 MB 
 1.08× the time per item (11.6 against 10.8 ms: memory given back is faulted in again; on items of
 real sizes the share is smaller). At 8 GPUs × 10 workers a node, memory is the scarcer.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -92,8 +93,7 @@ def keep_freed_memory() -> bool:
     before each fork (:func:`give_back_freed_memory`). Returns False, changing nothing, where the
     C library is not glibc."""
     global _trims_before_fork
-    kept = _mallopt({_M_ARENA_MAX: 1, _M_MMAP_THRESHOLD: HEAP_BLOCK_LIMIT,
-                     _M_TRIM_THRESHOLD: 2 ** 31 - 1})
+    kept = _mallopt({_M_ARENA_MAX: 1, _M_MMAP_THRESHOLD: HEAP_BLOCK_LIMIT, _M_TRIM_THRESHOLD: 2**31 - 1})
     if kept and not _trims_before_fork:
         os.register_at_fork(before=give_back_freed_memory)
         _trims_before_fork = True

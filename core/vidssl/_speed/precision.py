@@ -12,6 +12,7 @@
   input shape it gets; one whose bf16 gradients are wrong, or that matches that measured case,
   then runs in fp32, and the run says which.
 """
+
 from __future__ import annotations
 
 import math
@@ -66,11 +67,16 @@ def _autocast_class(plain: type[Any]) -> type:
     """``plain`` with ``forward`` and ``forward_features`` under autocast (one class per
     backbone class; the instance's ``_vidssl_autocast`` says which device type and dtype)."""
     if plain not in _AUTOCAST_CLASSES:
+
         def forward(self, *args: Any, **kwargs: Any) -> Any:
-            if args and isinstance(args[0], torch.Tensor) \
-                    and tuple(args[0].shape) not in self._vidssl_checked \
-                    and self._vidssl_autocast[1] is torch.bfloat16 and torch.is_grad_enabled() \
-                    and any(p.requires_grad for p in self.parameters()):
+            if (
+                args
+                and isinstance(args[0], torch.Tensor)
+                and tuple(args[0].shape) not in self._vidssl_checked
+                and self._vidssl_autocast[1] is torch.bfloat16
+                and torch.is_grad_enabled()
+                and any(p.requires_grad for p in self.parameters())
+            ):
                 self._vidssl_checked.add(tuple(args[0].shape))
                 check_bf16_gradients(self, args[0])
             with torch.autocast(*self._vidssl_autocast):
@@ -109,41 +115,61 @@ def check_bf16_gradients(backbone: nn.Module, clips: torch.Tensor) -> list[str]:
     def record(name: str):
         def hook(module: nn.Module, args: tuple) -> None:
             shapes.setdefault(name, tuple(args[0].shape))
+
         return hook
 
-    hooks = [module.register_forward_pre_hook(record(name))
-             for name, module in copy.named_modules() if _runs_in_low_precision(module)]
+    hooks = [
+        module.register_forward_pre_hook(record(name))
+        for name, module in copy.named_modules()
+        if _runs_in_low_precision(module)
+    ]
     with torch.random.fork_rng(devices=[clips.device] if clips.device.type == "cuda" else []):
         torch.manual_seed(0)
         with torch.no_grad():
-            plain_class(copy).forward(copy, torch.randn((min(4, len(clips)), *clips.shape[1:]),
-                                                        device=clips.device))
+            plain_class(copy).forward(
+                copy, torch.randn((min(4, len(clips)), *clips.shape[1:]), device=clips.device)
+            )
         for hook in hooks:
             hook.remove()
-        layout = torch.channels_last_3d if clips.dim() == 5 and not clips.is_contiguous() \
-            and clips.is_contiguous(memory_format=torch.channels_last_3d) else torch.contiguous_format
-        wrong = [name for name, shape in shapes.items()
-                 if _known_wrong(copy.get_submodule(name), shape, device_type, dtype)
-                 or _gradient_error(copy.get_submodule(name), shape, layout, device_type, dtype)
-                 > BF16_GRADIENT_TOLERANCE]
+        layout = (
+            torch.channels_last_3d
+            if clips.dim() == 5
+            and not clips.is_contiguous()
+            and clips.is_contiguous(memory_format=torch.channels_last_3d)
+            else torch.contiguous_format
+        )
+        wrong = [
+            name
+            for name, shape in shapes.items()
+            if _known_wrong(copy.get_submodule(name), shape, device_type, dtype)
+            or _gradient_error(copy.get_submodule(name), shape, layout, device_type, dtype)
+            > BF16_GRADIENT_TOLERANCE
+        ]
     for name in wrong:
         module = backbone.get_submodule(name)
         module.__class__ = _fp32_class(plain_class(module))
         module._vidssl_device_type = device_type  # type: ignore[assignment]
     if wrong and distributed.is_main():
-        print(f"vidssl: warning: this device's {LOW_NAMES[dtype]} gradients are wrong for "
-              f"{', '.join(f'{n} (input {chr(215).join(map(str, shapes[n]))})' for n in wrong)}; "
-              f"these modules run in fp32", file=sys.stderr)
+        print(
+            f"vidssl: warning: this device's {LOW_NAMES[dtype]} gradients are wrong for "
+            f"{', '.join(f'{n} (input {chr(215).join(map(str, shapes[n]))})' for n in wrong)}; "
+            f"these modules run in fp32",
+            file=sys.stderr,
+        )
     return wrong
 
 
-def _known_wrong(module: nn.Module, shape: tuple[int, ...], device_type: str,
-                 dtype: torch.dtype) -> bool:
+def _known_wrong(module: nn.Module, shape: tuple[int, ...], device_type: str, dtype: torch.dtype) -> bool:
     """The case measured wrong on CPUs with native bf16 (torch 2.14): a ``Conv3d`` whose input
     has 2 frames and whose kernel spans 3 or more. Its garbage is intermittent for strided
     convolutions (a test can pass by chance), so it is moved to fp32 without a test."""
-    return device_type == "cpu" and dtype is torch.bfloat16 and isinstance(module, nn.Conv3d) \
-        and shape[2] == 2 and module.kernel_size[0] >= 3
+    return (
+        device_type == "cpu"
+        and dtype is torch.bfloat16
+        and isinstance(module, nn.Conv3d)
+        and shape[2] == 2
+        and module.kernel_size[0] >= 3
+    )
 
 
 #: the layers the bf16 check knows how to feed (one floating input, the layer's own weight)
@@ -157,8 +183,13 @@ def _runs_in_low_precision(module: nn.Module) -> bool:
     return isinstance(module, CHECKED_LAYERS) and not any(module.children())
 
 
-def _gradient_error(module: nn.Module, shape: tuple[int, ...], layout: torch.memory_format,
-                    device_type: str, dtype: torch.dtype) -> float:
+def _gradient_error(
+    module: nn.Module,
+    shape: tuple[int, ...],
+    layout: torch.memory_format,
+    device_type: str,
+    dtype: torch.dtype,
+) -> float:
     """The worst relative error (inf if not finite) of ``module``'s weight and input gradients
     under autocast, for a squared-output loss on a random input of ``shape`` (5-D inputs in
     ``layout``, as the clips), over two tries."""
@@ -191,12 +222,14 @@ _FP32_CLASSES: dict[type, type] = {}
 def _fp32_class(plain: type[Any]) -> type:
     """``plain`` with ``forward`` in fp32 (autocast off, floating inputs cast to fp32)."""
     if plain not in _FP32_CLASSES:
+
         def forward(self, *args: Any, **kwargs: Any) -> Any:
             with torch.autocast(self._vidssl_device_type, enabled=False):
                 return plain.forward(self, *_to_fp32(args), **_to_fp32(kwargs))
 
-        _FP32_CLASSES[plain] = type(f"Fp32{plain.__name__}", (plain,),
-                                    {"forward": forward, "_vidssl_plain_class": plain})
+        _FP32_CLASSES[plain] = type(
+            f"Fp32{plain.__name__}", (plain,), {"forward": forward, "_vidssl_plain_class": plain}
+        )
     return _FP32_CLASSES[plain]
 
 
@@ -209,15 +242,19 @@ def use_memory_format(module: nn.Module, memory_format: str) -> Callable[[], Non
     returns what lays each of them out as it was again."""
     fmt = MEMORY_FORMATS[memory_format]
     tensors = [t for t in [*module.parameters(), *module.buffers()] if t.dim() == 5]
-    before = [torch.channels_last_3d if not t.is_contiguous()
-              and t.is_contiguous(memory_format=torch.channels_last_3d) else torch.contiguous_format
-              for t in tensors]
+    before = [
+        torch.channels_last_3d
+        if not t.is_contiguous() and t.is_contiguous(memory_format=torch.channels_last_3d)
+        else torch.contiguous_format
+        for t in tensors
+    ]
     for tensor in tensors:
         tensor.data = tensor.data.contiguous(memory_format=fmt)
 
     def restore() -> None:
         for tensor, layout in zip(tensors, before, strict=True):
             tensor.data = tensor.data.contiguous(memory_format=layout)
+
     return restore
 
 

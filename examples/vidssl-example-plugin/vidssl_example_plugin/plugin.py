@@ -19,6 +19,7 @@ of docs/plugins.md:
 * hook ``stop_below`` (a hook stopping a run): ends the run cleanly once an epoch's loss is below
   ``threshold``.
 """
+
 from __future__ import annotations
 
 from collections import OrderedDict
@@ -49,8 +50,10 @@ class ArrowOfTime(Method):
         clip = torch.where(reverse.view(-1, 1, 1, 1, 1), clip.flip(2), clip)
         logits = self.head(self.backbone(clip))
         target = reverse.long()
-        return {"loss": F.cross_entropy(logits, target),
-                "arrow_acc": (logits.argmax(1) == target).float().mean().detach() * 100}
+        return {
+            "loss": F.cross_entropy(logits, target),
+            "arrow_acc": (logits.argmax(1) == target).float().mean().detach() * 100,
+        }
 
 
 class ClipOrder(Method):
@@ -77,8 +80,9 @@ class QueueContrast(Method):
     against a FIFO queue of ``queue_size`` past key embeddings. The queue and its pointer are
     buffers, so every checkpoint holds them and ``--resume`` continues with the same queue."""
 
-    def __init__(self, backbone: nn.Module, queue_size: int = 64, dim: int = 32,
-                 temperature: float = 0.1) -> None:
+    def __init__(
+        self, backbone: nn.Module, queue_size: int = 64, dim: int = 32, temperature: float = 0.1
+    ) -> None:
         super().__init__(backbone)
         self.views = {"clip": {}, "key": {"same_time_as": "clip"}}
         self.head = nn.Linear(backbone.feat_dim, dim)
@@ -88,11 +92,11 @@ class QueueContrast(Method):
 
     def training_step(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
         views = batch["views"]
-        q, k = F.normalize(self.head(self.backbone(torch.cat([views["clip"], views["key"]]))),
-                           dim=1).chunk(2)
+        q, k = F.normalize(self.head(self.backbone(torch.cat([views["clip"], views["key"]]))), dim=1).chunk(2)
         logits = torch.cat([(q * k).sum(1, keepdim=True), q @ self.queue.t()], 1)
-        loss = F.cross_entropy(logits / self.temperature,
-                               torch.zeros(len(q), dtype=torch.long, device=q.device))
+        loss = F.cross_entropy(
+            logits / self.temperature, torch.zeros(len(q), dtype=torch.long, device=q.device)
+        )
         # the graph above read self.queue: write the new keys out of place (a new tensor), never
         # into the buffer the backward pass still needs
         rows = (torch.arange(len(k), device=k.device) + self.queue_ptr) % len(self.queue)
@@ -111,12 +115,17 @@ class TinyC3D(nn.Module):
         super().__init__()
         channels = [3, width, 2 * width, 4 * width]
         self.stages = nn.ModuleList(
-            nn.Sequential(nn.Conv3d(c_in, c_out, 3, stride=2, padding=1, bias=False),
-                          nn.BatchNorm3d(c_out), nn.ReLU(inplace=True))
-            for c_in, c_out in pairwise(channels))
+            nn.Sequential(
+                nn.Conv3d(c_in, c_out, 3, stride=2, padding=1, bias=False),
+                nn.BatchNorm3d(c_out),
+                nn.ReLU(inplace=True),
+            )
+            for c_in, c_out in pairwise(channels)
+        )
         self.feat_dim = channels[-1]
-        self.feature_info = [FeatureInfo(f"stage{i + 1}", c, (2 ** (i + 1),) * 3)
-                             for i, c in enumerate(channels[1:])]
+        self.feature_info = [
+            FeatureInfo(f"stage{i + 1}", c, (2 ** (i + 1),) * 3) for i, c in enumerate(channels[1:])
+        ]
 
     def forward_features(self, x: torch.Tensor) -> OrderedDict[str, torch.Tensor]:
         maps = OrderedDict()
@@ -190,7 +199,7 @@ class StepCounter:
 
     @hookimpl
     def vidssl_checkpoint_save(self, checkpoint):
-        checkpoint["step_counter"] = {"steps": self.steps}   # plain data: loads with weights_only
+        checkpoint["step_counter"] = {"steps": self.steps}  # plain data: loads with weights_only
 
     @hookimpl
     def vidssl_checkpoint_load(self, checkpoint):
@@ -212,15 +221,15 @@ class StopBelow:
     @hookimpl
     def vidssl_epoch_end(self, stage, epoch, metrics):
         if metrics["loss"] < self.threshold:
-            raise vidssl.StopRun(f"stage '{stage.name}' epoch {epoch + 1}: loss "
-                                 f"{metrics['loss']:.3f} < {self.threshold}")
+            raise vidssl.StopRun(
+                f"stage '{stage.name}' epoch {epoch + 1}: loss {metrics['loss']:.3f} < {self.threshold}"
+            )
 
 
 @hookimpl
 def vidssl_register_methods(register):
     # its entry in vidssl-bench synthetic: a config shipped inside this package
-    register("arrow_of_time", ArrowOfTime,
-             demo_config=Path(__file__).with_name("demo_synthetic.py"))
+    register("arrow_of_time", ArrowOfTime, demo_config=Path(__file__).with_name("demo_synthetic.py"))
     register("clip_order", ClipOrder)
     register("queue_contrast", QueueContrast)
 

@@ -2,6 +2,7 @@
 Networks", ICCV 2015; the BN variant of VTDL, seed 002): eight 3×3×3 convs (with bias) each
 followed by BN and ReLU, max-pools after conv1 (1×2×2), conv2, conv3b and conv4b (2×2×2), global
 average pooling → 512-d features. Module names are the paper's (``conv3a``, ``bn3a``, ...)."""
+
 from __future__ import annotations
 
 from collections import OrderedDict
@@ -12,19 +13,26 @@ from torch import nn
 from vidssl import FeatureInfo
 
 #: (stage, [(conv name, out channels)], pool after the stage)
-_STAGES = [("conv1", [("1", 64)], (1, 2, 2)), ("conv2", [("2", 128)], (2, 2, 2)),
-           ("conv3", [("3a", 256), ("3b", 256)], (2, 2, 2)),
-           ("conv4", [("4a", 512), ("4b", 512)], (2, 2, 2)),
-           ("conv5", [("5a", 512), ("5b", 512)], None)]
+_STAGES = [
+    ("conv1", [("1", 64)], (1, 2, 2)),
+    ("conv2", [("2", 128)], (2, 2, 2)),
+    ("conv3", [("3a", 256), ("3b", 256)], (2, 2, 2)),
+    ("conv4", [("4a", 512), ("4b", 512)], (2, 2, 2)),
+    ("conv5", [("5a", 512), ("5b", 512)], None),
+]
 
 
 class C3D(nn.Module):
     """``B×3×T×H×W`` → ``B×512``."""
 
     feat_dim = 512
-    feature_info = [FeatureInfo("conv1", 64, (1, 2, 2)), FeatureInfo("conv2", 128, (2, 4, 4)),
-                    FeatureInfo("conv3", 256, (4, 8, 8)), FeatureInfo("conv4", 512, (8, 16, 16)),
-                    FeatureInfo("conv5", 512, (8, 16, 16))]
+    feature_info = [
+        FeatureInfo("conv1", 64, (1, 2, 2)),
+        FeatureInfo("conv2", 128, (2, 4, 4)),
+        FeatureInfo("conv3", 256, (4, 8, 8)),
+        FeatureInfo("conv4", 512, (8, 16, 16)),
+        FeatureInfo("conv5", 512, (8, 16, 16)),
+    ]
 
     def __init__(self) -> None:
         super().__init__()

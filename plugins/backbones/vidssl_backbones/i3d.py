@@ -6,6 +6,7 @@ Convolutions and max-pools use TensorFlow-style "SAME" padding computed from ker
 Module names follow the TF I3D release (``conv3d_1a_7x7``, ``mixed_4f``, each unit a ``conv3d``
 and a ``batch3d``), so VTDL's checkpoints map onto it by name.
 """
+
 from __future__ import annotations
 
 from collections import OrderedDict
@@ -31,8 +32,9 @@ def _same_padding(kernel: Triple, stride: Triple) -> tuple[int, ...]:
 class Unit3D(nn.Module):
     """SAME-padded conv (no bias) + BatchNorm + ReLU."""
 
-    def __init__(self, in_channels: int, out_channels: int, kernel: Triple = (1, 1, 1),
-                 stride: Triple = (1, 1, 1)) -> None:
+    def __init__(
+        self, in_channels: int, out_channels: int, kernel: Triple = (1, 1, 1), stride: Triple = (1, 1, 1)
+    ) -> None:
         super().__init__()
         self.padding = _same_padding(kernel, stride)
         self.conv3d = nn.Conv3d(in_channels, out_channels, kernel, stride=stride, bias=False)
@@ -73,28 +75,36 @@ class Mixed(nn.Module):
 
 #: (name, in channels, branch channels) of every Inception module, grouped by stage
 _MIXED = {
-    "mixed_3": [("mixed_3b", 192, (64, 96, 128, 16, 32, 32)),
-                ("mixed_3c", 256, (128, 128, 192, 32, 96, 64))],
-    "mixed_4": [("mixed_4b", 480, (192, 96, 208, 16, 48, 64)),
-                ("mixed_4c", 512, (160, 112, 224, 24, 64, 64)),
-                ("mixed_4d", 512, (128, 128, 256, 24, 64, 64)),
-                ("mixed_4e", 512, (112, 144, 288, 32, 64, 64)),
-                ("mixed_4f", 528, (256, 160, 320, 32, 128, 128))],
-    "mixed_5": [("mixed_5b", 832, (256, 160, 320, 32, 128, 128)),
-                ("mixed_5c", 832, (384, 192, 384, 48, 128, 128))],
+    "mixed_3": [("mixed_3b", 192, (64, 96, 128, 16, 32, 32)), ("mixed_3c", 256, (128, 128, 192, 32, 96, 64))],
+    "mixed_4": [
+        ("mixed_4b", 480, (192, 96, 208, 16, 48, 64)),
+        ("mixed_4c", 512, (160, 112, 224, 24, 64, 64)),
+        ("mixed_4d", 512, (128, 128, 256, 24, 64, 64)),
+        ("mixed_4e", 512, (112, 144, 288, 32, 64, 64)),
+        ("mixed_4f", 528, (256, 160, 320, 32, 128, 128)),
+    ],
+    "mixed_5": [
+        ("mixed_5b", 832, (256, 160, 320, 32, 128, 128)),
+        ("mixed_5c", 832, (384, 192, 384, 48, 128, 128)),
+    ],
 }
-_POOL_BEFORE = {"mixed_3": ("maxPool3d_3a_3x3", (1, 3, 3), (1, 2, 2)),
-                "mixed_4": ("maxPool3d_4a_3x3", (3, 3, 3), (2, 2, 2)),
-                "mixed_5": ("maxPool3d_5a_2x2", (2, 2, 2), (2, 2, 2))}
+_POOL_BEFORE = {
+    "mixed_3": ("maxPool3d_3a_3x3", (1, 3, 3), (1, 2, 2)),
+    "mixed_4": ("maxPool3d_4a_3x3", (3, 3, 3), (2, 2, 2)),
+    "mixed_5": ("maxPool3d_5a_2x2", (2, 2, 2), (2, 2, 2)),
+}
 
 
 class I3D(nn.Module):
     """Inception-v1 I3D backbone: ``B×3×T×H×W`` → ``B×1024``."""
 
     feat_dim = 1024
-    feature_info = [FeatureInfo("stem", 192, (2, 4, 4)), FeatureInfo("mixed_3", 480, (2, 8, 8)),
-                    FeatureInfo("mixed_4", 832, (4, 16, 16)),
-                    FeatureInfo("mixed_5", 1024, (8, 32, 32))]
+    feature_info = [
+        FeatureInfo("stem", 192, (2, 4, 4)),
+        FeatureInfo("mixed_3", 480, (2, 8, 8)),
+        FeatureInfo("mixed_4", 832, (4, 16, 16)),
+        FeatureInfo("mixed_5", 1024, (8, 32, 32)),
+    ]
 
     def __init__(self, in_channels: int = 3) -> None:
         super().__init__()

@@ -1,5 +1,6 @@
 """Entry point of vidssl-backbones: registers every backbone builder and the weight formats of
 torchvision and the seed repositories (:mod:`vidssl_backbones.weight_formats`)."""
+
 from __future__ import annotations
 
 from vidssl import hookimpl
@@ -13,8 +14,13 @@ from vidssl_backbones.weight_formats import FORMATS
 
 @hookimpl
 def vidssl_register_backbones(register):
-    for name, builder in [("r3d", r3d), ("r2plus1d", r2plus1d), ("i3d", i3d),
-                          ("i3d_resnet", i3d_resnet), ("c3d", c3d)]:
+    for name, builder in [
+        ("r3d", r3d),
+        ("r2plus1d", r2plus1d),
+        ("i3d", i3d),
+        ("i3d_resnet", i3d_resnet),
+        ("c3d", c3d),
+    ]:
         register(name, builder)
     for name in torchvision_video.MODELS:
         register(f"tv_{name}", torchvision_video.builder(name))

@@ -4,6 +4,7 @@ The classification head is removed (features come out pooled, ``B×feat_dim``) a
 7×7 average pool is made adaptive so any input size works. MViT is left out: its blocks carry
 token sequences, not the stage maps ``forward_features`` promises.
 """
+
 from __future__ import annotations
 
 from collections import OrderedDict
@@ -27,14 +28,14 @@ def _headless(name: str) -> tuple[nn.Module, int]:
     import torchvision.models.video  # noqa: PLC0415 -- lazy: start-up
 
     model = getattr(torchvision.models.video, name)(weights=None)
-    if hasattr(model, "fc"):            # VideoResNet
+    if hasattr(model, "fc"):  # VideoResNet
         feat_dim = model.fc.in_features
         model.fc = nn.Identity()
     elif hasattr(model, "classifier"):  # S3D
         feat_dim = model.classifier[-1].in_channels
         model.classifier = nn.Identity()
         model.avgpool = nn.AdaptiveAvgPool3d(1)
-    else:                               # Swin3D
+    else:  # Swin3D
         feat_dim = model.head.in_features
         model.head = nn.Identity()
     return model, feat_dim
@@ -60,9 +61,14 @@ class TorchvisionVideo(nn.Module):
         torch.set_rng_state(rng)
         with torch.no_grad():
             maps = shadow.forward_features(torch.empty(_TRACE_INPUT, device="meta"))
-        return [FeatureInfo(name, m.shape[1], tuple(-(-size // out) for size, out in
-                                                    zip(_TRACE_INPUT[2:], m.shape[2:], strict=True)))
-                for name, m in maps.items()]
+        return [
+            FeatureInfo(
+                name,
+                m.shape[1],
+                tuple(-(-size // out) for size, out in zip(_TRACE_INPUT[2:], m.shape[2:], strict=True)),
+            )
+            for name, m in maps.items()
+        ]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(x)

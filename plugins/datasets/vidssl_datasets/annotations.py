@@ -10,6 +10,7 @@ labels (-1 for unlabelled rows); a malformed line raises :class:`DataError` nami
 * 3D-ResNets JSON (``labels`` + ``database`` with ``subset``), VTDL lists
   (``path n_frames label``) and MLFO CSV (``path,n_frames[,label]``).
 """
+
 from __future__ import annotations
 
 import csv
@@ -33,6 +34,7 @@ def gc_paused(function: Callable[P, T]) -> Callable[P, T]:
     of rows an annotation file of Kinetics' size becomes (lists, tuples, strings; no cycles)
     would otherwise set off one collection pass over all of them after another (Kinetics-400's
     train list: 1.5 s to read instead of 0.6 s)."""
+
     @functools.wraps(function)
     def run(*args: P.args, **kwargs: P.kwargs) -> T:
         paused = gc.isenabled()
@@ -49,8 +51,7 @@ def gc_paused(function: Callable[P, T]) -> Callable[P, T]:
 def _lines(path: Path) -> list[tuple[int, str]]:
     if not path.is_file():
         raise DataError(f"annotation file not found: {path}")
-    return [(i, line.strip()) for i, line in enumerate(path.read_text().splitlines(), 1)
-            if line.strip()]
+    return [(i, line.strip()) for i, line in enumerate(path.read_text().splitlines(), 1) if line.strip()]
 
 
 def _int(value: str, path: Path, number: int, what: str) -> int:
@@ -66,8 +67,10 @@ def read_class_index(path: Path) -> list[str]:
     for number, line in _lines(path):
         parts = line.split()
         if len(parts) != 2 or not parts[0].isdigit() or int(parts[0]) != len(classes) + 1:
-            raise DataError(f"{path}:{number}: expected '<index> <class name>' with index "
-                            f"{len(classes) + 1}, got '{line}'")
+            raise DataError(
+                f"{path}:{number}: expected '<index> <class name>' with index "
+                f"{len(classes) + 1}, got '{line}'"
+            )
         classes.append(parts[1])
     return classes
 
@@ -77,16 +80,16 @@ def _name(entry: str, strip_extension: bool) -> str:
     return str(Path(entry).with_suffix("")) if strip_extension else entry
 
 
-def read_ucf101_list(path: Path, classes: list[str], video_root: Path,
-                     strip_extension: bool = False) -> list[VideoRecord]:
+def read_ucf101_list(
+    path: Path, classes: list[str], video_root: Path, strip_extension: bool = False
+) -> list[VideoRecord]:
     """UCF101 ``trainlist0N.txt`` (1-based class index) or ``testlist0N.txt`` (label from the
     folder); ``strip_extension`` for frame folders named after the videos."""
     records = []
     for number, line in _lines(path):
         parts = line.split()
         if len(parts) not in (1, 2):
-            raise DataError(f"{path}:{number}: expected '<class>/<video> [<class index>]', "
-                            f"got '{line}'")
+            raise DataError(f"{path}:{number}: expected '<class>/<video> [<class index>]', got '{line}'")
         folder = parts[0].split("/")[0]
         if len(parts) == 2:
             index = _int(parts[1], path, number, "class index")
@@ -97,13 +100,15 @@ def read_ucf101_list(path: Path, classes: list[str], video_root: Path,
             label = classes.index(folder)
         else:
             raise DataError(f"{path}:{number}: unknown class '{folder}' (not in classInd.txt)")
-        records.append(VideoRecord(str(video_root / _name(parts[0], strip_extension)), label,
-                                   origin=f"{path}:{number}"))
+        records.append(
+            VideoRecord(str(video_root / _name(parts[0], strip_extension)), label, origin=f"{path}:{number}")
+        )
     return records
 
 
-def read_hmdb51(split_dir: Path, split: int, subset: str, video_root: Path,
-                strip_extension: bool = False) -> Records:
+def read_hmdb51(
+    split_dir: Path, split: int, subset: str, video_root: Path, strip_extension: bool = False
+) -> Records:
     """HMDB51 split files ``<class>_test_split<split>.txt``; ``subset`` "train" keeps flag 1,
     "test" flag 2. Classes are the sorted class names."""
     files = sorted(split_dir.glob(f"*_test_split{split}.txt"))
@@ -119,16 +124,18 @@ def read_hmdb51(split_dir: Path, split: int, subset: str, video_root: Path,
                 raise DataError(f"{file}:{number}: expected '<video>.avi <0|1|2>', got '{line}'")
             if int(parts[1]) == wanted:
                 name = _name(parts[0], strip_extension)
-                records.append(VideoRecord(str(video_root / classes[label] / name), label,
-                                           origin=f"{file}:{number}"))
+                records.append(
+                    VideoRecord(str(video_root / classes[label] / name), label, origin=f"{file}:{number}")
+                )
     return records, classes
 
 
 KINETICS_HEADER = ["label", "youtube_id", "time_start", "time_end", "split"]
 
 
-def read_kinetics(csv_path: Path, video_root: Path, classes: list[str] | None = None,
-                  suffix: str = ".mp4") -> Records:
+def read_kinetics(
+    csv_path: Path, video_root: Path, classes: list[str] | None = None, suffix: str = ".mp4"
+) -> Records:
     """Kinetics CSV rows → ``<root>/<label>/<youtube_id>_<start:06d>_<end:06d><suffix>``.
     Classes default to the sorted labels of this file (pass the training file's classes for
     the validation split)."""
@@ -139,12 +146,13 @@ def read_kinetics(csv_path: Path, video_root: Path, classes: list[str] | None = 
     if not rows or [c.strip() for c in rows[0]][:5] != KINETICS_HEADER:
         raise DataError(f"{csv_path}:1: expected the header '{','.join(KINETICS_HEADER)}'")
     numbered = [(number, row) for number, row in enumerate(rows[1:], 2) if row]
-    try:   # one pass for the ~250,000 rows of a well-formed file
-        names = [f"{row[1]}_{int(row[2]):06d}_{int(row[3]):06d}{suffix}" for _, row in numbered
-                 if len(row) >= 5]
+    try:  # one pass for the ~250,000 rows of a well-formed file
+        names = [
+            f"{row[1]}_{int(row[2]):06d}_{int(row[3]):06d}{suffix}" for _, row in numbered if len(row) >= 5
+        ]
     except ValueError:
         names = []
-    if len(names) != len(numbered):   # the first malformed row, named
+    if len(names) != len(numbered):  # the first malformed row, named
         for number, row in numbered:
             if len(row) < 5:
                 raise DataError(f"{csv_path}:{number}: expected 5 comma-separated fields, got {row}")
@@ -155,8 +163,10 @@ def read_kinetics(csv_path: Path, video_root: Path, classes: list[str] | None = 
     unknown = next(((n, row[0]) for n, row in numbered if row[0] not in labels), None)
     if unknown:
         raise DataError(f"{csv_path}:{unknown[0]}: unknown label '{unknown[1]}'")
-    return [VideoRecord(f"{video_root}/{row[0]}/{name}", labels[row[0]], None,
-                        f"{csv_path}:{number}") for (number, row), name in zip(numbered, names, strict=True)], classes
+    return [
+        VideoRecord(f"{video_root}/{row[0]}/{name}", labels[row[0]], None, f"{csv_path}:{number}")
+        for (number, row), name in zip(numbered, names, strict=True)
+    ], classes
 
 
 def read_something_v1(labels_path: Path, split_path: Path, frame_root: Path) -> Records:
@@ -170,13 +180,19 @@ def read_something_v1(labels_path: Path, split_path: Path, frame_root: Path) -> 
             raise DataError(f"{split_path}:{number}: expected '<video id>;<label>', got '{line}'")
         if label and label not in classes:
             raise DataError(f"{split_path}:{number}: unknown label '{label}'")
-        records.append(VideoRecord(str(frame_root / video_id), classes.index(label) if label else -1,
-                                   origin=f"{split_path}:{number}"))
+        records.append(
+            VideoRecord(
+                str(frame_root / video_id),
+                classes.index(label) if label else -1,
+                origin=f"{split_path}:{number}",
+            )
+        )
     return records, classes
 
 
-def read_video_list(path: Path, root: Path, subset: str = "training",
-                    classes: list[str] | None = None) -> Records:
+def read_video_list(
+    path: Path, root: Path, subset: str = "training", classes: list[str] | None = None
+) -> Records:
     """Any seed list format, chosen by the file: ``.json`` (3D-ResNets: ``labels`` and
     ``database`` entries with ``subset`` and ``annotations.label``), ``.csv`` (MLFO:
     ``path,n_frames[,label]``), else space-separated VTDL lists (``path n_frames label``)."""

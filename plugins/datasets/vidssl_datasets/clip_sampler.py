@@ -3,6 +3,7 @@
 All functions take the video length ``n`` and return 0-based frame indices; indices past the end
 wrap around (the seeds' loop padding for short videos).
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -3,6 +3,7 @@ per clip (clip-consistent), so a sample's augmentation depends only on its seed.
 
 Frames enter as ``T×H×W×3`` uint8 arrays; :func:`to_tensor` returns ``3×T×H×W`` float32.
 """
+
 from __future__ import annotations
 
 import math
@@ -29,22 +30,31 @@ def rotate(frames: np.ndarray, degrees: float) -> np.ndarray:
     replicated."""
     h, w = frames.shape[1:3]
     matrix = cv2.getRotationMatrix2D((w / 2, h / 2), degrees, 1.0)
-    return np.stack([cv2.warpAffine(f, matrix, (w, h), flags=cv2.INTER_LINEAR,
-                                    borderMode=cv2.BORDER_REPLICATE) for f in frames])
+    return np.stack(
+        [
+            cv2.warpAffine(f, matrix, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+            for f in frames
+        ]
+    )
 
 
 def crop_resize(frames: np.ndarray, box: Box, size: int) -> np.ndarray:
     """Crop ``box`` from every frame and resize it to ``size×size`` (a view when no resize is
     needed)."""
     x, y, w, h = box
-    crop = frames[:, y:y + h, x:x + w]
+    crop = frames[:, y : y + h, x : x + w]
     if (w, h) == (size, size):
         return crop
     return np.stack([cv2.resize(f, (size, size), interpolation=cv2.INTER_LINEAR) for f in crop])
 
 
-def random_resized_box(h: int, w: int, rng: np.random.Generator, scale: tuple[float, float],
-                       ratio: tuple[float, float] = (3 / 4, 4 / 3)) -> Box:
+def random_resized_box(
+    h: int,
+    w: int,
+    rng: np.random.Generator,
+    scale: tuple[float, float],
+    ratio: tuple[float, float] = (3 / 4, 4 / 3),
+) -> Box:
     """Inception-style box: area fraction in ``scale``, aspect ratio in ``ratio`` (log-uniform);
     falls back to the centred largest square after 10 tries."""
     area = h * w
@@ -72,8 +82,9 @@ def grid_box(h: int, w: int, size: int, position: float) -> Box:
     return round((w - size) * position), round((h - size) * position), size, size
 
 
-def color_jitter(clip: torch.Tensor, rng: np.random.Generator, brightness: float,
-                 contrast: float, saturation: float) -> torch.Tensor:
+def color_jitter(
+    clip: torch.Tensor, rng: np.random.Generator, brightness: float, contrast: float, saturation: float
+) -> torch.Tensor:
     """Clip-consistent brightness, contrast and saturation jitter of a ``3×T×H×W`` clip in
     [0, 1], applied in random order with factors drawn from ``[1-s, 1+s]``."""
     ops = []
@@ -101,8 +112,9 @@ def grayscale(clip: torch.Tensor) -> torch.Tensor:
     return _gray(clip).expand_as(clip).clone()
 
 
-def to_tensor(frames: np.ndarray, mean: list[float] | None = None,
-              std: list[float] | None = None) -> torch.Tensor:
+def to_tensor(
+    frames: np.ndarray, mean: list[float] | None = None, std: list[float] | None = None
+) -> torch.Tensor:
     """``T×H×W×3`` uint8 → ``3×T×H×W`` float32 in [0, 1], or, with ``mean`` and ``std``, already
     normalised, ``(x/255 − mean)/std`` (one pass over the clip instead of three)."""
     clip = torch.from_numpy(frames).permute(3, 0, 1, 2)

@@ -14,6 +14,7 @@ takes an exclusive lock on ``<index>.lock``, rebuilds the snapshot where the ind
 since, and maps it: the first process of a node (or of a shared file system) parses the JSON
 lines, the others wait on the lock and map what it wrote.
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -66,27 +67,32 @@ def write_snapshot(entries: dict[str, dict[str, Any]], folder: Path, source_byte
     keys = [unordered[i] for i in order]
     rows = [entries[k] for k in keys]
     arrays: dict[str, np.ndarray] = {
-        "hash": hashes[order, 0], "check": hashes[order, 1],
+        "hash": hashes[order, 0],
+        "check": hashes[order, 1],
         "status": np.array([STATUSES.index(e["status"]) for e in rows], np.int8),
         "fps": np.array([e.get("fps") or 0.0 for e in rows], np.float64),
         "time_base": np.array([e.get("time_base") or (0, 1) for e in rows], np.int64).reshape(-1, 2),
-        "flags": np.array([int(bool(e.get("constant_rate"))) | 2 * int(bool(e.get("reordered")))
-                           for e in rows], np.int8)}
+        "flags": np.array(
+            [int(bool(e.get("constant_rate"))) | 2 * int(bool(e.get("reordered"))) for e in rows], np.int8
+        ),
+    }
     for field in INT_FIELDS:
         arrays[field] = np.array([-1 if e.get(field) is None else e[field] for e in rows], np.int64)
     codecs = sorted({e.get("codec", "") for e in rows})
     arrays["codec"] = np.array([codecs.index(e.get("codec", "")) for e in rows], np.int16)
     keyframes = [k for e in rows for k in (e.get("keyframes") or [])]
-    arrays["keyframes"] = np.array([[k[0], k[1], NO_DTS if len(k) < 3 or k[2] is None else k[2]]
-                                    for k in keyframes], np.int64).reshape(-1, 3)
+    arrays["keyframes"] = np.array(
+        [[k[0], k[1], NO_DTS if len(k) < 3 or k[2] is None else k[2]] for k in keyframes], np.int64
+    ).reshape(-1, 3)
     arrays["key_offsets"] = np.zeros(len(rows) + 1, np.int64)
     np.cumsum([len(e.get("keyframes") or []) for e in rows], out=arrays["key_offsets"][1:])
     arrays["paths"], arrays["path_offsets"] = text_blob(keys)
     arrays["errors"], arrays["error_offsets"] = text_blob([e.get("error", "") for e in rows])
     for name, array in arrays.items():
         np.save(folder / f"{name}.npy", array)
-    (folder / "meta.json").write_text(json.dumps({"format": FORMAT, "source_bytes": source_bytes,
-                                                  "codecs": codecs, "videos": len(rows)}))
+    (folder / "meta.json").write_text(
+        json.dumps({"format": FORMAT, "source_bytes": source_bytes, "codecs": codecs, "videos": len(rows)})
+    )
 
 
 class Snapshot:
@@ -103,7 +109,7 @@ class Snapshot:
         return len(self.arrays["hash"])
 
     def _text(self, blob: str, row: int) -> str:
-        start, end = self.arrays[f"{blob[:-1]}_offsets"][row:row + 2]
+        start, end = self.arrays[f"{blob[:-1]}_offsets"][row : row + 2]
         return bytes(self.arrays[blob][start:end]).decode()
 
     def rows(self, keys: list[str]) -> np.ndarray:
@@ -115,10 +121,11 @@ class Snapshot:
         found = np.minimum(np.searchsorted(table, hashes[:, 0]), len(table) - 1)
         rows = np.where(table[found] == hashes[:, 0], found, -1)
         confirmed = self.arrays["check"][rows] == hashes[:, 1]
-        for i in np.flatnonzero((rows >= 0) & ~confirmed):   # first halves shared: the next rows
+        for i in np.flatnonzero((rows >= 0) & ~confirmed):  # first halves shared: the next rows
             row = int(rows[i]) + 1
-            while row < len(table) and table[row] == hashes[i, 0] and \
-                    self.arrays["check"][row] != hashes[i, 1]:
+            while (
+                row < len(table) and table[row] == hashes[i, 0] and self.arrays["check"][row] != hashes[i, 1]
+            ):
                 row += 1
             confirmed[i] = row < len(table) and table[row] == hashes[i, 0]
             rows[i] = row
@@ -134,15 +141,22 @@ class Snapshot:
     def info(self, row: int) -> VideoInfo:
         """The :class:`VideoInfo` of an ``ok`` row."""
         a = self.arrays
-        start, end = a["key_offsets"][row:row + 2]
-        keyframes = tuple((int(i), int(p), None if d == NO_DTS else int(d))
-                          for i, p, d in a["keyframes"][start:end])
+        start, end = a["key_offsets"][row : row + 2]
+        keyframes = tuple(
+            (int(i), int(p), None if d == NO_DTS else int(d)) for i, p, d in a["keyframes"][start:end]
+        )
         flags = int(a["flags"][row])
-        return VideoInfo(int(a["n_frames"][row]), float(a["fps"][row]), int(a["width"][row]),
-                         int(a["height"][row]), (int(a["time_base"][row, 0]),
-                                                 int(a["time_base"][row, 1])),
-                         bool(flags & 1), keyframes, self.codecs[int(a["codec"][row])],
-                         bool(flags & 2))
+        return VideoInfo(
+            int(a["n_frames"][row]),
+            float(a["fps"][row]),
+            int(a["width"][row]),
+            int(a["height"][row]),
+            (int(a["time_base"][row, 0]), int(a["time_base"][row, 1])),
+            bool(flags & 1),
+            keyframes,
+            self.codecs[int(a["codec"][row])],
+            bool(flags & 2),
+        )
 
     def entry(self, row: int) -> dict[str, Any]:
         """The index entry (as its JSON line holds it) of ``row``."""
@@ -164,7 +178,7 @@ def parse_lines(data: bytes) -> dict[str, dict[str, Any]]:
     """Path → entry of the complete JSON lines in ``data`` (later lines win; a line cut by a
     crash, or any other line that is not an entry, is passed over)."""
     entries = {}
-    for line in data[:data.rfind(b"\n") + 1].splitlines():
+    for line in data[: data.rfind(b"\n") + 1].splitlines():
         try:
             entry = json.loads(line)
             entries[entry["path"]] = entry
@@ -198,7 +212,7 @@ def open_snapshot(index_file: Path, tail_share: float = 0.0) -> Snapshot | None:
     except OSError:
         return None
     try:
-        fcntl.flock(lock, fcntl.LOCK_EX)   # the other processes wait here, then map
+        fcntl.flock(lock, fcntl.LOCK_EX)  # the other processes wait here, then map
         current = home / "current"
         snapshot = Snapshot(current.resolve()) if current.exists() else None
         tail = _tail_bytes(snapshot, index_file) if snapshot is not None else None
@@ -206,18 +220,21 @@ def open_snapshot(index_file: Path, tail_share: float = 0.0) -> Snapshot | None:
             return snapshot
         started = time.perf_counter()
         data = index_file.read_bytes()
-        data = data[:data.rfind(b"\n") + 1]
+        data = data[: data.rfind(b"\n") + 1]
         entries = parse_lines(data)
         name = f"{len(data)}-{os.getpid()}-{time.time_ns()}"
         write_snapshot(entries, home / name, len(data))
         link = home / f".current-{name}"
         link.symlink_to(name)
         os.replace(link, current)
-        for old in home.iterdir():   # processes that mapped an older one keep its pages
+        for old in home.iterdir():  # processes that mapped an older one keep its pages
             if old.name not in (name, "current") and not old.name.startswith(".current-"):
                 shutil.rmtree(old, ignore_errors=True)
-        print(f"vidssl: indexed {len(entries)} videos of {index_file} as flat arrays "
-              f"({time.perf_counter() - started:.1f} s)", file=sys.stderr)
+        print(
+            f"vidssl: indexed {len(entries)} videos of {index_file} as flat arrays "
+            f"({time.perf_counter() - started:.1f} s)",
+            file=sys.stderr,
+        )
         return Snapshot(home / name)
     except OSError:
         return None

@@ -19,6 +19,7 @@ Layouts under ``DATA_ROOT`` (what the configs' ``{data_root}`` paths expect):
   340×256, three at 1280×720) and ``kinetics400/annotations/{train,validate}.csv``;
 * ``something_v1/20bn-something-something-v1/<id>/00001.jpg`` and the ``;``-separated CSVs.
 """
+
 from __future__ import annotations
 
 import json
@@ -50,27 +51,41 @@ dribble drink eat fall_floor fencing flic_flac golf handstand hit hug jump kick 
 laugh pick pour pullup punch push pushup ride_bike ride_horse run shake_hands shoot_ball
 shoot_bow shoot_gun sit situp smile smoke somersault stand swing_baseball sword sword_exercise
 talk throw turn walk wave""".split()
-KINETICS_NAMED = ["abseiling", "air drumming", "answering questions", "applauding",
-                  "passing American football (in game)", "passing American football (not in game)",
-                  "dancing ballet", "riding a bike", "zumba"]
-SOMETHING_NAMED = ["Holding something", "Pushing something from left to right",
-                   "Putting something on a surface", "Moving something up",
-                   "Pretending to pick something up"]
-COUNTS = {"ucf101": 13_320, "hmdb51": 6_766, "kinetics400_train": 246_534,
-          "kinetics400_val": 19_906}
+KINETICS_NAMED = [
+    "abseiling",
+    "air drumming",
+    "answering questions",
+    "applauding",
+    "passing American football (in game)",
+    "passing American football (not in game)",
+    "dancing ballet",
+    "riding a bike",
+    "zumba",
+]
+SOMETHING_NAMED = [
+    "Holding something",
+    "Pushing something from left to right",
+    "Putting something on a surface",
+    "Moving something up",
+    "Pretending to pick something up",
+]
+COUNTS = {"ucf101": 13_320, "hmdb51": 6_766, "kinetics400_train": 246_534, "kinetics400_val": 19_906}
 DATASETS = ("ucf101", "hmdb51", "kinetics400", "something_v1")
 
 
 def kinetics_classes() -> list[str]:
     """400 labels: a few official ones, the rest numbered placeholders, sorted as the readers do."""
-    return sorted(KINETICS_NAMED + [f"placeholder activity {i:03d} (kind, {i % 7})"
-                                    for i in range(400 - len(KINETICS_NAMED))])
+    return sorted(
+        KINETICS_NAMED
+        + [f"placeholder activity {i:03d} (kind, {i % 7})" for i in range(400 - len(KINETICS_NAMED))]
+    )
 
 
 def something_classes() -> list[str]:
     """174 labels: a few official templates, the rest numbered placeholders."""
-    return SOMETHING_NAMED + [f"Doing something number {i:03d}, slowly"
-                              for i in range(174 - len(SOMETHING_NAMED))]
+    return SOMETHING_NAMED + [
+        f"Doing something number {i:03d}, slowly" for i in range(174 - len(SOMETHING_NAMED))
+    ]
 
 
 def render(seed: int, frames: int, size: tuple[int, int]) -> np.ndarray:
@@ -96,7 +111,7 @@ def encode(path: Path, video: np.ndarray, codec: str, fps: int, gop: int | None 
             stream.codec_context.max_b_frames = 2
         else:
             options = {"preset": "veryfast", "bf": "2", "g": str(gop or 2 * fps), "crf": "36"}
-            if gop:   # exactly: no keyframe at a scene cut either
+            if gop:  # exactly: no keyframe at a scene cut either
                 options |= {"keyint_min": str(gop), "sc_threshold": "0"}
             stream.codec_context.options = options
         for frame in video:
@@ -127,15 +142,17 @@ def ucf101(out: Path) -> list[tuple]:
     _crlf(lists / "classInd.txt", [f"{i + 1} {c}" for i, c in enumerate(UCF101_CLASSES)])
     jobs, entries = [], []
     for label, cls in enumerate(UCF101_CLASSES):
-        name = "HandStandPushups" if cls == "HandstandPushups" else cls   # the official quirk
+        name = "HandStandPushups" if cls == "HandstandPushups" else cls  # the official quirk
         for group in (1, 8, 15):
             rel = f"{cls}/v_{name}_g{group:02d}_c01.avi"
             entries.append((rel, label, group))
             jobs.append((root / rel, label * 3 + group, 24, (320, 240), "mpeg4", 25))
     for split in (1, 2, 3):
         test_groups = range(7 * split - 6, 7 * split + 1)
-        _crlf(lists / f"trainlist0{split}.txt", [f"{rel} {label + 1}" for rel, label, g in entries
-                                                 if g not in test_groups])
+        _crlf(
+            lists / f"trainlist0{split}.txt",
+            [f"{rel} {label + 1}" for rel, label, g in entries if g not in test_groups],
+        )
         _crlf(lists / f"testlist0{split}.txt", [rel for rel, _, g in entries if g in test_groups])
     return jobs
 
@@ -148,10 +165,11 @@ def hmdb51(out: Path) -> list[tuple]:
         names = [f"{cls}_video_{k}_f_cm_np1_fr_med_{k}.avi" for k in range(3)]
         for k, name in enumerate(names):
             jobs.append((root / cls / name, 1000 + label * 3 + k, 24, (320, 240), "mpeg4", 30))
-        for split in (1, 2, 3):   # roles rotate: 1 train, 2 test, 0 unused
+        for split in (1, 2, 3):  # roles rotate: 1 train, 2 test, 0 unused
             roles = np.roll([1, 2, 0], split - 1)
             (splits / f"{cls}_test_split{split}.txt").write_text(
-                "".join(f"{name} {role} \n" for name, role in zip(names, roles, strict=True)))
+                "".join(f"{name} {role} \n" for name, role in zip(names, roles, strict=True))
+            )
     return jobs
 
 
@@ -161,16 +179,17 @@ def kinetics400(out: Path) -> list[tuple]:
     jobs, rows = [], {"train": [header], "validate": [header]}
     for label, cls in enumerate(kinetics_classes()):
         for split, folder in (("train", "train"), ("validate", "val")):
-            ytid = f"{'abcdefghijk'[label % 11]}{label:04d}{split[0]}xY_z-"   # 11 characters
+            ytid = f"{'abcdefghijk'[label % 11]}{label:04d}{split[0]}xY_z-"  # 11 characters
             start = 10 * (label % 30)
             name = f"{ytid}_{start:06d}_{start + 10:06d}.mp4"
             quoted = f'"{cls}"' if "," in cls else cls
             rows[split].append(f"{quoted},{ytid},{start},{start + 10},{split}")
-            if label % 25 == 24:   # listed but never downloaded (4 %), as in every real copy
+            if label % 25 == 24:  # listed but never downloaded (4 %), as in every real copy
                 continue
             size = (1280, 720) if label in (3, 150, 300) and split == "train" else (340, 256)
-            jobs.append((root / folder / cls / name, 5000 + 2 * label + (split == "train"), 16,
-                         size, "libx264", 30))
+            jobs.append(
+                (root / folder / cls / name, 5000 + 2 * label + (split == "train"), 16, size, "libx264", 30)
+            )
     (root / "annotations").mkdir(parents=True, exist_ok=True)
     for split, lines in rows.items():
         (root / "annotations" / f"{split}.csv").write_text("\n".join(lines) + "\n")
@@ -183,8 +202,9 @@ FULL_SIZE_ROWS = {"train": 246_534, "validate": 19_906, "test": 38_685}
 FULL_SIZE_MISSING = 0.06
 #: the real videos a full-size fixture's files link to: Kinetics-like H.264, one keyframe each
 #: (YouTube encodes put keyframes seconds apart): 10 s of 340×256 at 25 fps, two of 2 s at 720p
-FULL_SIZE_SOURCES = [(f"short_side_256_{i:02d}.mp4", (340, 256), 250) for i in range(22)] + \
-    [(f"hd_720p_{i}.mp4", (1280, 720), 50) for i in range(2)]
+FULL_SIZE_SOURCES = [(f"short_side_256_{i:02d}.mp4", (340, 256), 250) for i in range(22)] + [
+    (f"hd_720p_{i}.mp4", (1280, 720), 50) for i in range(2)
+]
 
 
 def _encode_long_gop(job: tuple[Path, int, tuple[int, int], int]) -> None:
@@ -218,13 +238,15 @@ def kinetics400_full_size(out: Path, rows: int | None = None, workers: int = 2) 
     shutil.rmtree(root, ignore_errors=True)
     sources = root / ".sources"
     sources.mkdir(parents=True)
-    jobs = [(sources / name, 7000 + i, size, frames)
-            for i, (name, size, frames) in enumerate(FULL_SIZE_SOURCES)]
+    jobs = [
+        (sources / name, 7000 + i, size, frames) for i, (name, size, frames) in enumerate(FULL_SIZE_SOURCES)
+    ]
     with ProcessPoolExecutor(max_workers=workers) as pool:
         list(pool.map(_encode_long_gop, jobs))
     total = sum(FULL_SIZE_ROWS.values())
-    counts = {split: n if rows is None else max(1, round(rows * n / total))
-              for split, n in FULL_SIZE_ROWS.items()}
+    counts = {
+        split: n if rows is None else max(1, round(rows * n / total)) for split, n in FULL_SIZE_ROWS.items()
+    }
     classes = kinetics_classes()
     rng = np.random.default_rng(0)
     letters = np.array(list("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_"))
@@ -236,10 +258,10 @@ def kinetics400_full_size(out: Path, rows: int | None = None, workers: int = 2) 
         for cls in classes:
             (folder / cls).mkdir(parents=True)
         labels = pool[rng.integers(0, len(pool), n)]
-        if split == "train":   # every class in the train list (as in the official one), if it can
+        if split == "train":  # every class in the train list (as in the official one), if it can
             first = min(n, len(classes))
             labels[:first] = np.random.default_rng(1).permutation(len(classes))[:first]
-            pool = np.unique(labels)   # the other lists name no class train lacks
+            pool = np.unique(labels)  # the other lists name no class train lacks
         ids = ["".join(row) for row in letters[rng.integers(0, len(letters), (n, 11))]]
         starts = rng.integers(0, 290, n)
         present = rng.random(n) >= FULL_SIZE_MISSING
@@ -247,8 +269,9 @@ def kinetics400_full_size(out: Path, rows: int | None = None, workers: int = 2) 
         lines = [header]
         for label, ytid, start, keep, source in zip(labels, ids, starts, present, which, strict=True):
             cls = classes[label]
-            lines.append(f"{chr(34) + cls + chr(34) if ',' in cls else cls},{ytid},{start},"
-                         f"{start + 10},{split}")
+            lines.append(
+                f"{chr(34) + cls + chr(34) if ',' in cls else cls},{ytid},{start},{start + 10},{split}"
+            )
             if keep:
                 os.link(jobs[source][0], folder / cls / f"{ytid}_{start:06d}_{start + 10:06d}.mp4")
         (root / "annotations" / f"{split}.csv").write_text("\n".join(lines) + "\n")
@@ -269,10 +292,11 @@ def something_v1(out: Path) -> None:
             folder = frames_root / str(video_id)
             folder.mkdir(parents=True, exist_ok=True)
             if label == 7 and split == "train":
-                continue   # an empty frame folder
+                continue  # an empty frame folder
             for i, frame in enumerate(render(9000 + video_id, 12, (132, 100))):
-                cv2.imwrite(str(folder / f"{i + 1:05d}.jpg"), frame[..., ::-1],
-                            [cv2.IMWRITE_JPEG_QUALITY, 80])
+                cv2.imwrite(
+                    str(folder / f"{i + 1:05d}.jpg"), frame[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 80]
+                )
     for split, lines in rows.items():
         (root / f"something-something-v1-{split}.csv").write_text("\n".join(lines) + "\n")
 
@@ -292,12 +316,16 @@ def write_fixtures(out: str | Path, which: list[str], workers: int = 2) -> dict[
         list(pool.map(_encode_job, jobs, chunksize=16))
     if "ucf101" in which:
         videos = out / "ucf101" / "UCF-101"
-        _damage(videos / "ApplyEyeMakeup" / "v_ApplyEyeMakeup_g15_c01.avi",   # split 1: train
-                videos / "Archery" / "v_Archery_g01_c01.avi")                 # split 1: test
+        _damage(
+            videos / "ApplyEyeMakeup" / "v_ApplyEyeMakeup_g15_c01.avi",  # split 1: train
+            videos / "Archery" / "v_Archery_g01_c01.avi",
+        )  # split 1: test
     if "hmdb51" in which:
         videos = out / "hmdb51" / "videos"
-        _damage(videos / "brush_hair" / "brush_hair_video_0_f_cm_np1_fr_med_0.avi",  # 1: train
-                videos / "cartwheel" / "cartwheel_video_1_f_cm_np1_fr_med_1.avi")    # 1: test
+        _damage(
+            videos / "brush_hair" / "brush_hair_video_0_f_cm_np1_fr_med_0.avi",  # 1: train
+            videos / "cartwheel" / "cartwheel_video_1_f_cm_np1_fr_med_1.avi",
+        )  # 1: test
     if "kinetics400" in which:
         train = out / "kinetics400" / "train"
         _damage(next((train / "abseiling").glob("*.mp4")), next((train / "riding a bike").glob("*.mp4")))

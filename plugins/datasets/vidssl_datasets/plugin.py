@@ -1,5 +1,6 @@
 """Entry point of vidssl-datasets: registers the datasets, describes them on protocol cards and
 shrinks their clips (and synthetic_motion's generated copy) for ``--smoke --tiny``."""
+
 from vidssl import hookimpl, schema_from_signature
 from vidssl_datasets import datasets
 from vidssl_datasets.annotations import gc_paused
@@ -7,8 +8,15 @@ from vidssl_datasets.card import dataset_card
 from vidssl_datasets.video_source import READER_SCHEMA
 from vidssl_datasets.view import VIEW_SCHEMA, tiny_view
 
-DATASETS = ("synthetic_motion", "ucf101", "hmdb51", "kinetics400", "something_v1", "video_list",
-            "video_files")
+DATASETS = (
+    "synthetic_motion",
+    "ucf101",
+    "hmdb51",
+    "kinetics400",
+    "something_v1",
+    "video_list",
+    "video_files",
+)
 #: synthetic_motion's copy under --smoke --tiny: 80 videos, written in about a second instead of
 #: the demo size's 2,600 in ~17 s (a preflight reads a few of them)
 TINY_SYNTHETIC = {"train_per_class": 4, "test_per_class": 4}

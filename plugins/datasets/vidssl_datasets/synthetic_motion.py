@@ -31,6 +31,7 @@ UCF101-style ``classInd.txt``, ``trainlist01.txt`` and ``testlist01.txt`` and re
 the ordinary video readers. The ``unlabeled`` split is rendered in memory, fresh every epoch
 (a video takes a few milliseconds), from the training families.
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -45,8 +46,18 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-CLASSES = ["move_right", "move_left", "rotate_cw", "rotate_ccw", "zoom_in", "zoom_out",
-           "speed_up", "slow_down", "swing_grow", "swing_fade"]
+CLASSES = [
+    "move_right",
+    "move_left",
+    "rotate_cw",
+    "rotate_ccw",
+    "zoom_in",
+    "zoom_out",
+    "speed_up",
+    "slow_down",
+    "swing_grow",
+    "swing_fade",
+]
 #: transforms that change the class: transform → {class → class it becomes}
 LABEL_SWAPS = {
     "hflip": {0: 1, 1: 0, 2: 3, 3: 2},
@@ -62,48 +73,62 @@ TEST_SHAPES, TEST_BACKGROUNDS = (6, 7), (4, 5)
 class SyntheticMotionConfig:
     """Defaults of the embedded dataset: fixed once, so every method's numbers are comparable."""
 
-    size: int = 32               # frame side, pixels
-    frames: int = 24             # frames per video
-    train_per_class: int = 200   # labelled training videos per class
-    test_per_class: int = 60     # held-out test videos per class (≥ 500 in total)
+    size: int = 32  # frame side, pixels
+    frames: int = 24  # frames per video
+    train_per_class: int = 200  # labelled training videos per class
+    test_per_class: int = 60  # held-out test videos per class (≥ 500 in total)
     seed: int = 0
-    noise: float = 6.0           # pixel noise std (0–255 scale)
-    jitter: float = 0.3          # camera jitter std, pixels per frame (random walk)
-    distractors: int = 2         # static objects besides the moving one
+    noise: float = 6.0  # pixel noise std (0–255 scale)
+    jitter: float = 0.3  # camera jitter std, pixels per frame (random walk)
+    distractors: int = 2  # static objects besides the moving one
 
 
 def _shape_mask(shape: int, side: int, rng: np.random.Generator) -> np.ndarray:
     """Binary mask (side×side float32) of one shape family, randomly proportioned."""
     mask = np.zeros((side, side), np.uint8)
     c, r = side // 2, side // 2 - 1
-    if shape == 0:    # ellipse
+    if shape == 0:  # ellipse
         cv2.ellipse(mask, (c, c), (r, max(2, int(r * rng.uniform(0.45, 0.8)))), 0, 0, 360, 1, -1)
     elif shape == 1:  # rectangle
         h = max(2, int(r * rng.uniform(0.45, 0.8)))
-        mask[c - h:c + h, 1:-1] = 1
+        mask[c - h : c + h, 1:-1] = 1
     elif shape == 2:  # triangle
         pts = np.array([[c, 1], [side - 2, side - 3], [1, side - 3]], np.int32)
         cv2.fillPoly(mask, [pts], 1)
     elif shape == 3:  # L shape
         t = max(2, int(r * rng.uniform(0.5, 0.8)))
-        mask[1:-1, 1:1 + t] = 1
-        mask[-1 - t:-1, 1:-1] = 1
+        mask[1:-1, 1 : 1 + t] = 1
+        mask[-1 - t : -1, 1:-1] = 1
     elif shape == 4:  # arrow-like pentagon
-        pts = np.array([[1, c - r // 2], [c, c - r // 2], [c, 1], [side - 2, c], [c, side - 2],
-                        [c, c + r // 2], [1, c + r // 2]], np.int32)
+        pts = np.array(
+            [
+                [1, c - r // 2],
+                [c, c - r // 2],
+                [c, 1],
+                [side - 2, c],
+                [c, side - 2],
+                [c, c + r // 2],
+                [1, c + r // 2],
+            ],
+            np.int32,
+        )
         cv2.fillPoly(mask, [pts], 1)
     elif shape == 5:  # semicircle
         cv2.ellipse(mask, (c, c), (r, r), 0, 180, 360, 1, -1)
-        mask[c:c + max(2, r // 3), 1:-1] = 1
+        mask[c : c + max(2, r // 3), 1:-1] = 1
     elif shape == 6:  # star
-        pts = [(c + (r if k % 2 == 0 else r * 0.45) * math.cos(k * math.pi / 5 - math.pi / 2),
-                c + (r if k % 2 == 0 else r * 0.45) * math.sin(k * math.pi / 5 - math.pi / 2))
-               for k in range(10)]
+        pts = [
+            (
+                c + (r if k % 2 == 0 else r * 0.45) * math.cos(k * math.pi / 5 - math.pi / 2),
+                c + (r if k % 2 == 0 else r * 0.45) * math.sin(k * math.pi / 5 - math.pi / 2),
+            )
+            for k in range(10)
+        ]
         cv2.fillPoly(mask, [np.array(pts, np.int32)], 1)
-    else:             # T shape
+    else:  # T shape
         t = max(2, int(r * rng.uniform(0.45, 0.7)))
-        mask[1:1 + t, 1:-1] = 1
-        mask[1:-1, c - t // 2:c + t // 2 + 1] = 1
+        mask[1 : 1 + t, 1:-1] = 1
+        mask[1:-1, c - t // 2 : c + t // 2 + 1] = 1
     return mask.astype(np.float32)
 
 
@@ -126,7 +151,7 @@ def _texture(kind: int, side: int, rng: np.random.Generator, base: np.ndarray) -
     u = x * math.cos(angle) + y * math.sin(angle)
     v = -x * math.sin(angle) + y * math.cos(angle)
     if kind == 0:
-        t = (np.sin(2 * math.pi * u / period) > 0)
+        t = np.sin(2 * math.pi * u / period) > 0
     elif kind == 1:
         t = (np.floor(u / period) + np.floor(v / period)) % 2 == 0
     elif kind == 2:
@@ -143,7 +168,7 @@ def _background(kind: int, side: int, rng: np.random.Generator) -> np.ndarray:
     b = np.clip(a + rng.uniform(-70, 70, 3), 0, 255)  # low-contrast texture
     f = rng.uniform(2, 5)
     phase = rng.uniform(0, 2 * math.pi)
-    if kind == 0:    # linear gradient
+    if kind == 0:  # linear gradient
         t = x * math.cos(phase) + y * math.sin(phase)
     elif kind == 1:  # soft stripes
         t = 0.5 + 0.5 * np.sin(2 * math.pi * f * (x * math.cos(phase) + y * math.sin(phase)))
@@ -156,9 +181,9 @@ def _background(kind: int, side: int, rng: np.random.Generator) -> np.ndarray:
             t += np.exp(-((x - cx) ** 2 + (y - cy) ** 2) / (2 * s * s))
         t = np.clip(t, 0, 1)
     elif kind == 4:  # grid lines
-        t = ((np.abs(np.sin(math.pi * f * 2 * x)) < 0.25) | (np.abs(np.sin(math.pi * f * 2 * y)) < 0.25))
+        t = (np.abs(np.sin(math.pi * f * 2 * x)) < 0.25) | (np.abs(np.sin(math.pi * f * 2 * y)) < 0.25)
         t = t.astype(np.float32)
-    else:            # concentric rings
+    else:  # concentric rings
         t = 0.5 + 0.5 * np.sin(2 * math.pi * f * np.hypot(x - 0.5, y - 0.5) * 2 + phase)
     t = t[..., None]
     img = a * (1 - t) + b * t
@@ -184,15 +209,20 @@ def _trajectory(label: int, frames: int, size: int, rng: np.random.Generator):
     elif pair == 2:
         scale = rng.uniform(0.5, 0.6) * np.exp(t * math.log(rng.uniform(2.0, 3.0)))
     elif pair == 3:
-        offset = (t ** 2)[:, None] * rng.uniform(0.45, 0.6) * size * unit
+        offset = (t**2)[:, None] * rng.uniform(0.45, 0.6) * size * unit
     else:
         cycles = rng.uniform(1.5, 2.5)
         offset = (t * np.sin(2 * math.pi * cycles * t))[:, None] * rng.uniform(0.2, 0.28) * size * unit
     return offset, angle, scale
 
 
-def render_video(label: int, seed: int | list[int], cfg: SyntheticMotionConfig,
-                 shapes: tuple[int, ...], backgrounds: tuple[int, ...]) -> np.ndarray:
+def render_video(
+    label: int,
+    seed: int | list[int],
+    cfg: SyntheticMotionConfig,
+    shapes: tuple[int, ...],
+    backgrounds: tuple[int, ...],
+) -> np.ndarray:
     """One video of class ``label``: ``frames×size×size×3`` uint8 RGB, fully determined by
     ``seed``; object shapes and backgrounds are drawn from the given families."""
     rng = np.random.default_rng(seed)
@@ -206,18 +236,20 @@ def render_video(label: int, seed: int | list[int], cfg: SyntheticMotionConfig,
     for _ in range(cfg.distractors):
         d_side = int(size * rng.uniform(0.18, 0.28)) | 1
         mask = _shape_mask(int(rng.choice(shapes)), d_side, rng)[..., None]
-        tex = _texture(int(rng.integers(N_TEXTURES)), d_side, rng,
-                       _contrasting(background_mean, rng))
+        tex = _texture(int(rng.integers(N_TEXTURES)), d_side, rng, _contrasting(background_mean, rng))
         x, y = rng.integers(0, canvas - d_side, 2)
-        region = background[y:y + d_side, x:x + d_side]
+        region = background[y : y + d_side, x : x + d_side]
         region[:] = region * (1 - mask) + tex * mask
     offset, angle, scale = _trajectory(label, cfg.frames, size, rng)
     # place the path so the object stays inside the frame
     low, high = offset.min(0), offset.max(0)
     radius = side * scale.max() * 0.5
-    start = [rng.uniform(margin + radius - lo, margin + size - radius - hi) if
-             margin + size - radius - hi > margin + radius - lo else margin + size / 2 - (lo + hi) / 2
-             for lo, hi in zip(low, high, strict=True)]
+    start = [
+        rng.uniform(margin + radius - lo, margin + size - radius - hi)
+        if margin + size - radius - hi > margin + radius - lo
+        else margin + size / 2 - (lo + hi) / 2
+        for lo, hi in zip(low, high, strict=True)
+    ]
     camera = np.cumsum(rng.normal(0, cfg.jitter, (cfg.frames, 2)), axis=0)
     camera = np.clip(camera, -margin + 1, margin - 1)
     video = np.empty((cfg.frames, size, size, 3), np.uint8)
@@ -240,8 +272,10 @@ def split_families(split: str) -> tuple[tuple[int, ...], tuple[int, ...]]:
     """(shape families, background families) used by ``split``."""
     if split == "test":
         return TEST_SHAPES, TEST_BACKGROUNDS
-    return (tuple(s for s in range(N_SHAPES) if s not in TEST_SHAPES),
-            tuple(b for b in range(N_BACKGROUNDS) if b not in TEST_BACKGROUNDS))
+    return (
+        tuple(s for s in range(N_SHAPES) if s not in TEST_SHAPES),
+        tuple(b for b in range(N_BACKGROUNDS) if b not in TEST_BACKGROUNDS),
+    )
 
 
 def video_seed(cfg: SyntheticMotionConfig, split: str, label: int, k: int, epoch: int = 0) -> list[int]:
@@ -282,14 +316,14 @@ def generate(parent: str | Path, cfg: SyntheticMotionConfig) -> Path:
         return root
     root.parent.mkdir(parents=True, exist_ok=True)
     with open(root.with_name(root.name + ".lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)   # another process may be writing the same folder
+        fcntl.flock(lock, fcntl.LOCK_EX)  # another process may be writing the same folder
         if meta_file.is_file() and json.loads(meta_file.read_text()) == meta:
             return root
         tmp = root.with_name(f"{root.name}.partial-{os.getpid()}")
         shutil.rmtree(tmp, ignore_errors=True)
         _write(tmp, cfg)
         (tmp / "meta.json").write_text(json.dumps(meta, indent=2))
-        shutil.rmtree(root, ignore_errors=True)   # only an incomplete copy of this key
+        shutil.rmtree(root, ignore_errors=True)  # only an incomplete copy of this key
         tmp.rename(root)
     return root
 

@@ -9,6 +9,7 @@ the source's average rate; the file keeps its name and container (UCF101's lists
 files: H.264 in AVI is fine), so annotation files stay valid. No B-frames: every packet is a frame
 in presentation order, which any container and reader takes.
 """
+
 from __future__ import annotations
 
 import os
@@ -26,8 +27,7 @@ def scaled_size(width: int, height: int, short_side: int) -> tuple[int, int]:
     return max(2, round(width * scale / 2) * 2), max(2, round(height * scale / 2) * 2)
 
 
-def transcode_video(source: Path, target: Path, short_side: int = 256, gop: int = 16,
-                    crf: int = 23) -> int:
+def transcode_video(source: Path, target: Path, short_side: int = 256, gop: int = 16, crf: int = 23) -> int:
     """Re-encode ``source`` into ``target`` (the container its suffix names): H.264, the short
     side at ``short_side``, a keyframe exactly every ``gop`` frames, quality ``crf`` (x264's
     constant rate factor: 23 is its default, lower is better). Written to a ``.partial`` file
@@ -42,14 +42,18 @@ def transcode_video(source: Path, target: Path, short_side: int = 256, gop: int 
         with av.open(str(source)) as reader, av.open(str(partial), "w") as writer:
             video = reader.streams.video[0]
             rate = video.average_rate or video.guessed_rate or 25
-            width, height = scaled_size(video.codec_context.width, video.codec_context.height,
-                                        short_side)
+            width, height = scaled_size(video.codec_context.width, video.codec_context.height, short_side)
             stream = writer.add_stream("libx264", rate=rate)
             stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-            stream.codec_context.options = {"g": str(gop), "keyint_min": str(gop),
-                                            "sc_threshold": "0", "bf": "0", "crf": str(crf),
-                                            "preset": "veryfast"}
-            for frame in decoded_frames(reader, video):   # as a sequential decode returns them
+            stream.codec_context.options = {
+                "g": str(gop),
+                "keyint_min": str(gop),
+                "sc_threshold": "0",
+                "bf": "0",
+                "crf": str(crf),
+                "preset": "veryfast",
+            }
+            for frame in decoded_frames(reader, video):  # as a sequential decode returns them
                 scaled = frame.reformat(width=width, height=height, format="yuv420p")
                 scaled.pts, scaled.time_base = count, 1 / Fraction(rate)
                 for packet in stream.encode(scaled):
@@ -59,8 +63,7 @@ def transcode_video(source: Path, target: Path, short_side: int = 256, gop: int 
                 writer.mux(packet)
     except (av.FFmpegError, IndexError, ValueError) as exc:
         partial.unlink(missing_ok=True)
-        raise DataError(f"video {source} could not be transcoded ({type(exc).__name__}: "
-                        f"{exc})") from None
+        raise DataError(f"video {source} could not be transcoded ({type(exc).__name__}: {exc})") from None
     if count == 0:
         partial.unlink(missing_ok=True)
         raise DataError(f"video {source} could not be transcoded (no frame decoded)")

@@ -7,6 +7,7 @@ over to produce the item. Random choices come from a generator seeded with (seed
 so an item is the same in every run, with any number of workers, and after a resume. The epoch
 lives in shared memory, so persistent data workers see :meth:`set_epoch` too.
 """
+
 from __future__ import annotations
 
 import sys
@@ -52,10 +53,19 @@ class VideoDataset(Dataset):
     cut from the one decoded span (``N×C×T×H×W``; the first is the item ``repeat=1`` gives), and
     the training loader flattens them (``clips_per_item``)."""
 
-    def __init__(self, records: Sequence[VideoRecord], classes: Sequence[str], views: dict[str, dict],
-                 view: dict | None = None, reader: ReaderSpec = ReaderSpec(), seed: int = 0,
-                 label_swaps: LabelSwaps | None = None, name: str = "dataset",
-                 index: VideoIndex | None = None, repeat: int = 1) -> None:
+    def __init__(
+        self,
+        records: Sequence[VideoRecord],
+        classes: Sequence[str],
+        views: dict[str, dict],
+        view: dict | None = None,
+        reader: ReaderSpec = ReaderSpec(),
+        seed: int = 0,
+        label_swaps: LabelSwaps | None = None,
+        name: str = "dataset",
+        index: VideoIndex | None = None,
+        repeat: int = 1,
+    ) -> None:
         if not records:
             raise DataError(f"{name}: no videos found")
         if repeat < 1:
@@ -73,16 +83,21 @@ class VideoDataset(Dataset):
         if reader.source == "video" and self.index.file is not None:
             records = self._check_files(records)
         self.table = RecordTable(records)
-        self.transforms = {view_name: [vidssl.build("transform", t) for t in spec.transforms]
-                           for view_name, spec in self.specs.items()}
-        self.samplers = {view_name: vidssl.build("transform", spec.sampler)
-                         for view_name, spec in self.specs.items() if isinstance(spec.sampler, dict)}
+        self.transforms = {
+            view_name: [vidssl.build("transform", t) for t in spec.transforms]
+            for view_name, spec in self.specs.items()
+        }
+        self.samplers = {
+            view_name: vidssl.build("transform", spec.sampler)
+            for view_name, spec in self.specs.items()
+            if isinstance(spec.sampler, dict)
+        }
         self._epoch = torch.zeros((), dtype=torch.long).share_memory_()
         self._reported: set[int] = set()
-        self._bad: set[int] = set()   # rows that failed while read, or were excluded
-        self._excluded: set[int] = set()   # rows left out by exclude()
+        self._bad: set[int] = set()  # rows that failed while read, or were excluded
+        self._excluded: set[int] = set()  # rows left out by exclude()
         self._reprobed: set[int] = set()
-        self.label_swaps = dict(label_swaps or {})   # transform → {class → class it becomes}
+        self.label_swaps = dict(label_swaps or {})  # transform → {class → class it becomes}
         self._check_label_preserving(self.label_swaps)
         if distributed.is_main():
             self._warn_short_videos()
@@ -92,12 +107,14 @@ class VideoDataset(Dataset):
             for transform, used in (("hflip", spec.flip), ("reverse", spec.reverse)):
                 changed = {a: b for a, b in swaps.get(transform, {}).items() if a != b}
                 if used and changed:
-                    pairs = ", ".join(f"{self.classes[a]}→{self.classes[b]}"
-                                      for a, b in sorted(changed.items())[:4])
+                    pairs = ", ".join(
+                        f"{self.classes[a]}→{self.classes[b]}" for a, b in sorted(changed.items())[:4]
+                    )
                     raise ConfigError(
                         f"{self.name}.views.{view_name}: '{transform}' changes the class on this "
                         f"dataset ({pairs}, ...), so it cannot be a label-preserving augmentation; "
-                        f"set {'flip' if transform == 'hflip' else 'reverse'}=0")
+                        f"set {'flip' if transform == 'hflip' else 'reverse'}=0"
+                    )
 
     def known_frame_counts(self) -> np.ndarray:
         """Each row's length in frames where it is known without reading the video (from its
@@ -122,16 +139,20 @@ class VideoDataset(Dataset):
             if spec.different_time_from:
                 tight = int((known & (counts < length + spec.min_gap)).sum())
                 if tight:
-                    _warn_once(f"{self.name}: {tight} of {total} videos are too short for view "
-                               f"'{name}' to start min_gap={spec.min_gap} frames from view "
-                               f"'{spec.different_time_from}' (that needs "
-                               f"{length + spec.min_gap} frames); there the two clips may overlap")
+                    _warn_once(
+                        f"{self.name}: {tight} of {total} videos are too short for view "
+                        f"'{name}' to start min_gap={spec.min_gap} frames from view "
+                        f"'{spec.different_time_from}' (that needs "
+                        f"{length + spec.min_gap} frames); there the two clips may overlap"
+                    )
         for length, names in lengths.items():
             short = int((known & (counts < length)).sum())
             if short:
-                _warn_once(f"{self.name}: {short} of {total} videos are shorter than the "
-                           f"{length} frames of view{'s' * (len(names) > 1)} {', '.join(names)}; "
-                           f"their clips loop back to the start (as the seeds' loaders do)")
+                _warn_once(
+                    f"{self.name}: {short} of {total} videos are shorter than the "
+                    f"{length} frames of view{'s' * (len(names) > 1)} {', '.join(names)}; "
+                    f"their clips loop back to the start (as the seeds' loaders do)"
+                )
 
     def _check_files(self, records: Sequence[VideoRecord]) -> Sequence[VideoRecord]:
         """The records less the videos that are missing or known unusable
@@ -150,14 +171,18 @@ class VideoDataset(Dataset):
                 f"{self.name}: {len(unusable)} of its {len(paths)} videos ({100 * share:.1f} %: "
                 f"{summary}) cannot be used, more than reader.max_missing="
                 f"{self.reader.max_missing:g}; is the dataset root right? The first: "
-                f"{', '.join(paths[i] for i in first)}")
+                f"{', '.join(paths[i] for i in first)}"
+            )
         keep = np.ones(len(paths), bool)
         keep[list(unusable)] = False
         self.unusable = [(paths[i], why) for i, why in sorted(unusable.items())]
         self._rows = rows[keep]
         if distributed.is_main():
-            print(f"vidssl: {self.name}: {len(unusable)} of {len(paths)} videos left out "
-                  f"({summary}; the first: {self.unusable[0][0]})", file=sys.stderr)
+            print(
+                f"vidssl: {self.name}: {len(unusable)} of {len(paths)} videos left out "
+                f"({summary}; the first: {self.unusable[0][0]})",
+                file=sys.stderr,
+            )
         return [record for record, kept in zip(records, keep.tolist(), strict=True) if kept]
 
     @property
@@ -194,7 +219,7 @@ class VideoDataset(Dataset):
                 self._reprobe(row)
                 if self.reader.on_error == "raise":
                     raise
-                if row not in self._reported:   # one line per file (per process)
+                if row not in self._reported:  # one line per file (per process)
                     self._reported.add(row)
                     print(f"vidssl: skipping unreadable video: {exc}", file=sys.stderr)
                 self._bad.add(row)
@@ -220,7 +245,8 @@ class VideoDataset(Dataset):
                 f"{self.name}: {len(self._bad)} of its {len(self)} videos ({100 * share:.1f} "
                 f"%) failed while read, more than reader.max_skipped="
                 f"{self.reader.max_skipped:g}; stopped rather than train on their neighbours "
-                f"('vidssl-prepare verify' lists them; raise max_skipped to accept them)")
+                f"('vidssl-prepare verify' lists them; raise max_skipped to accept them)"
+            )
 
     def load(self, row: int, rng: np.random.Generator) -> dict:
         """Views, label and index of video ``row``: the frames of every clip of every view are
@@ -233,19 +259,28 @@ class VideoDataset(Dataset):
         union = sorted({i for clips in indices.values() for ids in clips for i in ids})
         frames, position = get(union), {index: k for k, index in enumerate(union)}
         repeats = [self._render(frames, position, indices, rng) for _ in range(self.clips_per_item)]
-        views = repeats[0] if len(repeats) == 1 else \
-            {name: torch.stack([r[name] for r in repeats]) for name in self.specs}
+        views = (
+            repeats[0]
+            if len(repeats) == 1
+            else {name: torch.stack([r[name] for r in repeats]) for name in self.specs}
+        )
         return {"views": views, "label": record.label, "index": row}
 
-    def _render(self, frames: np.ndarray, position: dict[int, int],
-                indices: dict[str, list[list[int]]], rng: np.random.Generator
-                ) -> dict[str, torch.Tensor]:
+    def _render(
+        self,
+        frames: np.ndarray,
+        position: dict[int, int],
+        indices: dict[str, list[list[int]]],
+        rng: np.random.Generator,
+    ) -> dict[str, torch.Tensor]:
         """Every view's clips cut from the decoded ``frames`` (``position``: frame index → row of
         ``frames``) and augmented with ``rng``."""
         views = {}
         for name, spec in self.specs.items():
-            clips = [render_view(frames[[position[i] for i in ids]], spec, rng,
-                                 self.transforms[name]) for ids in indices[name]]
+            clips = [
+                render_view(frames[[position[i] for i in ids]], spec, rng, self.transforms[name])
+                for ids in indices[name]
+            ]
             views[name] = clips[0] if len(clips) == 1 else torch.stack(clips)
         return views
 
@@ -259,12 +294,19 @@ class VideoDataset(Dataset):
                     continue
                 sampler = self.specs[name].sampler
                 label = sampler.get("type") if isinstance(sampler, dict) else sampler
-                given = f"frame indices {min(ids)}..{max(ids)}" if len(ids) else \
-                    "a clip without frames" if clips else "no clip"
-                raise RunError(f"{self.name}.views.{name}: sampler '{label}' gave {given} for "
-                               f"video {record.path}, which has {n} frames; a sampler must give "
-                               f"each clip at least one index, each in 0..{n - 1} (a bug of the "
-                               f"sampler, not an unreadable video: nothing was skipped)")
+                given = (
+                    f"frame indices {min(ids)}..{max(ids)}"
+                    if len(ids)
+                    else "a clip without frames"
+                    if clips
+                    else "no clip"
+                )
+                raise RunError(
+                    f"{self.name}.views.{name}: sampler '{label}' gave {given} for "
+                    f"video {record.path}, which has {n} frames; a sampler must give "
+                    f"each clip at least one index, each in 0..{n - 1} (a bug of the "
+                    f"sampler, not an unreadable video: nothing was skipped)"
+                )
 
     def frames(self, row: int) -> Iterator[np.ndarray]:
         """Every frame of video ``row`` in order, each ``H×W×3`` uint8 RGB (no view, no

@@ -20,6 +20,7 @@ is written, and a line cut by a crash is ended before the next one is added. Whe
 cannot be written (another user's file, a read-only root and home), entries are kept in memory and
 the process says so once.
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -55,8 +56,7 @@ def index_file(root: str | Path) -> Path:
     if os.access(root, os.W_OK):
         return root / INDEX_NAME
     digest = hashlib.sha1(str(root).encode()).hexdigest()[:16]
-    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "vidssl" / \
-        f"index-{digest}.jsonl"
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "vidssl" / f"index-{digest}.jsonl"
 
 
 #: how a dataset checks its video files (``reader.check_files``)
@@ -70,13 +70,16 @@ class VideoIndex:
 
     def __init__(self, root: str | Path | None) -> None:
         self.root = Path(root).resolve() if root is not None else None
-        self._prefixes = tuple(dict.fromkeys(
-            f"{p}{os.sep}" for p in (Path(root).absolute(), self.root))) if root is not None else ()
+        self._prefixes = (
+            tuple(dict.fromkeys(f"{p}{os.sep}" for p in (Path(root).absolute(), self.root)))
+            if root is not None
+            else ()
+        )
         self.file = index_file(root) if root is not None else None
         self._entries: dict[str, dict[str, Any]] = {}
         #: the mapped snapshot of the index file (None: no file yet, or none can be written)
         self.snapshot: Snapshot | None = None
-        self._offset = 0   # how much of the file the snapshot and _entries hold
+        self._offset = 0  # how much of the file the snapshot and _entries hold
         self._opened = False
 
     def open(self, tail_share: float = 0.0) -> None:
@@ -93,15 +96,15 @@ class VideoIndex:
         """``path`` relative to the root (absolute outside it), from the string alone where it
         starts with the root as given or resolved."""
         text = os.fspath(path)
-        for prefix in self._prefixes:   # an absolute path below the root, already normal
+        for prefix in self._prefixes:  # an absolute path below the root, already normal
             if text.startswith(prefix):
-                rest = text[len(prefix):]
+                rest = text[len(prefix) :]
                 if "/." not in rest and "//" not in rest and not rest.startswith("."):
                     return rest
         text = os.path.abspath(path)
         for prefix in self._prefixes:
             if text.startswith(prefix):
-                return text[len(prefix):]
+                return text[len(prefix) :]
         resolved = Path(path).resolve()
         if self.root is not None and resolved.is_relative_to(self.root):
             return str(resolved.relative_to(self.root))
@@ -155,8 +158,7 @@ class VideoIndex:
         """The :class:`VideoInfo` of snapshot row ``row`` (from :meth:`check_at_startup`)."""
         return self.snapshot.info(row)
 
-    def check_at_startup(self, paths: list[str], mode: CheckFiles
-                         ) -> tuple[np.ndarray, dict[int, str]]:
+    def check_at_startup(self, paths: list[str], mode: CheckFiles) -> tuple[np.ndarray, dict[int, str]]:
         """For each of ``paths``: the snapshot row its frames are read by without touching the
         file again (``-1``: looked up, and probed if need be, when it is read), and the positions
         of the videos that cannot be used → why (``missing``, ``empty``, ``unreadable``).
@@ -167,12 +169,12 @@ class VideoIndex:
         trusted. ``per_item``: as ``startup``, but every read looks the file up again."""
         self._read_new_lines()
         keys = [self._key(p) for p in paths]
-        rows = self.snapshot.rows(keys) if self.snapshot is not None \
-            else np.full(len(paths), -1, np.int64)
+        rows = self.snapshot.rows(keys) if self.snapshot is not None else np.full(len(paths), -1, np.int64)
         newer = [i for i, k in enumerate(keys) if k in self._entries] if self._entries else []
-        rows[newer] = -1   # entries past the snapshot win
-        status = self.snapshot.status(rows.clip(0)) if self.snapshot is not None \
-            else np.zeros(len(paths), np.int8)
+        rows[newer] = -1  # entries past the snapshot win
+        status = (
+            self.snapshot.status(rows.clip(0)) if self.snapshot is not None else np.zeros(len(paths), np.int8)
+        )
         known = rows >= 0
         unusable = {}
         if mode == "never":
@@ -186,11 +188,11 @@ class VideoIndex:
             same[same] = (self.snapshot.identity(rows[same]) == current[same]).all(1)
         for i in np.flatnonzero(~present):
             unusable[int(i)] = "missing"
-        for i in np.flatnonzero(current[:, 0] == 0):   # no probe needed to know
+        for i in np.flatnonzero(current[:, 0] == 0):  # no probe needed to know
             unusable[int(i)] = "empty"
         for i in np.flatnonzero(same & (status != 0)):
             unusable[int(i)] = STATUSES[status[i]]
-        for i in np.flatnonzero(known & present & ~same & (status != 0)):   # bad, changed since
+        for i in np.flatnonzero(known & present & ~same & (status != 0)):  # bad, changed since
             entry = self.lookup(paths[i])
             if entry["status"] != "ok":
                 unusable[int(i)] = entry["status"]
@@ -216,15 +218,18 @@ class VideoIndex:
                 end = os.lseek(fd, 0, os.SEEK_END)
                 if end and os.pread(fd, 1, end - 1) != b"\n":
                     line = b"\n" + line
-                os.write(fd, line)   # unbuffered: in the file before the lock is released
+                os.write(fd, line)  # unbuffered: in the file before the lock is released
                 fcntl.flock(fd, fcntl.LOCK_UN)
             finally:
                 os.close(fd)
         except OSError as exc:
             _UNWRITABLE.add(self.file)
-            print(f"vidssl: warning: the video index {self.file} cannot be written "
-                  f"({exc.strerror or exc}); this process keeps its entries in memory (they are "
-                  f"probed again next time)", file=sys.stderr)
+            print(
+                f"vidssl: warning: the video index {self.file} cannot be written "
+                f"({exc.strerror or exc}); this process keeps its entries in memory (they are "
+                f"probed again next time)",
+                file=sys.stderr,
+            )
 
     def build(self, paths: list[str | Path]) -> dict[str, int]:
         """Make sure every path has a valid entry; return how many have each status."""
@@ -259,8 +264,7 @@ def _identity_row(path: str) -> tuple[int, int, int, int]:
     return identity_row(file_stat(path))
 
 
-def bulk_stat(paths: list[str], threads: int = 32, sample: int = 256,
-              slow_s: float = 50e-6) -> np.ndarray:
+def bulk_stat(paths: list[str], threads: int = 32, sample: int = 256, slow_s: float = 50e-6) -> np.ndarray:
     """``len(paths)×4`` int64: the :data:`IDENTITY` of each regular file (a row of ``-1`` where
     there is none). The first ``sample`` files are stat-ed here; where each took more than
     ``slow_s`` (a network file system answers in round trips), the rest in ``threads`` threads,
@@ -286,8 +290,13 @@ def identity(stat: os.stat_result | None) -> dict[str, Any]:
     """What tells one file from another at the same path: size, mtime, ctime and inode."""
     if stat is None:
         return {"size": None, "mtime": None, "mtime_ns": None, "ctime_ns": None, "inode": None}
-    return {"size": stat.st_size, "mtime": stat.st_mtime, "mtime_ns": stat.st_mtime_ns,
-            "ctime_ns": stat.st_ctime_ns, "inode": stat.st_ino}
+    return {
+        "size": stat.st_size,
+        "mtime": stat.st_mtime,
+        "mtime_ns": stat.st_mtime_ns,
+        "ctime_ns": stat.st_ctime_ns,
+        "inode": stat.st_ino,
+    }
 
 
 def describes(entry: dict[str, Any], found: Sequence[int]) -> bool:
@@ -299,8 +308,9 @@ def describes(entry: dict[str, Any], found: Sequence[int]) -> bool:
     return entry["status"] != "missing" and [entry.get(key) for key in IDENTITY] == list(found)
 
 
-def make_entry(key: str, path: Path, stat: os.stat_result | None,
-               decode: ProbeDecode = "last_gop") -> dict[str, Any]:
+def make_entry(
+    key: str, path: Path, stat: os.stat_result | None, decode: ProbeDecode = "last_gop"
+) -> dict[str, Any]:
     """The index line of one video: its probe (``decode``: how much of it the probe decodes,
     kept as ``probe``), or why it has none."""
     entry: dict[str, Any] = {"path": key, **identity(stat), "probe": decode}
@@ -313,8 +323,11 @@ def make_entry(key: str, path: Path, stat: os.stat_result | None,
     except DataError as exc:
         return {**entry, "status": "unreadable", "error": str(exc)[:400]}
     except Exception as exc:  # noqa: BLE001 (any decoder failure means: unreadable)
-        return {**entry, "status": "unreadable",
-                "error": f"video {path} could not be decoded ({type(exc).__name__}: {exc})"[:400]}
+        return {
+            **entry,
+            "status": "unreadable",
+            "error": f"video {path} could not be decoded ({type(exc).__name__}: {exc})"[:400],
+        }
     return {**entry, "status": "ok", **info.to_json()}
 
 

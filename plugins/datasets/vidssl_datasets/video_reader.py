@@ -21,6 +21,7 @@ Backends:
   other frames than a full decode on MPEG-4 part 2 files with B-frames (reordered frames; seen
   on AVI), so ``auto`` does not use it there.
 """
+
 from __future__ import annotations
 
 import functools
@@ -66,18 +67,31 @@ class VideoInfo:
         return best
 
     def to_json(self) -> dict[str, Any]:
-        return {"n_frames": self.n_frames, "fps": self.fps, "width": self.width,
-                "height": self.height, "time_base": list(self.time_base),
-                "constant_rate": self.constant_rate,
-                "keyframes": [list(k) for k in self.keyframes], "codec": self.codec,
-                "reordered": self.reordered}
+        return {
+            "n_frames": self.n_frames,
+            "fps": self.fps,
+            "width": self.width,
+            "height": self.height,
+            "time_base": list(self.time_base),
+            "constant_rate": self.constant_rate,
+            "keyframes": [list(k) for k in self.keyframes],
+            "codec": self.codec,
+            "reordered": self.reordered,
+        }
 
     @classmethod
     def from_json(cls, entry: dict[str, Any]) -> VideoInfo:
-        return cls(entry["n_frames"], entry["fps"], entry["width"], entry["height"],
-                   tuple(entry["time_base"]), entry["constant_rate"],
-                   tuple(tuple(k) for k in entry["keyframes"]), entry.get("codec", ""),
-                   entry.get("reordered", False))
+        return cls(
+            entry["n_frames"],
+            entry["fps"],
+            entry["width"],
+            entry["height"],
+            tuple(entry["time_base"]),
+            entry["constant_rate"],
+            tuple(tuple(k) for k in entry["keyframes"]),
+            entry.get("codec", ""),
+            entry.get("reordered", False),
+        )
 
 
 def _check_file(path: Path) -> None:
@@ -107,8 +121,9 @@ def probe(path: str | Path, decode: ProbeDecode = "last_gop") -> VideoInfo:
     try:
         with av.open(str(path)) as container:
             stream = container.streams.video[0]
-            packets = [(p.pts, p.dts, p.is_keyframe) for p in container.demux(stream)
-                       if p.size and p.pts is not None]
+            packets = [
+                (p.pts, p.dts, p.is_keyframe) for p in container.demux(stream) if p.size and p.pts is not None
+            ]
             info = _info_from_packets(stream, packets)
             if info is not None and check(container, stream, info):
                 return info
@@ -119,13 +134,13 @@ def probe(path: str | Path, decode: ProbeDecode = "last_gop") -> VideoInfo:
     except (av.FFmpegError, IndexError, ValueError) as exc:
         raise DataError(f"video {path} could not be decoded ({type(exc).__name__}: {exc})") from None
     if info is None:
-        raise DataError(f"video {path} could not be decoded (no frame read; corrupt or "
-                        f"truncated file?)")
+        raise DataError(f"video {path} could not be decoded (no frame read; corrupt or truncated file?)")
     return info
 
 
-def _info_from_packets(stream: Any, packets: list[tuple[int | None, int | None, bool]],
-                       decoded: bool = False) -> VideoInfo | None:
+def _info_from_packets(
+    stream: Any, packets: list[tuple[int | None, int | None, bool]], decoded: bool = False
+) -> VideoInfo | None:
     """The info from (pts, dts, keyframe) of packets, or, ``decoded``, of the frames a full
     decode returned (then the only keyframe is the start: such a file is read from it)."""
     if not packets or any(p is None for p, _, _ in packets):
@@ -140,11 +155,17 @@ def _info_from_packets(stream: Any, packets: list[tuple[int | None, int | None, 
     steps = np.diff(order)
     rate = stream.average_rate or stream.guessed_rate
     in_decode_order = [p for p, _, _ in packets]
-    return VideoInfo(len(order), float(rate) if rate else 0.0, stream.codec_context.width,
-                     stream.codec_context.height,
-                     (stream.time_base.numerator, stream.time_base.denominator),
-                     bool(len(steps) == 0 or steps.min() == steps.max()), keyframes,
-                     stream.codec_context.name, in_decode_order != order)
+    return VideoInfo(
+        len(order),
+        float(rate) if rate else 0.0,
+        stream.codec_context.width,
+        stream.codec_context.height,
+        (stream.time_base.numerator, stream.time_base.denominator),
+        bool(len(steps) == 0 or steps.min() == steps.max()),
+        keyframes,
+        stream.codec_context.name,
+        in_decode_order != order,
+    )
 
 
 def _decodes_to_end(container: Any, stream: Any, info: VideoInfo) -> bool:
@@ -200,8 +221,9 @@ def decoded_frames(container: Any, stream: Any, strict: bool = False) -> Any:
             raise ValueError(f"undecodable packet: {exc}") from None
 
 
-def read_clip(path: str | Path, indices: Sequence[int], info: VideoInfo,
-              backend: Backend = "pyav", threads: int = 1) -> np.ndarray:
+def read_clip(
+    path: str | Path, indices: Sequence[int], info: VideoInfo, backend: Backend = "pyav", threads: int = 1
+) -> np.ndarray:
     """Frames ``indices`` (0-based, any order, repeats allowed) of a video file →
     ``len(indices)×H×W×3`` uint8 RGB, decoding from the keyframe before the first of them to the
     last of them and seeking over every gap that spans a keyframe (so the clips of one item are
@@ -213,23 +235,26 @@ def read_clip(path: str | Path, indices: Sequence[int], info: VideoInfo,
     if not wanted:
         raise RunError(f"video {path}: read_clip was asked for no frame")
     if wanted[0] < 0 or wanted[-1] >= info.n_frames:
-        raise DataError(f"video {path}: frames {wanted[0]}..{wanted[-1]} asked for, it has "
-                        f"{info.n_frames} (the file changed since it was indexed?)")
+        raise DataError(
+            f"video {path}: frames {wanted[0]}..{wanted[-1]} asked for, it has "
+            f"{info.n_frames} (the file changed since it was indexed?)"
+        )
     if backend == "auto":
         backend = "torchcodec" if torchcodec_is_exact(info) else "pyav"
     read = {"pyav": _clip_pyav, "opencv": _clip_opencv, "torchcodec": _clip_torchcodec}[backend]
-    try:   # the file is not looked up first (a dataset checked it at start-up): only on failure
+    try:  # the file is not looked up first (a dataset checked it at start-up): only on failure
         frames = read(path, wanted, info, threads)
     except DataError:
         _check_file(path)
         raise
-    if isinstance(frames, np.ndarray):   # a batch in ``wanted`` order (torchcodec)
+    if isinstance(frames, np.ndarray):  # a batch in ``wanted`` order (torchcodec)
         return frames if list(indices) == wanted else frames[np.searchsorted(wanted, indices)]
     missing = [i for i in wanted if i not in frames]
     if missing:
         _check_file(path)
-        raise DataError(f"video {path}: frames {missing[:5]} could not be decoded (corrupt or "
-                        f"truncated file?)")
+        raise DataError(
+            f"video {path}: frames {missing[:5]} could not be decoded (corrupt or truncated file?)"
+        )
     return np.stack([frames[i] for i in indices])
 
 
@@ -247,7 +272,7 @@ def _clip_pyav(path: Path, wanted: list[int], info: VideoInfo, threads: int) -> 
             position, frames, key_pts = None, None, 0
             for target in wanted:
                 key_index, pts, dts = info.keyframe_before(target)
-                if position is None or key_index > position:   # seek instead of decoding a gap
+                if position is None or key_index > position:  # seek instead of decoding a gap
                     if dts is not None:
                         container.seek(dts, stream=stream, backward=True, any_frame=False)
                     frames, position, key_pts = decoded_frames(container, stream), None, pts
@@ -255,12 +280,14 @@ def _clip_pyav(path: Path, wanted: list[int], info: VideoInfo, threads: int) -> 
                     frame = next(frames, None)
                     if frame is None:
                         return out
-                    if position is None:   # frames before the keyframe (open GOP) are skipped
+                    if position is None:  # frames before the keyframe (open GOP) are skipped
                         if frame.pts is not None and frame.pts < key_pts:
                             continue
                         if frame.pts != key_pts:
-                            raise DataError(f"video {path}: seeking to the keyframe at pts "
-                                            f"{key_pts} landed on pts {frame.pts}")
+                            raise DataError(
+                                f"video {path}: seeking to the keyframe at pts "
+                                f"{key_pts} landed on pts {frame.pts}"
+                            )
                         position = key_index
                     if position in keep:
                         out[position] = frame.to_ndarray(format="rgb24")
@@ -276,10 +303,10 @@ def _clip_opencv(path: Path, wanted: list[int], info: VideoInfo, threads: int) -
     seekable = info.constant_rate and info.keyframes[-1][2] is not None
     keep = set(wanted)
     try:
-        position = 0   # the frame the next grab returns
+        position = 0  # the frame the next grab returns
         for target in wanted:
             key_index = info.keyframe_before(target)[0] if seekable else 0
-            if key_index > position:   # seek instead of decoding a gap
+            if key_index > position:  # seek instead of decoding a gap
                 cap.set(cv2.CAP_PROP_POS_FRAMES, key_index)
                 position = key_index
             while position <= target:
@@ -311,13 +338,14 @@ def torchcodec_is_exact(info: VideoInfo) -> bool:
     return _torchcodec_problem() is None and not (info.codec == "mpeg4" and info.reordered)
 
 
-def _clip_torchcodec(path: Path, wanted: list[int], info: VideoInfo,
-                     threads: int) -> np.ndarray:
+def _clip_torchcodec(path: Path, wanted: list[int], info: VideoInfo, threads: int) -> np.ndarray:
     problem = _torchcodec_problem()
     if problem is not None:
-        raise ConfigError(f"backend 'torchcodec' is not usable here ({problem}): pip install "
-                          f"torchcodec and FFmpeg's shared libraries (apt-get install ffmpeg), "
-                          f"or use backend 'auto' or 'pyav'")
+        raise ConfigError(
+            f"backend 'torchcodec' is not usable here ({problem}): pip install "
+            f"torchcodec and FFmpeg's shared libraries (apt-get install ffmpeg), "
+            f"or use backend 'auto' or 'pyav'"
+        )
     from torchcodec.decoders import VideoDecoder  # noqa: PLC0415 -- lazy: optional dependency
 
     try:
@@ -333,8 +361,7 @@ def read_video(path: str | Path, backend: Literal["opencv", "pyav"] = "opencv") 
     return np.stack(list(iter_video(path, backend)))
 
 
-def iter_video(path: str | Path, backend: Literal["opencv", "pyav"] = "pyav"
-               ) -> Iterator[np.ndarray]:
+def iter_video(path: str | Path, backend: Literal["opencv", "pyav"] = "pyav") -> Iterator[np.ndarray]:
     """Every frame of a video file in order, each ``H×W×3`` uint8 RGB, decoded as it is consumed
     (memory: one frame and the decoder's state, whatever the length). A file that does not open
     or yields no frame, or changes frame size mid-stream, raises :class:`DataError` naming it."""
@@ -343,13 +370,11 @@ def iter_video(path: str | Path, backend: Literal["opencv", "pyav"] = "pyav"
     frames = _iter_pyav(path) if backend == "pyav" else _iter_opencv(path)
     first = next(frames, None)
     if first is None:
-        raise DataError(f"video {path} could not be decoded (no frame read; corrupt or "
-                        f"truncated file?)")
+        raise DataError(f"video {path} could not be decoded (no frame read; corrupt or truncated file?)")
     yield first
     for frame in frames:
         if frame.shape != first.shape:
-            raise DataError(f"video {path} changes frame size mid-stream ({first.shape} to "
-                            f"{frame.shape})")
+            raise DataError(f"video {path} changes frame size mid-stream ({first.shape} to {frame.shape})")
         yield frame
 
 
@@ -376,8 +401,9 @@ def _iter_pyav(path: Path) -> Iterator[np.ndarray]:
         return
 
 
-def read_frames(folder: str | Path, indices: Sequence[int], pattern: str = "image_{:05d}.jpg",
-                first: int = 1) -> np.ndarray:
+def read_frames(
+    folder: str | Path, indices: Sequence[int], pattern: str = "image_{:05d}.jpg", first: int = 1
+) -> np.ndarray:
     """Read frames ``indices`` (0-based) from a frame folder named by ``pattern`` with the first
     file numbered ``first`` → ``len(indices)×H×W×3`` uint8 RGB."""
     folder = Path(folder)

@@ -3,6 +3,7 @@ dataset config) and :func:`open_video`, which turns one annotated video into its
 function that reads frames by index: for a video file, only the span those frames need, with the
 frame count and keyframes from the dataset's :class:`~vidssl_datasets.video_index.VideoIndex`.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
@@ -40,8 +41,7 @@ class RecordTable:
         self._paths, self._path_offsets = text_blob([r.path for r in records])
         self._origins, self._origin_offsets = text_blob([r.origin for r in records])
         self.labels = np.array([r.label for r in records], np.int64)
-        self._n_frames = np.array([-1 if r.n_frames is None else r.n_frames for r in records],
-                                  np.int64)
+        self._n_frames = np.array([-1 if r.n_frames is None else r.n_frames for r in records], np.int64)
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -52,13 +52,12 @@ class RecordTable:
         return self._n_frames
 
     def path(self, row: int) -> str:
-        return bytes(self._paths[self._path_offsets[row]:self._path_offsets[row + 1]]).decode()
+        return bytes(self._paths[self._path_offsets[row] : self._path_offsets[row + 1]]).decode()
 
     def record(self, row: int) -> VideoRecord:
-        origin = bytes(self._origins[self._origin_offsets[row]:self._origin_offsets[row + 1]])
+        origin = bytes(self._origins[self._origin_offsets[row] : self._origin_offsets[row + 1]])
         n = int(self._n_frames[row])
-        return VideoRecord(self.path(row), int(self.labels[row]), None if n < 0 else n,
-                           origin.decode())
+        return VideoRecord(self.path(row), int(self.labels[row]), None if n < 0 else n, origin.decode())
 
 
 @dataclass(frozen=True)
@@ -90,8 +89,11 @@ READER_SCHEMA = schema_from_signature(ReaderSpec)
 
 
 #: what a dataset says of a video its index marks bad (it does not open it again)
-_BAD = {"missing": "video not found: {path}", "empty": "video {path} is empty (0 bytes)",
-        "unreadable": "{error}"}
+_BAD = {
+    "missing": "video not found: {path}",
+    "empty": "video {path} is empty (0 bytes)",
+    "unreadable": "{error}",
+}
 
 
 def _indexed_info(record: VideoRecord, index: VideoIndex, where: str, row: int) -> VideoInfo:
@@ -106,8 +108,9 @@ def _indexed_info(record: VideoRecord, index: VideoIndex, where: str, row: int) 
     return entry_info(entry)
 
 
-def open_video(record: VideoRecord, reader: ReaderSpec, index: VideoIndex,
-               row: int = -1) -> tuple[int, FrameGetter]:
+def open_video(
+    record: VideoRecord, reader: ReaderSpec, index: VideoIndex, row: int = -1
+) -> tuple[int, FrameGetter]:
     """``(n_frames, get)`` for ``record`` (``row``: its snapshot row in ``index``, ``-1`` to
     look it up): ``get(indices)`` → ``len(indices)×H×W×3`` uint8 RGB. Raises
     :class:`DataError` naming the video and its annotation line if it cannot be read (a video
@@ -130,8 +133,9 @@ def open_video(record: VideoRecord, reader: ReaderSpec, index: VideoIndex,
     return n, lambda ids: read_frames(folder, ids, reader.frame_pattern, reader.first_frame)
 
 
-def stream_video(record: VideoRecord, reader: ReaderSpec, index: VideoIndex,
-                 row: int = -1) -> Iterator[np.ndarray]:
+def stream_video(
+    record: VideoRecord, reader: ReaderSpec, index: VideoIndex, row: int = -1
+) -> Iterator[np.ndarray]:
     """Every frame of ``record`` in order, each ``H×W×3`` uint8 RGB, decoded as the iterator is
     consumed (a video file sequentially, with PyAV unless the reader
     says ``opencv``; a frame folder one file at a time). The iterator raises
@@ -147,8 +151,7 @@ def stream_video(record: VideoRecord, reader: ReaderSpec, index: VideoIndex,
     return _checked_length(frames, n, record.path, where)
 
 
-def _checked_length(frames: Iterator[np.ndarray], n: int, path: str, where: str
-                    ) -> Iterator[np.ndarray]:
+def _checked_length(frames: Iterator[np.ndarray], n: int, path: str, where: str) -> Iterator[np.ndarray]:
     count = 0
     try:
         for frame in frames:
@@ -157,5 +160,7 @@ def _checked_length(frames: Iterator[np.ndarray], n: int, path: str, where: str
     except DataError as exc:
         raise DataError(f"{exc}{where}") from None
     if count != n:
-        raise DataError(f"video {path}: decoding gave {count} frames where the index counted {n} "
-                        f"(the file changed since it was indexed, or is damaged){where}")
+        raise DataError(
+            f"video {path}: decoding gave {count} frames where the index counted {n} "
+            f"(the file changed since it was indexed, or is damaged){where}"
+        )

@@ -9,6 +9,7 @@ transforms (``transforms=[dict(type=NAME, ...)]``, applied in order to the norma
 temporal sampler (``sampler=dict(type=NAME, ...)`` instead of a built-in name); see
 ``vidssl_register_transforms`` in :mod:`vidssl._plugin_system.hookspecs`.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
@@ -76,10 +77,13 @@ class ViewSpec:
 
 VIEW_SCHEMA = schema_from_signature(ViewSpec)
 # registered components are validated against their own schemas with the config
-VIEW_SCHEMA["properties"]["sampler"] = {"anyOf": [{"enum": ["random", "center", "uniform"]},
-                                                  {"x-component": "transform", "type": "object"}]}
-VIEW_SCHEMA["properties"]["transforms"] = {"type": "array",
-                                           "items": {"x-component": "transform", "type": "object"}}
+VIEW_SCHEMA["properties"]["sampler"] = {
+    "anyOf": [{"enum": ["random", "center", "uniform"]}, {"x-component": "transform", "type": "object"}]
+}
+VIEW_SCHEMA["properties"]["transforms"] = {
+    "type": "array",
+    "items": {"x-component": "transform", "type": "object"},
+}
 
 
 #: a ``--smoke --tiny`` view's limits (and size ≤ 64, one crop)
@@ -115,13 +119,16 @@ def make_view_specs(default: dict, views: dict[str, dict], where: str) -> dict[s
     for name, spec in specs.items():
         for ref in (spec.same_time_as, spec.different_time_from):
             if ref is not None and ref not in specs:
-                raise ConfigError(f"{where}.views.{name}: refers to view '{ref}', which is not "
-                                  f"requested (views: {', '.join(specs)})")
+                raise ConfigError(
+                    f"{where}.views.{name}: refers to view '{ref}', which is not "
+                    f"requested (views: {', '.join(specs)})"
+                )
     return specs
 
 
-def frame_indices(specs: dict[str, ViewSpec], n: int, rng: np.random.Generator,
-                  samplers: dict[str, Any] | None = None) -> dict[str, list[list[int]]]:
+def frame_indices(
+    specs: dict[str, ViewSpec], n: int, rng: np.random.Generator, samplers: dict[str, Any] | None = None
+) -> dict[str, list[list[int]]]:
     """0-based frame indices of every clip of every view of one ``n``-frame video (views that
     refer to another view are placed after it); ``samplers`` holds the built registered sampler
     of each view whose ``sampler`` is a component."""
@@ -139,14 +146,15 @@ def frame_indices(specs: dict[str, ViewSpec], n: int, rng: np.random.Generator,
         if spec.same_time_as:
             spans[name] = spans[spec.same_time_as]
         elif spec.different_time_from:
-            spans[name] = [(cs.distant_start(n, length, s, spec.min_gap, rng), rate)
-                           for s, rate in spans[spec.different_time_from]]
+            spans[name] = [
+                (cs.distant_start(n, length, s, spec.min_gap, rng), rate)
+                for s, rate in spans[spec.different_time_from]
+            ]
         elif spec.part:
             rate = rng.uniform(1.0, max(1.0, min(spec.rate_max, n / length)))
             spans[name] = [(cs.random_start(n, int(np.ceil(length * rate)), rng), rate)]
         elif name in samplers:
-            spans[name] = [(int(s), 1.0) for s in samplers[name].starts(n, length, spec.num_clips,
-                                                                         rng)]
+            spans[name] = [(int(s), 1.0) for s in samplers[name].starts(n, length, spec.num_clips, rng)]
         elif spec.sampler == "random":
             spans[name] = [(cs.random_start(n, length, rng), 1.0) for _ in range(spec.num_clips)]
         elif spec.sampler == "center":
@@ -159,8 +167,11 @@ def frame_indices(specs: dict[str, ViewSpec], n: int, rng: np.random.Generator,
             clips = []
             for start, rate in spans[name]:
                 span = [min(n - 1, round(start + rate * i)) for i in range(2 * spec.clip_len)]
-                clips.append({"first": span[:spec.clip_len], "second": span[spec.clip_len:],
-                              "global": span[::2]}[spec.part])
+                clips.append(
+                    {"first": span[: spec.clip_len], "second": span[spec.clip_len :], "global": span[::2]}[
+                        spec.part
+                    ]
+                )
             indices[name] = clips
         else:
             indices[name] = [cs.clip_indices(s, spec.clip_len, spec.stride, n) for s, _ in spans[name]]
@@ -170,8 +181,9 @@ def frame_indices(specs: dict[str, ViewSpec], n: int, rng: np.random.Generator,
 ClipTransform = Callable[[torch.Tensor, np.random.Generator], torch.Tensor]
 
 
-def render_view(frames: np.ndarray, spec: ViewSpec, rng: np.random.Generator,
-                transforms: Sequence[ClipTransform] = ()) -> torch.Tensor:
+def render_view(
+    frames: np.ndarray, spec: ViewSpec, rng: np.random.Generator, transforms: Sequence[ClipTransform] = ()
+) -> torch.Tensor:
     """Augment the ``T×H×W×3`` frames of one clip → ``3×T×size×size`` (``3×…`` per crop for
     ``crop="three"``, stacked as ``3(crops)×3×T×size×size``); ``transforms`` (the view's built
     registered clip transforms) run on each normalised crop, before residual differencing."""
@@ -200,8 +212,7 @@ def render_view(frames: np.ndarray, spec: ViewSpec, rng: np.random.Generator,
             clip = clip.flip(1)
         if colour:
             parts = clip.unbind(1) if spec.per_frame_color else [clip]
-            parts = [_color(part.unsqueeze(1) if spec.per_frame_color else part, spec, rng)
-                     for part in parts]
+            parts = [_color(part.unsqueeze(1) if spec.per_frame_color else part, spec, rng) for part in parts]
             clip = torch.cat(parts, 1) if spec.per_frame_color else parts[0]
             clip = ct.normalize(clip, spec.mean, spec.std)
         for transform in transforms:

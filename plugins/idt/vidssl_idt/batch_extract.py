@@ -1,6 +1,7 @@
 """Trajectories of many videos: resumable (a video whose output file exists is skipped), a failing
 video logged without stopping the others, and spread over worker processes, each streaming its
 video's frames (memory per worker: one video's frames in flight, not the video)."""
+
 from __future__ import annotations
 
 import itertools
@@ -26,14 +27,21 @@ if TYPE_CHECKING:
 Job = tuple[str, Path, int]
 #: a video's dataset row → its ``n×436`` trajectory rows (picklable when workers > 1)
 Extract = Callable[[int], np.ndarray]
-Result = tuple[str, str | None]   # (name, error or None)
+Result = tuple[str, str | None]  # (name, error or None)
 Progress = Callable[[Iterable[Result], int], Iterable[Result]]
 
-_extract: Extract | None = None   # set in each worker process by _start_worker
+_extract: Extract | None = None  # set in each worker process by _start_worker
 
 
-def extract_row(dataset: ClipDataset, mode: Mode, params: TrajectoryParams, row: int, *,
-                max_frames: int | None = None, boxes_dir: str | None = None) -> np.ndarray:
+def extract_row(
+    dataset: ClipDataset,
+    mode: Mode,
+    params: TrajectoryParams,
+    row: int,
+    *,
+    max_frames: int | None = None,
+    boxes_dir: str | None = None,
+) -> np.ndarray:
     """Trajectories of a dataset's video ``row``, its frames streamed (the first ``max_frames``),
     with the person boxes of ``<boxes_dir>/<video stem>.bb`` if there is one. Bound with
     ``functools.partial`` to everything but ``row``, it is an :data:`Extract`."""
@@ -41,8 +49,7 @@ def extract_row(dataset: ClipDataset, mode: Mode, params: TrajectoryParams, row:
     if boxes_dir:
         path = Path(boxes_dir) / f"{Path(dataset.video_name(row)).stem}.bb"
         boxes = read_boxes(str(path)) if path.is_file() else None
-    return extract_trajectories(itertools.islice(dataset.frames(row), max_frames), mode, params,
-                                boxes)
+    return extract_trajectories(itertools.islice(dataset.frames(row), max_frames), mode, params, boxes)
 
 
 def available_cores() -> int:
@@ -52,8 +59,13 @@ def available_cores() -> int:
     return max(1, (cores or 1) // int(os.environ.get("LOCAL_WORLD_SIZE", 1)))
 
 
-def extract_missing(extract: Extract, jobs: Iterable[Job], failure_log: Path | None = None,
-                    workers: int = 1, progress: Progress | None = None) -> int:
+def extract_missing(
+    extract: Extract,
+    jobs: Iterable[Job],
+    failure_log: Path | None = None,
+    workers: int = 1,
+    progress: Progress | None = None,
+) -> int:
     """Write ``extract(row)`` to the output file of every job whose file does not exist yet,
     in ``workers`` processes (1: in this one). A video whose extraction raises is reported on
     stderr (and appended to ``failure_log``, tab-separated name and error) and gets no file.
@@ -98,7 +110,7 @@ def _start_worker(extract: Extract, threads: int) -> None:
 
     global _extract
     _extract = extract
-    cv2.setNumThreads(threads)   # the workers share the cores: no pool of OpenCV threads each
+    cv2.setNumThreads(threads)  # the workers share the cores: no pool of OpenCV threads each
 
 
 def _run_in_worker(job: Job) -> Result:
@@ -106,8 +118,7 @@ def _run_in_worker(job: Job) -> Result:
     return _run(_extract, job)
 
 
-def _in_workers(extract: Extract, jobs: Iterable[Job], workers: int
-                ) -> Iterator[Result]:
+def _in_workers(extract: Extract, jobs: Iterable[Job], workers: int) -> Iterator[Result]:
     """Results as videos finish, at most 2 × ``workers`` submitted ahead (a list of any length
     costs no memory up front). The workers start as the platform's default (fork on Linux, as
     DataLoader workers: they inherit ``extract`` and its dataset; elsewhere it is pickled once
@@ -115,8 +126,7 @@ def _in_workers(extract: Extract, jobs: Iterable[Job], workers: int
     threads = max(1, available_cores() // workers)
     pending: dict[Future, Job] = {}
     jobs = iter(jobs)
-    with ProcessPoolExecutor(workers, initializer=_start_worker,
-                             initargs=(extract, threads)) as pool:
+    with ProcessPoolExecutor(workers, initializer=_start_worker, initargs=(extract, threads)) as pool:
         while True:
             while len(pending) < 2 * workers and (job := next(jobs, None)) is not None:
                 pending[pool.submit(_run_in_worker, job)] = job
@@ -130,4 +140,5 @@ def _in_workers(extract: Extract, jobs: Iterable[Job], workers: int
                 except BrokenProcessPool:
                     raise RunError(
                         f"a worker process died while extracting {job[0]} (killed for memory?); "
-                        f"the videos written so far stand and a rerun resumes after them") from None
+                        f"the videos written so far stand and a rerun resumes after them"
+                    ) from None

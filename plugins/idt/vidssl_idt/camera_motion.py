@@ -3,6 +3,7 @@ consecutive frames from ORB matches (the LEAR release uses SURF, which opencv-py
 ship) and flow matches, outside optional person boxes (the release's ``.bb`` files); the frame
 warped back onto the previous one by it, so that the flow recomputed against the warped frame is
 free of camera motion."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -19,16 +20,16 @@ class CameraMotion:
     trajectories), ignoring points inside person boxes."""
 
     orb: cv2.ORB = field(default_factory=lambda: cv2.ORB_create(nfeatures=1000))
-    matcher: cv2.BFMatcher = field(
-        default_factory=lambda: cv2.BFMatcher(cv2.NORM_HAMMING, crossCheck=True))
+    matcher: cv2.BFMatcher = field(default_factory=lambda: cv2.BFMatcher(cv2.NORM_HAMMING, crossCheck=True))
 
-    def homography(self, previous: np.ndarray, current: np.ndarray, flow: np.ndarray,
-                   boxes: np.ndarray) -> np.ndarray:
+    def homography(
+        self, previous: np.ndarray, current: np.ndarray, flow: np.ndarray, boxes: np.ndarray
+    ) -> np.ndarray:
         """3×3 homography mapping ``previous`` pixel positions to ``current`` ones (identity
         unless more than 50 matches and more than 25 RANSAC inliers, as the release)."""
         mask = np.full(previous.shape, 255, np.uint8)
         for x1, y1, x2, y2 in boxes.astype(int):
-            mask[max(y1, 0):max(y2, 0), max(x1, 0):max(x2, 0)] = 0
+            mask[max(y1, 0) : max(y2, 0), max(x1, 0) : max(x2, 0)] = 0
         src, dst = [], []
         kp0, des0 = self.orb.detectAndCompute(previous, mask)
         kp1, des1 = self.orb.detectAndCompute(current, None)
@@ -51,8 +52,7 @@ class CameraMotion:
         return h
 
 
-def warp_to_previous(grey: np.ndarray, previous: np.ndarray, homography: np.ndarray
-                      ) -> np.ndarray:
+def warp_to_previous(grey: np.ndarray, previous: np.ndarray, homography: np.ndarray) -> np.ndarray:
     """The frame warped back onto the previous one by the inverse homography; pixels that map
     outside the frame take the previous frame's values (so they show no motion)."""
     inverse = np.linalg.inv(homography)
@@ -72,8 +72,9 @@ def read_boxes(path: str) -> dict[int, np.ndarray]:
             if not values:
                 continue
             if (len(values) - 1) % 5:
-                raise DataError(f"{path}:{number}: expected 'frame x1 y1 x2 y2 score ...', "
-                                 f"got {len(values)} fields")
+                raise DataError(
+                    f"{path}:{number}: expected 'frame x1 y1 x2 y2 score ...', got {len(values)} fields"
+                )
             groups = np.array(values[1:], np.float32).reshape(-1, 5)
             boxes[int(values[0])] = groups[:, :4]
     return boxes

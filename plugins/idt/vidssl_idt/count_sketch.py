@@ -5,6 +5,7 @@ Fisher vector to ``dim`` (2000) values, ``sketch = fv · S`` with ``S[i, h(i)] =
 permutations of ``range(dim)``) and ``s`` is a random permutation of a balanced ±1 sequence. The
 sketch is computed in float64, returned as float32 and not re-normalised, as in the seed.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -23,14 +24,14 @@ class CountSketch:
         signs = np.resize(np.array([1.0, -1.0]), input_dim)
         self.sign = rng.permutation(signs)
         self.input_dim, self.dim = input_dim, dim
-        self.matrix = sparse.csr_matrix((self.sign, (np.arange(input_dim), self.bucket)),
-                                        shape=(input_dim, dim))
+        self.matrix = sparse.csr_matrix(
+            (self.sign, (np.arange(input_dim), self.bucket)), shape=(input_dim, dim)
+        )
 
     def __call__(self, vectors: np.ndarray) -> np.ndarray:
         """``N×d`` (or ``d``) → ``N×dim`` (or ``dim``) float32."""
         vectors = np.asarray(vectors, np.float64)
         if vectors.shape[-1] != self.input_dim:
-            raise ConfigError(f"count sketch built for {self.input_dim}-d vectors, got "
-                             f"{vectors.shape[-1]}-d")
+            raise ConfigError(f"count sketch built for {self.input_dim}-d vectors, got {vectors.shape[-1]}-d")
         out = np.asarray(vectors.reshape(-1, self.input_dim) @ self.matrix)
         return out.reshape(*vectors.shape[:-1], self.dim).astype(np.float32)

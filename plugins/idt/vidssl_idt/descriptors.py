@@ -8,6 +8,7 @@ bin for magnitudes ≤ 0.4 px). The cell values get ε = 0.05 added, are L1-norm
 frame's descriptor and square-rooted. Over the track the L = 15 frames are averaged in 3
 temporal cells of 5 frames (:func:`pool_time`).
 """
+
 from __future__ import annotations
 
 import math
@@ -17,8 +18,8 @@ import cv2
 import numba
 import numpy as np
 
-EPSILON = 0.05   # added to every cell value before normalisation
-MIN_FLOW = 0.4   # HOF: flow vectors not longer than this (pixels) go to the zero bin
+EPSILON = 0.05  # added to every cell value before normalisation
+MIN_FLOW = 0.4  # HOF: flow vectors not longer than this (pixels) go to the zero bin
 
 
 @dataclass(frozen=True)
@@ -34,20 +35,20 @@ class DescriptorGeometry:
 BLOCK_BINS = {"hog": 8, "hof": 9, "mbhx": 8, "mbhy": 8}
 
 
-def integral_histograms(grey: np.ndarray, flow: np.ndarray, out: np.ndarray | None = None
-                        ) -> np.ndarray:
+def integral_histograms(grey: np.ndarray, flow: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """Integral images of the per-pixel orientation histograms of HOG (of ``grey``), HOF, MBHx
     and MBHy (of the ``H×W×2`` flow) → ``(H+1)×(W+1)×33`` float32 (channels as
     :data:`BLOCK_BINS`; written into ``out`` if it has that shape): the sum over the pixels above
     and left of ``[y, x]``, so that a cell's histogram is four reads. Gradients are 1-pixel
     central differences (Sobel, kernel size 1)."""
+
     def gradient(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return (cv2.Sobel(image, cv2.CV_32F, 1, 0, ksize=1),
-                cv2.Sobel(image, cv2.CV_32F, 0, 1, ksize=1))
+        return (cv2.Sobel(image, cv2.CV_32F, 1, 0, ksize=1), cv2.Sobel(image, cv2.CV_32F, 0, 1, ksize=1))
 
     fx, fy = np.ascontiguousarray(flow[..., 0]), np.ascontiguousarray(flow[..., 1])
-    fields = np.stack([np.stack(pair) for pair in (gradient(grey.astype(np.float32)), (fx, fy),
-                                                   gradient(fx), gradient(fy))])
+    fields = np.stack(
+        [np.stack(pair) for pair in (gradient(grey.astype(np.float32)), (fx, fy), gradient(fx), gradient(fy))]
+    )
     shape = (grey.shape[0] + 1, grey.shape[1] + 1, sum(BLOCK_BINS.values()))
     if out is None or out.shape != shape:
         out = np.empty(shape, np.float32)
@@ -64,8 +65,12 @@ _ZERO_BIN = np.array([name == "hof" for name in BLOCK_BINS])
 
 
 #: odd coefficients of a minimax polynomial for atan(c) on [0, 1], in degrees (error < 0.01°)
-_ATAN = (0.9997878412794807 * 180 / math.pi, -0.3258083974640975 * 180 / math.pi,
-         0.1555786518463281 * 180 / math.pi, -0.04432655554792128 * 180 / math.pi)
+_ATAN = (
+    0.9997878412794807 * 180 / math.pi,
+    -0.3258083974640975 * 180 / math.pi,
+    0.1555786518463281 * 180 / math.pi,
+    -0.04432655554792128 * 180 / math.pi,
+)
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
@@ -118,8 +123,9 @@ def _integral_histograms(fields, orientation_bins, zero_bin, out):  # pragma: no
                 out[i + 1, j + 1, c] = out[i, j + 1, c] + row[c]
 
 
-def patch_corners(points: np.ndarray, width: int, height: int, geometry: DescriptorGeometry
-                  ) -> tuple[np.ndarray, np.ndarray]:
+def patch_corners(
+    points: np.ndarray, width: int, height: int, geometry: DescriptorGeometry
+) -> tuple[np.ndarray, np.ndarray]:
     """Top-left corners ``(x, y)`` (int arrays) of the descriptor patches around ``points``
     (``n×2``, pixels), clamped so the patch stays inside a ``width×height`` image."""
     size = geometry.patch_size
@@ -128,14 +134,16 @@ def patch_corners(points: np.ndarray, width: int, height: int, geometry: Descrip
     return x, y
 
 
-def frame_descriptors(integral: np.ndarray, x: np.ndarray, y: np.ndarray,
-                      geometry: DescriptorGeometry) -> np.ndarray:
+def frame_descriptors(
+    integral: np.ndarray, x: np.ndarray, y: np.ndarray, geometry: DescriptorGeometry
+) -> np.ndarray:
     """Per-frame HOG|HOF|MBHx|MBHy descriptors ``n×(cells²·33)`` read from the integral of
     :func:`integral_histograms` at the patches with top-left corners (x, y): per descriptor, the
     cell sums (x-major cell order) + ε, L1-normalised and square-rooted."""
-    out = np.empty((len(x), geometry.nxy_cells ** 2 * integral.shape[2]), np.float32)
-    _cell_descriptors(integral, x, y, geometry.patch_size // geometry.nxy_cells,
-                      geometry.nxy_cells, _BLOCK_BINS, out)
+    out = np.empty((len(x), geometry.nxy_cells**2 * integral.shape[2]), np.float32)
+    _cell_descriptors(
+        integral, x, y, geometry.patch_size // geometry.nxy_cells, geometry.nxy_cells, _BLOCK_BINS, out
+    )
     return out
 
 
@@ -154,8 +162,13 @@ def _cell_descriptors(integral, xs, ys, stride, cells, block_bins, out):  # prag
             for cx in range(cells):
                 for cy in range(cells):
                     for c in range(start, start + bins):
-                        value = max(corners[cy + 1, cx + 1, c] + corners[cy, cx, c]
-                                    - corners[cy + 1, cx, c] - corners[cy, cx + 1, c], 0.0)
+                        value = max(
+                            corners[cy + 1, cx + 1, c]
+                            + corners[cy, cx, c]
+                            - corners[cy + 1, cx, c]
+                            - corners[cy, cx + 1, c],
+                            0.0,
+                        )
                         out[p, column] = value + EPSILON
                         total += value + EPSILON
                         column += 1

@@ -1,4 +1,5 @@
 """Entry point of vidssl-idt: registers the ``idt`` and ``idt_clusters`` extractors."""
+
 from vidssl import hookimpl
 from vidssl_idt.extractors import IDTClusters, IDTExtractor
 
@@ -17,6 +18,6 @@ def vidssl_smoke_caps(kind, cfg, n_videos):
     caps = {"max_frames": 32}
     if cfg["type"] == "idt_clusters":
         for arg, default in (("k", 6000), ("gmm_components", 256)):
-            if cfg.get(arg, default) > n_videos // 2:   # videos without trajectories drop out
+            if cfg.get(arg, default) > n_videos // 2:  # videos without trajectories drop out
                 caps[arg] = max(1, n_videos // 2)
     return caps

@@ -24,6 +24,7 @@ that started on the same frame move together as one array (a cohort); while fram
 two worker threads compute the descriptor flow and histograms of frame t + 1 and the tracking flow
 of frame t + 2.
 """
+
 from __future__ import annotations
 
 import math
@@ -47,8 +48,14 @@ from vidssl_idt.descriptors import (
 
 Mode = Literal["dt", "idt"]
 #: column blocks of a trajectory row: name → (start, stop)
-COLUMNS = {"info": (0, 10), "trajectory": (10, 40), "hog": (40, 136), "hof": (136, 244),
-           "mbhx": (244, 340), "mbhy": (340, 436)}
+COLUMNS = {
+    "info": (0, 10),
+    "trajectory": (10, 40),
+    "hog": (40, 136),
+    "hof": (136, 244),
+    "mbhx": (244, 340),
+    "mbhy": (340, 436),
+}
 N_COLUMNS = 436
 
 
@@ -56,33 +63,34 @@ N_COLUMNS = 436
 class TrajectoryParams:
     """The release's command-line parameters (defaults = the release's defaults)."""
 
-    track_length: int = 15        # L, frames
-    min_distance: int = 5         # W, sampling stride in pixels
-    patch_size: int = 32          # N, descriptor neighbourhood in pixels
+    track_length: int = 15  # L, frames
+    min_distance: int = 5  # W, sampling stride in pixels
+    patch_size: int = 32  # N, descriptor neighbourhood in pixels
     nxy_cells: int = 2
     nt_cells: int = 3
     scale_num: int = 8
     scale_stride: float = math.sqrt(2)
     quality: float = 0.001
-    init_gap: int = 1             # re-sample every init_gap frames
+    init_gap: int = 1  # re-sample every init_gap frames
     min_var: float = math.sqrt(3)  # static: both coordinate std below this (pixels)
-    max_var: float = 50.0          # erratic: either coordinate std above this
-    max_dis: float = 20.0          # sudden jump: a step above this and above 70 % of the length
+    max_var: float = 50.0  # erratic: either coordinate std above this
+    max_dis: float = 20.0  # sudden jump: a step above this and above 70 % of the length
 
     @property
     def geometry(self) -> DescriptorGeometry:
         return DescriptorGeometry(self.patch_size, self.nxy_cells, self.nt_cells)
 
 
-def pyramid_sizes(width: int, height: int, params: TrajectoryParams
-                  ) -> tuple[list[float], list[tuple[int, int]]]:
+def pyramid_sizes(
+    width: int, height: int, params: TrajectoryParams
+) -> tuple[list[float], list[tuple[int, int]]]:
     """Scale factors and ``(width, height)`` of the pyramid levels for a frame size."""
     side, levels = float(min(width, height)), 0
     while side >= params.patch_size:
         side /= params.scale_stride
         levels += 1
     levels = min(params.scale_num, max(levels, 1))
-    scales = [params.scale_stride ** i for i in range(levels)]
+    scales = [params.scale_stride**i for i in range(levels)]
     return scales, [(round(width / s), round(height / s)) for s in scales]
 
 
@@ -103,8 +111,12 @@ class _Cohort:
     def start(cls, starts: np.ndarray, length: int, dim: int) -> _Cohort:
         points = np.zeros((len(starts), length + 1, 2), np.float32)
         points[:, 0] = starts
-        return cls(points, np.zeros((len(starts), length, 2), np.float32),
-                   np.zeros((len(starts), length, dim), np.float32), np.ones(len(starts), bool))
+        return cls(
+            points,
+            np.zeros((len(starts), length, 2), np.float32),
+            np.zeros((len(starts), length, dim), np.float32),
+            np.ones(len(starts), bool),
+        )
 
     def live_points(self) -> np.ndarray:
         """The last points of the tracks still in the frame, ``m×2``."""
@@ -128,8 +140,9 @@ def dense_sample(grey: np.ndarray, occupied: np.ndarray, params: TrajectoryParam
     return np.stack([xs[candidate], ys[candidate]], axis=1).astype(np.float32)
 
 
-def _flow_pyramid(previous: list[np.ndarray], current: list[np.ndarray], scale_stride: float
-                  ) -> list[np.ndarray]:
+def _flow_pyramid(
+    previous: list[np.ndarray], current: list[np.ndarray], scale_stride: float
+) -> list[np.ndarray]:
     """Farneback flow at every level, coarse to fine: each level starts from the coarser level's
     flow (upsampled, × the scale stride), runs 2 iterations with a Gaussian-weighted window of 10
     (polynomial expansion n = 7, σ = 1.5) and is median-filtered (5×5), as the release does."""
@@ -141,24 +154,23 @@ def _flow_pyramid(previous: list[np.ndarray], current: list[np.ndarray], scale_s
         if k < len(previous) - 1:
             initial = cv2.resize(flows[k + 1], (width, height)) * scale_stride
             flags |= cv2.OPTFLOW_USE_INITIAL_FLOW
-        flow = cv2.calcOpticalFlowFarneback(previous[k], current[k], initial, 0.5, 0, 10, 2, 7,
-                                            1.5, flags)
-        flows[k] = cv2.merge([cv2.medianBlur(np.ascontiguousarray(flow[..., c]), 5)
-                              for c in range(2)])
+        flow = cv2.calcOpticalFlowFarneback(previous[k], current[k], initial, 0.5, 0, 10, 2, 7, 1.5, flags)
+        flows[k] = cv2.merge([cv2.medianBlur(np.ascontiguousarray(flow[..., c]), 5) for c in range(2)])
     return flows
 
 
-def _flow_images(grey: np.ndarray, scales: list[float], sizes: list[tuple[int, int]]
-                 ) -> list[np.ndarray]:
+def _flow_images(grey: np.ndarray, scales: list[float], sizes: list[tuple[int, int]]) -> list[np.ndarray]:
     """The frame at each level for flow estimation: Gaussian-smoothed (σ = (scale − 1)/2) and
     resized from full resolution, as the release's polynomial-expansion pyramid."""
     images = []
     for scale, size in zip(scales, sizes, strict=True):
         sigma = (scale - 1) * 0.5
-        smoothed = grey if sigma <= 0 else cv2.GaussianBlur(
-            grey, (max(round(sigma * 5) | 1, 3),) * 2, sigma)
-        images.append(smoothed if size == (grey.shape[1], grey.shape[0])
-                      else cv2.resize(smoothed, size, interpolation=cv2.INTER_LINEAR))
+        smoothed = grey if sigma <= 0 else cv2.GaussianBlur(grey, (max(round(sigma * 5) | 1, 3),) * 2, sigma)
+        images.append(
+            smoothed
+            if size == (grey.shape[1], grey.shape[0])
+            else cv2.resize(smoothed, size, interpolation=cv2.INTER_LINEAR)
+        )
     return images
 
 
@@ -170,8 +182,9 @@ def _grey_pyramid(grey: np.ndarray, sizes: list[tuple[int, int]]) -> list[np.nda
     return levels
 
 
-def _valid(traj: np.ndarray, params: TrajectoryParams
-           ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _valid(
+    traj: np.ndarray, params: TrajectoryParams
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The release's pruning of ``n×(L+1)×2`` trajectories (original-resolution pixels):
     keep-mask, mean ``n×2``, standard deviation ``n×2`` and length ``n``."""
     mean = traj.mean(1)
@@ -200,21 +213,31 @@ class _FrameAnalysis:
     integrals: list[np.ndarray] | None = None
 
 
-def _track_flow(frame: np.ndarray, previous: Future[_FrameAnalysis] | None, scales: list[float],
-                sizes: list[tuple[int, int]], params: TrajectoryParams) -> _FrameAnalysis:
+def _track_flow(
+    frame: np.ndarray,
+    previous: Future[_FrameAnalysis] | None,
+    scales: list[float],
+    sizes: list[tuple[int, int]],
+    params: TrajectoryParams,
+) -> _FrameAnalysis:
     """The pyramids of ``frame`` and its tracking flow from the ``previous`` frame's analysis."""
     grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
     result = _FrameAnalysis(_grey_pyramid(grey, sizes), _flow_images(grey, scales, sizes))
     if previous is not None:
-        result.flows = _flow_pyramid(previous.result().flow_images, result.flow_images,
-                                     params.scale_stride)
+        result.flows = _flow_pyramid(previous.result().flow_images, result.flow_images, params.scale_stride)
     return result
 
 
-def _describe(current: Future[_FrameAnalysis], previous: Future[_FrameAnalysis],
-              scales: list[float], sizes: list[tuple[int, int]], params: TrajectoryParams,
-              camera: CameraMotion | None, boxes: np.ndarray,
-              spare: list[np.ndarray] | None) -> _FrameAnalysis:
+def _describe(
+    current: Future[_FrameAnalysis],
+    previous: Future[_FrameAnalysis],
+    scales: list[float],
+    sizes: list[tuple[int, int]],
+    params: TrajectoryParams,
+    camera: CameraMotion | None,
+    boxes: np.ndarray,
+    spare: list[np.ndarray] | None,
+) -> _FrameAnalysis:
     """``current`` completed with its descriptor flow and integral histograms; ``spare``:
     integral images of a frame nobody reads any more, overwritten instead of allocating new
     ones (fresh pages of a large array cost the kernel more than filling them)."""
@@ -225,16 +248,22 @@ def _describe(current: Future[_FrameAnalysis], previous: Future[_FrameAnalysis],
         h = camera.homography(before.pyramid[0], grey, result.flows[0], boxes)
         warped = warp_to_previous(grey, before.pyramid[0], h)
         result.descriptor_flows = _flow_pyramid(
-            before.flow_images, _flow_images(warped, scales, sizes), params.scale_stride)
-    result.integrals = [integral_histograms(g, f, spare[k] if spare else None)
-                        for k, (g, f) in enumerate(zip(before.pyramid, result.descriptor_flows, strict=True))]
+            before.flow_images, _flow_images(warped, scales, sizes), params.scale_stride
+        )
+    result.integrals = [
+        integral_histograms(g, f, spare[k] if spare else None)
+        for k, (g, f) in enumerate(zip(before.pyramid, result.descriptor_flows, strict=True))
+    ]
     return result
 
 
-def extract_trajectories(frames: Iterable[np.ndarray], mode: Mode = "dt",
-                         params: TrajectoryParams = TrajectoryParams(),
-                         boxes: dict[int, np.ndarray] | None = None,
-                         n_frames: int | None = None) -> np.ndarray:
+def extract_trajectories(
+    frames: Iterable[np.ndarray],
+    mode: Mode = "dt",
+    params: TrajectoryParams = TrajectoryParams(),
+    boxes: dict[int, np.ndarray] | None = None,
+    n_frames: int | None = None,
+) -> np.ndarray:
     """Trajectories of a video given as ``H×W×3`` uint8 RGB frames → ``n×436`` float32 rows in the
     release's column order (frame, mean x/y, std x/y, length, scale, x/y/t position, trajectory
     30, HOG 96, HOF 108, MBHx 96, MBHy 96). ``boxes`` (frame → ``k×4`` person boxes, ``idt``
@@ -248,15 +277,16 @@ def extract_trajectories(frames: Iterable[np.ndarray], mode: Mode = "dt",
         return np.zeros((0, N_COLUMNS), np.float32)
     height, width = first.shape[:2]
     scales, sizes = pyramid_sizes(width, height, params)
-    dim = sum(BLOCK_BINS.values()) * params.nxy_cells ** 2   # per-frame HOG|HOF|MBHx|MBHy
+    dim = sum(BLOCK_BINS.values()) * params.nxy_cells**2  # per-frame HOG|HOF|MBHx|MBHy
     cohorts: list[list[_Cohort]] = [[] for _ in scales]
     rows: list[np.ndarray] = []
 
     def sample(analysis: _FrameAnalysis) -> None:
         for s, level in enumerate(analysis.pyramid):
             occupied = [c.live_points() for c in cohorts[s]]
-            starts = dense_sample(level, np.concatenate(occupied) if occupied
-                                  else np.zeros((0, 2), np.float32), params)
+            starts = dense_sample(
+                level, np.concatenate(occupied) if occupied else np.zeros((0, 2), np.float32), params
+            )
             if len(starts):
                 cohorts[s].append(_Cohort.start(starts, params.track_length, dim))
 
@@ -268,15 +298,22 @@ def extract_trajectories(frames: Iterable[np.ndarray], mode: Mode = "dt",
         def flow_ahead() -> None:
             frame, last = next(frames, None), max(flows)
             if frame is not None:
-                flows[last + 1] = flow_thread.submit(_track_flow, frame, flows[last], scales,
-                                                     sizes, params)
+                flows[last + 1] = flow_thread.submit(_track_flow, frame, flows[last], scales, sizes, params)
 
         def describe(t: int, spare: list[np.ndarray] | None) -> Future[_FrameAnalysis] | None:
             if t not in flows:
                 return None
-            return describe_thread.submit(_describe, flows[t], flows[t - 1], scales, sizes,
-                                          params, camera, (boxes or {}).get(t - 1, no_boxes),
-                                          spare)
+            return describe_thread.submit(
+                _describe,
+                flows[t],
+                flows[t - 1],
+                scales,
+                sizes,
+                params,
+                camera,
+                (boxes or {}).get(t - 1, no_boxes),
+                spare,
+            )
 
         analysis = flows[0].result()
         sample(analysis)
@@ -286,12 +323,13 @@ def extract_trajectories(frames: Iterable[np.ndarray], mode: Mode = "dt",
         while described is not None:
             t += 1
             spare, analysis = analysis.integrals, described.result()
-            del flows[t - 1]   # its analysis is no longer read
+            del flows[t - 1]  # its analysis is no longer read
             flow_ahead()
             described = describe(t + 1, spare)
             for s, scale in enumerate(scales):
-                rows.extend(_advance(cohorts[s], analysis, s, scale, (width, height), t, params,
-                                     camera is not None))
+                rows.extend(
+                    _advance(cohorts[s], analysis, s, scale, (width, height), t, params, camera is not None)
+                )
             if t % params.init_gap == 0:
                 sample(analysis)
     if not rows:
@@ -302,9 +340,16 @@ def extract_trajectories(frames: Iterable[np.ndarray], mode: Mode = "dt",
     return out
 
 
-def _advance(cohorts: list[_Cohort], analysis: _FrameAnalysis, level: int, scale: float,
-             frame_size: tuple[int, int], t: int, params: TrajectoryParams,
-             camera_compensated: bool) -> list[np.ndarray]:
+def _advance(
+    cohorts: list[_Cohort],
+    analysis: _FrameAnalysis,
+    level: int,
+    scale: float,
+    frame_size: tuple[int, int],
+    t: int,
+    params: TrajectoryParams,
+    camera_compensated: bool,
+) -> list[np.ndarray]:
     """Move one scale's tracks by the flow into frame ``t``, append their descriptors (measured at
     the previous points) and return the rows of the tracks that reached length L (removing
     them, and every track that left the frame, from ``cohorts``)."""
@@ -340,8 +385,14 @@ def _advance(cohorts: list[_Cohort], analysis: _FrameAnalysis, level: int, scale
     return rows
 
 
-def _finish(cohort: _Cohort, scale: float, frame_size: tuple[int, int], t: int,
-            params: TrajectoryParams, camera_compensated: bool) -> np.ndarray:
+def _finish(
+    cohort: _Cohort,
+    scale: float,
+    frame_size: tuple[int, int],
+    t: int,
+    params: TrajectoryParams,
+    camera_compensated: bool,
+) -> np.ndarray:
     """Rows (436 columns) of the tracks of a complete cohort that pass the release's pruning."""
     traj = cohort.points.astype(np.float64) * scale
     keep, mean, std, track_length = _valid(traj, params)
@@ -354,13 +405,22 @@ def _finish(cohort: _Cohort, scale: float, frame_size: tuple[int, int], t: int,
     else:
         shape = np.diff(traj, axis=1) / np.maximum(track_length, 1e-12)[:, None, None]
     n = len(mean)
-    info = np.column_stack([np.full(n, t), mean, std, track_length, np.full(n, scale),
-                            np.clip(mean[:, 0] / frame_size[0], 0, 0.999),
-                            np.clip(mean[:, 1] / frame_size[1], 0, 0.999), np.zeros(n)])
+    info = np.column_stack(
+        [
+            np.full(n, t),
+            mean,
+            std,
+            track_length,
+            np.full(n, scale),
+            np.clip(mean[:, 0] / frame_size[0], 0, 0.999),
+            np.clip(mean[:, 1] / frame_size[1], 0, 0.999),
+            np.zeros(n),
+        ]
+    )
     blocks = [info, shape.reshape(n, -1)]
     start = 0
     for bins in BLOCK_BINS.values():
-        dim = bins * params.nxy_cells ** 2
-        blocks.append(pool_time(cohort.descriptors[:, :, start:start + dim], params.nt_cells))
+        dim = bins * params.nxy_cells**2
+        blocks.append(pool_time(cohort.descriptors[:, :, start : start + dim], params.nt_cells))
         start += dim
     return np.concatenate(blocks, axis=1)[keep]

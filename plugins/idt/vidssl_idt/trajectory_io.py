@@ -1,6 +1,7 @@
 """Reading and writing trajectory files: the original program's text format (one trajectory a
 line, 436 tab-separated numbers; gzip-compressed when the name ends in ``.gz``) or a compact
 ``.npz`` (``trajectories``: float32 ``n×436``)."""
+
 from __future__ import annotations
 
 import gzip
@@ -45,7 +46,6 @@ def read_trajectories(path: str | Path) -> np.ndarray:
             if not values:
                 continue
             if len(values) != N_COLUMNS:
-                raise DataError(f"{path}:{number}: expected {N_COLUMNS} columns, got "
-                                 f"{len(values)}")
+                raise DataError(f"{path}:{number}: expected {N_COLUMNS} columns, got {len(values)}")
             rows.append(np.array(values, np.float32))
     return np.stack(rows) if rows else np.zeros((0, N_COLUMNS), np.float32)

@@ -14,6 +14,7 @@ supervised runs, each with its pair metrics where the dataset declares a time-re
 --tiny runs each stage as the --smoke --tiny preflight does (a few videos, 2 iterations; pixel
 probes on 40 videos): what CI runs.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,17 +44,23 @@ TINY_PIXEL_VIDEOS = 40
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = command_parser("vidssl-bench", __doc__)
     parser.add_argument("suite", choices=["synthetic"], help="the benchmark to run")
-    parser.add_argument("--methods", help="comma-separated method names (default: every method "
-                                          "with a demo config)")
+    parser.add_argument(
+        "--methods", help="comma-separated method names (default: every method with a demo config)"
+    )
     parser.add_argument("--seeds", default="0", help="comma-separated seeds")
-    parser.add_argument("--out", default="work_dirs/bench_synthetic", help="where runs and the "
-                                                                           "leaderboard go")
-    parser.add_argument("--data-root", help="where synthetic_motion is generated (default: as "
-                                            "vidssl-run: $VIDSSL_DATA_ROOT or data)")
-    parser.add_argument("--tiny", action="store_true",
-                        help="each stage as the --smoke --tiny preflight (CI)")
-    parser.add_argument("--table", action="store_true",
-                        help="print the leaderboard of OUT/leaderboard.json only (nothing runs)")
+    parser.add_argument(
+        "--out", default="work_dirs/bench_synthetic", help="where runs and the leaderboard go"
+    )
+    parser.add_argument(
+        "--data-root",
+        help="where synthetic_motion is generated (default: as vidssl-run: $VIDSSL_DATA_ROOT or data)",
+    )
+    parser.add_argument("--tiny", action="store_true", help="each stage as the --smoke --tiny preflight (CI)")
+    parser.add_argument(
+        "--table",
+        action="store_true",
+        help="print the leaderboard of OUT/leaderboard.json only (nothing runs)",
+    )
     return parser.parse_args(argv)
 
 
@@ -63,8 +70,10 @@ def entries(registry, names: list[str] | None) -> list[tuple[str, Any]]:
     if names:
         unknown = [n for n in names if n not in found]
         if unknown:
-            raise ConfigError(f"--methods: no demo config registered for "
-                              f"{', '.join(unknown)} (methods with one: {', '.join(sorted(found))})")
+            raise ConfigError(
+                f"--methods: no demo config registered for "
+                f"{', '.join(unknown)} (methods with one: {', '.join(sorted(found))})"
+            )
         return [(n, found[n]) for n in names]
     return sorted(found.items())
 
@@ -74,8 +83,10 @@ def score_stage(stages: list[dict[str, Any]], config: str) -> str:
     for name in ("probe", "supervised"):
         if name in names and "probe_random" in names:
             return name
-    raise ConfigError(f"demo config {config} needs a 'probe_random' stage and a 'probe' (or "
-                      f"'supervised') stage to be ranked; its stages: {', '.join(names)}")
+    raise ConfigError(
+        f"demo config {config} needs a 'probe_random' stage and a 'probe' (or "
+        f"'supervised') stage to be ranked; its stages: {', '.join(names)}"
+    )
 
 
 def with_confusion_reports(cfg: dict[str, Any]) -> None:
@@ -92,16 +103,17 @@ def demo_config(component, seed: int, data_root: str | None) -> dict[str, Any]:
     from vidssl import load_config  # noqa: PLC0415 -- lazy: start-up
 
     if not Path(component.demo_config).is_file():
-        raise ConfigError(f"method '{component.name}' ({component.distribution}): its demo config "
-                          f"{component.demo_config} does not exist")
+        raise ConfigError(
+            f"method '{component.name}' ({component.distribution}): its demo config "
+            f"{component.demo_config} does not exist"
+        )
     options = [f"seed={seed}"] + ([f"data_root={data_root}"] if data_root else [])
     cfg = load_config(component.demo_config, options)
     with_confusion_reports(cfg)
     return cfg
 
 
-def calibrate(methods: list[tuple[str, Any]], out: Path, data_root: str | None,
-              tiny: bool) -> dict[str, Any]:
+def calibrate(methods: list[tuple[str, Any]], out: Path, data_root: str | None, tiny: bool) -> dict[str, Any]:
     """OUT/calibration.json: each method's probe input and the pixel probes of every input,
     computed for the inputs it does not hold yet."""
     from vidssl import get_plugins  # noqa: PLC0415 -- lazy: start-up
@@ -111,7 +123,7 @@ def calibrate(methods: list[tuple[str, Any]], out: Path, data_root: str | None,
     for name, component in methods:
         cfg = demo_config(component, 0, data_root)
         stage = next(s for s in cfg["stages"] if s["name"] == "probe_random")
-        if tiny:   # the data the --tiny runs read (synthetic_motion: its small copy)
+        if tiny:  # the data the --tiny runs read (synthetic_motion: its small copy)
             for key in ("dataset", "val_dataset"):
                 shrink_dataset(stage[key])
         kind = calibration.probe_input(stage)
@@ -119,7 +131,8 @@ def calibrate(methods: list[tuple[str, Any]], out: Path, data_root: str | None,
         if kind not in state["inputs"]:
             print(f"vidssl-bench: pixel probes on {kind}", flush=True)
             state["inputs"][kind] = calibration.pixel_probes(
-                get_plugins().registry, stage, TINY_PIXEL_VIDEOS if tiny else None)
+                get_plugins().registry, stage, TINY_PIXEL_VIDEOS if tiny else None
+            )
     out.mkdir(parents=True, exist_ok=True)
     write_json(saved, state, indent=1)
     return state
@@ -130,14 +143,16 @@ def with_pairs(record: dict[str, Any], work_dir: Path, reverse: dict[str, int]) 
     confusion matrices in ``work_dir``), where they are not in it yet."""
     if "pairs" not in record:
         swap = {int(a): int(b) for a, b in reverse.items()}
-        record["pairs"] = {key: calibration.stage_pair_metrics(work_dir, stage, swap)
-                           for key, stage in (("score", record["score_stage"]),
-                                              ("random_init", "probe_random"))}
+        record["pairs"] = {
+            key: calibration.stage_pair_metrics(work_dir, stage, swap)
+            for key, stage in (("score", record["score_stage"]), ("random_init", "probe_random"))
+        }
     return record
 
 
-def run_entry(component, seed: int, out: Path, data_root: str | None, tiny: bool,
-              reverse: dict[str, int]) -> dict[str, Any]:
+def run_entry(
+    component, seed: int, out: Path, data_root: str | None, tiny: bool, reverse: dict[str, int]
+) -> dict[str, Any]:
     """One method on one seed: its (reused or new) run's score, baseline, pair metrics and
     minutes."""
     from vidssl import execute  # noqa: PLC0415 -- lazy: start-up
@@ -154,15 +169,23 @@ def run_entry(component, seed: int, out: Path, data_root: str | None, tiny: bool
     score = score_stage(cfg["stages"], component.demo_config)
     only = stages[: stages.index(score) + 1]
     started = time.perf_counter()
-    results, stopped, _ = execute(cfg, work_dir, only=only, overwrite=True,
-                                  smoke=2 if tiny else None, tiny=tiny)
+    results, stopped, _ = execute(
+        cfg, work_dir, only=only, overwrite=True, smoke=2 if tiny else None, tiny=tiny
+    )
     if stopped is not None:
         raise ConfigError(f"method '{component.name}' seed {seed}: stopped by a hook: {stopped}")
-    record = {"method": component.name, "distribution": component.distribution,
-              "version": component.version, "config": component.demo_config, "seed": seed,
-              "score_stage": score, "score": results[score]["top1"],
-              "random_init": results["probe_random"]["top1"],
-              "minutes": (time.perf_counter() - started) / 60, "tiny": tiny}
+    record = {
+        "method": component.name,
+        "distribution": component.distribution,
+        "version": component.version,
+        "config": component.demo_config,
+        "seed": seed,
+        "score_stage": score,
+        "score": results[score]["top1"],
+        "random_init": results["probe_random"]["top1"],
+        "minutes": (time.perf_counter() - started) / 60,
+        "tiny": tiny,
+    }
     record["gain"] = record["score"] - record["random_init"]
     write_json(record_file, with_pairs(record, work_dir, reverse), indent=1)
     return record
@@ -179,22 +202,28 @@ def leaderboard(records: list[dict[str, Any]], state: dict[str, Any]) -> str:
     for record in records:
         by_method.setdefault(record["method"], []).append(record)
     rows = sorted(by_method.values(), key=lambda rs: -statistics.fmean(r["gain"] for r in rs))
-    lines = ["| method | distribution | stage | top-1 (%) | random-init probe (%) | gain | pass "
-             f"(+{PASS_GAIN:.0f} on every seed) | minutes per run |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| method | distribution | stage | top-1 (%) | random-init probe (%) | gain | pass "
+        f"(+{PASS_GAIN:.0f} on every seed) | minutes per run |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for rs in rows:
         gains = [r["gain"] for r in rs]
         passed = "yes" if min(gains) >= PASS_GAIN else "no"
-        lines.append(f"| {rs[0]['method']} | {rs[0]['distribution']} {rs[0]['version']} | "
-                     f"{rs[0]['score_stage']} | {_spread([r['score'] for r in rs])} | "
-                     f"{_spread([r['random_init'] for r in rs])} | {_spread(gains)} | {passed} | "
-                     f"{statistics.fmean(r['minutes'] for r in rs):.1f} |")
+        lines.append(
+            f"| {rs[0]['method']} | {rs[0]['distribution']} {rs[0]['version']} | "
+            f"{rs[0]['score_stage']} | {_spread([r['score'] for r in rs])} | "
+            f"{_spread([r['random_init'] for r in rs])} | {_spread(gains)} | {passed} | "
+            f"{statistics.fmean(r['minutes'] for r in rs):.1f} |"
+        )
     seeds = sorted({r["seed"] for r in records})
-    tiny = " (--tiny: preflight-sized, the numbers mean nothing)" if any(r["tiny"] for r in records) \
-        else ""
+    tiny = " (--tiny: preflight-sized, the numbers mean nothing)" if any(r["tiny"] for r in records) else ""
     calibrated = calibration_table(records, state)
-    return "\n".join(lines) + f"\n\nseeds {', '.join(map(str, seeds))}{tiny}\n" + \
-        (f"\n{calibrated}" if calibrated else "")
+    return (
+        "\n".join(lines)
+        + f"\n\nseeds {', '.join(map(str, seeds))}{tiny}\n"
+        + (f"\n{calibrated}" if calibrated else "")
+    )
 
 
 def calibration_table(records: list[dict[str, Any]], state: dict[str, Any]) -> str:
@@ -205,35 +234,45 @@ def calibration_table(records: list[dict[str, Any]], state: dict[str, Any]) -> s
         return ""
     first = next(iter(inputs.values()))
     metrics = ["top1", "pair_accuracy", "within_pair_accuracy"] if first["reverse"] else ["top1"]
-    names = {"top1": "top-1 (%)", "pair_accuracy": "pair accuracy (%)",
-             "within_pair_accuracy": "within-pair accuracy (%)"}
-    lines = [f"| calibration | input | {' | '.join(names[m] for m in metrics)} | expected |",
-             "|---|---|" + "---|" * len(metrics) + "---|",
-             "| chance | | " + " | ".join(f"{v:.1f}" for v in
-                                         calibration.chance(first["classes"],
-                                                            first["reverse"]).values()) + " | |"]
+    names = {
+        "top1": "top-1 (%)",
+        "pair_accuracy": "pair accuracy (%)",
+        "within_pair_accuracy": "within-pair accuracy (%)",
+    }
+    lines = [
+        f"| calibration | input | {' | '.join(names[m] for m in metrics)} | expected |",
+        "|---|---|" + "---|" * len(metrics) + "---|",
+        "| chance | | "
+        + " | ".join(f"{v:.1f}" for v in calibration.chance(first["classes"], first["reverse"]).values())
+        + " | |",
+    ]
     for kind, found in inputs.items():
         for probe, values in found["probes"].items():
-            lines.append(f"| pixel probe on the {probe} | {kind} | "
-                         + " | ".join(f"{values[m]:.1f}" for m in metrics)
-                         + f" | {EXPECTED['pixel']} |")
+            lines.append(
+                f"| pixel probe on the {probe} | {kind} | "
+                + " | ".join(f"{values[m]:.1f}" for m in metrics)
+                + f" | {EXPECTED['pixel']} |"
+            )
     groups: dict[tuple[str, str], dict[int, dict[str, float]]] = {}
     for r in records:
         kind = state["methods"].get(r["method"], "?")
         pairs = r.get("pairs") or {}
-        groups.setdefault(("random-init probe", kind), {})[r["seed"]] = \
-            pairs.get("random_init") or {"top1": r["random_init"]}
+        groups.setdefault(("random-init probe", kind), {})[r["seed"]] = pairs.get("random_init") or {
+            "top1": r["random_init"]
+        }
         if r["score_stage"] == "supervised":
-            groups.setdefault((r["method"], kind), {})[r["seed"]] = \
-                pairs.get("score") or {"top1": r["score"]}
+            groups.setdefault((r["method"], kind), {})[r["seed"]] = pairs.get("score") or {"top1": r["score"]}
     for (label, kind), by_seed in groups.items():
         expected = EXPECTED["random_init" if label == "random-init probe" else "supervised"]
         cells = []
         for m in metrics:
             values = [v[m] for _, v in sorted(by_seed.items()) if m in v]
             cells.append(_spread(values) if values else "")
-        lines.append(f"| {label}, seeds {', '.join(map(str, sorted(by_seed)))} | {kind} | "
-                     + " | ".join(cells) + f" | {expected} |")
+        lines.append(
+            f"| {label}, seeds {', '.join(map(str, sorted(by_seed)))} | {kind} | "
+            + " | ".join(cells)
+            + f" | {expected} |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -249,20 +288,24 @@ def main(argv: list[str] | None = None) -> int:
             if not saved.is_file():
                 raise ConfigError(f"--table: {saved} does not exist (run the benchmark first)")
             state = out / "calibration.json"
-            print(leaderboard(json.loads(saved.read_text()),
-                              json.loads(state.read_text()) if state.is_file() else
-                              {"inputs": {}, "methods": {}}), end="")
+            print(
+                leaderboard(
+                    json.loads(saved.read_text()),
+                    json.loads(state.read_text()) if state.is_file() else {"inputs": {}, "methods": {}},
+                ),
+                end="",
+            )
             return 0
-        methods = entries(get_plugins().registry,
-                          [m.strip() for m in args.methods.split(",")] if args.methods else None)
+        methods = entries(
+            get_plugins().registry, [m.strip() for m in args.methods.split(",")] if args.methods else None
+        )
         state = calibrate(methods, out, args.data_root, args.tiny)
         reverse = next((found["reverse"] for found in state["inputs"].values()), {})
         records = []
-        for seed in integer_list(args.seeds, "seeds"):   # seed by seed: every method's first seed first
+        for seed in integer_list(args.seeds, "seeds"):  # seed by seed: every method's first seed first
             for name, component in methods:
                 print(f"vidssl-bench: {name}, seed {seed}", flush=True)
-                records.append(run_entry(component, seed or 0, out, args.data_root, args.tiny,
-                                         reverse))
+                records.append(run_entry(component, seed or 0, out, args.data_root, args.tiny, reverse))
                 table = leaderboard(records, state)
                 (out / "leaderboard.md").write_text(table)
                 write_json(out / "leaderboard.json", records, indent=1)

@@ -9,6 +9,7 @@
   prediction is the class or its reverse) and within the pair (right class, given the right
   pair), from a stage's ``<stage>_confusion.tsv``.
 """
+
 from __future__ import annotations
 
 import copy
@@ -21,8 +22,10 @@ import torch.nn.functional as F
 
 #: the view every pixel probe reads: the test view's centre clip, unnormalised
 PIXEL_VIEW = dict(sampler="center", crop="center", mean=[0, 0, 0], std=[1, 1, 1])
-PIXEL_FEATURES = {"mean frame": lambda c: c.mean(2),
-                  "first minus last frame": lambda c: c[:, :, 0] - c[:, :, -1]}
+PIXEL_FEATURES = {
+    "mean frame": lambda c: c.mean(2),
+    "first minus last frame": lambda c: c[:, :, 0] - c[:, :, -1],
+}
 
 
 def probe_input(stage: dict[str, Any]) -> str:
@@ -31,16 +34,16 @@ def probe_input(stage: dict[str, Any]) -> str:
     return "residual frames" if view.get("residual") else "RGB"
 
 
-def _clips(registry, dataset_cfg: dict[str, Any], view: dict[str, Any],
-           max_videos: int | None) -> tuple[torch.Tensor, torch.Tensor, Any]:
+def _clips(
+    registry, dataset_cfg: dict[str, Any], view: dict[str, Any], max_videos: int | None
+) -> tuple[torch.Tensor, torch.Tensor, Any]:
     """(clips ``N×C×T×H×W``, labels ``N``, the dataset) of one split under ``view``; with
     ``max_videos``, about that many rows evenly spread over the split."""
     cfg = copy.deepcopy(dataset_cfg)
     cfg["view"] = view
     dataset = registry.build("dataset", cfg, ["pixel_probe"], views={"clip": {}})
     rows = range(0, len(dataset), max(1, len(dataset) // (max_videos or len(dataset))))
-    loader = torch.utils.data.DataLoader(torch.utils.data.Subset(dataset, rows), batch_size=64,
-                                         num_workers=2)
+    loader = torch.utils.data.DataLoader(torch.utils.data.Subset(dataset, rows), batch_size=64, num_workers=2)
     clips, labels = [], []
     for batch in loader:
         clips.append(batch["views"]["clip"].float())
@@ -48,8 +51,9 @@ def _clips(registry, dataset_cfg: dict[str, Any], view: dict[str, Any],
     return torch.cat(clips), torch.cat(labels), dataset
 
 
-def logistic_regression(train: torch.Tensor, y_train: torch.Tensor, test: torch.Tensor,
-                        classes: int, c: float = 0.1) -> torch.Tensor:
+def logistic_regression(
+    train: torch.Tensor, y_train: torch.Tensor, test: torch.Tensor, classes: int, c: float = 0.1
+) -> torch.Tensor:
     """Predicted classes of ``test`` (``N×D``) by a multinomial logistic regression fitted on
     ``train`` with L-BFGS: mean cross-entropy + ||W||² / (2·C·N), as scikit-learn's ``C``."""
     weight = torch.zeros(train.shape[1], classes, requires_grad=True)
@@ -58,8 +62,7 @@ def logistic_regression(train: torch.Tensor, y_train: torch.Tensor, test: torch.
 
     def closure() -> torch.Tensor:
         optimizer.zero_grad()
-        loss = F.cross_entropy(train @ weight + bias, y_train) + \
-            weight.square().sum() / (2 * c * len(train))
+        loss = F.cross_entropy(train @ weight + bias, y_train) + weight.square().sum() / (2 * c * len(train))
         loss.backward()
         return loss
 
@@ -68,8 +71,7 @@ def logistic_regression(train: torch.Tensor, y_train: torch.Tensor, test: torch.
         return (test @ weight + bias).argmax(1)
 
 
-def pixel_probes(registry, stage: dict[str, Any],
-                 max_videos: int | None = None) -> dict[str, Any]:
+def pixel_probes(registry, stage: dict[str, Any], max_videos: int | None = None) -> dict[str, Any]:
     """Pixel-probe metrics (percent) for the input of ``stage`` (a ``probe_random`` stage:
     its ``dataset`` is the train split, its ``val_dataset`` the test split), plus the dataset's
     class count and time-reversal swap."""
@@ -77,12 +79,14 @@ def pixel_probes(registry, stage: dict[str, Any],
     train, y_train, _ = _clips(registry, stage["dataset"], view, max_videos)
     test, y_test, dataset = _clips(registry, stage["val_dataset"], view, max_videos)
     classes = len(dataset.classes)
-    reverse = {int(a): int(b) for a, b in dataset.label_swaps.get("reverse", {}).items()} \
-        if hasattr(dataset, "label_swaps") else {}
+    reverse = (
+        {int(a): int(b) for a, b in dataset.label_swaps.get("reverse", {}).items()}
+        if hasattr(dataset, "label_swaps")
+        else {}
+    )
     probes = {}
     for name, feature in PIXEL_FEATURES.items():
-        predicted = logistic_regression(feature(train).flatten(1), y_train, feature(test).flatten(1),
-                                        classes)
+        predicted = logistic_regression(feature(train).flatten(1), y_train, feature(test).flatten(1), classes)
         confusion = np.zeros((classes, classes), np.int64)
         np.add.at(confusion, (y_test.numpy(), predicted.numpy()), 1)
         probes[name] = pair_metrics(confusion, reverse)

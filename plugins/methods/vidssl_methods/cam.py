@@ -12,6 +12,7 @@ and blended 50/50 with the frames: ``DIR/normal_XX.png`` (class-0 map on the cli
 When the config's datasets read residual frames (``view.residual``), so does the tool: the clip
 is ``--clip-len`` frame differences, each shown on the later of its two frames.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -50,8 +51,9 @@ def reverse(clip: torch.Tensor, residual: bool) -> torch.Tensor:
 CHANCE = 60.0
 
 
-def train_head(backbone: nn.Module, loader, epochs: int, device: torch.device,
-               residual: bool = False) -> tuple[nn.Linear, float]:
+def train_head(
+    backbone: nn.Module, loader, epochs: int, device: torch.device, residual: bool = False
+) -> tuple[nn.Linear, float]:
     """Bias-free Linear(C→2) on pooled last-stage features, normal (0) vs reversed (1) clips;
     Adam lr 1e-3, weight decay 1e-3, lr ×0.1 at 60 % of the epochs. Returns the head and its
     last epoch's accuracy in percent."""
@@ -74,8 +76,11 @@ def train_head(backbone: nn.Module, loader, epochs: int, device: torch.device,
             correct += int((logits.argmax(1) == labels).sum())
             total += len(labels)
         scheduler.step()
-        print(f"vidssl-cam: head epoch {epoch + 1}/{epochs}: normal-vs-reversed accuracy "
-              f"{100 * correct / total:.1f}%", file=sys.stderr)
+        print(
+            f"vidssl-cam: head epoch {epoch + 1}/{epochs}: normal-vs-reversed accuracy "
+            f"{100 * correct / total:.1f}%",
+            file=sys.stderr,
+        )
     return head, 100 * correct / total
 
 
@@ -96,27 +101,33 @@ def overlay(frames: np.ndarray, heat: np.ndarray) -> np.ndarray:
     return np.round(0.5 * frames + 0.5 * colour).astype(np.uint8)
 
 
-def _clip_of(video_path: str, clip_len: int, size: int, residual: bool,
-             view: dict) -> tuple[np.ndarray, torch.Tensor]:
+def _clip_of(
+    video_path: str, clip_len: int, size: int, residual: bool, view: dict
+) -> tuple[np.ndarray, torch.Tensor]:
     """The centred ``clip_len`` frames of a video, centre-cropped to ``size²``, read through a
     registered ``video_files`` dataset: uint8 ``T×H×W×3`` frames to draw on and the ``1×3×T×H×W``
     batch the backbone sees, normalised as the config's views are (with ``residual``: one frame
     more, and the batch holds the ``clip_len`` differences)."""
     from vidssl import build  # noqa: PLC0415 -- lazy: start-up
 
-    base = dict(clip_len=clip_len + residual, size=size, sampler="center", crop="center",
-                **{k: view[k] for k in ("mean", "std") if k in view})
-    dataset = build("dataset", {"type": "video_files", "paths": [video_path], "view": base,
-                                "reader": {"on_error": "raise"}},
-                    views={"clip": {"residual": residual},
-                           "display": {"mean": [0.0] * 3, "std": [1.0] * 3}})
+    base = dict(
+        clip_len=clip_len + residual,
+        size=size,
+        sampler="center",
+        crop="center",
+        **{k: view[k] for k in ("mean", "std") if k in view},
+    )
+    dataset = build(
+        "dataset",
+        {"type": "video_files", "paths": [video_path], "view": base, "reader": {"on_error": "raise"}},
+        views={"clip": {"residual": residual}, "display": {"mean": [0.0] * 3, "std": [1.0] * 3}},
+    )
     views = dataset[0]["views"]
     frames = (views["display"].permute(1, 2, 3, 0) * 255).round().byte().numpy()
     return frames, views["clip"].unsqueeze(0)
 
 
-def contact_sheet(normal: np.ndarray, backwards: np.ndarray, path: Path,
-                  accuracy: float | None) -> None:
+def contact_sheet(normal: np.ndarray, backwards: np.ndarray, path: Path, accuracy: float | None) -> None:
     """Both rows of overlays (``T×H×W×3`` each) in one labelled figure with the JET scale; the
     title gives the head's accuracy and warns when it is at chance."""
     import matplotlib  # noqa: PLC0415 -- lazy: start-up
@@ -141,8 +152,7 @@ def contact_sheet(normal: np.ndarray, backwards: np.ndarray, path: Path,
         title += f"; head accuracy {accuracy:.0f}%"
         if accuracy <= CHANCE:
             title += " (AT CHANCE: the maps are noise)"
-    fig.suptitle(title, fontsize=8, color="red" if accuracy is not None and accuracy <= CHANCE
-                 else "black")
+    fig.suptitle(title, fontsize=8, color="red" if accuracy is not None and accuracy <= CHANCE else "black")
     scale = plt.cm.ScalarMappable(cmap="jet", norm=matplotlib.colors.Normalize(0, 1))
     bar = fig.colorbar(scale, ax=axes.ravel().tolist(), fraction=0.02, pad=0.01)
     bar.set_label("class activation (min–max per clip)", fontsize=7)
@@ -162,10 +172,12 @@ def _save_png(path: Path, image: np.ndarray) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = command_parser("vidssl-cam", __doc__)
-    parser.add_argument("config", help="the config whose backbone and first training dataset "
-                                       "are used")
-    parser.add_argument("--checkpoint", required=True,
-                        help="a vidssl checkpoint with backbone weights (stage_<name>.pt, last.pt)")
+    parser.add_argument("config", help="the config whose backbone and first training dataset are used")
+    parser.add_argument(
+        "--checkpoint",
+        required=True,
+        help="a vidssl checkpoint with backbone weights (stage_<name>.pt, last.pt)",
+    )
     parser.add_argument("--video", required=True, help="the video to draw the maps on")
     parser.add_argument("--out", required=True, help="output folder for the PNGs and the head")
     parser.add_argument("--head", help="a trained cam_head.pt to use instead of training one")
@@ -194,31 +206,42 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"{args.config}: no stage with a dataset to train the CAM head on")
     source_view = source.get("view") or {}
     residual = bool(source_view.get("residual", False))
-    view = dict(clip_len=args.clip_len + residual, size=args.size, crop="random_resized",
-                scale=(0.5, 1.0), residual=residual)
+    view = dict(
+        clip_len=args.clip_len + residual,
+        size=args.size,
+        crop="random_resized",
+        scale=(0.5, 1.0),
+        residual=residual,
+    )
     accuracy = None
     if args.head:
         weight = torch.load(args.head, map_location=device, weights_only=True)
         head = nn.Linear(weight.shape[1], 2, bias=False).to(device)
         head.weight.data.copy_(weight)
     else:
-        dataset = registry.build("dataset", {**source, "view": view},
-                                 ["stages", "dataset"], views={"clip": {}})
-        loader = torch.utils.data.DataLoader(dataset, batch_size=args.batch_size, shuffle=True,
-                                             drop_last=len(dataset) > args.batch_size)
+        dataset = registry.build(
+            "dataset", {**source, "view": view}, ["stages", "dataset"], views={"clip": {}}
+        )
+        loader = torch.utils.data.DataLoader(
+            dataset, batch_size=args.batch_size, shuffle=True, drop_last=len(dataset) > args.batch_size
+        )
         head, accuracy = train_head(backbone, loader, args.epochs, device, residual)
         torch.save(head.weight.detach().cpu(), out / "cam_head.pt")
         if accuracy <= CHANCE:
-            print(f"vidssl-cam: warning: the head tells normal from reversed clips only "
-                  f"{accuracy:.1f}% of the time (chance: 50%): its maps show noise, not where "
-                  f"the backbone sees the arrow of time", file=sys.stderr)
+            print(
+                f"vidssl-cam: warning: the head tells normal from reversed clips only "
+                f"{accuracy:.1f}% of the time (chance: 50%): its maps show noise, not where "
+                f"the backbone sees the arrow of time",
+                file=sys.stderr,
+            )
     frames, clip = _clip_of(args.video, args.clip_len, args.size, residual, source_view)
     with torch.no_grad():
         # with residual frames, each difference is shown on the later frame of its pair
         steps = clip.shape[2]
         normal = overlay(frames[-steps:], cam(backbone, head, clip.to(device), 0))
-        backwards = overlay(frames[:steps][::-1].copy(),
-                            cam(backbone, head, reverse(clip, residual).to(device), 1))
+        backwards = overlay(
+            frames[:steps][::-1].copy(), cam(backbone, head, reverse(clip, residual).to(device), 1)
+        )
     for name, images in (("normal", normal), ("reversed", backwards)):
         for t, image in enumerate(images):
             _save_png(out / f"{name}_{t:02d}.png", image)

@@ -8,6 +8,7 @@ averaged scores; with ``report=True`` it also writes ``<stage>_per_class.tsv``,
 ``<stage>_confusion.tsv`` (counts, rows = true class) and ``<stage>_confusion.png`` into the work
 dir.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -25,9 +26,11 @@ class ClassificationEvaluator:
         self.average, self.report = average, report
 
     def card(self) -> dict[str, object]:
-        return {"level": "video", "aggregation": f"{self.average} averaged over each video's "
-                                                 f"clips × crops",
-                "metrics": "top1, top5, mean_class_acc (percent)"}
+        return {
+            "level": "video",
+            "aggregation": f"{self.average} averaged over each video's clips × crops",
+            "metrics": "top1, top5, mean_class_acc (percent)",
+        }
 
     def scores(self, context: EvaluationContext) -> tuple[np.ndarray, np.ndarray]:
         """(scores ``N×K``, labels ``N``) over the whole dataset, in dataset order, on every rank."""
@@ -47,18 +50,19 @@ class ClassificationEvaluator:
         return classification_metrics(scores, labels, self.average)
 
 
-def classification_metrics(scores: np.ndarray, labels: np.ndarray,
-                           average: str = "logits") -> dict[str, float]:
+def classification_metrics(
+    scores: np.ndarray, labels: np.ndarray, average: str = "logits"
+) -> dict[str, float]:
     """top1 / top5 / mean per-class accuracy (percent) and the cross-entropy of ``scores``."""
     ranked = np.argsort(-scores, axis=1)
     top1 = ranked[:, 0] == labels
     metrics = {"top1": 100.0 * top1.mean()}
     if scores.shape[1] >= 5:
         metrics["top5"] = 100.0 * (ranked[:, :5] == labels[:, None]).any(1).mean()
-    metrics["mean_class_acc"] = 100.0 * float(np.mean([top1[labels == c].mean()
-                                                       for c in np.unique(labels)]))
-    logits = torch.from_numpy(scores).clamp_min(1e-12).log() if average == "softmax" \
-        else torch.from_numpy(scores)
+    metrics["mean_class_acc"] = 100.0 * float(np.mean([top1[labels == c].mean() for c in np.unique(labels)]))
+    logits = (
+        torch.from_numpy(scores).clamp_min(1e-12).log() if average == "softmax" else torch.from_numpy(scores)
+    )
     metrics["loss"] = float(F.cross_entropy(logits, torch.from_numpy(labels)))
     return {k: float(v) for k, v in metrics.items()}
 
@@ -68,8 +72,9 @@ def classification_metrics(scores: np.ndarray, labels: np.ndarray,
 MAX_FIGURE_INCHES = 12
 
 
-def write_report(scores: np.ndarray, labels: np.ndarray, classes: list[str], work_dir: Path,
-                 stage: str) -> None:
+def write_report(
+    scores: np.ndarray, labels: np.ndarray, classes: list[str], work_dir: Path, stage: str
+) -> None:
     """Per-class accuracy table (TSV) and a confusion-matrix PNG (rows: true class)."""
     import matplotlib  # noqa: PLC0415 -- lazy: start-up
 
@@ -85,10 +90,15 @@ def write_report(scores: np.ndarray, labels: np.ndarray, classes: list[str], wor
         lines.append(f"{classes[c]}\t{total}\t{100 * confusion[c, c] / max(1, total):.2f}")
     (Path(work_dir) / f"{stage}_per_class.tsv").write_text("\n".join(lines) + "\n")
     np.savetxt(Path(work_dir) / f"{stage}_confusion.tsv", confusion, fmt="%d", delimiter="\t")
-    size = min(max(4, 0.35 * k), MAX_FIGURE_INCHES)   # Kinetics' 400 classes: 3 pixels each
+    size = min(max(4, 0.35 * k), MAX_FIGURE_INCHES)  # Kinetics' 400 classes: 3 pixels each
     fig, ax = plt.subplots(figsize=(size + 1, size))
-    image = ax.imshow(confusion / np.maximum(1, confusion.sum(1, keepdims=True)), cmap="Blues",
-                      vmin=0, vmax=1, interpolation="nearest")
+    image = ax.imshow(
+        confusion / np.maximum(1, confusion.sum(1, keepdims=True)),
+        cmap="Blues",
+        vmin=0,
+        vmax=1,
+        interpolation="nearest",
+    )
     if k <= 40:
         ax.set_xticks(range(k), classes, rotation=90, fontsize=7)
         ax.set_yticks(range(k), classes, fontsize=7)

@@ -5,6 +5,7 @@
 * ``linear_probe``: the CoCLR protocol: frozen backbone features → L2-normalise → BatchNorm1d →
   linear (weights N(0, 0.01)); run it as a ``probe`` stage so the backbone stays in eval mode.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -21,9 +22,11 @@ def freeze_below(backbone: nn.Module, ft_begin_index: int) -> None:
     ``requires_grad=False`` (their BatchNorm statistics still update in train mode)."""
     names = ["stem"] + [f"layer{i}" for i in range(1, ft_begin_index)]
     if ft_begin_index > 0 and not all(hasattr(backbone, n) for n in names):
-        raise ConfigError(f"ft_begin_index={ft_begin_index} needs a backbone with stages named "
-                          f"{', '.join(names)} ({type(backbone).__name__} has other names)")
-    for name in names[: ft_begin_index]:
+        raise ConfigError(
+            f"ft_begin_index={ft_begin_index} needs a backbone with stages named "
+            f"{', '.join(names)} ({type(backbone).__name__} has other names)"
+        )
+    for name in names[:ft_begin_index]:
         for param in getattr(backbone, name).parameters():
             param.requires_grad_(False)
 
@@ -31,8 +34,14 @@ def freeze_below(backbone: nn.Module, ft_begin_index: int) -> None:
 class Classifier(Method):
     """Backbone + classification head; ``normalize`` selects the linear-probe head."""
 
-    def __init__(self, backbone: nn.Module, num_classes: int, dropout: float = 0.0,
-                 normalize: bool = False, ft_begin_index: int = 0) -> None:
+    def __init__(
+        self,
+        backbone: nn.Module,
+        num_classes: int,
+        dropout: float = 0.0,
+        normalize: bool = False,
+        ft_begin_index: int = 0,
+    ) -> None:
         super().__init__(backbone)
         freeze_below(backbone, ft_begin_index)
         self.normalize, self.ft_begin_index = normalize, ft_begin_index
@@ -72,8 +81,9 @@ class Classifier(Method):
         return card
 
 
-def supervised(backbone: nn.Module, num_classes: int, dropout: float = 0.5,
-               ft_begin_index: int = 0) -> Classifier:
+def supervised(
+    backbone: nn.Module, num_classes: int, dropout: float = 0.5, ft_begin_index: int = 0
+) -> Classifier:
     """Backbone + dropout + linear classifier, trained with cross-entropy; stages below
     ``ft_begin_index`` stay frozen (seed 000's fine-tuning)."""
     return Classifier(backbone, num_classes, dropout=dropout, ft_begin_index=ft_begin_index)

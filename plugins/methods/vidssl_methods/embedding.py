@@ -1,5 +1,6 @@
 """What the embedding methods share: a linear projection to a unit-norm embedding, and the
 backbone + embedding head + memory bank of instance recognition and local aggregation."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -36,8 +37,9 @@ class EmbeddingMethod(Method):
 
     views = {"clip": {}}
 
-    def __init__(self, backbone: nn.Module, dim: int = 128, momentum: float = 0.5,
-                 temperature: float = 0.07) -> None:
+    def __init__(
+        self, backbone: nn.Module, dim: int = 128, momentum: float = 0.5, temperature: float = 0.07
+    ) -> None:
         super().__init__(backbone)
         self.head = EmbeddingHead(backbone.feat_dim, dim, xavier=True)
         self.bank = MemoryBank(dim)
@@ -48,9 +50,11 @@ class EmbeddingMethod(Method):
         (``repeat``) is refused: each would update the same row."""
         repeats = getattr(dataset, "clips_per_item", 1)
         if repeats > 1:
-            raise ConfigError(f"{type(self).__name__}: its dataset repeats each video {repeats} "
-                              f"times per item (repeat={repeats}), but the memory bank keeps one "
-                              f"row per video that every copy would update; set repeat=1")
+            raise ConfigError(
+                f"{type(self).__name__}: its dataset repeats each video {repeats} "
+                f"times per item (repeat={repeats}), but the memory bank keeps one "
+                f"row per video that every copy would update; set repeat=1"
+            )
         self.bank.resize(len(dataset))
 
     def embed_batch(self, batch: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:

@@ -17,6 +17,7 @@ dataset=DEFAULT, datasets=[VALID...], overrides={DATASET: {dotted.key: value}})`
 
 The result is written as a plain config file (``eval_config.py``) that ``vidssl-run`` runs alike.
 """
+
 from __future__ import annotations
 
 import copy
@@ -54,8 +55,10 @@ def protocol_file(name: str) -> Path:
     else:
         path = protocol_dir() / f"{name}.py"
     if not path.is_file():
-        raise ConfigError(f"--protocol: no protocol '{name}' ({path} does not exist; protocols in "
-                          f"{protocol_dir()}: {', '.join(protocol_names()) or 'none'})")
+        raise ConfigError(
+            f"--protocol: no protocol '{name}' ({path} does not exist; protocols in "
+            f"{protocol_dir()}: {', '.join(protocol_names()) or 'none'})"
+        )
     return path
 
 
@@ -68,8 +71,9 @@ def _matches(cfg: Any, source: dict[str, Any]) -> bool:
     return isinstance(cfg, dict) and all(cfg.get(k) == v for k, v in source.items())
 
 
-def _swap(cfg: dict[str, Any], old: dict[str, Any], new: dict[str, Any],
-          split: int | None) -> tuple[dict[str, Any], str | None]:
+def _swap(
+    cfg: dict[str, Any], old: dict[str, Any], new: dict[str, Any], split: int | None
+) -> tuple[dict[str, Any], str | None]:
     """``cfg`` with ``old``'s source replaced by ``new``'s, and which role (train/test) it was."""
     for role in ("train", "test"):
         if _matches(cfg, old[role]):
@@ -84,8 +88,9 @@ def _swap(cfg: dict[str, Any], old: dict[str, Any], new: dict[str, Any],
 
 def _replace_number(value: Any, key: str, old: int, new: int) -> Any:
     if isinstance(value, dict):
-        return {k: new if k == key and v == old else _replace_number(v, key, old, new)
-                for k, v in value.items()}
+        return {
+            k: new if k == key and v == old else _replace_number(v, key, old, new) for k, v in value.items()
+        }
     if isinstance(value, list):
         return [_replace_number(v, key, old, new) for v in value]
     return value
@@ -103,37 +108,49 @@ def set_key(cfg: dict[str, Any], dotted: str, value: Any) -> None:
         node[last] = value
 
 
-def compose(protocol_path: Path, dataset: str, backbone: dict[str, Any],
-            weights: tuple[str, str], seed: int = 0, split: int | None = None,
-            residual: bool = False) -> dict[str, Any]:
+def compose(
+    protocol_path: Path,
+    dataset: str,
+    backbone: dict[str, Any],
+    weights: tuple[str, str],
+    seed: int = 0,
+    split: int | None = None,
+    residual: bool = False,
+) -> dict[str, Any]:
     """The config of ``protocol_path`` on ``dataset`` (its ``split``) with ``backbone`` and its
     ``weights`` (checkpoint file, weight format), as described in this module's docstring."""
     cfg = read_config(protocol_path)
     protocol = cfg.get("protocol")
     if not isinstance(protocol, dict) or "name" not in protocol or "dataset" not in protocol:
-        raise ConfigError(f"{protocol_path} is not a protocol config: it needs a top-level "
-                          f"protocol = dict(name=..., dataset=DEFAULT, datasets=[...])")
+        raise ConfigError(
+            f"{protocol_path} is not a protocol config: it needs a top-level "
+            f"protocol = dict(name=..., dataset=DEFAULT, datasets=[...])"
+        )
     valid = protocol.get("datasets", [protocol["dataset"]])
     if dataset not in valid:
-        raise ConfigError(f"--dataset: protocol '{protocol['name']}' is defined on "
-                          f"{', '.join(valid)}, not on '{dataset}'")
+        raise ConfigError(
+            f"--dataset: protocol '{protocol['name']}' is defined on {', '.join(valid)}, not on '{dataset}'"
+        )
     table = dataset_table(protocol_path.parent)
     old, new = table[protocol["dataset"]], table[dataset]
     if split is not None and split not in new.get("splits", []):
-        raise ConfigError(f"--splits: {dataset} has "
-                          f"{'splits ' + ', '.join(map(str, new['splits'])) if new.get('splits') else 'no official splits'}"
-                          f", not {split}")
+        raise ConfigError(
+            f"--splits: {dataset} has "
+            f"{'splits ' + ', '.join(map(str, new['splits'])) if new.get('splits') else 'no official splits'}"
+            f", not {split}"
+        )
     roles = set()
     for stage in cfg["stages"]:
         for holder, key, _ in dataset_slots(stage):
             holder[key], role = _swap(holder[key], old, new, split)
             roles.add(role)
     if not {"train", "test"} & roles:
-        raise ConfigError(f"{protocol_path}: none of its datasets is its default "
-                          f"'{protocol['dataset']}' as {protocol_path.parent / DATASETS_FILE} "
-                          f"gives it, so it cannot be moved to another dataset")
-    cfg["stages"] = _replace_number(cfg["stages"], "num_classes", old["num_classes"],
-                                    new["num_classes"])
+        raise ConfigError(
+            f"{protocol_path}: none of its datasets is its default "
+            f"'{protocol['dataset']}' as {protocol_path.parent / DATASETS_FILE} "
+            f"gives it, so it cannot be moved to another dataset"
+        )
+    cfg["stages"] = _replace_number(cfg["stages"], "num_classes", old["num_classes"], new["num_classes"])
     for key, value in (protocol.get("overrides") or {}).get(dataset, {}).items():
         set_key(cfg, key, copy.deepcopy(value))
     if residual:
@@ -146,8 +163,10 @@ def compose(protocol_path: Path, dataset: str, backbone: dict[str, Any],
     cfg["backbone"] = backbone
     first = cfg["stages"][0]
     if first.get("init_from"):
-        raise ConfigError(f"{protocol_path}: its first stage has init_from "
-                          f"'{first['init_from']}'; the evaluated weights are loaded there")
+        raise ConfigError(
+            f"{protocol_path}: its first stage has init_from "
+            f"'{first['init_from']}'; the evaluated weights are loaded there"
+        )
     first["init_from"], first["init_format"] = weights
     cfg["seed"] = seed
     return cfg

@@ -6,6 +6,7 @@ video's clips and crops, the loop retrieval uses) and ``<out stem>.index.tsv`` (
 video, label of each feature row) in dataset order; unreadable videos have no row. ``out`` is
 relative to the work dir unless absolute.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -28,7 +29,8 @@ class FeaturesExtractor:
             out.parent.mkdir(parents=True, exist_ok=True)
             np.save(out, features)
             dataset = context.dataset
-            lines = ["row\tvideo\tlabel"] + [f"{row}\t{dataset.video_name(row)}\t{label}"
-                                             for row, label in zip(rows, labels, strict=True)]
+            lines = ["row\tvideo\tlabel"] + [
+                f"{row}\t{dataset.video_name(row)}\t{label}" for row, label in zip(rows, labels, strict=True)
+            ]
             out.with_suffix(".index.tsv").write_text("\n".join(lines) + "\n")
         return {"videos": float(features.shape[0]), "feat_dim": float(features.shape[1])}

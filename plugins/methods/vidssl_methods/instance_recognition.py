@@ -10,6 +10,7 @@ uniformly (possibly the positive) is
 with τ = 0.07 and the seed's fixed ``Z = 2,876,934.2``; ``z=None`` estimates Z once, on the
 first batch, as ``N · mean exp(v·V_noise/τ)`` (Wu et al.) and keeps it in the checkpoint.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -22,8 +23,9 @@ from vidssl_methods.embedding import EmbeddingMethod
 SEED_Z = 2_876_934.2
 
 
-def nce_loss(positive: torch.Tensor, noise: torch.Tensor, n_data: int, z: float,
-             temperature: float, eps: float = 1e-7) -> torch.Tensor:
+def nce_loss(
+    positive: torch.Tensor, noise: torch.Tensor, n_data: int, z: float, temperature: float, eps: float = 1e-7
+) -> torch.Tensor:
     """NCE loss from similarities ``positive`` (``B``) and ``noise`` (``B×k``) to bank rows."""
     k = noise.shape[1]
     noise_prior = k / n_data
@@ -37,16 +39,22 @@ def nce_loss(positive: torch.Tensor, noise: torch.Tensor, n_data: int, z: float,
 class InstanceRecognition(EmbeddingMethod):
     """IR with NCE over ``num_noise`` uniformly drawn bank rows (seed 000, stage 1)."""
 
-    def __init__(self, backbone: torch.nn.Module, dim: int = 128, num_noise: int = 4096,
-                 temperature: float = 0.07, momentum: float = 0.5,
-                 z: float | None = SEED_Z) -> None:
+    def __init__(
+        self,
+        backbone: torch.nn.Module,
+        dim: int = 128,
+        num_noise: int = 4096,
+        temperature: float = 0.07,
+        momentum: float = 0.5,
+        z: float | None = SEED_Z,
+    ) -> None:
         super().__init__(backbone, dim, momentum, temperature)
         self.num_noise = num_noise
         self.register_buffer("z", torch.tensor(-1.0 if z is None else float(z)))
 
     def training_step(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
         v, indices = self.embed_batch(batch)
-        similarity = v @ self.bank.memory.t()                       # B×N
+        similarity = v @ self.bank.memory.t()  # B×N
         noise_rows = torch.randint(len(self.bank), (v.shape[0], self.num_noise), device=v.device)
         positive = similarity.gather(1, indices[:, None])[:, 0]
         noise = similarity.gather(1, noise_rows)

@@ -22,6 +22,7 @@ epoch's partial last batch (``batch_i == N // batch_size``); nothing changes the
 point and the next epoch's start, so the labels are the same (a test shows it). The seed's quirk
 that it never re-clusters when N is a multiple of the batch size is not reproduced.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -34,16 +35,20 @@ from vidssl import ConfigError, DataError, distributed, kmeans_labels
 from vidssl_methods.embedding import EmbeddingMethod
 
 
-def local_aggregation_loss(similarity: torch.Tensor, indices: torch.Tensor,
-                           labels: torch.Tensor, background_k: int, temperature: float
-                           ) -> torch.Tensor:
+def local_aggregation_loss(
+    similarity: torch.Tensor,
+    indices: torch.Tensor,
+    labels: torch.Tensor,
+    background_k: int,
+    temperature: float,
+) -> torch.Tensor:
     """LA loss from ``similarity`` (``B×N``, embeddings · bank), the batch's rows ``indices``
     (``B``) and cluster ``labels`` (``[num_c, N]``; −1 matches nothing)."""
     top, neighbours = similarity.topk(min(background_k, similarity.shape[1]), dim=1)
-    own = labels[:, indices]                                          # num_c×B
+    own = labels[:, indices]  # num_c×B
     same = (labels[:, neighbours] == own[:, :, None]) & (own[:, :, None] >= 0)
     # label -1 (a video without trajectories, kept): no close neighbour but its own row
-    close = same.any(0) | (neighbours == indices[:, None])            # B×k
+    close = same.any(0) | (neighbours == indices[:, None])  # B×k
     logits = top / temperature
     log_close = torch.logsumexp(logits.masked_fill(~close, float("-inf")), dim=1)
     log_background = torch.logsumexp(logits, dim=1)
@@ -53,11 +58,21 @@ def local_aggregation_loss(similarity: torch.Tensor, indices: torch.Tensor,
 class LocalAggregation(EmbeddingMethod):
     """LA on a memory bank with fixed (IDT) or re-computed k-means cluster labels."""
 
-    def __init__(self, backbone: torch.nn.Module, clusters: Literal["file", "bank",
-                 "bank+features"] = "bank", cluster_file: str = "idt/cluster_labels.npy",
-                 features_file: str = "idt/features.npy", k: int = 6000, num_c: int = 3,
-                 background_k: int = 4096, dim: int = 128, temperature: float = 0.07,
-                 momentum: float = 0.5, kmeans_iterations: int = 20, seed: int = 1234) -> None:
+    def __init__(
+        self,
+        backbone: torch.nn.Module,
+        clusters: Literal["file", "bank", "bank+features"] = "bank",
+        cluster_file: str = "idt/cluster_labels.npy",
+        features_file: str = "idt/features.npy",
+        k: int = 6000,
+        num_c: int = 3,
+        background_k: int = 4096,
+        dim: int = 128,
+        temperature: float = 0.07,
+        momentum: float = 0.5,
+        kmeans_iterations: int = 20,
+        seed: int = 1234,
+    ) -> None:
         super().__init__(backbone, dim, momentum, temperature)
         self.clusters, self.cluster_file, self.features_file = clusters, cluster_file, features_file
         self.k, self.num_c, self.background_k = k, num_c, background_k
@@ -92,8 +107,9 @@ class LocalAggregation(EmbeddingMethod):
     def training_step(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
         v, indices = self.embed_batch(batch)
         similarity = v @ self.bank.memory.t()
-        loss = local_aggregation_loss(similarity, indices, self.cluster_labels,
-                                      self.background_k, self.temperature)
+        loss = local_aggregation_loss(
+            similarity, indices, self.cluster_labels, self.background_k, self.temperature
+        )
         self.bank.update(indices, v, self.momentum)
         return {"loss": loss}
 
@@ -101,12 +117,15 @@ class LocalAggregation(EmbeddingMethod):
 def _load(path: Path, n: int, what: str, matrix: bool = False) -> np.ndarray:
     """A ``.npy`` written by an earlier stage, checked against the dataset size ``n``."""
     if not path.is_file():
-        raise ConfigError(f"local_aggregation: {what} file {path} not found (run the stage that "
-                          f"writes it first, e.g. an 'idt_clusters' extract stage)")
+        raise ConfigError(
+            f"local_aggregation: {what} file {path} not found (run the stage that "
+            f"writes it first, e.g. an 'idt_clusters' extract stage)"
+        )
     array = np.load(path)
     if matrix and (array.ndim != 2 or array.shape[1] != n or array.dtype.kind not in "iu"):
-        raise DataError(f"{path}: expected integer cluster labels [num_c, {n}], got "
-                        f"{array.dtype} {list(array.shape)}")
+        raise DataError(
+            f"{path}: expected integer cluster labels [num_c, {n}], got {array.dtype} {list(array.shape)}"
+        )
     if not matrix and (array.ndim != 2 or array.shape[0] != n):
         raise DataError(f"{path}: expected {what} [{n}, d], got {list(array.shape)}")
     return array.astype(np.int64) if matrix else array.astype(np.float32)

@@ -4,6 +4,7 @@ Rows start uniform in [−σ, σ] with σ = 1/√(dim/3) and are L2-normalised; 
 batch's rows become ``normalise(m·V_i + (1 − m)·v_i)``. Under torch.distributed the batch's
 embeddings and indices are gathered from every rank first, so all ranks hold the same bank.
 """
+
 from __future__ import annotations
 
 import math

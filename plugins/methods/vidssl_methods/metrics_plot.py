@@ -2,6 +2,7 @@
 the end of the run (rank 0), from ``metrics.jsonl``: the training loss of every logged iteration
 with a smoothed line, the learning rate and the validation metrics per epoch, all stages one
 after another on a shared step axis with their boundaries marked."""
+
 from __future__ import annotations
 
 import json
@@ -57,7 +58,7 @@ def plot_metrics(log: Path, out: Path) -> bool:
     palette = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     offset = 0
     for number, stage in enumerate(stages):
-        colour = palette[number % len(palette)]   # one colour per stage in every panel
+        colour = palette[number % len(palette)]  # one colour per stage in every panel
         iters = [r for r in records if r["event"] == "iter" and r["stage"] == stage]
         epochs = [r for r in records if r["event"] == "epoch" and r["stage"] == stage]
         per_epoch = max([r["iter"] for r in iters] or [1])
@@ -65,22 +66,31 @@ def plot_metrics(log: Path, out: Path) -> bool:
         if iters:
             x, loss = [step(r) for r in iters], [r["loss"] for r in iters]
             loss_ax.plot(x, loss, lw=0.6, alpha=0.35, color=colour)
-            loss_ax.plot(x, _smooth(loss, max(1, len(loss) // 20)), color=colour, lw=1.5,
-                         label=stage)
+            loss_ax.plot(x, _smooth(loss, max(1, len(loss) // 20)), color=colour, lw=1.5, label=stage)
         ends = [offset + r["epoch"] * per_epoch for r in epochs]
-        if iters and "lr" in iters[0]:   # the schedule as the logged iterations saw it
-            lr_ax.plot([step(r) for r in iters], [r["lr"] for r in iters], color=colour,
-                       label=stage)
+        if iters and "lr" in iters[0]:  # the schedule as the logged iterations saw it
+            lr_ax.plot([step(r) for r in iters], [r["lr"] for r in iters], color=colour, label=stage)
         elif epochs:
             lr_ax.plot(ends, [r["lr"] for r in epochs], marker=".", color=colour, label=stage)
         for key in sorted({k for r in epochs for k in r if k.startswith("val_top1")}):
-            val_ax.plot([e for e, r in zip(ends, epochs, strict=True) if key in r],
-                        [r[key] for r in epochs if key in r], marker="o", color=colour,
-                        label=f"{stage} {key}")
+            val_ax.plot(
+                [e for e, r in zip(ends, epochs, strict=True) if key in r],
+                [r[key] for r in epochs if key in r],
+                marker="o",
+                color=colour,
+                label=f"{stage} {key}",
+            )
         final = next((r for r in records if r["event"] == "stage" and r["stage"] == stage), {})
         if "top1" in final:
-            val_ax.scatter([max(ends or [offset])], [final["top1"]], marker="*", s=80,
-                           zorder=3, color=colour, label=f"{stage} final top1")
+            val_ax.scatter(
+                [max(ends or [offset])],
+                [final["top1"]],
+                marker="*",
+                s=80,
+                zorder=3,
+                color=colour,
+                label=f"{stage} final top1",
+            )
         offset = max(ends + [offset])
         for ax in (loss_ax, lr_ax, val_ax):
             ax.axvline(offset, color="grey", lw=0.5, ls=":")

@@ -1,5 +1,6 @@
 """Entry point of vidssl-methods: registers methods, evaluators, the ``features`` extractor and
 hooks."""
+
 import inspect
 from pathlib import Path
 
@@ -39,8 +40,7 @@ def vidssl_register_evaluators(register):
     register("classification", ClassificationEvaluator)
     schema = schema_from_signature(RetrievalEvaluator)
     # its gallery: a dataset config, named "gallery" on the protocol card
-    schema["properties"]["train_dataset"] = {"x-component": "dataset", "x-role": "gallery",
-                                             "type": "object"}
+    schema["properties"]["train_dataset"] = {"x-component": "dataset", "x-role": "gallery", "type": "object"}
     register("retrieval", RetrievalEvaluator, schema)
 
 
@@ -55,9 +55,12 @@ def vidssl_register_hooks(register):
 
 
 #: method arguments that grow with the training set (a smoke run caps them to its videos)
-DATA_SIZED = {"local_aggregation": (LocalAggregation, ("k", "background_k")),
-              "instance_recognition": (InstanceRecognition, ("num_noise",)),
-              "vtdl": (VTDL, ("queue_size",)), "mlfo": (MLFO, ("queue_size", "num_prototypes"))}
+DATA_SIZED = {
+    "local_aggregation": (LocalAggregation, ("k", "background_k")),
+    "instance_recognition": (InstanceRecognition, ("num_noise",)),
+    "vtdl": (VTDL, ("queue_size",)),
+    "mlfo": (MLFO, ("queue_size", "num_prototypes")),
+}
 
 
 @hookimpl

@@ -10,6 +10,7 @@ videos), the environment (versions, git commit, seed, command) and the time of e
 With --table, prints only the Markdown results table of the work dirs (what the manual's result
 tables are made of).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -65,16 +66,16 @@ def collect(work_dir: Path, out: Path | None) -> RunRecord:
     name = work_dir.resolve().name
     log = first_run / "metrics.jsonl"
     records = [json.loads(line) for line in log.read_text().splitlines()] if log.is_file() else []
-    seconds = {r["stage"]: r["seconds"] for r in records
-               if r["event"] == "stage" and "seconds" in r}
-    record = RunRecord(name, work_dir, results, cards, _json(first_run / "env.json") or {},
-                       seconds)
+    seconds = {r["stage"]: r["seconds"] for r in records if r["event"] == "stage" and "seconds" in r}
+    record = RunRecord(name, work_dir, results, cards, _json(first_run / "env.json") or {}, seconds)
     curves = out / f"{name}_metrics.png" if out is not None else None
     if curves is not None and plot_metrics(log, curves):
         record.figures.append(("training curves (loss, learning rate, validation top-1)", curves))
     for stage in results:
-        for suffix, title in (("confusion", "confusion matrix"),
-                              ("retrieval_examples", "retrieval examples")):
+        for suffix, title in (
+            ("confusion", "confusion matrix"),
+            ("retrieval_examples", "retrieval examples"),
+        ):
             png = first_run / f"{stage}_{suffix}.png"
             if out is not None and png.is_file():
                 copy = out / f"{name}_{png.name}"
@@ -99,16 +100,19 @@ def card_summary(card: dict[str, Any]) -> str:
     if "input" in card:
         i = card["input"]
         size = f" at {i['size']} px" if "size" in i else ""
-        parts.append(f"{i['frames']} {i['clip_len']} frames"
-                     f"{' every ' + str(i['stride']) if i.get('stride', 1) != 1 else ''}{size}"
-                     if "clip_len" in i else f"whole {i['frames']} videos{size}")
+        parts.append(
+            f"{i['frames']} {i['clip_len']} frames"
+            f"{' every ' + str(i['stride']) if i.get('stride', 1) != 1 else ''}{size}"
+            if "clip_len" in i
+            else f"whole {i['frames']} videos{size}"
+        )
     if "test_views" in card:
         v = card["test_views"]
         parts.append(f"{v['clips']} clip(s) × {v['crops']} crop(s) per video")
     evaluator = card.get("evaluator", {})
     if "aggregation" in evaluator:
         parts.append(evaluator["aggregation"])
-    if "level" in evaluator:   # "video" or "video (how its features are made)"
+    if "level" in evaluator:  # "video" or "video (how its features are made)"
         level, _, how = evaluator["level"].partition(" ")
         parts.append(f"{level}-level {how}".strip())
     head = card.get("method", {}).get("head")
@@ -117,8 +121,10 @@ def card_summary(card: dict[str, Any]) -> str:
     training = card.get("training")
     if training:
         optimizer = training.get("optimizer") or {}
-        parts.append(f"{training['epochs']} epoch(s) {optimizer.get('type', '')} lr "
-                     f"{optimizer.get('lr', '?')}, backbone {training['backbone']}")
+        parts.append(
+            f"{training['epochs']} epoch(s) {optimizer.get('type', '')} lr "
+            f"{optimizer.get('lr', '?')}, backbone {training['backbone']}"
+        )
     sha = (card.get("checkpoint") or {}).get("backbone_sha256")
     if sha:
         parts.append(f"weights {sha[:12]}")
@@ -136,16 +142,24 @@ def metric_text(value: float | None, card: dict[str, Any], key: str) -> str:
 
 def markdown_table(records: list[RunRecord]) -> str:
     """The results of every stage of ``records``: run, stage, metrics and the card's summary."""
-    keys = [k for k in ("top1", "top5", "mean_class_acc", "R@1", "R@5", "R@10", "R@20", "R@50")
-            if any(k in m for r in records for m in r.results.values())]
-    lines = ["| run | stage | " + " | ".join(keys) + " | protocol |",
-             "|---|---|" + "---|" * len(keys) + "---|"]
+    keys = [
+        k
+        for k in ("top1", "top5", "mean_class_acc", "R@1", "R@5", "R@10", "R@20", "R@50")
+        if any(k in m for r in records for m in r.results.values())
+    ]
+    lines = [
+        "| run | stage | " + " | ".join(keys) + " | protocol |",
+        "|---|---|" + "---|" * len(keys) + "---|",
+    ]
     for record in records:
         for stage, metrics in record.results.items():
             card = record.cards.get(stage, {})
             cells = [metric_text(metrics.get(k), card, k) if k in metrics else "" for k in keys]
-            lines.append(f"| {record.name} | {stage} | " + " | ".join(cells) +
-                         f" | {card_summary(card) if card else 'no card'} |")
+            lines.append(
+                f"| {record.name} | {stage} | "
+                + " | ".join(cells)
+                + f" | {card_summary(card) if card else 'no card'} |"
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -164,64 +178,93 @@ pre{background:#f6f6f6;padding:8px;font-size:11px;overflow:auto}.card{font-size:
 
 def render_html(records: list[RunRecord]) -> str:
     e = html.escape
-    body = [f"<h1>vidssl report: {e(', '.join(r.name for r in records))}</h1>",
-            '<h2 id="results">Results</h2>']
+    body = [
+        f"<h1>vidssl report: {e(', '.join(r.name for r in records))}</h1>",
+        '<h2 id="results">Results</h2>',
+    ]
     for record in records:
-        body.append(f"<h3>{e(record.name)}</h3><table class='results'><tr><th>stage</th>"
-                    f"<th>metrics</th><th>protocol card</th></tr>")
+        body.append(
+            f"<h3>{e(record.name)}</h3><table class='results'><tr><th>stage</th>"
+            f"<th>metrics</th><th>protocol card</th></tr>"
+        )
         for stage, metrics in record.results.items():
             card = record.cards.get(stage, {})
             values = ", ".join(f"{e(k)} {e(metric_text(v, card, k))}" for k, v in metrics.items())
-            body.append(f"<tr><td>{e(stage)}</td><td>{values}</td><td class='card'>"
-                        f"{e(card_summary(card)) if card else 'no card'}<details><summary>full "
-                        f"card</summary><pre>{e(json.dumps(card, indent=1))}</pre></details>"
-                        f"</td></tr>")
+            body.append(
+                f"<tr><td>{e(stage)}</td><td>{values}</td><td class='card'>"
+                f"{e(card_summary(card)) if card else 'no card'}<details><summary>full "
+                f"card</summary><pre>{e(json.dumps(card, indent=1))}</pre></details>"
+                f"</td></tr>"
+            )
         body.append("</table>")
     for record in records:
-        body.append(f"<h2 id='figures-{e(record.name)}' class='figures'>Figures: {e(record.name)}"
-                    f"</h2>")
+        body.append(f"<h2 id='figures-{e(record.name)}' class='figures'>Figures: {e(record.name)}</h2>")
         for title, path in record.figures:
             data = base64.b64encode(path.read_bytes()).decode()
-            kind = "retrieval" if "retrieval" in path.name else \
-                "confusion" if "confusion" in path.name else "curves"
-            body.append(f"<figure class='{kind}'><img alt='{e(title)}' "
-                        f"src='data:image/png;base64,{data}'><figcaption>{e(title)}</figcaption>"
-                        f"</figure>")
+            kind = (
+                "retrieval"
+                if "retrieval" in path.name
+                else "confusion"
+                if "confusion" in path.name
+                else "curves"
+            )
+            body.append(
+                f"<figure class='{kind}'><img alt='{e(title)}' "
+                f"src='data:image/png;base64,{data}'><figcaption>{e(title)}</figcaption>"
+                f"</figure>"
+            )
         for stage, rows in record.per_class.items():
-            body.append(f"<h3 class='per-class'>{e(stage)}: per-class accuracy (worst first)</h3>"
-                        "<table><tr><th>class</th><th>videos</th><th>top-1 (%)</th></tr>" +
-                        "".join(f"<tr><td>{e(c)}</td><td>{e(n)}</td><td>{e(a)}</td></tr>"
-                                for c, n, a in rows) + "</table>")
-    body.append('<h2 id="timing">Time per stage</h2><table><tr><th>run</th><th>stage</th>'
-                '<th>seconds</th></tr>')
-    body += [f"<tr><td>{e(r.name)}</td><td>{e(s)}</td><td>{t:.1f}</td></tr>"
-             for r in records for s, t in r.seconds.items()]
+            body.append(
+                f"<h3 class='per-class'>{e(stage)}: per-class accuracy (worst first)</h3>"
+                "<table><tr><th>class</th><th>videos</th><th>top-1 (%)</th></tr>"
+                + "".join(f"<tr><td>{e(c)}</td><td>{e(n)}</td><td>{e(a)}</td></tr>" for c, n, a in rows)
+                + "</table>"
+            )
+    body.append(
+        '<h2 id="timing">Time per stage</h2><table><tr><th>run</th><th>stage</th><th>seconds</th></tr>'
+    )
+    body += [
+        f"<tr><td>{e(r.name)}</td><td>{e(s)}</td><td>{t:.1f}</td></tr>"
+        for r in records
+        for s, t in r.seconds.items()
+    ]
     body.append('</table><h2 id="environment">Environment</h2>')
     for record in records:
-        body.append(f"<h3>{e(record.name)}</h3><table class='environment'>" +
-                    "".join(f"<tr><th>{e(k)}</th><td>{e(v)}</td></tr>"
-                            for k, v in _env_rows(record.env)) + "</table>")
-    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>vidssl report</title>"
-            f"<style>{STYLE}</style></head><body>{''.join(body)}</body></html>\n")
+        body.append(
+            f"<h3>{e(record.name)}</h3><table class='environment'>"
+            + "".join(f"<tr><th>{e(k)}</th><td>{e(v)}</td></tr>" for k, v in _env_rows(record.env))
+            + "</table>"
+        )
+    return (
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>vidssl report</title>"
+        f"<style>{STYLE}</style></head><body>{''.join(body)}</body></html>\n"
+    )
 
 
 def render_markdown(records: list[RunRecord]) -> str:
-    parts = [f"# vidssl report: {', '.join(r.name for r in records)}\n", "## Results\n",
-             markdown_table(records)]
+    parts = [
+        f"# vidssl report: {', '.join(r.name for r in records)}\n",
+        "## Results\n",
+        markdown_table(records),
+    ]
     for record in records:
         parts.append(f"\n## Figures: {record.name}\n")
         parts += [f"\n![{title}]({path.name})\n" for title, path in record.figures]
         for stage, rows in record.per_class.items():
-            parts.append(f"\n### {stage}: per-class accuracy (worst first)\n\n| class | videos | "
-                         f"top-1 (%) |\n|---|---|---|\n" +
-                         "".join(f"| {c} | {n} | {a} |\n" for c, n, a in rows))
-    parts.append("\n## Time per stage\n\n| run | stage | seconds |\n|---|---|---|\n" +
-                 "".join(f"| {r.name} | {s} | {t:.1f} |\n" for r in records
-                         for s, t in r.seconds.items()))
+            parts.append(
+                f"\n### {stage}: per-class accuracy (worst first)\n\n| class | videos | "
+                f"top-1 (%) |\n|---|---|---|\n" + "".join(f"| {c} | {n} | {a} |\n" for c, n, a in rows)
+            )
+    parts.append(
+        "\n## Time per stage\n\n| run | stage | seconds |\n|---|---|---|\n"
+        + "".join(f"| {r.name} | {s} | {t:.1f} |\n" for r in records for s, t in r.seconds.items())
+    )
     parts.append("\n## Environment\n")
     for record in records:
-        parts.append(f"\n### {record.name}\n\n| | |\n|---|---|\n" +
-                     "".join(f"| {k} | `{v}` |\n" for k, v in _env_rows(record.env)))
+        parts.append(
+            f"\n### {record.name}\n\n| | |\n|---|---|\n"
+            + "".join(f"| {k} | `{v}` |\n" for k, v in _env_rows(record.env))
+        )
     return "".join(parts)
 
 
@@ -229,8 +272,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = command_parser("vidssl-report", __doc__)
     parser.add_argument("work_dirs", nargs="+", metavar="WORK_DIR", help="vidssl work dirs")
     parser.add_argument("--out", help="default: <first WORK_DIR>/report")
-    parser.add_argument("--table", action="store_true",
-                        help="print the Markdown results table only (nothing written)")
+    parser.add_argument(
+        "--table", action="store_true", help="print the Markdown results table only (nothing written)"
+    )
     args: argparse.Namespace = parser.parse_args(argv)
 
     def body() -> int:
@@ -238,14 +282,16 @@ def main(argv: list[str] | None = None) -> int:
         if args.table:
             print(markdown_table([collect(Path(w), None) for w in args.work_dirs]), end="")
             return 0
-        for work_dir in args.work_dirs:   # every one is a finished run before anything is written
+        for work_dir in args.work_dirs:  # every one is a finished run before anything is written
             finished_results(Path(work_dir))
         out.mkdir(parents=True, exist_ok=True)
         records = [collect(Path(w), out) for w in args.work_dirs]
         (out / "report.html").write_text(render_html(records))
         (out / "report.md").write_text(render_markdown(records))
-        print(f"vidssl-report: wrote {out / 'report.html'} (self-contained) and "
-              f"{out / 'report.md'} with {sum(len(r.figures) for r in records)} PNGs beside it")
+        print(
+            f"vidssl-report: wrote {out / 'report.html'} (self-contained) and "
+            f"{out / 'report.md'} with {sum(len(r.figures) for r in records)} PNGs beside it"
+        )
         return 0
 
     return guarded("vidssl-report", body, args.debug)

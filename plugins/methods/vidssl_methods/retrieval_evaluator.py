@@ -8,6 +8,7 @@ percent. With ``examples`` > 0, rank 0 also writes ``<stage>_retrieval_examples.
 queries (evenly spread over the split) and their 5 nearest gallery videos, a middle frame of each,
 named by class, a hit framed in green and a miss in red.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -22,17 +23,20 @@ class RetrievalEvaluator:
     """kNN retrieval of the held-out split (queries) against ``train_dataset`` (the gallery) at
     each k of ``ks``."""
 
-    def __init__(self, train_dataset: dict, ks: list[int] | None = None,
-                 examples: int = 5) -> None:
+    def __init__(self, train_dataset: dict, ks: list[int] | None = None, examples: int = 5) -> None:
         self.train_dataset, self.ks = train_dataset, ks or [1, 5, 10, 20, 50]
         self.examples = examples
 
     def card(self) -> dict[str, object]:
-        return {"level": "video", "aggregation": "embed features averaged over each video's "
-                                                 "clips × crops",
-                "normalisation": "centred by the gallery mean, L2-normalised",
-                "similarity": "cosine", "queries": "test split", "gallery": "train split",
-                "metrics": f"R@k (percent) for k in {self.ks}"}
+        return {
+            "level": "video",
+            "aggregation": "embed features averaged over each video's clips × crops",
+            "normalisation": "centred by the gallery mean, L2-normalised",
+            "similarity": "cosine",
+            "queries": "test split",
+            "gallery": "train split",
+            "metrics": f"R@k (percent) for k in {self.ks}",
+        }
 
     def evaluate(self, context: EvaluationContext) -> dict[str, float]:
         gallery = context.build_dataset(self.train_dataset)
@@ -41,13 +45,23 @@ class RetrievalEvaluator:
         if self.examples and context.is_main and len(queries) and len(keys):
             picked = np.linspace(0, len(queries) - 1, min(self.examples, len(queries))).astype(int)
             found = nearest(queries[picked], keys, 5)
-            write_examples(context.dataset, query_rows[picked], gallery, key_rows[found],
-                           Path(context.work_dir) / f"{context.stage.name}_retrieval_examples.png")
+            write_examples(
+                context.dataset,
+                query_rows[picked],
+                gallery,
+                key_rows[found],
+                Path(context.work_dir) / f"{context.stage.name}_retrieval_examples.png",
+            )
         return recall_at_k(queries, query_labels, keys, key_labels, self.ks)
 
 
-def recall_at_k(queries: np.ndarray, query_labels: np.ndarray, gallery: np.ndarray,
-                gallery_labels: np.ndarray, ks: list[int]) -> dict[str, float]:
+def recall_at_k(
+    queries: np.ndarray,
+    query_labels: np.ndarray,
+    gallery: np.ndarray,
+    gallery_labels: np.ndarray,
+    ks: list[int],
+) -> dict[str, float]:
     """R@k in percent for ``queries`` (N×D) against ``gallery`` (M×D), after centring by the
     gallery mean and L2 normalisation."""
     hits = gallery_labels[nearest(queries, gallery, max(ks))] == query_labels[:, None]
@@ -68,14 +82,13 @@ def _thumbnail(dataset, row: int) -> tuple[np.ndarray, int]:
     and the row's label."""
     item = dataset[int(row)]
     clip = item["views"]["clip"]
-    clip = clip.reshape(-1, *clip.shape[-4:])[0]                # C×T×H×W
+    clip = clip.reshape(-1, *clip.shape[-4:])[0]  # C×T×H×W
     frame = clip[:, clip.shape[1] // 2].permute(1, 2, 0).float().numpy()
     frame = (frame - frame.min()) / max(float(frame.max() - frame.min()), 1e-6)
     return frame, int(item["label"])
 
 
-def write_examples(queries, query_rows: np.ndarray, gallery, neighbour_rows: np.ndarray,
-                   path: Path) -> None:
+def write_examples(queries, query_rows: np.ndarray, gallery, neighbour_rows: np.ndarray, path: Path) -> None:
     """A grid: one query per row (its frame, then its nearest gallery videos'), class names as
     titles, neighbours of the query's class framed green, others red."""
     import matplotlib  # noqa: PLC0415 -- lazy: start-up
@@ -84,8 +97,9 @@ def write_examples(queries, query_rows: np.ndarray, gallery, neighbour_rows: np.
     import matplotlib.pyplot as plt  # noqa: PLC0415 -- lazy: start-up
 
     columns = 1 + neighbour_rows.shape[1]
-    fig, axes = plt.subplots(len(query_rows), columns, figsize=(1.6 * columns, 1.8 * len(query_rows)),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        len(query_rows), columns, figsize=(1.6 * columns, 1.8 * len(query_rows)), squeeze=False
+    )
     classes = getattr(queries, "classes", None) or []
     name = lambda label: classes[label] if 0 <= label < len(classes) else str(label)  # noqa: E731
     for i, row in enumerate(query_rows):
@@ -101,8 +115,7 @@ def write_examples(queries, query_rows: np.ndarray, gallery, neighbour_rows: np.
     for ax in axes.flat:
         ax.set_xticks([])
         ax.set_yticks([])
-    fig.suptitle("retrieval: each query's 5 nearest training videos (green: same class)",
-                 fontsize=9)
+    fig.suptitle("retrieval: each query's 5 nearest training videos (green: same class)", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

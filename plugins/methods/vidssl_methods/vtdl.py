@@ -21,6 +21,7 @@ Loss: ``q = f_θ(TCA(anchor))``, ``k = f_ξ(positive)`` (momentum encoder, no gr
 cross-entropy towards index 0. After each step the keys (gathered from every rank) replace the
 oldest queue rows.
 """
+
 from __future__ import annotations
 
 import copy
@@ -42,8 +43,9 @@ def temporal_consistent_mix(clip: torch.Tensor, lam: float, frames: torch.Tensor
     return (1 - lam) * clip + lam * still.unsqueeze(2)
 
 
-def contrastive_logits(q: torch.Tensor, k: torch.Tensor, queue: torch.Tensor,
-                       n: torch.Tensor | None, temperature: float) -> torch.Tensor:
+def contrastive_logits(
+    q: torch.Tensor, k: torch.Tensor, queue: torch.Tensor, n: torch.Tensor | None, temperature: float
+) -> torch.Tensor:
     """``B×(1+K[+1])`` logits ``[q·k, q·queue_1..K, q·n] / τ``; the positive is column 0."""
     logits = [(q * k).sum(1, keepdim=True), q @ queue.t()]
     if n is not None:
@@ -70,10 +72,19 @@ class VTDL(Method):
         shuffle_bn: shuffle the key batch across ranks and back (Shuffle-BN).
     """
 
-    def __init__(self, backbone: nn.Module, queue_size: int = 5000, dim: int = 128,
-                 momentum: float = 0.999, temperature: float = 0.07,
-                 temporal_negative: bool = True, tca: bool = True, tca_max: float = 0.1,
-                 min_gap: int = 2, shuffle_bn: bool = False) -> None:
+    def __init__(
+        self,
+        backbone: nn.Module,
+        queue_size: int = 5000,
+        dim: int = 128,
+        momentum: float = 0.999,
+        temperature: float = 0.07,
+        temporal_negative: bool = True,
+        tca: bool = True,
+        tca_max: float = 0.1,
+        min_gap: int = 2,
+        shuffle_bn: bool = False,
+    ) -> None:
         super().__init__(backbone)
         self.momentum, self.temperature, self.shuffle_bn = momentum, temperature, shuffle_bn
         self.temporal_negative, self.tca, self.tca_max = temporal_negative, tca, tca_max
@@ -118,8 +129,9 @@ class VTDL(Method):
         with torch.no_grad():
             self._momentum_update()
             self.key_backbone.train()
-            key, permutation = distributed.shuffle_batch(views["key"]) if self.shuffle_bn \
-                else (views["key"], None)
+            key, permutation = (
+                distributed.shuffle_batch(views["key"]) if self.shuffle_bn else (views["key"], None)
+            )
             k = distributed.unshuffle_batch(self.key_head(self.key_backbone(key)), permutation)
         n = self.embed_query(views["negative"]) if self.temporal_negative else None
         logits = contrastive_logits(q, k, self.queue.clone(), n, self.temperature)
@@ -127,4 +139,3 @@ class VTDL(Method):
         self._enqueue(k)
         accuracy = (logits.argmax(1) == 0).float().mean() * 100
         return {"loss": loss, "instance_acc": accuracy.detach()}
-
