@@ -2,12 +2,12 @@
 
 For R3D-18, R(2+1)D-18 and I3D-ResNet-50 train steps (forward, backward, SGD) at 16×112² and
 16×224²: clips/s and peak GPU memory in fp32, bf16 and fp16 (with its gradient scaler), each with
-vidssl's default memory format (channels_last_3d) and lean Conv3d, applied as a vidssl stage
-applies them (:mod:`vidssl._speed.precision`, :mod:`vidssl._speed.lean_conv3d`); torch.compile on the fastest (model, precision) pair; the data
-pipeline's feed rate (decoded, augmented 16×112² clips per second from synthetic_motion videos with
-``--workers`` DataLoader workers), to see whether the GPU would wait for data; faiss k-means of
-100,000 × 128 points into 6,000 clusters on the GPU against the CPU. Medians of ``--repeats``.
-Exits with a clear message when no CUDA device is present.
+vidssl's default memory format (channels_last_3d) and lean Conv3d, applied as a vidssl stage applies
+them (:mod:`vidssl._speed.precision`, :mod:`vidssl._speed.lean_conv3d`); torch.compile on the
+fastest (model, precision) pair; the data pipeline's feed rate (decoded, augmented 16×112² clips per
+second from synthetic_motion videos with ``--workers`` DataLoader workers), to see whether the GPU
+would wait for data; faiss k-means of 100,000 × 128 points into 6,000 clusters on the GPU against
+the CPU. Medians of ``--repeats``. Exits with a clear message when no CUDA device is present.
 
     python benchmarks/gpu.py [--batch 16] [--repeats 5] [--workers 8]
 """

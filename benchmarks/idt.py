@@ -2,13 +2,13 @@
 videos, both using the whole machine, in ``dt`` and ``idt`` mode; and where vidssl's time goes.
 
 The peer is Heng Wang's LEAR release, built outside this repository by
-``benchmarks/build_idt_peer.sh DIR SOURCE`` (docs/idt.md, "Against the original program"): ``--peer DIR`` holding
-``DenseTrack`` (dense trajectories) and/or ``DenseTrackStab`` (improved trajectories). The original is
-single-threaded: it runs as one process per core over the list (``--workers``, default: the
-cores), each taking the next video when it finishes one; vidssl runs ``vidssl-idt extract --list
---workers`` with as many worker processes, which do the same. Both read the
-same video files and write their own output (the original: text on stdout, counted; vidssl:
-``.npz``). Median of ``--repeats`` interleaved repeats (the programs and modes alternate).
+``benchmarks/build_idt_peer.sh DIR SOURCE`` (docs/idt.md, "Against the original program"): ``--peer
+DIR`` holding ``DenseTrack`` (dense trajectories) and/or ``DenseTrackStab`` (improved trajectories).
+The original is single-threaded: it runs as one process per core over the list (``--workers``,
+default: the cores), each taking the next video when it finishes one; vidssl runs ``vidssl-idt
+extract --list --workers`` with as many worker processes, which do the same. Both read the same
+video files and write their own output (the original: text on stdout, counted; vidssl: ``.npz``).
+Median of ``--repeats`` interleaved repeats (the programs and modes alternate).
 
 Videos: the KTH fixture (../shared, 160×120) and videos this script renders (``--frames`` frames
 each): a textured scene panned by the camera with two moving objects, at 320×240 and 640×480.

@@ -1,5 +1,6 @@
 """Every vidssl command behaves alike: `--help` in plain text with help on every option, `--debug`,
-one exit-code table (the manual's, docs/running.md), and a reader that leaves early (`| head`) is not an error."""
+one exit-code table (the manual's, docs/running.md), and a reader that leaves early (`| head`) is
+not an error."""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
 """Configs that packages ship, by name: ``load_config(NAME)`` (and so ``vidssl-run NAME``, which
-tests/test_wheels.py runs) reads the file a package registered, a user's config inherits from one with ``_base_ = ['NAME']``, a misspelled
-name gets the nearest one, and a name two packages ship is an error naming both."""
+tests/test_wheels.py runs) reads the file a package registered, a user's config inherits from one
+with ``_base_ = ['NAME']``, a misspelled name gets the nearest one, and a name two packages ship is
+an error naming both."""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
 """What a person watching a run sees off a terminal: a plain line with clips/s, the stage's ETA and
-the run's ETA from the first iteration on (and for evaluations, videos/s and their ETA), the run's ETA estimated from a --smoke preflight of the
-same config when there is one, else said to be unknown."""
+the run's ETA from the first iteration on (and for evaluations, videos/s and their ETA), the run's
+ETA estimated from a --smoke preflight of the same config when there is one, else said to be
+unknown."""
 
 from __future__ import annotations
 

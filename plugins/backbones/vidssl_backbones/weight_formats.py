@@ -6,19 +6,17 @@ Each format is a list of key-renaming rules (regular expressions, each applied t
 of the previous one) plus the key prefixes that belong to heads or to method modules, not to the
 backbone, and, where the layout can be written back, the rules that export to it:
 
-============  ===================================================================  ==========
-format         source                                                               backbone
-============  ===================================================================  ==========
-torchvision    torchvision ``r3d_18`` / ``r2plus1d_18`` state dicts (also export)   r3d / r2plus1d (variant "torchvision")
-kenshohara     3D-ResNets-PyTorch (seed 000 fine-tuning), LA's ``model_state_dict``  r3d
-               (seed 000), VTDL's ``r3d`` (seed 002), MLFO's ``r3d`` (seed 003)
-               (also export)
-vmz            seed 001 ``models/r2plus1d.py``                                      r2plus1d (variant "vmz")
-irhum          VTDL's ``model/r2p1d.py`` (seed 002)                                 r2plus1d (variant "irhum")
-i3d_nl         seed 001 ``models/i3d_nl.py``                                        i3d_resnet
-vtdl_i3d       VTDL's ``model/i3d.py`` (seed 002) (also export)                      i3d
-c3d            VTDL's ``model/c3d.py`` (seed 002) (also export)                      c3d
-============  ===================================================================  ==========
+Format → source → backbone it loads into:
+
+- ``torchvision``: torchvision's ``r3d_18`` / ``r2plus1d_18`` state dicts → ``r3d`` / ``r2plus1d``
+  (variant "torchvision"); also exports.
+- ``kenshohara``: 3D-ResNets-PyTorch (seed 000 fine-tuning), LA's ``model_state_dict`` (seed 000),
+  VTDL's ``r3d`` (seed 002), MLFO's ``r3d`` (seed 003) → ``r3d``; also exports.
+- ``vmz``: seed 001's ``models/r2plus1d.py`` → ``r2plus1d`` (variant "vmz").
+- ``irhum``: VTDL's ``model/r2p1d.py`` (seed 002) → ``r2plus1d`` (variant "irhum").
+- ``i3d_nl``: seed 001's ``models/i3d_nl.py`` → ``i3d_resnet``.
+- ``vtdl_i3d``: VTDL's ``model/i3d.py`` (seed 002) → ``i3d``; also exports.
+- ``c3d``: VTDL's ``model/c3d.py`` (seed 002) → ``c3d``; also exports.
 
 Checkpoint containers are unwrapped (``state_dict``, ``model_state_dict``, ``model``,
 ``backbone``) and DataParallel/DDP prefixes (``module.``) stripped. The core loads the result

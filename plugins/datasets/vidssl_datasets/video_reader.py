@@ -2,11 +2,11 @@
 
 :func:`read_clip` is asked for frame indices and returns exactly those frames, ``T×H×W×3`` uint8
 RGB: it seeks to the keyframe at or before the first one and decodes up to the last one, seeking
-again over any gap that spans a keyframe, never the rest of the file, keeping only the frames
-asked for. Index ``i`` means the ``i``-th frame a full sequential decode returns. The keyframes and the frame count come from :func:`probe` (kept in the
-dataset's :mod:`~vidssl_datasets.video_index`): a scan of the container's packets, no decoding,
-checked by decoding the last group of pictures; a file whose packets do not add up (a truncated
-or lying container) is counted by decoding it whole.
+again over any gap that spans a keyframe, never the rest of the file, keeping only the frames asked
+for. Index ``i`` means the ``i``-th frame a full sequential decode returns. The keyframes and the
+frame count come from :func:`probe` (kept in the dataset's :mod:`~vidssl_datasets.video_index`): a
+scan of the container's packets, no decoding, checked by decoding the last group of pictures; a file
+whose packets do not add up (a truncated or lying container) is counted by decoding it whole.
 
 Backends:
 

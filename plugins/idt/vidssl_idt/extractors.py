@@ -2,15 +2,15 @@
 dataset → Fisher-vector model → per-video Fisher vectors → count sketch → ``num_c`` faiss
 k-means clusterings.
 
-Used as ``dict(type='extract', dataset=..., extractor=dict(type='idt_clusters', ...))``. Writes
-to ``<work_dir>/<out>/``: ``trajectories/<row>.npz`` (a rerun skips finished videos),
-``fisher_model.npz``, ``kept_rows.npy`` (the dataset rows clustered, in order: by default, as
-seed 000's ``cluster_fv.py``, the videos that have trajectories; the training stages after it
-read only those rows with ``rows_from='idt/kept_rows.npy'``), ``features.npy`` (float32
-``K×sketch_dim``, one row per kept row) and ``cluster_labels.npy`` (int64 ``[num_c, K]``), which
-``local_aggregation`` reads. With ``no_trajectory='ignore'`` every row is kept and one without
-trajectories gets a zero Fisher vector and cluster label −1 (no close neighbours in LA). Under torch.distributed each rank extracts its share of the videos; rank 0 fits,
-encodes and clusters.
+Used as ``dict(type='extract', dataset=..., extractor=dict(type='idt_clusters', ...))``. Writes to
+``<work_dir>/<out>/``: ``trajectories/<row>.npz`` (a rerun skips finished videos),
+``fisher_model.npz``, ``kept_rows.npy`` (the dataset rows clustered, in order: by default, as seed
+000's ``cluster_fv.py``, the videos that have trajectories; the training stages after it read only
+those rows with ``rows_from='idt/kept_rows.npy'``), ``features.npy`` (float32 ``K×sketch_dim``, one
+row per kept row) and ``cluster_labels.npy`` (int64 ``[num_c, K]``), which ``local_aggregation``
+reads. With ``no_trajectory='ignore'`` every row is kept and one without trajectories gets a zero
+Fisher vector and cluster label −1 (no close neighbours in LA). Under torch.distributed each rank
+extracts its share of the videos; rank 0 fits, encodes and clusters.
 """
 
 from __future__ import annotations
