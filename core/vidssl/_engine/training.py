@@ -189,17 +189,18 @@ class TrainingLoop:
                 f"stage '{self.stage.name}' epoch {epoch + 1} iteration {fetching + 1}",
             ) from None
         self.state.iteration = 0
-        metrics = self._epoch_metrics(epoch)
-        self.validated = None
-        if (
-            self.cfg.get("val_dataset") is not None
-            and self.cfg["val_interval"]
-            and (epoch + 1) % self.cfg["val_interval"] == 0
-        ):
-            self.validated = self.run.evaluate(self.stage)
-            metrics |= {f"val_{k}": v for k, v in self.validated.items()}
+        metrics = self._epoch_metrics(epoch) | self._validate(epoch)
         self.run.hook.vidssl_epoch_end(run=self.run, stage=self.stage, epoch=epoch, metrics=metrics)
         return metrics
+
+    def _validate(self, epoch: int) -> dict[str, float]:
+        """Every ``val_interval`` epochs (with a ``val_dataset``), the evaluator's metrics on it,
+        as ``val_*``; else none."""
+        cfg, self.validated = self.cfg, None
+        if cfg.get("val_dataset") is None or not cfg["val_interval"] or (epoch + 1) % cfg["val_interval"]:
+            return {}
+        self.validated = self.run.evaluate(self.stage)
+        return {f"val_{k}": v for k, v in self.validated.items()}
 
     def run_iter(self, epoch: int, iteration: int, batch: dict[str, Any]) -> None:
         """One batch: forward and backward, its losses summed, and on an accumulation group's
