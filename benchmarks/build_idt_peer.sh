@@ -11,11 +11,13 @@
 #
 # SOURCE is a checkout of the port, made beforehand (the script clones nothing):
 #   git clone https://github.com/programehr/improved_trajectory_ocv4 SOURCE
-# The OpenCV sdist comes by its pinned URL and hash: `pip download --no-binary :all: --no-deps
-# opencv-contrib-python-headless==4.6.0.66` cannot fetch it under Python 3.11 (pip prepares the
-# sdist's metadata, whose pinned build requirement numpy==1.21.2 needs Python < 3.11).
+# The OpenCV sdist comes from PyPI by `pip download --no-binary :all: --no-deps`, checked against
+# its SHA-256. pip prepares an sdist's metadata even to download it, and in an isolated build
+# environment that needs the sdist's pinned numpy==1.21.2, which Python 3.11 cannot install; so
+# the download runs in a throwaway venv (OUT/pip-env) that has the metadata step's own needs
+# (scikit-build, numpy), with --no-build-isolation.
 #
-#   apt-get install -y cmake g++ pkg-config curl libavcodec-dev libavformat-dev libswscale-dev
+#   apt-get install -y cmake g++ pkg-config python3-venv libavcodec-dev libavformat-dev libswscale-dev
 #   bash benchmarks/build_idt_peer.sh OUT SOURCE
 #   python benchmarks/idt.py --peer OUT
 set -euo pipefail
@@ -28,13 +30,15 @@ if [ ! -e "$SRC/DenseTrackStab.cpp" ]; then
 fi
 HERE=$(dirname "$(realpath "$0")")
 SDIST=opencv-contrib-python-headless-4.6.0.66
-URL=https://files.pythonhosted.org/packages/b4/c3/224fccca114f51b108c1a5ea50afedfc08dd3a3accbfc851706104e17efb/$SDIST.tar.gz
 SHA256=6de67452f8fea8ac40e997dc158614ef25b8448d1e16977de242f0c4141fa2a0
 mkdir -p "$OUT"
 
 if [ ! -e "$OUT/opencv/lib/libopencv_xfeatures2d.so" ]; then
     if [ ! -d "$OUT/$SDIST" ]; then
-        curl -sSfL -o "$OUT/$SDIST.tar.gz" "$URL"
+        python3 -m venv "$OUT/pip-env"
+        "$OUT/pip-env/bin/pip" install -q scikit-build numpy setuptools wheel
+        "$OUT/pip-env/bin/pip" download -q --no-build-isolation --no-binary :all: --no-deps \
+            -d "$OUT" opencv-contrib-python-headless==4.6.0.66
         echo "$SHA256  $OUT/$SDIST.tar.gz" | sha256sum -c -
         tar xzf "$OUT/$SDIST.tar.gz" -C "$OUT"
         # FFmpeg 5.1 (Debian 12) no longer includes libavcodec/version.h from avformat.h; OpenCV

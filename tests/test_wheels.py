@@ -1,8 +1,9 @@
-"""vidssl as packages: the five distributions build as sdists and wheels (``python -m build``), the
-wheels install non-editable into a fresh virtual environment, and from a directory outside the
-checkout the shipped configs run by name, the synthetic leaderboard works, ``vidssl-export``
-writes a model folder that ``vidssl-eval`` evaluates under a named protocol, the main demo's model
-card lists its results, and ``vidssl-plugins --configs`` lists where each config comes from.
+"""vidssl as packages: the five distributions build as sdists and wheels (``python -m build``), each
+with its LICENSE; the wheels install non-editable into a fresh virtual environment, and from a
+directory outside the checkout the shipped configs run by name, the synthetic leaderboard works,
+``vidssl-export`` writes a model folder that ``vidssl-eval`` evaluates under a named protocol, the
+main demo's model card lists its results, and ``vidssl-plugins --configs`` lists where each config
+comes from.
 
 The fresh environment gets the third-party packages (torch first) by links to this environment's
 instead of installing them again; pip then installs the wheels with ``--no-index``, so every
@@ -13,6 +14,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -46,6 +48,9 @@ def test_wheels_install_into_a_fresh_environment_and_run_by_name(tmp_path):
         )
     wheels = sorted(dist.glob("*.whl"))
     assert len(wheels) == 5 and len(list(dist.glob("*.tar.gz"))) == 5
+    for wheel in wheels:  # MIT, as each pyproject says, with its text
+        names = zipfile.ZipFile(wheel).namelist()
+        assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names), wheel.name
     bin_dir = fresh_environment(tmp_path / "venv")
     installed = subprocess.run(
         [

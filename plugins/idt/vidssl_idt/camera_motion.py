@@ -2,7 +2,9 @@
 consecutive frames from ORB matches (the LEAR release uses SURF, which opencv-python does not
 ship) and flow matches, outside optional person boxes (the release's ``.bb`` files); the frame
 warped back onto the previous one by it, so that the flow recomputed against the warped frame is
-free of camera motion."""
+free of camera motion. As the release: a feature matches only within 25 pixels of where it was
+(``windowedMatchingMask``), each frame's features are found once, with its own boxes masked, and a
+flow match starts at the corner's pixel (its rounded position)."""
 
 from __future__ import annotations
 
@@ -13,37 +15,54 @@ import numpy as np
 
 from vidssl import DataError
 
+#: a feature matches one at most this many pixels away in x and in y (the release's window)
+MATCH_WINDOW = 25
+
 
 @dataclass
 class CameraMotion:
     """Homography between consecutive frames from ORB matches and flow matches (improved
-    trajectories), ignoring points inside person boxes."""
+    trajectories), ignoring points inside person boxes. Called frame after frame, it keeps the
+    last frame's features for the next pair."""
 
     orb: cv2.ORB = field(default_factory=lambda: cv2.ORB_create(nfeatures=1000))
-    matcher: cv2.BFMatcher = field(default_factory=lambda: cv2.BFMatcher(cv2.NORM_HAMMING, crossCheck=True))
+    matcher: cv2.BFMatcher = field(default_factory=lambda: cv2.BFMatcher(cv2.NORM_HAMMING))
+    _last: tuple[np.ndarray, np.ndarray, np.ndarray | None] | None = None
+
+    def features(self, grey: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """ORB keypoint positions ``n×2`` and descriptors of ``grey`` outside ``mask``'s zeros; the
+        last frame's are reused."""
+        if self._last is not None and self._last[0] is grey:
+            return self._last[1], self._last[2]
+        keypoints, descriptors = self.orb.detectAndCompute(grey, mask)
+        points = np.float32([k.pt for k in keypoints]).reshape(-1, 2)
+        self._last = (grey, points, descriptors)
+        return points, descriptors
 
     def homography(
         self, previous: np.ndarray, current: np.ndarray, flow: np.ndarray, boxes: np.ndarray
     ) -> np.ndarray:
         """3×3 homography mapping ``previous`` pixel positions to ``current`` ones (identity
-        unless more than 50 matches and more than 25 RANSAC inliers, as the release)."""
-        mask = np.full(previous.shape, 255, np.uint8)
+        unless more than 50 matches and more than 25 RANSAC inliers, as the release); nothing is
+        found inside ``boxes`` (person boxes, ``k×4``)."""
+        mask = np.full(current.shape, 255, np.uint8)
         for x1, y1, x2, y2 in boxes.astype(int):
             mask[max(y1, 0) : max(y2, 0), max(x1, 0) : max(x2, 0)] = 0
+        p0, des0 = self.features(previous, mask)
+        p1, des1 = self.features(current, mask)
         src, dst = [], []
-        kp0, des0 = self.orb.detectAndCompute(previous, mask)
-        kp1, des1 = self.orb.detectAndCompute(current, None)
         if des0 is not None and des1 is not None:
-            for m in self.matcher.match(des0, des1):
-                src.append(kp0[m.queryIdx].pt)
-                dst.append(kp1[m.trainIdx].pt)
+            near = np.all(np.abs(p1[:, None] - p0[None]) < MATCH_WINDOW, axis=2).astype(np.uint8)
+            for m in self.matcher.match(des1, des0, near):
+                src.append(p0[m.trainIdx])
+                dst.append(p1[m.queryIdx])
         corners = cv2.goodFeaturesToTrack(previous, 1000, 0.001, 3, mask=mask)
         if corners is not None:
             corners = corners.reshape(-1, 2)
             ix = np.clip(np.rint(corners[:, 0]).astype(int), 0, flow.shape[1] - 1)
             iy = np.clip(np.rint(corners[:, 1]).astype(int), 0, flow.shape[0] - 1)
-            src.extend(corners.tolist())
-            dst.extend((corners + flow[iy, ix]).tolist())
+            src.extend(corners)
+            dst.extend(np.stack([ix, iy], 1) + flow[iy, ix])
         if len(src) <= 50:
             return np.eye(3)
         h, inliers = cv2.findHomography(np.float32(src), np.float32(dst), cv2.RANSAC, 1.0)
