@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import io
 import os
 import shutil
 import statistics
@@ -118,8 +119,7 @@ def _download(package: str, cache: Path):
             data = subprocess.run(
                 ["dpkg-deb", "--fsys-tarfile", str(deb)], check=True, capture_output=True
             ).stdout
-            (scratch / "data.tar").write_bytes(data)
-            with tarfile.open(scratch / "data.tar") as archive:
+            with tarfile.open(fileobj=io.BytesIO(data)) as archive:
                 files = {
                     m.name.removeprefix("./"): archive.extractfile(m).read()
                     for m in archive.getmembers()

@@ -2,9 +2,18 @@
 consecutive frames from ORB matches (the LEAR release uses SURF, which opencv-python does not
 ship) and flow matches, outside optional person boxes (the release's ``.bb`` files); the frame
 warped back onto the previous one by it, so that the flow recomputed against the warped frame is
-free of camera motion. As the release: a feature matches only within 25 pixels of where it was
-(``windowedMatchingMask``), each frame's features are found once, with its own boxes masked, and a
-flow match starts at the corner's pixel (its rounded position)."""
+free of camera motion.
+
+As the release (improved_trajectory_ocv4 at 0893954, the OpenCV-4 port of LEAR's code):
+
+- a feature matches only one within 25 pixels in x and in y, each feature of the current frame its
+  nearest in the previous one (``Descriptors.h`` 494-520: ``ComputeMatch`` with
+  ``windowedMatchingMask(kpts, prev_kpts, 25, 25)``, no cross-check);
+- each frame's features are found once, when it is the current frame, and serve again as the
+  previous frame's (``DenseTrackStab.cpp`` 147-149, 289-290);
+- a flow match goes from the corner to the corner's rounded pixel plus the flow there
+  (``Descriptors.h`` 546-565: ``MatchFromFlow``).
+"""
 
 from __future__ import annotations
 
@@ -27,7 +36,9 @@ class CameraMotion:
 
     orb: cv2.ORB = field(default_factory=lambda: cv2.ORB_create(nfeatures=1000))
     matcher: cv2.BFMatcher = field(default_factory=lambda: cv2.BFMatcher(cv2.NORM_HAMMING))
-    _last: tuple[np.ndarray, np.ndarray, np.ndarray | None] | None = None
+    _last: tuple[np.ndarray, np.ndarray, np.ndarray | None] | None = field(
+        default=None, init=False, repr=False
+    )
 
     def features(self, grey: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """ORB keypoint positions ``n×2`` and descriptors of ``grey`` outside ``mask``'s zeros; the
