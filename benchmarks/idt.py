@@ -227,11 +227,8 @@ def profile(video: Path, mode: str) -> None:
     from vidssl_idt.trajectory_io import write_trajectories  # noqa: PLC0415 -- lazy: start-up
 
     parts = {
-        "flow (pyramids, Farneback, median filter)": [
-            (trajectories, "_flow_pyramid"),
-            (trajectories, "_flow_images"),
-            (trajectories, "_grey_pyramid"),
-        ],
+        "pyramids, polynomial expansion": [(trajectories, "expand"), (trajectories, "_grey_pyramid")],
+        "flow from the expansions, median filter": [(trajectories, "flow_pyramid")],
         "camera motion (matches, homography, warp)": [
             (camera_motion.CameraMotion, "homography"),
             (trajectories, "warp_to_previous"),

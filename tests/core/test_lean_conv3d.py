@@ -113,7 +113,10 @@ def test_the_lean_mode_changes_no_module_and_only_answers_conv3d():
 
 
 def test_lean_conv3d_trains_a_backbone_as_torchs_does():
-    """Ten SGD steps of a small R3D on 8-frame clips (layer4 sees 1 frame) with and without."""
+    """Ten SGD steps of a small R3D on 8-frame clips (layer4 sees 1 frame) with and without. The
+    two sum in different orders: their losses agree to ~1e-7 over the first steps, and the
+    difference then grows 10-100× a step (momentum SGD amplifies it; measured with one compute
+    thread: 3e-7 at step 6, 2e-3 at step 10), more or less by the thread count."""
     torch.manual_seed(0)
     clips = torch.randn(4, 3, 8, 56, 56).contiguous(memory_format=torch.channels_last_3d)
     losses = {}
@@ -131,4 +134,5 @@ def test_lean_conv3d_trains_a_backbone_as_torchs_does():
             optimizer.step()
             losses[kind].append(float(loss.detach()))
     assert losses["lean"][-1] < 0.5 * losses["lean"][0]
-    assert max(abs(a - b) / b for a, b in zip(losses["lean"], losses["torch"], strict=True)) < 1e-4
+    difference = [abs(a - b) / b for a, b in zip(losses["lean"], losses["torch"], strict=True)]
+    assert max(difference[:6]) < 1e-5 and max(difference) < 1e-2, difference

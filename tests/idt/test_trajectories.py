@@ -52,13 +52,14 @@ def kth_idt(kth):
 def test_idt_matches_original_program_count_and_descriptor_statistics(kth, kth_idt):
     _, reference = kth
     assert reference.shape == (2001, N_COLUMNS)
-    assert abs(len(kth_idt) - len(reference)) < 0.02 * len(reference), len(kth_idt)
-    # the tracks seeded on the first frame end on frame 15: 95 in the original's output
+    assert abs(len(kth_idt) - len(reference)) <= 0.005 * len(reference), len(kth_idt)
+    # the tracks seeded on the first frame end on frame 15: 95 in the original's output, 93 from
+    # the rebuilt program (OpenCV 4's SURF); ours differ in the camera motion (ORB for SURF)
     assert abs(int((kth_idt[:, 0] == 15).sum()) - 95) <= 3
     for block in ("trajectory", "hog", "hof", "mbhx", "mbhy"):
         lo, hi = COLUMNS[block]
         ours, theirs = np.abs(kth_idt[:, lo:hi]).mean(), np.abs(reference[:, lo:hi]).mean()
-        assert abs(ours - theirs) < 0.01 * theirs, (block, ours, theirs)
+        assert abs(ours - theirs) <= 0.002 * theirs, (block, ours, theirs)
     # same scales and same frame range; mean track length and position close
     assert set(np.round(kth_idt[:, 6], 3)) == set(np.round(reference[:, 6], 3))
     assert kth_idt[:, 0].min() == reference[:, 0].min() == 15
@@ -67,8 +68,9 @@ def test_idt_matches_original_program_count_and_descriptor_statistics(kth, kth_i
 
 
 def test_dt_keeps_the_tracks_that_camera_motion_removal_drops(kth_dt, kth_idt):
-    """DenseTrack on this clip (rebuilt from the release): 2092 rows, 172 ending on frame 15."""
-    assert abs(len(kth_dt) - 2092) < 0.02 * 2092, len(kth_dt)
+    """DenseTrack on this clip (rebuilt from the release): 2092 rows, 172 ending on frame 15; with
+    the release's flow and no camera motion in dt mode, ours are the same."""
+    assert (len(kth_dt), int((kth_dt[:, 0] == 15).sum())) == (2092, 172)
     assert int((kth_dt[:, 0] == 15).sum()) > 1.5 * int((kth_idt[:, 0] == 15).sum())
 
 

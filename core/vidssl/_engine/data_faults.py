@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import re
 import time
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +77,32 @@ def is_data_fault(exc: BaseException) -> bool:
         isinstance(exc, RuntimeError)
         and "DataLoader" in text
         and ("exited unexpectedly" in text or "killed by signal" in text or "timed out" in text)
+    )
+
+
+def worker_fault(exc: BaseException, wait_s: float = 10.0) -> RuntimeError | None:
+    """The DataLoader's error if ``exc`` means that a data worker died or hung, else None: its
+    own ``RuntimeError``, or the ``EOFError``/``ConnectionError`` of receiving a batch's shared
+    tensors from a worker that died meanwhile. torch names the dead worker from its SIGCHLD
+    handler, which can run a moment after the connection closed: up to ``wait_s`` seconds are
+    waited for its error (a generic one naming no worker if it does not come)."""
+    if isinstance(exc, RuntimeError):
+        return exc if is_data_fault(exc) else None
+    if not isinstance(exc, (EOFError, ConnectionError)) or not any(
+        frame.filename.endswith(("resource_sharer.py", "reductions.py"))
+        for frame in traceback.extract_tb(exc.__traceback__)
+    ):
+        return None
+    deadline = time.monotonic() + wait_s
+    try:
+        while time.monotonic() < deadline:
+            time.sleep(0.01)
+    except RuntimeError as error:
+        if not is_data_fault(error):
+            raise
+        return error
+    return RuntimeError(
+        f"DataLoader worker exited unexpectedly ({type(exc).__name__} while receiving a batch from it)"
     )
 
 

@@ -24,7 +24,7 @@ from vidssl._common import checkpoint
 from vidssl._common.tensors import collate_repeated, to_device
 from vidssl._config.optim import steps_per_iteration
 from vidssl._distributed import process_group as distributed
-from vidssl._engine.data_faults import InFlight, is_data_fault, stop_for_fault
+from vidssl._engine.data_faults import InFlight, stop_for_fault, worker_fault
 from vidssl._engine.optimizer_step import OptimizerStep
 from vidssl._engine.run_context import RunContext
 from vidssl._engine.stage import Stage
@@ -179,11 +179,12 @@ class TrainingLoop:
                     break
                 self.run_iter(epoch, iteration, batch)
                 fetching = iteration + 1
-        except RuntimeError as exc:  # a data worker died, or hung past data_timeout_s
-            if not is_data_fault(exc):
+        except (RuntimeError, EOFError, ConnectionError) as exc:  # a data worker died or hung
+            fault = worker_fault(exc)
+            if fault is None:
                 raise
             raise stop_for_fault(
-                exc,
+                fault,
                 self.in_flight,
                 self.run.work_dir,
                 f"stage '{self.stage.name}' epoch {epoch + 1} iteration {fetching + 1}",

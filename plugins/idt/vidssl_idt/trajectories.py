@@ -7,10 +7,10 @@ Schmid, ICCV 2013) with OpenCV and numpy, following the LEAR release (``DenseTra
 * dense sampling every W = 5 pixels at cell centres whose minimal eigenvalue of the structure
   tensor exceeds 0.001 × the frame's maximum, only in cells no live track occupies, re-sampled at
   every frame;
-* Farneback flow per scale, coarse to fine (each scale starts from the coarser scale's flow,
-  polynomial expansion n = 7, σ = 1.5, Gaussian window 10, 2 iterations, then a 5×5 median
-  filter); points move by the flow at their rounded position and are dropped when they leave
-  the frame;
+* Farneback flow per scale, coarse to fine (:mod:`vidssl_idt.farneback`: each frame expanded
+  into polynomials once per scale, each scale's flow started from the coarser scale's, then a
+  5×5 median filter); points move by the flow at their rounded position and are dropped when
+  they leave the frame;
 * a track of L = 15 frames is kept unless static (both coordinate standard deviations < √3),
   erratic (either > 50) or with a sudden jump (largest step > 20 px and > 70 % of the length);
 * ``mode="idt"``: the camera motion is a RANSAC homography between consecutive frames from ORB
@@ -45,6 +45,7 @@ from vidssl_idt.descriptors import (
     patch_corners,
     pool_time,
 )
+from vidssl_idt.farneback import expand, flow_pyramid
 
 Mode = Literal["dt", "idt"]
 #: column blocks of a trajectory row: name → (start, stop)
@@ -140,40 +141,6 @@ def dense_sample(grey: np.ndarray, occupied: np.ndarray, params: TrajectoryParam
     return np.stack([xs[candidate], ys[candidate]], axis=1).astype(np.float32)
 
 
-def _flow_pyramid(
-    previous: list[np.ndarray], current: list[np.ndarray], scale_stride: float
-) -> list[np.ndarray]:
-    """Farneback flow at every level, coarse to fine: each level starts from the coarser level's
-    flow (upsampled, × the scale stride), runs 2 iterations with a Gaussian-weighted window of 10
-    (polynomial expansion n = 7, σ = 1.5) and is median-filtered (5×5), as the release does."""
-    flows: list[np.ndarray] = [None] * len(previous)  # type: ignore[list-item]
-    for k in range(len(previous) - 1, -1, -1):
-        height, width = previous[k].shape
-        flags = cv2.OPTFLOW_FARNEBACK_GAUSSIAN
-        initial = None
-        if k < len(previous) - 1:
-            initial = cv2.resize(flows[k + 1], (width, height)) * scale_stride
-            flags |= cv2.OPTFLOW_USE_INITIAL_FLOW
-        flow = cv2.calcOpticalFlowFarneback(previous[k], current[k], initial, 0.5, 0, 10, 2, 7, 1.5, flags)
-        flows[k] = cv2.merge([cv2.medianBlur(np.ascontiguousarray(flow[..., c]), 5) for c in range(2)])
-    return flows
-
-
-def _flow_images(grey: np.ndarray, scales: list[float], sizes: list[tuple[int, int]]) -> list[np.ndarray]:
-    """The frame at each level for flow estimation: Gaussian-smoothed (σ = (scale − 1)/2) and
-    resized from full resolution, as the release's polynomial-expansion pyramid."""
-    images = []
-    for scale, size in zip(scales, sizes, strict=True):
-        sigma = (scale - 1) * 0.5
-        smoothed = grey if sigma <= 0 else cv2.GaussianBlur(grey, (max(round(sigma * 5) | 1, 3),) * 2, sigma)
-        images.append(
-            smoothed
-            if size == (grey.shape[1], grey.shape[0])
-            else cv2.resize(smoothed, size, interpolation=cv2.INTER_LINEAR)
-        )
-    return images
-
-
 def _grey_pyramid(grey: np.ndarray, sizes: list[tuple[int, int]]) -> list[np.ndarray]:
     """Sampling/HOG pyramid: each level resized (bilinear) from the next finer one."""
     levels = [grey]
@@ -201,13 +168,13 @@ def _valid(
 @dataclass
 class _FrameAnalysis:
     """Everything per frame that does not depend on the tracks (computed ahead in worker
-    threads): the sampling pyramid, the flow-estimation pyramid and the tracking flow from the
-    previous frame per level (:func:`_track_flow`); the descriptor flow (camera-compensated in
-    ``idt`` mode) and the integral histograms of HOG (on the previous frame) and HOF/MBH (on the
-    descriptor flow) (:func:`_describe`)."""
+    threads): the sampling pyramid, the polynomial expansion per level (:func:`expand`) and the
+    tracking flow from the previous frame per level (:func:`_track_flow`); the descriptor flow
+    (camera-compensated in ``idt`` mode) and the integral histograms of HOG (on the previous
+    frame) and HOF/MBH (on the descriptor flow) (:func:`_describe`)."""
 
     pyramid: list[np.ndarray]
-    flow_images: list[np.ndarray]
+    expansions: list[np.ndarray]
     flows: list[np.ndarray] | None = None
     descriptor_flows: list[np.ndarray] | None = None
     integrals: list[np.ndarray] | None = None
@@ -222,9 +189,9 @@ def _track_flow(
 ) -> _FrameAnalysis:
     """The pyramids of ``frame`` and its tracking flow from the ``previous`` frame's analysis."""
     grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
-    result = _FrameAnalysis(_grey_pyramid(grey, sizes), _flow_images(grey, scales, sizes))
+    result = _FrameAnalysis(_grey_pyramid(grey, sizes), expand(grey, scales, sizes))
     if previous is not None:
-        result.flows = _flow_pyramid(previous.result().flow_images, result.flow_images, params.scale_stride)
+        result.flows = flow_pyramid(previous.result().expansions, result.expansions, params.scale_stride)
     return result
 
 
@@ -247,8 +214,8 @@ def _describe(
         grey = result.pyramid[0]
         h = camera.homography(before.pyramid[0], grey, result.flows[0], boxes)
         warped = warp_to_previous(grey, before.pyramid[0], h)
-        result.descriptor_flows = _flow_pyramid(
-            before.flow_images, _flow_images(warped, scales, sizes), params.scale_stride
+        result.descriptor_flows = flow_pyramid(
+            before.expansions, expand(warped, scales, sizes), params.scale_stride
         )
     result.integrals = [
         integral_histograms(g, f, spare[k] if spare else None)
