@@ -12,7 +12,13 @@ As the release (improved_trajectory_ocv4 at 0893954, the OpenCV-4 port of LEAR's
 - each frame's features are found once, when it is the current frame, and serve again as the
   previous frame's (``DenseTrackStab.cpp`` 147-149, 289-290);
 - a flow match goes from the corner to the corner's rounded pixel plus the flow there
-  (``Descriptors.h`` 546-565: ``MatchFromFlow``).
+  (``Descriptors.h`` 546-565: ``MatchFromFlow``);
+- the flow matches come first in the list RANSAC draws from, the feature matches after them
+  (``DenseTrackStab.cpp`` 156: ``MergeMatch(prev_pts_flow, pts_flow, prev_pts_surf, ...)``): on
+  the KTH fixture the other order gives 91 trajectories ending on frame 15, this one the rebuilt
+  original's 93;
+- the warped frame keeps the previous frame's pixels where the warp reads within 5 pixels of the
+  border (``Descriptors.h`` 410-491: ``MyWarpPerspective``).
 """
 
 from __future__ import annotations
@@ -61,12 +67,7 @@ class CameraMotion:
             mask[max(y1, 0) : max(y2, 0), max(x1, 0) : max(x2, 0)] = 0
         p0, des0 = self.features(previous, mask)
         p1, des1 = self.features(current, mask)
-        src, dst = [], []
-        if des0 is not None and des1 is not None:
-            near = np.all(np.abs(p1[:, None] - p0[None]) < MATCH_WINDOW, axis=2).astype(np.uint8)
-            for m in self.matcher.match(des1, des0, near):
-                src.append(p0[m.trainIdx])
-                dst.append(p1[m.queryIdx])
+        src, dst = [], []  # flow matches first, then feature matches (RANSAC's draws follow the order)
         corners = cv2.goodFeaturesToTrack(previous, 1000, 0.001, 3, mask=mask)
         if corners is not None:
             corners = corners.reshape(-1, 2)
@@ -74,6 +75,11 @@ class CameraMotion:
             iy = np.clip(np.rint(corners[:, 1]).astype(int), 0, flow.shape[0] - 1)
             src.extend(corners)
             dst.extend(np.stack([ix, iy], 1) + flow[iy, ix])
+        if des0 is not None and des1 is not None:
+            near = np.all(np.abs(p1[:, None] - p0[None]) < MATCH_WINDOW, axis=2).astype(np.uint8)
+            for m in self.matcher.match(des1, des0, near):
+                src.append(p0[m.trainIdx])
+                dst.append(p1[m.queryIdx])
         if len(src) <= 50:
             return np.eye(3)
         h, inliers = cv2.findHomography(np.float32(src), np.float32(dst), cv2.RANSAC, 1.0)
@@ -82,14 +88,33 @@ class CameraMotion:
         return h
 
 
+#: pixels whose source lies within this many pixels of the frame's border keep the previous
+#: frame's value in the warped frame (``MyWarpPerspective``'s margin)
+WARP_MARGIN = 5
+
+
 def warp_to_previous(grey: np.ndarray, previous: np.ndarray, homography: np.ndarray) -> np.ndarray:
-    """The frame warped back onto the previous one by the inverse homography; pixels that map
-    outside the frame take the previous frame's values (so they show no motion)."""
-    inverse = np.linalg.inv(homography)
-    size = (grey.shape[1], grey.shape[0])
-    warped = cv2.warpPerspective(grey, inverse, size, flags=cv2.INTER_LINEAR)
-    covered = cv2.warpPerspective(np.full_like(grey, 255), inverse, size, flags=cv2.INTER_NEAREST)
-    return np.where(covered > 0, warped, previous)
+    """The frame warped back onto the previous one: pixel (x, y) takes ``grey``'s (bilinear) value
+    at the ``homography`` image of (x, y), or the previous frame's value where that image is not
+    more than :data:`WARP_MARGIN` pixels inside the frame (so the border shows no motion), as the
+    release's ``MyWarpPerspective`` (``Descriptors.h`` 410-491)."""
+    height, width = grey.shape
+    warped = cv2.warpPerspective(
+        grey, homography, (width, height), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+    )
+    ys, xs = np.mgrid[0:height, 0:width]
+    h = homography
+    with np.errstate(divide="ignore", invalid="ignore"):
+        depth = h[2, 0] * xs + h[2, 1] * ys + h[2, 2]
+        sx = (h[0, 0] * xs + h[0, 1] * ys + h[0, 2]) / depth
+        sy = (h[1, 0] * xs + h[1, 1] * ys + h[1, 2]) / depth
+    inside = (
+        (sx > WARP_MARGIN)
+        & (sx < width - 1 - WARP_MARGIN)
+        & (sy > WARP_MARGIN)
+        & (sy < height - 1 - WARP_MARGIN)
+    )
+    return np.where(inside, warped, previous)
 
 
 def read_boxes(path: str) -> dict[int, np.ndarray]:
