@@ -4,6 +4,8 @@ survives a resume), memory format, accumulation, and the 2-process SyncBN and Sh
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -95,6 +97,21 @@ class TwoLayers(nn.Module):
 
     def forward(self, x):
         return self.wrong(torch.relu(self.good(x)))
+
+
+def test_the_bf16_gradient_check_runs_in_a_compiled_backbone_and_import_needs_no_dynamo(capfd):
+    """torch.compile leaves the check out of its graph (it runs as Python, once per clip shape);
+    the wrapper that does so is made by use_precision, so importing vidssl loads no torch._dynamo
+    (~1.7 s of every command's start-up before)."""
+    probe = "import sys, vidssl; print('torch._dynamo' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True).stdout == "False\n"
+    torch.manual_seed(0)
+    model = TwoLayers()
+    use_precision(model, "bf16", torch.device("cpu"))
+    model.compile(backend="eager")
+    model(torch.randn(3, 6)).sum().backward()
+    assert model._vidssl_checked == {(3, 6)}
+    assert "bf16 gradients are wrong for wrong (input 3×5)" in capfd.readouterr().err
 
 
 def test_the_bf16_gradient_check_moves_a_wrong_module_to_fp32(capfd):

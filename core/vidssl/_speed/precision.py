@@ -67,6 +67,9 @@ def _autocast_class(plain: type[Any]) -> type:
     """``plain`` with ``forward`` and ``forward_features`` under autocast (one class per
     backbone class; the instance's ``_vidssl_autocast`` says which device type and dtype)."""
     if plain not in _AUTOCAST_CLASSES:
+        # torch.compile does not trace the check; wrapped here rather than decorated, as
+        # torch.compiler.disable imports torch._dynamo (~1.7 s that every vidssl command paid)
+        uncompiled_check = torch.compiler.disable(check_bf16_gradients)
 
         def forward(self, *args: Any, **kwargs: Any) -> Any:
             if (
@@ -78,7 +81,7 @@ def _autocast_class(plain: type[Any]) -> type:
                 and any(p.requires_grad for p in self.parameters())
             ):
                 self._vidssl_checked.add(tuple(args[0].shape))
-                check_bf16_gradients(self, args[0])
+                uncompiled_check(self, args[0])
             with torch.autocast(*self._vidssl_autocast):
                 out = plain.forward(self, *args, **kwargs)
             return _to_fp32(out)
@@ -100,7 +103,6 @@ def _autocast_class(plain: type[Any]) -> type:
 BF16_GRADIENT_TOLERANCE = 0.05
 
 
-@torch.compiler.disable
 def check_bf16_gradients(backbone: nn.Module, clips: torch.Tensor) -> list[str]:
     """Test, in isolation and on the input shapes that clips of ``clips``' shape (at most 4 of
     them) give it, every convolution and linear layer of ``backbone`` (:data:`CHECKED_LAYERS`;
