@@ -89,7 +89,9 @@ def worker_fault(exc: BaseException, wait_s: float = 10.0) -> RuntimeError | Non
     if isinstance(exc, RuntimeError):
         return exc if is_data_fault(exc) else None
     if not isinstance(exc, (EOFError, ConnectionError)) or not any(
-        frame.filename.endswith(("resource_sharer.py", "reductions.py"))
+        frame.filename.replace("\\", "/").endswith(
+            ("multiprocessing/resource_sharer.py", "multiprocessing/reductions.py")
+        )
         for frame in traceback.extract_tb(exc.__traceback__)
     ):
         return None

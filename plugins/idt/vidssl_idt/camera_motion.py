@@ -102,7 +102,7 @@ def warp_to_previous(grey: np.ndarray, previous: np.ndarray, homography: np.ndar
     warped = cv2.warpPerspective(
         grey, homography, (width, height), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
     )
-    ys, xs = np.mgrid[0:height, 0:width]
+    xs, ys = np.arange(width), np.arange(height)[:, None]  # broadcast to the frame
     h = homography
     with np.errstate(divide="ignore", invalid="ignore"):
         depth = h[2, 0] * xs + h[2, 1] * ys + h[2, 2]

@@ -1,9 +1,17 @@
-"""Farneback optical flow (Farnebäck, SCIA 2003) as the LEAR release computes it
-(``OpticalFlow.h``: ``FarnebackPolyExpPyr`` and its own ``calcOpticalFlowFarneback``): each frame
-is expanded into quadratic polynomials once per pyramid level (:func:`expand`), and the expansion
+"""Farneback optical flow (Farnebäck, SCIA 2003) as the LEAR release computes it: each frame is
+expanded into quadratic polynomials once per pyramid level (:func:`expand`), and the expansion
 serves every flow the frame takes part in, as the later frame of one pair and the earlier frame
 of the next, and in ``idt`` mode for the flow against the camera-warped frame too.
 ``cv2.calcOpticalFlowFarneback`` expands both images at every call.
+
+Followed from improved_trajectory_ocv4 at 0893954 (the OpenCV-4 port of LEAR's code),
+``OpticalFlow.h``: ``FarnebackPolyExp`` 14-141 (:func:`_expansion_kernels`,
+:func:`_poly_expansion`), ``FarnebackUpdateMatrices`` 144-221 (:func:`_update_matrices`),
+``FarnebackUpdateFlow_GaussianBlur`` 224-399 (:func:`_window_kernel`, :func:`_solve_flow`),
+``MedianBlurFlow`` 402-409, ``FarnebackPolyExpPyr`` 411-434 (:func:`expand`) and its
+``calcOpticalFlowFarneback`` 436-470 (:func:`refine`, :func:`flow_pyramid`); the parameters and
+the reuse from ``DenseTrackStab.cpp`` 152-153 and 171-172 (n 7, σ 1.5, window 10, 2 iterations,
+the previous frame's expansion for both flows) and ``DenseTrackStab.h`` 38 (scale stride √2).
 
 Per level, with the release's parameters: the frame in float, Gaussian-smoothed with
 σ = (scale − 1)/2 (kernel side round(5σ) | 1, at least 3) and resized (bilinear) from full
