@@ -72,10 +72,8 @@ def extract_missing(
     ``progress(results, total)`` may wrap the results as they come (e.g. tqdm). Returns the
     number of failures.
 
-    The workers are forked: use more than one only from a process that has not yet computed
-    with OpenCV or torch, as ``vidssl-idt extract --list`` (workers forked from a training run's
-    process sat idle forever in a test here; a thread pool of the parent's, which a fork does
-    not copy, is the usual cause)."""
+    The workers are forked, also from a process that trained or computed with OpenCV before:
+    the thread pools a fork does not copy are left alone in them (see :func:`_in_workers`)."""
     todo = [job for job in jobs if not job[1].is_file()]
     results = _in_process(extract, todo) if workers <= 1 else _in_workers(extract, todo, workers)
     failed = 0
@@ -110,7 +108,9 @@ def _start_worker(extract: Extract, threads: int) -> None:
 
     global _extract
     _extract = extract
-    cv2.setNumThreads(threads)  # the workers share the cores: no pool of OpenCV threads each
+    cv2.setNumThreads(threads)  # a forked worker has it already (see _in_workers); a spawned one not
+    if "torch" in sys.modules:  # torch's OpenMP pool is not the fork's: a second thread would hang
+        sys.modules["torch"].set_num_threads(1)
 
 
 def _run_in_worker(job: Job) -> Result:
@@ -122,11 +122,27 @@ def _in_workers(extract: Extract, jobs: Iterable[Job], workers: int) -> Iterator
     """Results as videos finish, at most 2 × ``workers`` submitted ahead (a list of any length
     costs no memory up front). The workers start as the platform's default (fork on Linux, as
     DataLoader workers: they inherit ``extract`` and its dataset; elsewhere it is pickled once
-    per worker, not per video)."""
+    per worker, not per video).
+
+    The workers share the cores: each gets ``cores // workers`` OpenCV threads, set in this
+    process while the workers are forked and restored after, because changing the number in a
+    forked child hangs once the parent's OpenCV thread pool has run (the child waits for the
+    pool's threads, which the fork did not copy; measured with opencv-python-headless 5.1 after a
+    training run or after one video extracted in the parent). For the same reason the workers
+    compute with one torch thread, as DataLoader workers do (a forked child's parallel torch op
+    waits on the parent's OpenMP threads)."""
+    import cv2  # noqa: PLC0415 -- lazy: start-up
+
     threads = max(1, available_cores() // workers)
     pending: dict[Future, Job] = {}
     jobs = iter(jobs)
+    parent_threads = cv2.getNumThreads()
     with ProcessPoolExecutor(workers, initializer=_start_worker, initargs=(extract, threads)) as pool:
+        cv2.setNumThreads(threads)
+        try:
+            pool.submit(int)  # with fork, the first submit starts every worker
+        finally:
+            cv2.setNumThreads(parent_threads)
         while True:
             while len(pending) < 2 * workers and (job := next(jobs, None)) is not None:
                 pending[pool.submit(_run_in_worker, job)] = job
