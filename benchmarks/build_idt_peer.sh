@@ -4,6 +4,7 @@
 #                       (github.com/programehr/improved_trajectory_ocv4), unchanged
 #   OUT/DenseTrack      dense trajectories: derived from it by benchmarks/idt_peer_dt_port.py
 #                       (the camera-motion steps removed; the v1.2 DT release has no OpenCV-4 port)
+#   OUT/surf_reference  OpenCV's SURF as DenseTrackStab calls it, on chosen frames of a video
 # both linked against OUT/opencv: OpenCV 4.6 with opencv_contrib's xfeatures2d built with the
 # non-free SURF that DenseTrackStab needs (Debian's OpenCV has neither), from the PyPI sdist of
 # opencv-contrib-python-headless 4.6.0.66, which carries both source trees. Release flags as the
@@ -70,4 +71,5 @@ build() {   # build SOURCE_DIR PROGRAM
 }
 build "$SRC" DenseTrackStab
 build "$OUT/dense_track_src" DenseTrack
-echo "built $OUT/DenseTrackStab and $OUT/DenseTrack"
+build "$HERE" surf_reference  # OpenCV's SURF on chosen frames (tests/idt/test_surf.py's reference)
+echo "built $OUT/DenseTrackStab, $OUT/DenseTrack and $OUT/surf_reference"

@@ -1,8 +1,8 @@
 """Camera motion for improved trajectories (Wang & Schmid, ICCV 2013): a RANSAC homography between
-consecutive frames from ORB matches (the LEAR release uses SURF, which opencv-python does not
-ship) and flow matches, outside optional person boxes (the release's ``.bb`` files); the frame
-warped back onto the previous one by it, so that the flow recomputed against the warped frame is
-free of camera motion.
+consecutive frames from SURF matches (:mod:`vidssl_idt.surf`: OpenCV's SURF, which the pip
+wheels of OpenCV do not ship) and flow matches, outside optional person boxes (the release's
+``.bb`` files); the frame warped back onto the previous one by it, so that the flow recomputed
+against the warped frame is free of camera motion.
 
 As the release (improved_trajectory_ocv4 at 0893954, the OpenCV-4 port of LEAR's code):
 
@@ -23,36 +23,40 @@ As the release (improved_trajectory_ocv4 at 0893954, the OpenCV-4 port of LEAR's
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
 
 from vidssl import DataError
+from vidssl_idt.surf import surf
 
 #: a feature matches one at most this many pixels away in x and in y (the release's window)
 MATCH_WINDOW = 25
 
 
+#: a frame and its mask (uint8, 0 = excluded) → keypoints ``n×k`` (x, y first) and descriptors
+Features = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
+
+
 @dataclass
 class CameraMotion:
-    """Homography between consecutive frames from ORB matches and flow matches (improved
+    """Homography between consecutive frames from SURF matches and flow matches (improved
     trajectories), ignoring points inside person boxes. Called frame after frame, it keeps the
     last frame's features for the next pair."""
 
-    orb: cv2.ORB = field(default_factory=lambda: cv2.ORB_create(nfeatures=1000))
-    matcher: cv2.BFMatcher = field(default_factory=lambda: cv2.BFMatcher(cv2.NORM_HAMMING))
-    _last: tuple[np.ndarray, np.ndarray, np.ndarray | None] | None = field(
-        default=None, init=False, repr=False
-    )
+    detect: Features = surf
+    matcher: cv2.BFMatcher = field(default_factory=lambda: cv2.BFMatcher(cv2.NORM_L2))
+    _last: tuple[np.ndarray, np.ndarray, np.ndarray] | None = field(default=None, init=False, repr=False)
 
-    def features(self, grey: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-        """ORB keypoint positions ``n×2`` and descriptors of ``grey`` outside ``mask``'s zeros; the
+    def features(self, grey: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Keypoint positions ``n×2`` and descriptors of ``grey`` outside ``mask``'s zeros; the
         last frame's are reused."""
         if self._last is not None and self._last[0] is grey:
             return self._last[1], self._last[2]
-        keypoints, descriptors = self.orb.detectAndCompute(grey, mask)
-        points = np.float32([k.pt for k in keypoints]).reshape(-1, 2)
+        keypoints, descriptors = self.detect(grey, mask)
+        points = np.ascontiguousarray(keypoints[:, :2], np.float32)
         self._last = (grey, points, descriptors)
         return points, descriptors
 
@@ -75,7 +79,7 @@ class CameraMotion:
             iy = np.clip(np.rint(corners[:, 1]).astype(int), 0, flow.shape[0] - 1)
             src.extend(corners)
             dst.extend(np.stack([ix, iy], 1) + flow[iy, ix])
-        if des0 is not None and des1 is not None:
+        if len(des0) and len(des1):
             near = np.all(np.abs(p1[:, None] - p0[None]) < MATCH_WINDOW, axis=2).astype(np.uint8)
             for m in self.matcher.match(des1, des0, near):
                 src.append(p0[m.trainIdx])

@@ -13,11 +13,10 @@ Schmid, ICCV 2013) with OpenCV and numpy, following the LEAR release (``DenseTra
   they leave the frame;
 * a track of L = 15 frames is kept unless static (both coordinate standard deviations < √3),
   erratic (either > 50) or with a sudden jump (largest step > 20 px and > 70 % of the length);
-* ``mode="idt"``: the camera motion is a RANSAC homography between consecutive frames from ORB
-  matches (the release uses SURF, which opencv-python does not ship) and flow matches (outside
-  optional person boxes); HOF, MBH and the trajectory shape use the flow recomputed against the
-  warped frame, and tracks whose compensated displacement never exceeds 1 px are dropped as
-  camera motion.
+* ``mode="idt"``: the camera motion is a RANSAC homography between consecutive frames from SURF
+  matches (:mod:`vidssl_idt.surf`) and flow matches (outside optional person boxes); HOF, MBH
+  and the trajectory shape use the flow recomputed against the warped frame, and tracks whose
+  compensated displacement never exceeds 1 px are dropped as camera motion.
 
 :func:`extract_trajectories` returns the original program's 436 columns per trajectory. Tracks
 that started on the same frame move together as one array (a cohort); while frame t is tracked,
