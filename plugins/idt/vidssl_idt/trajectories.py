@@ -99,7 +99,8 @@ class _Cohort:
     """Tracks of one scale that started at the same frame (so all have the same length):
     points ``n×(L+1)×2``, camera-compensated displacements ``n×L×2``, per-frame descriptors
     ``n×L×d``, the index of the last point and which tracks are still in the frame (a track
-    that left stays in the arrays, which are not copied for it, and is dropped at the end)."""
+    that left stays in the arrays, which are not copied for it, is no longer moved or described,
+    and is dropped at the end)."""
 
     points: np.ndarray
     displacement: np.ndarray
@@ -316,15 +317,17 @@ def _advance(
     params: TrajectoryParams,
     camera_compensated: bool,
 ) -> list[np.ndarray]:
-    """Move one scale's tracks by the flow into frame ``t``, append their descriptors (measured at
-    the previous points) and return the rows of the tracks that reached length L (removing
-    them, and every track that left the frame, from ``cohorts``)."""
+    """Move one scale's live tracks by the flow into frame ``t``, append their descriptors
+    (measured at the previous points) and return the rows of the tracks that reached length L
+    (removing them, and every cohort whose tracks all left the frame, from ``cohorts``). A track
+    that left the frame is neither moved nor described again: the release erases it."""
     if not cohorts:
         return []
     flow, descriptor_flow = analysis.flows[level], analysis.descriptor_flows[level]
     height, width = flow.shape[:2]
-    sizes = [len(c.points) for c in cohorts]
-    prev = np.concatenate([c.points[:, c.index] for c in cohorts])
+    live = [np.flatnonzero(c.alive) for c in cohorts]
+    sizes = [len(rows) for rows in live]
+    prev = np.concatenate([c.points[rows, c.index] for c, rows in zip(cohorts, live, strict=True)])
     ix = np.clip(np.rint(prev[:, 0]).astype(np.int64), 0, width - 1)
     iy = np.clip(np.rint(prev[:, 1]).astype(np.int64), 0, height - 1)
     moved = prev + flow[iy, ix]
@@ -333,14 +336,14 @@ def _advance(
     displacement = descriptor_flow[iy, ix]
     inside = (moved[:, 0] > 0) & (moved[:, 0] < width) & (moved[:, 1] > 0) & (moved[:, 1] < height)
     rows, survivors, start = [], [], 0
-    for cohort, n in zip(cohorts, sizes, strict=True):
+    for cohort, live_rows, n in zip(cohorts, live, sizes, strict=True):
         part = slice(start, start + n)
         start += n
-        cohort.descriptors[:, cohort.index] = descriptors[part]
-        cohort.displacement[:, cohort.index] = displacement[part]
+        cohort.descriptors[live_rows, cohort.index] = descriptors[part]
+        cohort.displacement[live_rows, cohort.index] = displacement[part]
         cohort.index += 1
-        cohort.points[:, cohort.index] = moved[part]
-        cohort.alive &= inside[part]
+        cohort.points[live_rows, cohort.index] = moved[part]
+        cohort.alive[live_rows] = inside[part]
         if not cohort.alive.any():
             continue
         if cohort.index >= params.track_length:
