@@ -6,12 +6,14 @@ The release detects with ``SURF::create(200)`` (Hessian threshold 200, 4 octaves
 and describes with ``SURF::create(true, true)`` (64 values, oriented; the two arguments only set
 the unused threshold and octave count) — improved_trajectory_ocv4 0893954, ``DenseTrackStab.cpp``
 53-55, 133-134, 147-148. Followed here: opencv_contrib 4.6.0, ``modules/xfeatures2d/src/surf.cpp``
-— the Hessian's box filters (``calcLayerDetAndTrace``, 170-213), the 3×3×3 maxima and their
-interpolation (``findMaximaInLayer`` and ``interpolateKeypoint``, 232-268, 351-446; the solve as
-``Matx33f::solve``, Cramer's rule in float), the order (``KeypointGreater``, 448-463), and
-orientation and descriptor (``SURFInvoker``, 527-852: Haar responses on a disc of radius 6s, a
-60° window in 5° steps; a 20×20 patch resampled along the orientation, 4×4 cells of
-Σdx, Σdy, Σ|dx|, Σ|dy|). Arithmetic is float32 where the original's is ``float``.
+— the Hessian's box filters (``resizeHaarPattern`` and ``calcLayerDetAndTrace``, 150-211), the
+3×3×3 maxima and their interpolation (``interpolateKeypoint`` and ``findMaximaInLayer``, 233-263,
+351-447; the solve as ``Matx33f::solve``, Cramer's rule in float), the layers and the order
+(``fastHessianDetector`` and ``KeypointGreater``, 450-517), orientation and descriptor
+(``SURFInvoker``, 520-869: Haar responses on a disc of radius 6s, a 60° window in 5° steps; a
+20×20 patch resampled along the orientation, 4×4 cells of Σdx, Σdy, Σ|dx|, Σ|dy|), and what
+``detectAndCompute`` drops (886-1014: keypoints on a masked pixel, keypoints whose orientation
+cannot be sampled). Arithmetic is float32 where the original's is ``float``.
 """
 
 from __future__ import annotations
