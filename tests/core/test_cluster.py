@@ -269,6 +269,8 @@ def two_agents(config: Path, work: Path, env: dict) -> list[subprocess.Popen]:
         f"127.0.0.1:{port}",
         "--rdzv-id",
         "elastic-test",
+        "--rdzv-conf",
+        "read_timeout=300",  # the agents' store reads: 60 s by default, too short on a loaded CI machine
         "--max-restarts",
         "1",
         "--monitor-interval",
