@@ -190,6 +190,13 @@ def _octave_maxima(det, trace, sizes, step, octave, threshold, mask_integral, fo
 
 
 @numba.njit(cache=True, error_model="numpy", nogil=True)
+def _scale(size):
+    """The scale ``s`` of a keypoint of filter size ``size``: its orientation disc has radius 6s,
+    its window side 21s (``SURFInvoker``'s ``size*1.2f/9.0f``)."""
+    return size * np.float32(1.2) / np.float32(9.0)
+
+
+@numba.njit(cache=True, error_model="numpy", nogil=True)
 def _orientation_responses(integral, keypoints, offsets, weights):
     """Weighted Haar responses ``x``, ``y`` (``n × samples``) on each keypoint's disc of radius 6s
     with wavelets of size 4s, their counts (−1: the wavelet is larger than the frame)."""
@@ -200,7 +207,7 @@ def _orientation_responses(integral, keypoints, offsets, weights):
     rows, cols = integral.shape
     for k in range(n):
         cx, cy = keypoints[k, 0], keypoints[k, 1]
-        s = keypoints[k, 2] * np.float32(1.2) / np.float32(9.0)
+        s = _scale(keypoints[k, 2])
         size = 2 * np.int64(np.rint(np.float32(2) * s))
         if rows < size or cols < size:
             counts[k] = -1
@@ -393,7 +400,7 @@ def _descriptors(grey, keypoints, weights):
     out = np.empty((keypoints.shape[0], 64), np.float32)
     patch = np.empty((PATCH + 1, PATCH + 1), np.uint8)
     for k in range(keypoints.shape[0]):
-        s = keypoints[k, 2] * np.float32(1.2) / np.float32(9.0)
+        s = _scale(keypoints[k, 2])
         _shrink(_window(grey, keypoints[k, 0], keypoints[k, 1], keypoints[k, 3], s), patch)
         _describe(patch, weights, out[k])
     return out

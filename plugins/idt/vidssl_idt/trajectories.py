@@ -326,7 +326,6 @@ def _advance(
     flow, descriptor_flow = analysis.flows[level], analysis.descriptor_flows[level]
     height, width = flow.shape[:2]
     live = [np.flatnonzero(c.alive) for c in cohorts]
-    sizes = [len(rows) for rows in live]
     prev = np.concatenate([c.points[rows, c.index] for c, rows in zip(cohorts, live, strict=True)])
     ix = np.clip(np.rint(prev[:, 0]).astype(np.int64), 0, width - 1)
     iy = np.clip(np.rint(prev[:, 1]).astype(np.int64), 0, height - 1)
@@ -336,9 +335,9 @@ def _advance(
     displacement = descriptor_flow[iy, ix]
     inside = (moved[:, 0] > 0) & (moved[:, 0] < width) & (moved[:, 1] > 0) & (moved[:, 1] < height)
     rows, survivors, start = [], [], 0
-    for cohort, live_rows, n in zip(cohorts, live, sizes, strict=True):
-        part = slice(start, start + n)
-        start += n
+    for cohort, live_rows in zip(cohorts, live, strict=True):
+        part = slice(start, start + len(live_rows))
+        start += len(live_rows)
         cohort.descriptors[live_rows, cohort.index] = descriptors[part]
         cohort.displacement[live_rows, cohort.index] = displacement[part]
         cohort.index += 1
