@@ -245,3 +245,45 @@ def test_the_old_module_paths_warn_and_forward():
         with pytest.warns(DeprecationWarning, match=rf"{old} is deprecated"):
             module = importlib.import_module(old)
         assert getattr(module, name) is getattr(vidssl, name), old
+
+
+#: a fresh process: the API and a frames-only dataset, then every exported name
+LIGHT_START = """
+import sys
+import vidssl
+dataset = vidssl.build("dataset", {"type": "video_files", "paths": ["a.avi"]}, views={})
+print("torch" in sys.modules, sorted(vidssl.components("dataset")) != [])
+missing = [name for name in vidssl.__all__ if getattr(vidssl, name, None) is None]
+print("torch" in sys.modules, missing)
+"""
+
+
+def test_the_api_and_a_frames_only_dataset_import_no_torch():
+    """``import vidssl`` and a ``video_files`` dataset without views (what ``vidssl-idt extract``
+    reads) start without torch: the API's torch modules, the plugins' components of other kinds
+    and the clip rendering are imported when first used. Every exported name still resolves, and
+    the lazy ones are exactly those the module spells out for type checkers."""
+    result = subprocess.run(
+        [sys.executable, "-c", LIGHT_START], capture_output=True, text=True, cwd=REPO, timeout=120
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split("\n")[:2] == ["False True", "True []"]
+
+    import importlib
+
+    import vidssl
+
+    tree = ast.parse((CORE / "__init__.py").read_text())
+    spelled_out = {
+        alias.asname or alias.name: (node.module, alias.name)
+        for block in ast.walk(tree)
+        if isinstance(block, ast.If) and "TYPE_CHECKING" in ast.unparse(block.test)
+        for node in block.body
+        if isinstance(node, ast.ImportFrom)
+        for alias in node.names
+    }
+    assert set(spelled_out) == set(vidssl._LAZY_MODULE) | set(vidssl._LAZY_MODULES)
+    for name, (module, attribute) in spelled_out.items():
+        parent = importlib.import_module(module)  # ``from module import attribute``:
+        value = getattr(parent, attribute, None) or importlib.import_module(f"{module}.{attribute}")
+        assert getattr(vidssl, name) is value, name

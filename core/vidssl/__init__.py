@@ -38,12 +38,11 @@ Command-line helpers for a plugin's own command
 
 from __future__ import annotations
 
-from typing import Any
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from vidssl import _deprecated
 from vidssl._cli import command_parser, guarded, integer_list, mean_std
-from vidssl._cli.run import execute, exit_code, results_table
-from vidssl._common import checkpoint
 from vidssl._common.console import table
 from vidssl._common.errors import (
     CheckpointError,
@@ -59,38 +58,76 @@ from vidssl._common.files import write_json
 from vidssl._common.kmeans import kmeans_labels
 from vidssl._common.schema import schema_from_signature
 from vidssl._common.schema import validate as validate_arguments
-from vidssl._common.tensors import map_tensors, per_video, to_device
-from vidssl._config.loading import (
-    dataset_slots,
-    load_config,
-    read_config,
-    stage_configs,
-    validate_config,
-)
 from vidssl._config.values import parse_value
-from vidssl._distributed import process_group as distributed
-from vidssl._engine.evaluation import EvaluationContext
-from vidssl._engine.model_folder import load_backbone, trained_stage
-from vidssl._engine.run_context import RunContext
-from vidssl._engine.runner import Runner
-from vidssl._engine.stage import Stage, stage_file
-from vidssl._engine.stage_kinds import StageKind
-from vidssl._engine.weights import export_weights, load_weights
-from vidssl._hooks.smoke import shrink_dataset
-from vidssl._plugin_system.contracts import (
-    Backbone,
-    ClipDataset,
-    FeatureInfo,
-    WeightFormat,
-    check,
-)
 from vidssl._plugin_system.hookspecs import hookimpl
 from vidssl._plugin_system.manager import get_plugins
-from vidssl._plugin_system.method import Method
+
+if TYPE_CHECKING:  # imported on first use by __getattr__ below; spelled out for type checkers
+    from vidssl._cli.run import execute, exit_code, results_table
+    from vidssl._common import checkpoint
+    from vidssl._common.tensors import map_tensors, per_video, to_device
+    from vidssl._config.loading import dataset_slots, load_config, read_config, stage_configs, validate_config
+    from vidssl._distributed import process_group as distributed
+    from vidssl._engine.evaluation import EvaluationContext
+    from vidssl._engine.model_folder import load_backbone, trained_stage
+    from vidssl._engine.run_context import RunContext
+    from vidssl._engine.runner import Runner
+    from vidssl._engine.stage import Stage, stage_file
+    from vidssl._engine.stage_kinds import StageKind
+    from vidssl._engine.weights import export_weights, load_weights
+    from vidssl._hooks.smoke import shrink_dataset
+    from vidssl._plugin_system.contracts import Backbone, ClipDataset, FeatureInfo, WeightFormat, check
+    from vidssl._plugin_system.method import Method
+
+#: the API's modules and names whose code imports torch: imported when first used (PEP 562), so
+#: a command that needs no torch (``vidssl-idt extract VIDEO``) starts without its ~2 s import
+_LAZY_MODULES = {
+    "checkpoint": "vidssl._common.checkpoint",
+    "distributed": "vidssl._distributed.process_group",
+}
+_LAZY = {
+    "vidssl._cli.run": ("execute", "exit_code", "results_table"),
+    "vidssl._common.tensors": ("map_tensors", "per_video", "to_device"),
+    "vidssl._config.loading": (
+        "dataset_slots",
+        "load_config",
+        "read_config",
+        "stage_configs",
+        "validate_config",
+    ),
+    "vidssl._engine.evaluation": ("EvaluationContext",),
+    "vidssl._engine.model_folder": ("load_backbone", "trained_stage"),
+    "vidssl._engine.run_context": ("RunContext",),
+    "vidssl._engine.runner": ("Runner",),
+    "vidssl._engine.stage": ("Stage", "stage_file"),
+    "vidssl._engine.stage_kinds": ("StageKind",),
+    "vidssl._engine.weights": ("export_weights", "load_weights"),
+    "vidssl._hooks.smoke": ("shrink_dataset",),
+    "vidssl._plugin_system.contracts": ("Backbone", "ClipDataset", "FeatureInfo", "WeightFormat", "check"),
+    "vidssl._plugin_system.method": ("Method",),
+}
+_LAZY_MODULE = {name: module for module, names in _LAZY.items() for name in names}
 
 __version__ = "0.1.0"
 
 _deprecated.install()
+
+
+def __getattr__(name: str) -> Any:
+    """A lazy API module or name (:data:`_LAZY_MODULES`, :data:`_LAZY`), imported on first use and
+    kept in this module."""
+    if name in _LAZY_MODULES:
+        value = importlib.import_module(_LAZY_MODULES[name])
+    elif name in _LAZY_MODULE:
+        value = getattr(importlib.import_module(_LAZY_MODULE[name]), name)
+    else:
+        raise AttributeError(f"module 'vidssl' has no attribute '{name}'")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY_MODULES) | set(_LAZY_MODULE))
 
 
 def build(kind: str, cfg: dict[str, Any], **context: Any) -> Any:

@@ -19,7 +19,8 @@ from vidssl_datasets.prepare import extract_frames
 from vidssl_datasets.video_dataset import VideoDataset
 from vidssl_datasets.video_index import VideoIndex
 from vidssl_datasets.video_source import ReaderSpec, VideoRecord
-from vidssl_datasets.view import frame_indices, render_view
+from vidssl_datasets.view import frame_indices
+from vidssl_datasets.view_render import render_view
 
 
 def method_views() -> dict[str, dict]:

@@ -6,7 +6,8 @@ import numpy as np
 import torch
 
 from vidssl_datasets.clip_sampler import distant_start, random_start
-from vidssl_datasets.view import ViewSpec, frame_indices, render_view
+from vidssl_datasets.view import ViewSpec, frame_indices
+from vidssl_datasets.view_render import render_view
 
 
 def specs(**views):

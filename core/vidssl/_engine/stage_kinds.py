@@ -22,7 +22,6 @@ from vidssl._distributed import process_group as distributed
 from vidssl._distributed.sync_batchnorm import convert_sync_batchnorm
 from vidssl._engine.sampler import ResumableSampler
 from vidssl._engine.stage import carry_over
-from vidssl._plugin_system.hookspecs import hookimpl
 from vidssl._plugin_system.method import Method
 
 if TYPE_CHECKING:
@@ -205,14 +204,3 @@ def _iters_per_epoch(stage: Stage) -> int:
             f"(accumulate × batch_size)"
         )
     return iters
-
-
-@hookimpl
-def vidssl_register_stages(register: Any) -> None:
-    for name, kind in (
-        ("train", TrainStage),
-        ("probe", ProbeStage),
-        ("evaluate", EvaluateStage),
-        ("extract", ExtractStage),
-    ):
-        register(name, kind)

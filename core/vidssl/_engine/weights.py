@@ -19,7 +19,6 @@ from vidssl._common import checkpoint
 from vidssl._common.errors import CheckpointError, ConfigError
 from vidssl._distributed import process_group as distributed
 from vidssl._plugin_system.contracts import WeightFormat, check
-from vidssl._plugin_system.hookspecs import hookimpl
 from vidssl._plugin_system.manager import get_plugins
 
 #: the core's own layout, the default ``init_format``
@@ -40,11 +39,6 @@ class VidsslLayout:
 
     def from_vidssl(self, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         return dict(state)
-
-
-@hookimpl
-def vidssl_register_weight_formats(register: Any) -> None:
-    register(VIDSSL, VidsslLayout)
 
 
 def weight_format(name: str, path: list | None = None) -> WeightFormat:

@@ -1,8 +1,9 @@
 """Discovery of installed plugins (entry-point group ``vidssl.plugins``) and the global registry.
 
 Every entry point is loaded with pluggy's ``load_setuptools_entrypoints``, one entry point at a time,
-so that a plugin that fails to import is reported with its distribution and exception. After
-loading, each plugin's registration hooks fill the :class:`~vidssl._plugin_system.registry.Registry`.
+so that a plugin that fails to import is reported with its distribution and exception. Each
+plugin's registration hooks of a kind fill the :class:`~vidssl._plugin_system.registry.Registry` when
+that kind is first asked for.
 ``VIDSSL_DISABLE_PLUGINS=name,...`` blocks plugins by entry-point name before they are imported.
 """
 
@@ -45,13 +46,12 @@ class Plugins:
         self.disabled = disabled
         self.manager = pluggy.PluginManager("vidssl")
         self.manager.add_hookspecs(hookspecs)
-        self.registry = Registry()
+        self.registry = Registry(self._register_components)
         self.plugins: list[PluginInfo] = []
         #: plugins that failed to import: name → what went wrong (left out of this process)
         self.broken: dict[str, str] = {}
         self._load_entry_points()
         self._check_hook_names()
-        self._register_components()
 
     @property
     def hook(self) -> pluggy.HookRelay:
@@ -121,23 +121,23 @@ class Plugins:
                 + " (a misspelled vidssl hook; docs/plugins.md lists them)"
             )
 
-    def _register_components(self) -> None:
-        """Each plugin's registration hooks, called through pluggy for that plugin alone, with a
-        registrar that attributes what it adds to the plugin's distribution."""
+    def _register_components(self, kind: str) -> None:
+        """Each plugin's registration hook of ``kind``, called through pluggy for that plugin
+        alone, with a registrar that attributes what it adds to the plugin's distribution."""
         modules = [p.module for p in self.plugins]
+        hook_name = _REGISTRATION_HOOKS[kind]
         for info in self.plugins:
             others = [m for m in modules if m is not info.module]
-            for kind, hook_name in _REGISTRATION_HOOKS.items():
-                registrar = Registrar(self.registry, kind, info.distribution, info.version)
-                try:
-                    self.manager.subset_hook_caller(hook_name, others)(register=registrar)
-                except PluginError:
-                    raise
-                except Exception as exc:
-                    raise PluginError(
-                        f"plugin '{info.name}' ({info.distribution} {info.version}) "
-                        f"failed in {hook_name}: {type(exc).__name__}: {exc}"
-                    ) from exc
+            registrar = Registrar(self.registry, kind, info.distribution, info.version)
+            try:
+                self.manager.subset_hook_caller(hook_name, others)(register=registrar)
+            except PluginError:
+                raise
+            except Exception as exc:
+                raise PluginError(
+                    f"plugin '{info.name}' ({info.distribution} {info.version}) "
+                    f"failed in {hook_name}: {type(exc).__name__}: {exc}"
+                ) from exc
 
     def hooks_of(self, module: object) -> list[str]:
         """Names of the hooks that one plugin module implements."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -87,10 +88,14 @@ class Registrar:
 
 
 class Registry:
-    """Components by kind and name; a name is unique per kind."""
+    """Components by kind and name; a name is unique per kind. ``fill(kind)`` adds a kind's
+    components when that kind is first asked for (the plugins' registration hooks of that kind
+    alone), so a command that builds one dataset imports no backbone or method code."""
 
-    def __init__(self) -> None:
+    def __init__(self, fill: Callable[[str], None] | None = None) -> None:
         self._components: dict[str, dict[str, Component]] = {kind: {} for kind in KINDS}
+        self._fill, self._filled = fill, set[str]()
+        self._filling = threading.RLock()  # a thread asking for a kind waits until it is filled
         #: why plugins that could have added components did not (named by unknown-name errors)
         self.missing: list[str] = []
 
@@ -111,7 +116,7 @@ class Registry:
         return sorted(self._check_kind(kind))
 
     def all(self) -> list[Component]:
-        return [c for kind in KINDS for _, c in sorted(self._components[kind].items())]
+        return [c for kind in KINDS for _, c in sorted(self._check_kind(kind).items())]
 
     def get(self, kind: str, name: str, path: Sequence[str | int] = ()) -> Component:
         """The component ``name`` of ``kind``, or a :class:`ConfigError` listing what exists."""
@@ -153,4 +158,9 @@ class Registry:
             raise ConfigError(
                 f"unknown component kind '{kind}'{suggest(kind, KINDS)} (kinds: {', '.join(KINDS)})"
             )
+        with self._filling:
+            if kind not in self._filled:
+                self._filled.add(kind)
+                if self._fill is not None:
+                    self._fill(kind)
         return self._components[kind]

@@ -1,19 +1,20 @@
 """Entry point of vidssl-backbones: registers every backbone builder and the weight formats of
-torchvision and the seed repositories (:mod:`vidssl_backbones.weight_formats`)."""
+torchvision and the seed repositories (:mod:`vidssl_backbones.weight_formats`). The builders are
+imported inside the hooks: a command that builds no backbone imports no torch for them."""
 
 from __future__ import annotations
 
 from vidssl import hookimpl
-from vidssl_backbones import torchvision_video
-from vidssl_backbones.c3d import c3d
-from vidssl_backbones.i3d import i3d
-from vidssl_backbones.i3d_resnet import i3d_resnet
-from vidssl_backbones.resnet3d import r2plus1d, r3d
-from vidssl_backbones.weight_formats import FORMATS
 
 
 @hookimpl
 def vidssl_register_backbones(register):
+    from vidssl_backbones import torchvision_video  # noqa: PLC0415 -- lazy: imports torch
+    from vidssl_backbones.c3d import c3d  # noqa: PLC0415 -- lazy: imports torch
+    from vidssl_backbones.i3d import i3d  # noqa: PLC0415 -- lazy: imports torch
+    from vidssl_backbones.i3d_resnet import i3d_resnet  # noqa: PLC0415 -- lazy: imports torch
+    from vidssl_backbones.resnet3d import r2plus1d, r3d  # noqa: PLC0415 -- lazy: imports torch
+
     for name, builder in [
         ("r3d", r3d),
         ("r2plus1d", r2plus1d),
@@ -28,6 +29,8 @@ def vidssl_register_backbones(register):
 
 @hookimpl
 def vidssl_register_weight_formats(register):
+    from vidssl_backbones.weight_formats import FORMATS  # noqa: PLC0415 -- lazy: imports torch
+
     for name, weight_format in FORMATS.items():
         register(name, _returning(weight_format))
 

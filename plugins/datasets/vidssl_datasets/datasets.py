@@ -14,7 +14,8 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from vidssl import DatasetNotFound, distributed
+import vidssl
+from vidssl import DatasetNotFound
 from vidssl_datasets import annotations as ann
 from vidssl_datasets import synthetic_motion as sm
 from vidssl_datasets.video_dataset import VideoDataset
@@ -268,9 +269,9 @@ def synthetic_motion(
     )
     if split == "unlabeled":
         return UnlabeledSyntheticMotion(cfg, unlabeled_size, views, view, seed, repeat)
-    if distributed.is_main():
+    if vidssl.distributed.is_main():
         sm.generate(root, cfg)
-    distributed.barrier()
+    vidssl.distributed.barrier()
     root_path = Path(root) / sm.data_key(cfg)
     classes = ann.read_class_index(root_path / "classInd.txt")
     list_file = "trainlist01.txt" if split == "train" else "testlist01.txt"

@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
-from torch.utils.data import Dataset
 
 import vidssl
-from vidssl import ConfigError, DataError, DatasetNotFound, RunError, distributed
+from vidssl import ConfigError, DataError, DatasetNotFound, RunError
 from vidssl_datasets.video_index import VideoIndex
 from vidssl_datasets.video_source import (
     FrameGetter,
@@ -28,13 +27,24 @@ from vidssl_datasets.video_source import (
     open_video,
     stream_video,
 )
-from vidssl_datasets.view import frame_indices, make_view_specs, render_view
+from vidssl_datasets.view import frame_indices, make_view_specs
+
+if TYPE_CHECKING:
+    import torch
 
 #: label-changing transforms a dataset can declare: transform → {class index → class index}
 LabelSwaps = dict[str, dict[int, int]]
 
 
 _warned: set[str] = set()
+
+
+def _shared_epoch() -> torch.Tensor:
+    """A 0-d int64 tensor in shared memory: data workers, persistent ones too, read the epoch that
+    :meth:`VideoDataset.set_epoch` writes."""
+    import torch  # noqa: PLC0415 -- lazy: a dataset without views runs without torch
+
+    return torch.zeros((), dtype=torch.long).share_memory_()
 
 
 def _warn_once(message: str) -> None:
@@ -44,7 +54,7 @@ def _warn_once(message: str) -> None:
         print(f"vidssl: warning: {message}", file=sys.stderr)
 
 
-class VideoDataset(Dataset):
+class VideoDataset:
     """Videos plus the views to cut from each; unreadable videos are skipped (and counted) or,
     with ``reader.on_error="raise"``, stop the run. Views may name registered clip transforms and
     samplers (components of kind ``transform``), built here once. ``index`` is the video index of
@@ -92,14 +102,15 @@ class VideoDataset(Dataset):
             for view_name, spec in self.specs.items()
             if isinstance(spec.sampler, dict)
         }
-        self._epoch = torch.zeros((), dtype=torch.long).share_memory_()
+        # without views the dataset only streams frames (``frames(row)``) and needs no torch
+        self._epoch = _shared_epoch() if self.specs else None
         self._reported: set[int] = set()
         self._bad: set[int] = set()  # rows that failed while read, or were excluded
         self._excluded: set[int] = set()  # rows left out by exclude()
         self._reprobed: set[int] = set()
         self.label_swaps = dict(label_swaps or {})  # transform → {class → class it becomes}
         self._check_label_preserving(self.label_swaps)
-        if distributed.is_main():
+        if self.specs and vidssl.distributed.is_main():
             self._warn_short_videos()
 
     def _check_label_preserving(self, swaps: LabelSwaps) -> None:
@@ -177,7 +188,7 @@ class VideoDataset(Dataset):
         keep[list(unusable)] = False
         self.unusable = [(paths[i], why) for i, why in sorted(unusable.items())]
         self._rows = rows[keep]
-        if distributed.is_main():
+        if vidssl.distributed.is_main():
             print(
                 f"vidssl: {self.name}: {len(unusable)} of {len(paths)} videos left out "
                 f"({summary}; the first: {self.unusable[0][0]})",
@@ -187,10 +198,11 @@ class VideoDataset(Dataset):
 
     @property
     def epoch(self) -> int:
-        return int(self._epoch)
+        return 0 if self._epoch is None else int(self._epoch)
 
     def set_epoch(self, epoch: int) -> None:
-        self._epoch.fill_(epoch)
+        if self._epoch is not None:  # a dataset without views draws no clips: the epoch is moot
+            self._epoch.fill_(epoch)
 
     def __len__(self) -> int:
         return len(self.table)
@@ -252,37 +264,16 @@ class VideoDataset(Dataset):
         """Views, label and index of video ``row``: the frames of every clip of every view are
         read in one call (the reader decodes their union once, seeking over gaps that span a
         keyframe), then each clip is cut from them."""
+        from vidssl_datasets.view_render import render_views  # noqa: PLC0415 -- lazy: torch
+
         record = self.table.record(row)
         n, get = self._frame_source(record, row)
         indices = frame_indices(self.specs, n, rng, self.samplers)
         self._check_indices(record, n, indices)
         union = sorted({i for clips in indices.values() for ids in clips for i in ids})
         frames, position = get(union), {index: k for k, index in enumerate(union)}
-        repeats = [self._render(frames, position, indices, rng) for _ in range(self.clips_per_item)]
-        views = (
-            repeats[0]
-            if len(repeats) == 1
-            else {name: torch.stack([r[name] for r in repeats]) for name in self.specs}
-        )
+        views = render_views(frames, position, indices, self.specs, self.transforms, rng, self.clips_per_item)
         return {"views": views, "label": record.label, "index": row}
-
-    def _render(
-        self,
-        frames: np.ndarray,
-        position: dict[int, int],
-        indices: dict[str, list[list[int]]],
-        rng: np.random.Generator,
-    ) -> dict[str, torch.Tensor]:
-        """Every view's clips cut from the decoded ``frames`` (``position``: frame index → row of
-        ``frames``) and augmented with ``rng``."""
-        views = {}
-        for name, spec in self.specs.items():
-            clips = [
-                render_view(frames[[position[i] for i in ids]], spec, rng, self.transforms[name])
-                for ids in indices[name]
-            ]
-            views[name] = clips[0] if len(clips) == 1 else torch.stack(clips)
-        return views
 
     def _check_indices(self, record: VideoRecord, n: int, indices: dict[str, list[list[int]]]) -> None:
         """A view's sampler must give each clip at least one frame index, each in ``0..n-1``;

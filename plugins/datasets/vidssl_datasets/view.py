@@ -4,6 +4,9 @@ A dataset config sets the default view (``view=dict(clip_len=16, size=112, ...)`
 for named views that override some of those fields (``{"query": {}, "key": {"same_time_as":
 "query"}}``). Every view becomes a ``3×T×H×W`` tensor (``N×3×T×H×W`` for ``num_clips`` > 1).
 
+Here: a view's fields and which frames each of its clips takes; :mod:`vidssl_datasets.view_render`
+cuts and augments the clips (torch code, imported only where clips are made).
+
 A view can also name components of kind ``transform`` that another plugin registers: clip
 transforms (``transforms=[dict(type=NAME, ...)]``, applied in order to the normalised clip) and a
 temporal sampler (``sampler=dict(type=NAME, ...)`` instead of a built-in name); see
@@ -12,16 +15,13 @@ temporal sampler (``sampler=dict(type=NAME, ...)`` instead of a built-in name); 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
-import torch
 
 from vidssl import ConfigError, schema_from_signature, validate_arguments
 from vidssl_datasets import clip_sampler as cs
-from vidssl_datasets import clip_transforms as ct
 
 IMAGENET_MEAN = [0.485, 0.456, 0.406]
 IMAGENET_STD = [0.229, 0.224, 0.225]
@@ -176,56 +176,3 @@ def frame_indices(
         else:
             indices[name] = [cs.clip_indices(s, spec.clip_len, spec.stride, n) for s, _ in spans[name]]
     return indices
-
-
-ClipTransform = Callable[[torch.Tensor, np.random.Generator], torch.Tensor]
-
-
-def render_view(
-    frames: np.ndarray, spec: ViewSpec, rng: np.random.Generator, transforms: Sequence[ClipTransform] = ()
-) -> torch.Tensor:
-    """Augment the ``T×H×W×3`` frames of one clip → ``3×T×size×size`` (``3×…`` per crop for
-    ``crop="three"``, stacked as ``3(crops)×3×T×size×size``); ``transforms`` (the view's built
-    registered clip transforms) run on each normalised crop, before residual differencing."""
-    if spec.resize:
-        frames = ct.resize_short(frames, spec.resize)
-    h, w = frames.shape[1:3]
-    if spec.crop == "random_resized":
-        boxes = [ct.random_resized_box(h, w, rng, spec.scale)]
-    elif spec.crop == "multiscale":
-        boxes = [ct.multiscale_box(h, w, rng, spec.scales)]
-    elif spec.crop == "center":
-        boxes = [ct.grid_box(h, w, min(h, w), 0.5)]
-    else:
-        boxes = [ct.grid_box(h, w, min(h, w), p) for p in (0.0, 0.5, 1.0)]
-    if spec.rotation:
-        frames = ct.rotate(frames, rng.uniform(-spec.rotation, spec.rotation))
-    clips = []
-    colour = bool(spec.color_jitter) or spec.grayscale > 0
-    for box in boxes:
-        cropped = ct.crop_resize(frames, box, spec.size)
-        # without colour augmentation the conversion normalises in the same pass
-        clip = ct.to_tensor(cropped) if colour else ct.to_tensor(cropped, spec.mean, spec.std)
-        if spec.flip and rng.random() < spec.flip:
-            clip = clip.flip(-1)
-        if spec.reverse and rng.random() < spec.reverse:
-            clip = clip.flip(1)
-        if colour:
-            parts = clip.unbind(1) if spec.per_frame_color else [clip]
-            parts = [_color(part.unsqueeze(1) if spec.per_frame_color else part, spec, rng) for part in parts]
-            clip = torch.cat(parts, 1) if spec.per_frame_color else parts[0]
-            clip = ct.normalize(clip, spec.mean, spec.std)
-        for transform in transforms:
-            clip = transform(clip, rng)
-        if spec.residual:
-            clip = clip.diff(dim=1)
-        clips.append(clip)
-    return clips[0] if len(clips) == 1 else torch.stack(clips)
-
-
-def _color(clip: torch.Tensor, spec: ViewSpec, rng: np.random.Generator) -> torch.Tensor:
-    if spec.color_jitter:
-        clip = ct.color_jitter(clip, rng, *spec.color_jitter)
-    if spec.grayscale and rng.random() < spec.grayscale:
-        clip = ct.grayscale(clip)
-    return clip

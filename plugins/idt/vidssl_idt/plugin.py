@@ -1,11 +1,13 @@
-"""Entry point of vidssl-idt: registers the ``idt`` and ``idt_clusters`` extractors."""
+"""Entry point of vidssl-idt: registers the ``idt`` and ``idt_clusters`` extractors (imported inside
+the hook: ``vidssl-idt extract`` builds a dataset only, and starts without torch)."""
 
 from vidssl import hookimpl
-from vidssl_idt.extractors import IDTClusters, IDTExtractor
 
 
 @hookimpl
 def vidssl_register_extractors(register):
+    from vidssl_idt.extractors import IDTClusters, IDTExtractor  # noqa: PLC0415 -- lazy: imports torch
+
     register("idt", IDTExtractor)
     register("idt_clusters", IDTClusters)
 

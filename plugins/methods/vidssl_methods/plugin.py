@@ -1,19 +1,12 @@
 """Entry point of vidssl-methods: registers methods, evaluators, the ``features`` extractor and
-hooks."""
+hooks. Each registration hook imports its components (torch code) itself: a command imports only
+the kinds it asks for."""
 
 import inspect
 from pathlib import Path
 
+import vidssl
 from vidssl import hookimpl, schema_from_signature
-from vidssl_methods.classification_evaluator import ClassificationEvaluator
-from vidssl_methods.classifier import linear_probe, supervised
-from vidssl_methods.features_extractor import FeaturesExtractor
-from vidssl_methods.instance_recognition import InstanceRecognition
-from vidssl_methods.local_aggregation import LocalAggregation
-from vidssl_methods.metrics_plot import MetricsPlot
-from vidssl_methods.mlfo import MLFO
-from vidssl_methods.retrieval_evaluator import RetrievalEvaluator
-from vidssl_methods.vtdl import VTDL
 
 #: the configs this package ships (the repository's configs/, included when it is built)
 CONFIGS = Path(__file__).parent / "configs"
@@ -21,6 +14,12 @@ CONFIGS = Path(__file__).parent / "configs"
 
 @hookimpl
 def vidssl_register_methods(register):
+    from vidssl_methods.classifier import linear_probe, supervised  # noqa: PLC0415 -- lazy: imports torch
+    from vidssl_methods.instance_recognition import InstanceRecognition  # noqa: PLC0415 -- lazy: imports torch
+    from vidssl_methods.local_aggregation import LocalAggregation  # noqa: PLC0415 -- lazy: imports torch
+    from vidssl_methods.mlfo import MLFO  # noqa: PLC0415 -- lazy: imports torch
+    from vidssl_methods.vtdl import VTDL  # noqa: PLC0415 -- lazy: imports torch
+
     register("supervised", supervised, demo_config=CONFIGS / "supervised_r3d_synthetic.py")
     register("linear_probe", linear_probe)
     register("vtdl", VTDL, demo_config=CONFIGS / "vtdl_r3d_synthetic.py")
@@ -37,6 +36,9 @@ def vidssl_register_configs(register):
 
 @hookimpl
 def vidssl_register_evaluators(register):
+    from vidssl_methods.classification_evaluator import ClassificationEvaluator  # noqa: PLC0415 -- lazy: imports torch
+    from vidssl_methods.retrieval_evaluator import RetrievalEvaluator  # noqa: PLC0415 -- lazy: imports torch
+
     register("classification", ClassificationEvaluator)
     schema = schema_from_signature(RetrievalEvaluator)
     # its gallery: a dataset config, named "gallery" on the protocol card
@@ -46,20 +48,24 @@ def vidssl_register_evaluators(register):
 
 @hookimpl
 def vidssl_register_extractors(register):
+    from vidssl_methods.features_extractor import FeaturesExtractor  # noqa: PLC0415 -- lazy: imports torch
+
     register("features", FeaturesExtractor)
 
 
 @hookimpl
 def vidssl_register_hooks(register):
+    from vidssl_methods.metrics_plot import MetricsPlot  # noqa: PLC0415 -- lazy: imports torch
+
     register("metrics_plot", MetricsPlot)
 
 
 #: method arguments that grow with the training set (a smoke run caps them to its videos)
 DATA_SIZED = {
-    "local_aggregation": (LocalAggregation, ("k", "background_k")),
-    "instance_recognition": (InstanceRecognition, ("num_noise",)),
-    "vtdl": (VTDL, ("queue_size",)),
-    "mlfo": (MLFO, ("queue_size", "num_prototypes")),
+    "local_aggregation": ("k", "background_k"),
+    "instance_recognition": ("num_noise",),
+    "vtdl": ("queue_size",),
+    "mlfo": ("queue_size", "num_prototypes"),
 }
 
 
@@ -67,8 +73,8 @@ DATA_SIZED = {
 def vidssl_smoke_caps(kind, cfg, n_videos):
     if kind != "method" or cfg.get("type") not in DATA_SIZED:
         return None
-    builder, arguments = DATA_SIZED[cfg["type"]]
-    defaults = inspect.signature(builder).parameters
+    arguments = DATA_SIZED[cfg["type"]]
+    defaults = inspect.signature(vidssl.get_plugins().registry.get("method", cfg["type"]).builder).parameters
     values = {arg: cfg.get(arg, defaults[arg].default) for arg in arguments}
     # k-means k at half the videos: some may drop out (videos without trajectories)
     limits = {arg: max(1, n_videos // 2) if arg == "k" else n_videos for arg in arguments}
