@@ -7,6 +7,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from vidssl_idt import trajectories
 from vidssl_idt.camera_motion import CameraMotion
 from vidssl_idt.surf import surf
 
@@ -30,9 +31,15 @@ def moves_by(h: np.ndarray, shift: tuple[int, int]) -> bool:
     return bool(np.abs(moved.reshape(-1, 2) - shift).max() < 1.0)
 
 
+def homography(previous: np.ndarray, current: np.ndarray, motion: CameraMotion | None = None) -> np.ndarray:
+    """The camera motion from ``previous`` to ``current`` (no person boxes, a flow of noise)."""
+    motion, boxes = motion or CameraMotion(), np.zeros((0, 4))
+    found = (motion.features(previous, boxes), motion.features(current, boxes))
+    return motion.homography(previous, found, noise_flow(previous.shape), boxes)
+
+
 def test_a_camera_pan_within_the_window_is_found_from_the_features():
-    previous, current = scene(0, 0), scene(6, 3)
-    h = CameraMotion().homography(previous, current, noise_flow(previous.shape), np.zeros((0, 4)))
+    h = homography(scene(0, 0), scene(6, 3))
     assert moves_by(h, (6, 3)), h
 
 
@@ -40,18 +47,19 @@ def test_features_further_than_the_window_do_not_match():
     """40 pixels is beyond the release's 25-pixel window: no feature matches, and the flow's
     matches alone have no consensus, so the camera is taken as still (a cross-checked match over
     the whole frame would find the 40-pixel pan)."""
-    previous, current = scene(0, 0), scene(40, 0)
-    h = CameraMotion().homography(previous, current, noise_flow(previous.shape), np.zeros((0, 4)))
-    assert np.array_equal(h, np.eye(3))
+    assert np.array_equal(homography(scene(0, 0), scene(40, 0)), np.eye(3))
 
 
-def test_each_frame_s_features_are_found_once():
-    frames = [scene(2 * t, t) for t in range(4)]
+def test_each_frame_s_features_are_found_once(monkeypatch):
+    """In a video's extraction each frame's features are found once (in a thread of their own)
+    and serve both pairs the frame is part of; frame t's with the person boxes of pair (t-1, t)."""
     calls = []
-    motion = CameraMotion(detect=lambda grey, mask: calls.append(grey) or surf(grey, mask))
-    found = [
-        motion.homography(a, b, noise_flow(a.shape), np.zeros((0, 4)))
-        for a, b in zip(frames, frames[1:], strict=False)
-    ]
+    counting = CameraMotion(detect=lambda grey, mask: calls.append((grey, mask)) or surf(grey, mask))
+    monkeypatch.setattr(trajectories, "CameraMotion", lambda: counting)
+    frames = [cv2.cvtColor(scene(2 * t, t), cv2.COLOR_GRAY2RGB) for t in range(6)]
+    boxes = {t: np.float32([[10 * t, 0, 10 * t + 20, 30]]) for t in range(6)}
+    trajectories.extract_trajectories(frames, "idt", boxes=boxes)
+    assert [id(grey) for grey, _ in calls] == list(dict.fromkeys(id(grey) for grey, _ in calls))
     assert len(calls) == len(frames)
-    assert all(moves_by(h, (2, 1)) for h in found), found
+    first_zero_column = [int(np.argmin(mask[0])) for _, mask in calls]
+    assert first_zero_column == [0, 0, 10, 20, 30, 40]

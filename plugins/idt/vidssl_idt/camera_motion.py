@@ -27,6 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import cv2
+import numba
 import numpy as np
 
 from vidssl import DataError
@@ -40,39 +41,39 @@ MATCH_WINDOW = 25
 Features = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 
+#: a frame's features: keypoint positions ``n×2`` (float32 x, y) and their descriptors ``n×d``
+FrameFeatures = tuple[np.ndarray, np.ndarray]
+
+
 @dataclass
 class CameraMotion:
     """Homography between consecutive frames from SURF matches and flow matches (improved
-    trajectories), ignoring points inside person boxes. Called frame after frame, it keeps the
-    last frame's features for the next pair."""
+    trajectories), ignoring points inside person boxes. Each frame's features are found once
+    (:meth:`features`) and serve both pairs the frame is part of, as in the release."""
 
     detect: Features = surf
     matcher: cv2.BFMatcher = field(default_factory=lambda: cv2.BFMatcher(cv2.NORM_L2))
-    _last: tuple[np.ndarray, np.ndarray, np.ndarray] | None = field(default=None, init=False, repr=False)
 
-    def features(self, grey: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Keypoint positions ``n×2`` and descriptors of ``grey`` outside ``mask``'s zeros; the
-        last frame's are reused."""
-        if self._last is not None and self._last[0] is grey:
-            return self._last[1], self._last[2]
-        keypoints, descriptors = self.detect(grey, mask)
-        points = np.ascontiguousarray(keypoints[:, :2], np.float32)
-        self._last = (grey, points, descriptors)
-        return points, descriptors
+    def features(self, grey: np.ndarray, boxes: np.ndarray) -> FrameFeatures:
+        """Keypoint positions and descriptors of ``grey`` outside ``boxes`` (person boxes ``k×4``
+        of the pair whose current frame ``grey`` is; the release keeps them for the next pair)."""
+        keypoints, descriptors = self.detect(grey, _outside(grey.shape, boxes))
+        return np.ascontiguousarray(keypoints[:, :2], np.float32), descriptors
 
     def homography(
-        self, previous: np.ndarray, current: np.ndarray, flow: np.ndarray, boxes: np.ndarray
+        self,
+        previous: np.ndarray,
+        found: tuple[FrameFeatures, FrameFeatures],
+        flow: np.ndarray,
+        boxes: np.ndarray,
     ) -> np.ndarray:
-        """3×3 homography mapping ``previous`` pixel positions to ``current`` ones (identity
-        unless more than 50 matches and more than 25 RANSAC inliers, as the release); nothing is
-        found inside ``boxes`` (person boxes, ``k×4``)."""
-        mask = np.full(current.shape, 255, np.uint8)
-        for x1, y1, x2, y2 in boxes.astype(int):
-            mask[max(y1, 0) : max(y2, 0), max(x1, 0) : max(x2, 0)] = 0
-        p0, des0 = self.features(previous, mask)
-        p1, des1 = self.features(current, mask)
+        """3×3 homography mapping ``previous`` pixel positions to the current frame's, from the
+        two frames' ``found`` features (:meth:`features`) and the ``flow`` between them (identity
+        unless more than 50 matches and more than 25 RANSAC inliers, as the release); no corner
+        is taken inside ``boxes`` (person boxes, ``k×4``)."""
+        (p0, des0), (p1, des1) = found
         src, dst = [], []  # flow matches first, then feature matches (RANSAC's draws follow the order)
-        corners = cv2.goodFeaturesToTrack(previous, 1000, 0.001, 3, mask=mask)
+        corners = cv2.goodFeaturesToTrack(previous, 1000, 0.001, 3, mask=_outside(previous.shape, boxes))
         if corners is not None:
             corners = corners.reshape(-1, 2)
             ix = np.clip(np.rint(corners[:, 0]).astype(int), 0, flow.shape[1] - 1)
@@ -80,8 +81,7 @@ class CameraMotion:
             src.extend(corners)
             dst.extend(np.stack([ix, iy], 1) + flow[iy, ix])
         if len(des0) and len(des1):
-            near = np.all(np.abs(p1[:, None] - p0[None]) < MATCH_WINDOW, axis=2).astype(np.uint8)
-            for m in self.matcher.match(des1, des0, near):
+            for m in self.matcher.match(des1, des0, _within_window(p1, p0)):
                 src.append(p0[m.trainIdx])
                 dst.append(p1[m.queryIdx])
         if len(src) <= 50:
@@ -90,6 +90,29 @@ class CameraMotion:
         if h is None or inliers.sum() <= 25:
             return np.eye(3)
         return h
+
+
+@numba.njit(cache=True, nogil=True)
+def _within_window(query: np.ndarray, train: np.ndarray) -> np.ndarray:  # pragma: no cover -- compiled
+    """uint8 ``len(query)×len(train)``: 1 where the two points (float32 ``n×2``) are less than
+    :data:`MATCH_WINDOW` pixels apart in x and in y (``windowedMatchingMask``)."""
+    near = np.zeros((len(query), len(train)), np.uint8)
+    for i in range(len(query)):
+        for j in range(len(train)):
+            if (
+                abs(query[i, 0] - train[j, 0]) < MATCH_WINDOW
+                and abs(query[i, 1] - train[j, 1]) < MATCH_WINDOW
+            ):
+                near[i, j] = 1
+    return near
+
+
+def _outside(shape: tuple[int, ...], boxes: np.ndarray) -> np.ndarray:
+    """A uint8 mask of a frame's ``shape``: 255, and 0 inside ``boxes`` (``k×4`` x1, y1, x2, y2)."""
+    mask = np.full(shape, 255, np.uint8)
+    for x1, y1, x2, y2 in boxes.astype(int):
+        mask[max(y1, 0) : max(y2, 0), max(x1, 0) : max(x2, 0)] = 0
+    return mask
 
 
 #: pixels whose source lies within this many pixels of the frame's border keep the previous

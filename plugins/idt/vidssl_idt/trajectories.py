@@ -35,7 +35,7 @@ from typing import Literal
 import cv2
 import numpy as np
 
-from vidssl_idt.camera_motion import CameraMotion, warp_to_previous
+from vidssl_idt.camera_motion import CameraMotion, FrameFeatures, warp_to_previous
 from vidssl_idt.descriptors import (
     BLOCK_BINS,
     DescriptorGeometry,
@@ -202,17 +202,20 @@ def _describe(
     sizes: list[tuple[int, int]],
     params: TrajectoryParams,
     camera: CameraMotion | None,
+    found: tuple[Future[FrameFeatures], Future[FrameFeatures]] | None,
     boxes: np.ndarray,
     spare: list[np.ndarray] | None,
 ) -> _FrameAnalysis:
-    """``current`` completed with its descriptor flow and integral histograms; ``spare``:
-    integral images of a frame nobody reads any more, overwritten instead of allocating new
-    ones (fresh pages of a large array cost the kernel more than filling them)."""
+    """``current`` completed with its descriptor flow and integral histograms (in ``idt`` mode the
+    flow against the frame warped by the camera motion between the two frames' ``found``
+    features); ``spare``: integral images of a frame nobody reads any more, overwritten instead of
+    allocating new ones (fresh pages of a large array cost the kernel more than filling them)."""
     result, before = current.result(), previous.result()
     result.descriptor_flows = result.flows
-    if camera is not None:
+    if camera is not None and found is not None:
         grey = result.pyramid[0]
-        h = camera.homography(before.pyramid[0], grey, result.flows[0], boxes)
+        features = (found[0].result(), found[1].result())
+        h = camera.homography(before.pyramid[0], features, result.flows[0], boxes)
         warped = warp_to_previous(grey, before.pyramid[0], h)
         result.descriptor_flows = flow_pyramid(
             before.expansions, expand(warped, scales, sizes), params.scale_stride
@@ -222,6 +225,17 @@ def _describe(
         for k, (g, f) in enumerate(zip(before.pyramid, result.descriptor_flows, strict=True))
     ]
     return result
+
+
+def _boxes_of_pair(boxes: dict[int, np.ndarray] | None, t: int) -> np.ndarray:
+    """The person boxes (``k×4``) the camera motion from frame t - 1 to frame t leaves out: frame
+    t - 1's (frame 0's for frame 0, whose features serve the first pair)."""
+    return (boxes or {}).get(max(t - 1, 0), np.zeros((0, 4), np.float32))
+
+
+def _features(camera: CameraMotion, analysis: Future[_FrameAnalysis], boxes: np.ndarray) -> FrameFeatures:
+    """The camera-motion features of the frame ``analysis`` is of, outside ``boxes``."""
+    return camera.features(analysis.result().pyramid[0], boxes)
 
 
 def extract_trajectories(
@@ -237,7 +251,6 @@ def extract_trajectories(
     mode) are left out of the camera-motion estimate. ``n_frames`` (the video's length)
     normalises the t position; by default the number of frames read."""
     camera = CameraMotion() if mode == "idt" else None
-    no_boxes = np.zeros((0, 4), np.float32)
     frames = iter(frames)
     first = next(frames, None)
     if first is None:
@@ -257,15 +270,25 @@ def extract_trajectories(
             if len(starts):
                 cohorts[s].append(_Cohort.start(starts, params.track_length, dim))
 
-    with ThreadPoolExecutor(1) as flow_thread, ThreadPoolExecutor(1) as describe_thread:
-        # while frame t is tracked, one thread describes frame t + 1 and the other estimates the
-        # tracking flow of frame t + 2 (each thread keeps frame order)
-        flows = {0: flow_thread.submit(_track_flow, first, None, scales, sizes, params)}
+    with (
+        ThreadPoolExecutor(1) as flow_thread,
+        ThreadPoolExecutor(1) as feature_thread,
+        ThreadPoolExecutor(1) as describe_thread,
+    ):
+        # while frame t is tracked, one thread describes frame t + 1 and the others find the
+        # tracking flow and (idt) the camera-motion features of frame t + 2 (each in frame order)
+        flows: dict[int, Future[_FrameAnalysis]] = {}
+        found: dict[int, Future[FrameFeatures]] = {}
+
+        def analyse(t: int, frame: np.ndarray) -> None:
+            flows[t] = flow_thread.submit(_track_flow, frame, flows.get(t - 1), scales, sizes, params)
+            if camera is not None:
+                found[t] = feature_thread.submit(_features, camera, flows[t], _boxes_of_pair(boxes, t))
 
         def flow_ahead() -> None:
-            frame, last = next(frames, None), max(flows)
+            frame = next(frames, None)
             if frame is not None:
-                flows[last + 1] = flow_thread.submit(_track_flow, frame, flows[last], scales, sizes, params)
+                analyse(max(flows) + 1, frame)
 
         def describe(t: int, spare: list[np.ndarray] | None) -> Future[_FrameAnalysis] | None:
             if t not in flows:
@@ -278,10 +301,12 @@ def extract_trajectories(
                 sizes,
                 params,
                 camera,
-                (boxes or {}).get(t - 1, no_boxes),
+                (found[t - 1], found[t]) if camera is not None else None,
+                _boxes_of_pair(boxes, t),
                 spare,
             )
 
+        analyse(0, first)
         analysis = flows[0].result()
         sample(analysis)
         flow_ahead()
@@ -291,6 +316,7 @@ def extract_trajectories(
             t += 1
             spare, analysis = analysis.integrals, described.result()
             del flows[t - 1]  # its analysis is no longer read
+            found.pop(t - 1, None)
             flow_ahead()
             described = describe(t + 1, spare)
             for s, scale in enumerate(scales):
