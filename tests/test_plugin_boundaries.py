@@ -282,7 +282,7 @@ def test_the_api_and_a_frames_only_dataset_import_no_torch():
         if isinstance(node, ast.ImportFrom)
         for alias in node.names
     }
-    assert set(spelled_out) == set(vidssl._LAZY_MODULE) | set(vidssl._LAZY_MODULES)
+    assert set(spelled_out) == set(vidssl._MODULE_OF_NAME) | set(vidssl._LAZY_MODULES)
     for name, (module, attribute) in spelled_out.items():
         parent = importlib.import_module(module)  # ``from module import attribute``:
         value = getattr(parent, attribute, None) or importlib.import_module(f"{module}.{attribute}")

@@ -106,7 +106,7 @@ _LAZY = {
     "vidssl._plugin_system.contracts": ("Backbone", "ClipDataset", "FeatureInfo", "WeightFormat", "check"),
     "vidssl._plugin_system.method": ("Method",),
 }
-_LAZY_MODULE = {name: module for module, names in _LAZY.items() for name in names}
+_MODULE_OF_NAME = {name: module for module, names in _LAZY.items() for name in names}
 
 __version__ = "0.1.0"
 
@@ -118,8 +118,8 @@ def __getattr__(name: str) -> Any:
     kept in this module."""
     if name in _LAZY_MODULES:
         value = importlib.import_module(_LAZY_MODULES[name])
-    elif name in _LAZY_MODULE:
-        value = getattr(importlib.import_module(_LAZY_MODULE[name]), name)
+    elif name in _MODULE_OF_NAME:
+        value = getattr(importlib.import_module(_MODULE_OF_NAME[name]), name)
     else:
         raise AttributeError(f"module 'vidssl' has no attribute '{name}'")
     globals()[name] = value
@@ -127,7 +127,7 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY_MODULES) | set(_LAZY_MODULE))
+    return sorted(set(globals()) | set(_LAZY_MODULES) | set(_MODULE_OF_NAME))
 
 
 def build(kind: str, cfg: dict[str, Any], **context: Any) -> Any:

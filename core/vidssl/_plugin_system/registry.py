@@ -92,7 +92,7 @@ class Registry:
     components when that kind is first asked for (the plugins' registration hooks of that kind
     alone), so a command that builds one dataset imports no backbone or method code."""
 
-    def __init__(self, fill: Callable[[str], None] | None = None) -> None:
+    def __init__(self, fill: Callable[[str], None]) -> None:
         self._components: dict[str, dict[str, Component]] = {kind: {} for kind in KINDS}
         self._fill, self._filled = fill, set[str]()
         self._filling = threading.RLock()  # a thread asking for a kind waits until it is filled
@@ -161,6 +161,5 @@ class Registry:
         with self._filling:
             if kind not in self._filled:
                 self._filled.add(kind)
-                if self._fill is not None:
-                    self._fill(kind)
+                self._fill(kind)
         return self._components[kind]

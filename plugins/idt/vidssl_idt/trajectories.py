@@ -201,21 +201,22 @@ def _describe(
     scales: list[float],
     sizes: list[tuple[int, int]],
     params: TrajectoryParams,
-    camera: CameraMotion | None,
-    found: tuple[Future[FrameFeatures], Future[FrameFeatures]] | None,
+    camera: tuple[CameraMotion, Future[FrameFeatures], Future[FrameFeatures]] | None,
     boxes: np.ndarray,
     spare: list[np.ndarray] | None,
 ) -> _FrameAnalysis:
-    """``current`` completed with its descriptor flow and integral histograms (in ``idt`` mode the
-    flow against the frame warped by the camera motion between the two frames' ``found``
-    features); ``spare``: integral images of a frame nobody reads any more, overwritten instead of
-    allocating new ones (fresh pages of a large array cost the kernel more than filling them)."""
+    """``current`` completed with its descriptor flow and integral histograms (in ``idt`` mode,
+    ``camera`` given with the two frames' features, the flow against the frame warped by the
+    camera motion between them); ``spare``: integral images of a frame nobody reads any more,
+    overwritten instead of allocating new ones (fresh pages of a large array cost the kernel more
+    than filling them)."""
     result, before = current.result(), previous.result()
     result.descriptor_flows = result.flows
-    if camera is not None and found is not None:
+    if camera is not None:
+        motion, found_before, found_now = camera
         grey = result.pyramid[0]
-        features = (found[0].result(), found[1].result())
-        h = camera.homography(before.pyramid[0], features, result.flows[0], boxes)
+        features = (found_before.result(), found_now.result())
+        h = motion.homography(before.pyramid[0], features, result.flows[0], boxes)
         warped = warp_to_previous(grey, before.pyramid[0], h)
         result.descriptor_flows = flow_pyramid(
             before.expansions, expand(warped, scales, sizes), params.scale_stride
@@ -300,8 +301,7 @@ def extract_trajectories(
                 scales,
                 sizes,
                 params,
-                camera,
-                (found[t - 1], found[t]) if camera is not None else None,
+                (camera, found[t - 1], found[t]) if camera is not None else None,
                 _boxes_of_pair(boxes, t),
                 spare,
             )
